@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Interop tests build network namespaces; they are serialised by a file lock, not by vitest.
+    pool: 'forks',
+  },
+});
