@@ -1,0 +1,31 @@
+/**
+ * nat-alg/testing: scriptable FTP peers for testing gateways (this project's and yours).
+ * Built on node:net; not part of the pure core. Every control line either peer sends or
+ * receives is recorded, so a test can compare what one side sent with what the other received.
+ */
+
+export { FtpTestServer, type FtpTestServerOptions } from './server.js';
+export {
+  FtpServerSession,
+  MAX_COMMAND_LINE,
+  parseEprt,
+  parsePort,
+  type CommandContext,
+  type CommandHandler,
+  type DataConnectionRecord,
+} from './server-session.js';
+export { FtpTestClient, type FtpTestClientOptions, type TransferMode } from './client.js';
+export {
+  formatEpsvReply,
+  formatPasvReply,
+  formatReply,
+  MAX_REPLY_LENGTH,
+  parseEpsvReply,
+  parsePasvReply,
+  ReplyReader,
+  type FtpReply,
+  type PasvShape,
+} from './reply.js';
+export { FtpTestError, MAX_TRANSFER_BYTES } from './data.js';
+export { formatTranscript, LineRecorder, MAX_RECORDED_LINE, visible, type ControlLine, type ControlSource } from './transcript.js';
+export type { FileMap } from './files.js';
