@@ -14,3 +14,4 @@ export * from './errors.js';
 export * from './net/ip.js';
 export * from './stream/translator.js';
 export * from './ftp/index.js';
+export * from './relay/index.js';

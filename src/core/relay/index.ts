@@ -1,0 +1,4 @@
+export * from './types.js';
+export * from './ports.js';
+export * from './states.js';
+export { FtpRelaySession } from './session.js';

@@ -1,0 +1,599 @@
+/**
+ * FtpRelaySession: one FTP client served through the relay, as a sans-I/O state machine.
+ *
+ * The embedding owns the sockets. It tells the session what happened (`handle…(…, nowMs)`) and
+ * carries out what the session asks (`pollAction()`), in order; it reads `pollEvent()` for logs
+ * and `pollTimeout()` for the next deadline. The session decides everything that is FTP: which
+ * side a data listener faces, which peer may connect to it, where the relay connects next, when
+ * to give up, and what to tell the client (`421 …`). State rules are in `states.ts`.
+ *
+ * Data channels follow the translator's data-channel requests. A request names the peer that
+ * will connect (`connector`): the listener faces that peer, on the relay's own address of that
+ * peer's control connection (or `publicAddress` towards the client), and only that peer's address
+ * may connect. The relay then connects to the endpoint named in the original line, from its
+ * address on the other side, and the two connections are spliced.
+ */
+
+import { NatAlgError } from '../errors.js';
+import { endpoint, sameAddress, type Endpoint } from '../net/ip.js';
+import { reverse, type Direction } from '../stream/translator.js';
+import type { DataChannelRequest, FtpEvent } from '../ftp/types.js';
+import type { DataPortSource } from './ports.js';
+import { createDefaultTranslator } from './default-translator.js';
+import {
+  CHANNEL_BUSY,
+  CHANNEL_TRANSITIONS,
+  SESSION_TRANSITIONS,
+  transition,
+  type ChannelState,
+  type SessionState,
+} from './states.js';
+import {
+  DEFAULT_RELAY_TIMEOUTS,
+  directionFrom,
+  otherSide,
+  type ControlTranslator,
+  type DataByteCounts,
+  type FtpRelaySessionOptions,
+  type RelayAction,
+  type RelayEvent,
+  type RelayTimeouts,
+  type SessionByteCounts,
+  type Side,
+} from './types.js';
+
+/** A port taken by another program: try this many other ports before refusing the request. */
+const MAX_BIND_ATTEMPTS = 8;
+
+interface Channel {
+  readonly id: number;
+  readonly request: DataChannelRequest;
+  /** The side whose peer connects to the listener. */
+  readonly listenSide: Side;
+  readonly bindAddress: string;
+  readonly advertiseAddress: string;
+  state: ChannelState;
+  /** Port handed out by the port source (0: none, the embedding picks). */
+  heldPort: number;
+  listenerOpen: boolean;
+  attempts: number;
+  deadline: number | null;
+  peer: Endpoint | null;
+  /** The translator has not yet been answered for this channel's request. */
+  unanswered: boolean;
+}
+
+export class FtpRelaySession {
+  private readonly options: FtpRelaySessionOptions;
+  private readonly timeouts: RelayTimeouts;
+  private readonly ports: DataPortSource | null;
+  private state: SessionState = 'connecting';
+  private translator: ControlTranslator | null = null;
+  private upstreamLocal: Endpoint | null = null;
+  private upstreamRemote: Endpoint | null = null;
+  private ftp64 = false;
+
+  private readonly actions: RelayAction[] = [];
+  private readonly events: RelayEvent[] = [];
+  private readonly channels = new Map<number, Channel>();
+  private nextChannel = 1;
+
+  /** Input the translator did not take yet (it waits for a data-channel answer), per side. */
+  private readonly held: Record<Side, Uint8Array | null> = { client: null, server: null };
+  private readonly paused: Record<Side, boolean> = { client: true, server: false };
+  private readonly ended: Record<Side, boolean> = { client: false, server: false };
+  /** Input of this side fully through the translator and its FIN passed on. */
+  private readonly finished: Record<Side, boolean> = { client: false, server: false };
+  private connectDeadline: number;
+  private lastActivity: number;
+  private draining = false;
+  private closeReason = '';
+
+  private bytes = {
+    controlFromClient: 0,
+    controlFromServer: 0,
+    controlToClient: 0,
+    controlToServer: 0,
+    dataToClient: 0,
+    dataToServer: 0,
+    dataChannels: 0,
+  };
+
+  constructor(options: FtpRelaySessionOptions, nowMs: number) {
+    this.options = options;
+    this.timeouts = {
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.idleTimeoutMs,
+      dataListenTimeoutMs: options.dataListenTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.dataListenTimeoutMs,
+      upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.upstreamConnectTimeoutMs,
+    };
+    this.ports = options.dataPorts ?? null;
+    this.connectDeadline = nowMs + this.timeouts.upstreamConnectTimeoutMs;
+    this.lastActivity = nowMs;
+    // Nothing the client sends can go anywhere before upstream answers: hold it in its socket.
+    this.actions.push({ type: 'pause', side: 'client' });
+    this.actions.push({ type: 'connect-upstream', host: options.upstream.host, port: options.upstream.port });
+  }
+
+  // ---- what the embedding reads --------------------------------------------------------------
+
+  pollAction(): RelayAction | null {
+    return this.actions.shift() ?? null;
+  }
+
+  pollEvent(): RelayEvent | null {
+    return this.events.shift() ?? null;
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get sessionState(): SessionState {
+    return this.state;
+  }
+
+  /** Data channels not yet closed. */
+  get openChannels(): number {
+    return this.channels.size;
+  }
+
+  get byteCounts(): SessionByteCounts {
+    return { ...this.bytes };
+  }
+
+  pollTimeout(): number | null {
+    if (this.state === 'closed') return null;
+    let next: number | null = null;
+    const take = (t: number | null) => {
+      if (t !== null && (next === null || t < next)) next = t;
+    };
+    if (this.state !== 'open') take(this.connectDeadline);
+    else if (!this.isBusy()) take(this.lastActivity + this.timeouts.idleTimeoutMs);
+    for (const c of this.channels.values()) take(c.deadline);
+    if (this.translator) take(this.translator.pollTimeout());
+    return next;
+  }
+
+  // ---- control connections ------------------------------------------------------------------
+
+  handleUpstreamConnected(local: Endpoint, remote: Endpoint, nowMs: number): void {
+    if (this.state !== 'connecting') return;
+    this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'greeting');
+    this.upstreamLocal = local;
+    this.upstreamRemote = remote;
+    const wanted = this.options.ftp64 ?? 'auto';
+    this.ftp64 = wanted === 'auto' ? this.options.client.family === 6 && remote.family === 4 : wanted;
+    const create = this.options.createTranslator ?? createDefaultTranslator;
+    this.translator = create({
+      clientAddress: this.options.client.address,
+      serverAddress: remote.address,
+      ftp64: this.ftp64,
+      ...(this.options.policy ? { policy: this.options.policy } : {}),
+    });
+    this.events.push({ type: 'upstream-connected', local, remote, ftp64: this.ftp64 });
+    this.lastActivity = nowMs;
+    this.pump(nowMs);
+  }
+
+  /** The upstream control connection could not be opened (refused, unreachable, …). */
+  handleUpstreamFailed(reason: string, nowMs: number): void {
+    if (this.state !== 'connecting') return;
+    this.failUpstream(`Upstream FTP server unavailable (${oneLine(reason)})`, nowMs);
+  }
+
+  handleControlData(side: Side, bytes: Uint8Array, nowMs: number): void {
+    if (this.state === 'closed' || bytes.length === 0) return;
+    const translator = this.translator;
+    if (!translator) {
+      throw new NatAlgError('invalid-state', `control data from the ${side} before the upstream connection`);
+    }
+    if (this.held[side]) {
+      // The embedding should have paused; keep the order anyway and stay bounded by its chunks.
+      const prev = this.held[side]!;
+      const joined = new Uint8Array(prev.length + bytes.length);
+      joined.set(prev);
+      joined.set(bytes, prev.length);
+      this.held[side] = joined;
+    } else {
+      this.held[side] = bytes;
+    }
+    if (side === 'client') this.bytes.controlFromClient += bytes.length;
+    else this.bytes.controlFromServer += bytes.length;
+    this.lastActivity = nowMs;
+    if (side === 'server' && this.state === 'greeting') {
+      this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'open');
+    }
+    this.pump(nowMs);
+  }
+
+  /** The peer on `side` half-closed its control connection (FIN). */
+  handleControlEnd(side: Side, nowMs: number): void {
+    if (this.state === 'closed' || this.ended[side]) return;
+    this.ended[side] = true;
+    if (side === 'server' && this.state !== 'open') {
+      this.failUpstream('Upstream FTP server closed the connection without a greeting', nowMs);
+      return;
+    }
+    if (!this.translator) {
+      this.closeSession('client left before the upstream connection', false, nowMs);
+      return;
+    }
+    this.pump(nowMs);
+    if (!this.held[side]) this.finishInput(side, nowMs);
+  }
+
+  /** The control connection of `side` failed (reset, error): everything is torn down. */
+  handleControlError(side: Side, reason: string, nowMs: number): void {
+    if (this.state === 'closed') return;
+    if (side === 'server' && this.state !== 'open') {
+      this.failUpstream(`Upstream FTP server connection failed (${oneLine(reason)})`, nowMs);
+      return;
+    }
+    this.closeSession(`${side} control connection failed: ${oneLine(reason)}`, false, nowMs);
+  }
+
+  // ---- data channels ------------------------------------------------------------------------
+
+  handleDataListening(channel: number, local: Endpoint, nowMs: number): void {
+    const c = this.liveChannel(channel);
+    if (!c || c.state !== 'binding') return;
+    c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'listening');
+    c.listenerOpen = true;
+    c.deadline = nowMs + this.timeouts.dataListenTimeoutMs;
+    const advertised = endpoint(c.advertiseAddress, local.port);
+    this.events.push({
+      type: 'data-listening',
+      channel,
+      mode: c.request.mode,
+      command: c.request.command,
+      side: c.listenSide,
+      local,
+      advertised,
+    });
+    if (c.unanswered && this.translator) {
+      c.unanswered = false;
+      this.translator.resolveDataChannel(c.request.id, advertised);
+    }
+    this.pump(nowMs);
+  }
+
+  /** The listener could not be bound. `portInUse`: another port may work. */
+  handleDataListenFailed(channel: number, reason: string, portInUse: boolean, nowMs: number): void {
+    const c = this.liveChannel(channel);
+    if (!c || c.state !== 'binding') return;
+    this.releasePort(c, nowMs);
+    if (portInUse && this.ports && c.attempts < MAX_BIND_ATTEMPTS) {
+      const port = this.ports.acquire(c.bindAddress, nowMs);
+      if (port !== null) {
+        c.attempts++;
+        c.heldPort = port;
+        c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'binding');
+        this.actions.push({ type: 'listen', channel, side: c.listenSide, local: endpoint(c.bindAddress, port) });
+        return;
+      }
+    }
+    this.closeChannel(c, `listen failed: ${oneLine(reason)}`, nowMs);
+    this.pump(nowMs);
+  }
+
+  /**
+   * A connection arrived at the channel's listener from `remote`. Returns true when the embedding
+   * keeps it (unread until `splice`), false when it must destroy it at once.
+   */
+  handleDataIncoming(channel: number, remote: Endpoint, nowMs: number): boolean {
+    const c = this.liveChannel(channel);
+    if (!c || c.state !== 'listening') return false;
+    const expected = c.listenSide === 'server' ? this.upstreamRemote!.address : this.options.client.address;
+    if (!sameAddress(remote.address, expected)) {
+      this.events.push({ type: 'data-rejected', channel, peer: remote, expected });
+      return false;
+    }
+    c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'connecting');
+    c.peer = remote;
+    this.closeListener(c, nowMs);
+    const side = otherSide(c.listenSide);
+    const localAddress = side === 'client' ? this.options.clientLocal.address : this.upstreamLocal!.address;
+    c.deadline = nowMs + this.timeouts.upstreamConnectTimeoutMs;
+    this.actions.push({ type: 'connect-data', channel, side, target: c.request.original, localAddress });
+    return true;
+  }
+
+  handleDataConnected(channel: number, nowMs: number): void {
+    const c = this.liveChannel(channel);
+    if (!c || c.state !== 'connecting') return;
+    c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'open');
+    c.deadline = null;
+    this.bytes.dataChannels++;
+    this.actions.push({ type: 'splice', channel });
+    this.events.push({
+      type: 'data-open',
+      channel,
+      mode: c.request.mode,
+      command: c.request.command,
+      peer: c.peer!,
+      target: c.request.original,
+    });
+    this.lastActivity = nowMs;
+  }
+
+  handleDataConnectFailed(channel: number, reason: string, nowMs: number): void {
+    const c = this.liveChannel(channel);
+    if (!c || c.state !== 'connecting') return;
+    this.closeChannel(c, `connect to ${c.request.connector === 'client' ? 'server' : 'client'} failed: ${oneLine(reason)}`, nowMs);
+    this.afterChannelChange(nowMs);
+  }
+
+  /** Both connections of a spliced channel are gone (or one failed and the other was destroyed). */
+  handleDataClosed(channel: number, bytes: DataByteCounts, reason: string, nowMs: number): void {
+    const c = this.liveChannel(channel);
+    if (!c) return;
+    this.bytes.dataToClient += bytes.toClient;
+    this.bytes.dataToServer += bytes.toServer;
+    this.closeChannel(c, reason, nowMs, bytes, false);
+    this.lastActivity = nowMs;
+    this.afterChannelChange(nowMs);
+  }
+
+  // ---- the embedding's own decisions --------------------------------------------------------
+
+  /** Stop when the running transfers are done (graceful shutdown of the relay). */
+  handleShutdown(nowMs: number): void {
+    if (this.state === 'closed') return;
+    this.draining = true;
+    this.afterChannelChange(nowMs);
+  }
+
+  /** Close now; tell the client `421 <reason>` when the control channel is in plain text. */
+  close(reason: string, nowMs: number): void {
+    if (this.state === 'closed') return;
+    this.sayToClient(`421 ${oneLine(reason)}`);
+    this.closeSession(reason, true, nowMs);
+  }
+
+  handleTimeout(nowMs: number): void {
+    if (this.state === 'closed') return;
+    if (this.state !== 'open' && nowMs >= this.connectDeadline) {
+      const seconds = Math.round(this.timeouts.upstreamConnectTimeoutMs / 100) / 10;
+      this.failUpstream(`Upstream FTP server did not answer within ${seconds} s`, nowMs);
+      return;
+    }
+    if (this.state === 'open' && !this.isBusy() && nowMs >= this.lastActivity + this.timeouts.idleTimeoutMs) {
+      this.close('Idle timeout, closing control connection', nowMs);
+      return;
+    }
+    for (const c of [...this.channels.values()]) {
+      if (c.deadline === null || nowMs < c.deadline) continue;
+      const why = c.state === 'connecting' ? 'connect timeout' : 'no data connection in time';
+      this.closeChannel(c, why, nowMs);
+    }
+    const t = this.translator?.pollTimeout();
+    if (this.translator && t !== null && t !== undefined && nowMs >= t) this.translator.handleTimeout(nowMs);
+    this.pump(nowMs);
+    this.afterChannelChange(nowMs);
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private isBusy(): boolean {
+    for (const c of this.channels.values()) if (CHANNEL_BUSY.has(c.state)) return true;
+    return false;
+  }
+
+  private liveChannel(channel: number): Channel | null {
+    if (!Number.isInteger(channel) || channel < 1 || channel >= this.nextChannel) {
+      throw new NatAlgError('unknown-id', `data channel ${channel} was never opened by this session`);
+    }
+    // A closed channel is gone from the map: late reports about it are stale and ignored.
+    if (this.state === 'closed') return null;
+    return this.channels.get(channel) ?? null;
+  }
+
+  /** Move bytes and events through the translator until nothing more happens. */
+  private pump(nowMs: number): void {
+    const t = this.translator;
+    if (!t) return;
+    for (;;) {
+      if (this.state === 'closed') return;
+      let moved = false;
+      for (let e = t.pollEvent(); e; e = t.pollEvent()) {
+        moved = true;
+        this.onTranslatorEvent(e, nowMs);
+        if (this.isClosed) return;
+      }
+      moved = this.flushOutput(t, 'client-to-server') || moved;
+      moved = this.flushOutput(t, 'server-to-client') || moved;
+      for (const side of ['client', 'server'] as const) {
+        const input = this.held[side];
+        const dir = directionFrom(side);
+        if (!input || t.isBlocked(dir)) continue;
+        const used = t.handleData(dir, input, nowMs);
+        if (used > 0) moved = true;
+        this.held[side] = used >= input.length ? null : input.slice(used);
+        if (!this.held[side] && this.ended[side]) this.finishInput(side, nowMs);
+      }
+      if (!moved) break;
+    }
+    this.updatePause();
+  }
+
+  private flushOutput(t: ControlTranslator, dir: Direction): boolean {
+    let moved = false;
+    for (let out = t.pollOutput(dir); out; out = t.pollOutput(dir)) {
+      if (out.length === 0) continue;
+      moved = true;
+      this.write(dir === 'client-to-server' ? 'server' : 'client', out);
+    }
+    return moved;
+  }
+
+  private write(side: Side, bytes: Uint8Array): void {
+    if (side === 'client') this.bytes.controlToClient += bytes.length;
+    else this.bytes.controlToServer += bytes.length;
+    this.actions.push({ type: 'write', side, bytes });
+  }
+
+  private updatePause(): void {
+    for (const side of ['client', 'server'] as const) {
+      const want = this.held[side] !== null || (side === 'client' && this.state === 'connecting');
+      if (want !== this.paused[side]) {
+        this.paused[side] = want;
+        this.actions.push({ type: want ? 'pause' : 'resume', side });
+      }
+    }
+  }
+
+  /** All input of `side` went through: pass its FIN on; both gone means the session is over. */
+  private finishInput(side: Side, nowMs: number): void {
+    const t = this.translator;
+    if (!t || this.finished[side] || this.state === 'closed') return;
+    this.finished[side] = true;
+    t.handleEnd(directionFrom(side), nowMs);
+    this.flushOutput(t, directionFrom(side));
+    this.flushOutput(t, reverse(directionFrom(side)));
+    this.actions.push({ type: 'end', side: otherSide(side) });
+    this.afterChannelChange(nowMs);
+  }
+
+  private afterChannelChange(nowMs: number): void {
+    if (this.state === 'closed') return;
+    const bothEnded = this.ended.client && this.ended.server && !this.held.client && !this.held.server;
+    if (bothEnded && !this.isBusy()) {
+      this.closeSession('both control connections closed', true, nowMs);
+    } else if (this.draining && !this.isBusy()) {
+      this.close('Service shutting down', nowMs);
+    }
+  }
+
+  private onTranslatorEvent(e: FtpEvent, nowMs: number): void {
+    this.events.push({ type: 'ftp', event: e });
+    switch (e.type) {
+      case 'data-channel-request':
+        this.openChannel(e.request, nowMs);
+        break;
+      case 'data-channel-released': {
+        // Only a channel still waiting for its peer goes: a running transfer is left to finish.
+        for (const c of this.channels.values()) {
+          if (c.request.id === e.id && (c.state === 'binding' || c.state === 'listening')) {
+            this.closeChannel(c, `released: ${e.reason}`, nowMs);
+          }
+        }
+        break;
+      }
+      case 'command-refused':
+        this.events.push({ type: 'command-refused', command: e.command, reason: e.reason, reply: e.reply });
+        break;
+      case 'close':
+        this.flushOutput(this.translator!, 'server-to-client');
+        this.closeSession(`translator: ${e.reason}`, true, nowMs);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private openChannel(request: DataChannelRequest, nowMs: number): void {
+    const t = this.translator!;
+    const listenSide: Side = request.connector;
+    const bindAddress = listenSide === 'server' ? this.upstreamLocal!.address : this.options.clientLocal.address;
+    const publicAddress = this.options.publicAddress;
+    const advertiseAddress =
+      listenSide === 'client' && publicAddress !== undefined && endpoint(publicAddress, 0).family === request.family
+        ? endpoint(publicAddress, 0).address
+        : bindAddress;
+    if (endpoint(advertiseAddress, 0).family !== request.family) {
+      t.refuseDataChannel(request.id, `no ${request.family === 4 ? 'IPv4' : 'IPv6'} address on the ${listenSide} side`);
+      return;
+    }
+    const port = this.ports ? this.ports.acquire(bindAddress, nowMs) : 0;
+    if (port === null) {
+      t.refuseDataChannel(request.id, 'no free data port');
+      return;
+    }
+    const id = this.nextChannel++;
+    const c: Channel = {
+      id,
+      request,
+      listenSide,
+      bindAddress,
+      advertiseAddress,
+      state: 'binding',
+      heldPort: port,
+      listenerOpen: false,
+      attempts: 1,
+      deadline: nowMs + this.timeouts.dataListenTimeoutMs,
+      peer: null,
+      unanswered: true,
+    };
+    this.channels.set(id, c);
+    this.actions.push({ type: 'listen', channel: id, side: listenSide, local: endpoint(bindAddress, port) });
+  }
+
+  private closeListener(c: Channel, nowMs: number): void {
+    if (c.listenerOpen) {
+      c.listenerOpen = false;
+      this.actions.push({ type: 'close-listener', channel: c.id });
+    }
+    this.releasePort(c, nowMs);
+  }
+
+  private releasePort(c: Channel, nowMs: number): void {
+    if (c.heldPort !== 0 && this.ports) this.ports.release(c.bindAddress, c.heldPort, nowMs);
+    c.heldPort = 0;
+  }
+
+  private closeChannel(
+    c: Channel,
+    reason: string,
+    nowMs: number,
+    bytes: DataByteCounts = { toClient: 0, toServer: 0 },
+    tellEmbedding = true,
+  ): void {
+    if (c.unanswered && this.translator && this.state !== 'closed') {
+      c.unanswered = false;
+      this.translator.refuseDataChannel(c.request.id, reason);
+    }
+    // close-data covers the listener too (and one still being bound): no close-listener first.
+    c.listenerOpen = false;
+    this.releasePort(c, nowMs);
+    c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'closed');
+    this.channels.delete(c.id);
+    if (tellEmbedding) this.actions.push({ type: 'close-data', channel: c.id, reason });
+    this.events.push({ type: 'data-close', channel: c.id, reason, bytes });
+  }
+
+  private failUpstream(reason: string, nowMs: number): void {
+    const reply = `421 ${reason}`;
+    this.events.push({ type: 'upstream-failed', reason, reply });
+    this.write('client', new TextEncoder().encode(`${reply}\r\n`));
+    this.closeSession(reason, true, nowMs);
+  }
+
+  /** A locally made reply to the client, only where it cannot land inside a TLS stream. */
+  private sayToClient(line: string): void {
+    if (this.translator?.tlsActive) return;
+    if (this.finished.server) return; // the client has had our FIN already
+    this.write('client', new TextEncoder().encode(`${line}\r\n`));
+  }
+
+  private closeSession(reason: string, graceful: boolean, nowMs: number): void {
+    if (this.state === 'closed') return;
+    for (const c of [...this.channels.values()]) this.closeChannel(c, `session closed: ${reason}`, nowMs);
+    this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'closed');
+    this.closeReason = reason;
+    this.held.client = null;
+    this.held.server = null;
+    this.actions.push({ type: 'close', reason, graceful });
+    this.events.push({ type: 'session-closed', reason, bytes: this.byteCounts });
+  }
+
+  /** Why the session closed ('' while open). */
+  get reason(): string {
+    return this.closeReason;
+  }
+}
+
+function oneLine(text: string): string {
+  // A reason goes into a reply line: no line breaks, no control bytes, bounded.
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 200);
+}

@@ -1,0 +1,175 @@
+/**
+ * Public types of the sans-I/O FTP relay session: its options, the actions it asks the embedding
+ * to carry out, and the events it reports. These are the contract between the core session and
+ * any transport that drives it (node:net in `nat-alg/node`, a userspace TCP stack, a test).
+ */
+
+import type { Endpoint } from '../net/ip.js';
+import type { Direction } from '../stream/translator.js';
+import type {
+  DataChannelMode,
+  DataCommand,
+  FtpEvent,
+  FtpPolicy,
+  FtpTranslatorOptions,
+  RefusalReason,
+} from '../ftp/types.js';
+import type { StreamTranslator } from '../stream/translator.js';
+import type { DataPortSource } from './ports.js';
+
+/** The two peers of a relay session: the FTP client and the upstream FTP server. */
+export type Side = 'client' | 'server';
+
+/** What the session needs from an FTP control-channel translator (`FtpTranslator` fits). */
+export interface ControlTranslator extends StreamTranslator<FtpEvent> {
+  resolveDataChannel(id: number, replacement: Endpoint): void;
+  refuseDataChannel(id: number, reason?: string): void;
+  readonly tlsActive: boolean;
+}
+
+export interface RelayTimeouts {
+  /** No control byte either way and no data connection open for this long: `421`, close. */
+  readonly idleTimeoutMs: number;
+  /** A data listener that no (acceptable) peer connected to within this long is closed. */
+  readonly dataListenTimeoutMs: number;
+  /** Upstream connect plus its greeting must take at most this long, else `421` to the client. */
+  readonly upstreamConnectTimeoutMs: number;
+}
+
+export const DEFAULT_RELAY_TIMEOUTS: RelayTimeouts = Object.freeze({
+  idleTimeoutMs: 600_000,
+  // RFC 6384 asks an FTP ALG to keep a data mapping at least 30 s.
+  dataListenTimeoutMs: 30_000,
+  upstreamConnectTimeoutMs: 10_000,
+});
+
+export interface FtpRelaySessionOptions extends Partial<RelayTimeouts> {
+  /** The client's endpoint as the relay sees it (remote end of the accepted control connection). */
+  readonly client: Endpoint;
+  /** The relay's own endpoint of the accepted control connection (where the client reached it). */
+  readonly clientLocal: Endpoint;
+  /** Where the upstream FTP server is; `host` is whatever the embedding can connect to. */
+  readonly upstream: { readonly host: string; readonly port: number };
+  /**
+   * Address advertised to clients in passive replies instead of `clientLocal.address`, for a
+   * relay that sits behind another NAT (a container, a cloud instance). Used when its family is
+   * the one the client reads.
+   */
+  readonly publicAddress?: string;
+  /** FTP64 (IPv6 client, IPv4 server). `'auto'` (default): on exactly in that case. */
+  readonly ftp64?: 'auto' | boolean;
+  readonly policy?: Partial<FtpPolicy>;
+  /** Ports for data listeners. Without one, listeners ask for port 0 (any free port). */
+  readonly dataPorts?: DataPortSource;
+  /** Builds the control-channel translator; defaults to `new FtpTranslator(options)`. */
+  readonly createTranslator?: (options: FtpTranslatorOptions) => ControlTranslator;
+}
+
+/**
+ * What the embedding must do, in order. Data channels are numbered by the session (`channel`);
+ * each has at most one listener, one accepted connection (on `listenSide`) and one outgoing
+ * connection (on the other side).
+ */
+export type RelayAction =
+  /** Open the upstream control connection; answer with handleUpstreamConnected/-Failed. */
+  | { readonly type: 'connect-upstream'; readonly host: string; readonly port: number }
+  /** Write these bytes on the control connection of `side` (they may alias input: write now). */
+  | { readonly type: 'write'; readonly side: Side; readonly bytes: Uint8Array }
+  /** Half-close (FIN) the control connection of `side` once its pending writes are out. */
+  | { readonly type: 'end'; readonly side: Side }
+  /** Stop / start reading the control connection of `side`. The client side starts paused. */
+  | { readonly type: 'pause'; readonly side: Side }
+  | { readonly type: 'resume'; readonly side: Side }
+  /**
+   * Open a data listener facing `side` on `local` (port 0: any free port); answer with
+   * handleDataListening or handleDataListenFailed. Hold accepted connections unread until `splice`.
+   */
+  | { readonly type: 'listen'; readonly channel: number; readonly side: Side; readonly local: Endpoint }
+  | { readonly type: 'close-listener'; readonly channel: number }
+  /** Connect to `target` on `side`, from `localAddress`; answer with handleDataConnected/-ConnectFailed. */
+  | {
+      readonly type: 'connect-data';
+      readonly channel: number;
+      readonly side: Side;
+      readonly target: Endpoint;
+      readonly localAddress: string;
+    }
+  /**
+   * Join the channel's two connections both ways with backpressure; propagate FIN as FIN and a
+   * reset as a reset; report handleDataClosed when both are gone.
+   */
+  | { readonly type: 'splice'; readonly channel: number }
+  /** Destroy every socket and listener of the channel. */
+  | { readonly type: 'close-data'; readonly channel: number; readonly reason: string }
+  /**
+   * Close the whole session. `graceful`: end both control connections after their pending writes
+   * (a final `421` may be among them); otherwise destroy them. Data channels are destroyed.
+   */
+  | { readonly type: 'close'; readonly reason: string; readonly graceful: boolean };
+
+/** Bytes per data channel, as reported by the embedding when the channel closes. */
+export interface DataByteCounts {
+  readonly toClient: number;
+  readonly toServer: number;
+}
+
+export interface SessionByteCounts {
+  /** Control bytes received from the client / server, and written to each. */
+  readonly controlFromClient: number;
+  readonly controlFromServer: number;
+  readonly controlToClient: number;
+  readonly controlToServer: number;
+  /** Data bytes over all channels, as reported by the embedding. */
+  readonly dataToClient: number;
+  readonly dataToServer: number;
+  readonly dataChannels: number;
+}
+
+/** What happened, for logs and counters. Discriminated on `type`. */
+export type RelayEvent =
+  | { readonly type: 'upstream-connected'; readonly local: Endpoint; readonly remote: Endpoint; readonly ftp64: boolean }
+  | { readonly type: 'upstream-failed'; readonly reason: string; readonly reply: string }
+  | {
+      readonly type: 'data-listening';
+      readonly channel: number;
+      readonly mode: DataChannelMode;
+      readonly command: DataCommand;
+      readonly side: Side;
+      /** Where the listener is bound, and the endpoint written in the line. */
+      readonly local: Endpoint;
+      readonly advertised: Endpoint;
+    }
+  | {
+      readonly type: 'data-open';
+      readonly channel: number;
+      readonly mode: DataChannelMode;
+      readonly command: DataCommand;
+      /** The peer that connected to the listener, and the endpoint the relay connected to. */
+      readonly peer: Endpoint;
+      readonly target: Endpoint;
+    }
+  | {
+      readonly type: 'data-close';
+      readonly channel: number;
+      readonly reason: string;
+      readonly bytes: DataByteCounts;
+    }
+  /** A connection to a data listener from an address other than the expected peer: refused. */
+  | { readonly type: 'data-rejected'; readonly channel: number; readonly peer: Endpoint; readonly expected: string }
+  | {
+      readonly type: 'command-refused';
+      readonly command: string;
+      readonly reason: RefusalReason;
+      readonly reply: string;
+    }
+  /** Every event of the control-channel translator, as it came. */
+  | { readonly type: 'ftp'; readonly event: FtpEvent }
+  | { readonly type: 'session-closed'; readonly reason: string; readonly bytes: SessionByteCounts };
+
+export function directionFrom(side: Side): Direction {
+  return side === 'client' ? 'client-to-server' : 'server-to-client';
+}
+
+export function otherSide(side: Side): Side {
+  return side === 'client' ? 'server' : 'client';
+}

@@ -1,0 +1,267 @@
+/**
+ * createFtpProxy: an FTP-aware TCP relay in the style of net.Server. Every accepted client gets an
+ * FtpRelaySession (the core decides), driven by a SessionDriver (sockets only). This file adds
+ * what spans sessions: the listener, session limits, the shared data-port range, shutdown,
+ * events and the logger.
+ */
+
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import {
+  endpoint,
+  NatAlgError,
+  PortRangeSource,
+  type DataPortSource,
+  type Endpoint,
+  type RelayEvent,
+} from '../core/index.js';
+import { SessionDriver, type HandleCounter } from './session-driver.js';
+import type {
+  FtpProxy,
+  FtpProxyEvents,
+  FtpProxyLogEntry,
+  FtpProxyOptions,
+  FtpProxyStats,
+} from './types.js';
+
+const DEFAULT_MAX_SESSIONS = 1000;
+const DEFAULT_MAX_SESSIONS_PER_CLIENT = 64;
+const DEFAULT_GRACE_MS = 10_000;
+const REFUSE_LINGER_MS = 2000;
+
+export function createFtpProxy(options: FtpProxyOptions): FtpProxy {
+  return new FtpProxyServer(options);
+}
+
+function validate(options: FtpProxyOptions): void {
+  const u = options.upstream;
+  if (!u || typeof u.host !== 'string' || u.host.length === 0) {
+    throw new NatAlgError('invalid-argument', 'upstream.host is required');
+  }
+  if (!Number.isInteger(u.port) || u.port < 1 || u.port > 65535) {
+    throw new NatAlgError('invalid-argument', `upstream.port ${u.port} is not 1-65535`);
+  }
+  if (options.publicAddress !== undefined) endpoint(options.publicAddress, 0); // throws AddressError
+  for (const key of ['maxSessions', 'maxSessionsPerClient', 'idleTimeoutMs', 'dataListenTimeoutMs', 'upstreamConnectTimeoutMs'] as const) {
+    const v = options[key];
+    if (v !== undefined && (!Number.isFinite(v) || v <= 0)) {
+      throw new NatAlgError('invalid-argument', `${key} must be a positive number, got ${v}`);
+    }
+  }
+}
+
+class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
+  private readonly options: FtpProxyOptions;
+  private readonly server: net.Server;
+  private readonly ports: DataPortSource | undefined;
+  private readonly drivers = new Set<SessionDriver>();
+  private readonly perClient = new Map<string, number>();
+  private readonly counter: HandleCounter;
+  private socketCount = 0;
+  private dataListenerCount = 0;
+  private nextSession = 1;
+  private accepting = true;
+  private waiters: Array<() => void> = [];
+
+  constructor(options: FtpProxyOptions) {
+    super();
+    validate(options);
+    this.options = options;
+    const dp = options.dataPorts;
+    this.ports = dp === undefined ? undefined : 'acquire' in dp ? dp : new PortRangeSource(dp.min, dp.max);
+    this.counter = {
+      socketOpened: (s) => {
+        this.socketCount++;
+        s.once('close', () => {
+          this.socketCount--;
+          this.settle();
+        });
+      },
+      listenerOpened: (srv) => {
+        this.dataListenerCount++;
+        let done = false;
+        const gone = () => {
+          if (done) return;
+          done = true;
+          this.dataListenerCount--;
+          this.settle();
+        };
+        srv.once('close', gone);
+        srv.once('error', () => (srv.listening ? undefined : gone()));
+      },
+    };
+    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s));
+    this.server.on('listening', () => this.emit('listening'));
+    this.server.on('error', (err) => this.emit('error', err));
+    this.server.on('close', () => this.emit('close'));
+  }
+
+  listen(portOrOptions: number | { port: number; host?: string }, hostOrCb?: string | (() => void), cb?: () => void): this {
+    const opts = typeof portOrOptions === 'number' ? { port: portOrOptions } : { ...portOrOptions };
+    let callback = cb;
+    if (typeof hostOrCb === 'string') Object.assign(opts, { host: hostOrCb });
+    else if (typeof hostOrCb === 'function') callback = hostOrCb;
+    if (callback) this.once('listening', callback);
+    this.server.listen(opts);
+    return this;
+  }
+
+  address(): net.AddressInfo | string | null {
+    return this.server.address();
+  }
+
+  close(callback?: (err?: Error) => void): this {
+    this.accepting = false;
+    this.server.close((err) => {
+      if (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING') return callback?.(err);
+      this.whenIdle().then(() => callback?.(), callback);
+    });
+    return this;
+  }
+
+  async shutdown(options: { graceMs?: number } = {}): Promise<void> {
+    const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.accepting = false;
+    if (this.server.listening) this.server.close();
+    for (const d of this.drivers) d.shutdown();
+    let timer: NodeJS.Timeout | null = null;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([this.whenIdle(), deadline]);
+    if (timer) clearTimeout(timer);
+    for (const d of this.drivers) d.close('Service shutting down');
+    await this.whenIdle();
+  }
+
+  stats(): FtpProxyStats {
+    return { sessions: this.drivers.size, sockets: this.socketCount, listeners: this.dataListenerCount };
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.drivers.size === 0 && this.socketCount === 0 && this.dataListenerCount === 0;
+  }
+
+  private settle(): void {
+    if (!this.isIdle()) return;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const resolve of w) resolve();
+  }
+
+  private log(entry: FtpProxyLogEntry): void {
+    const logger = this.options.logger;
+    if (!logger) return;
+    try {
+      logger(entry);
+    } catch {
+      // A failing logger must not take a session down.
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    this.counter.socketOpened(socket);
+    socket.on('error', () => {});
+    let client: Endpoint;
+    try {
+      client = endpoint(socket.remoteAddress ?? '', socket.remotePort ?? 0);
+    } catch {
+      socket.destroy();
+      return;
+    }
+    const maxTotal = this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    const maxPer = this.options.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT;
+    const mine = this.perClient.get(client.address) ?? 0;
+    if (!this.accepting || this.drivers.size >= maxTotal || mine >= maxPer) {
+      const reason = !this.accepting ? 'shutting down' : 'Too many connections';
+      this.emit('session-refused', { client, reason });
+      this.log({ level: 'warn', event: 'session-refused', client, reason });
+      socket.resume();
+      socket.end(this.accepting ? '421 Too many connections\r\n' : '421 Service shutting down\r\n');
+      const t = setTimeout(() => socket.destroy(), REFUSE_LINGER_MS);
+      t.unref();
+      socket.once('close', () => clearTimeout(t));
+      return;
+    }
+    const sessionId = this.nextSession++;
+    this.perClient.set(client.address, mine + 1);
+    let driver: SessionDriver | null = null;
+    const onEvent = (e: RelayEvent) => this.onSessionEvent(sessionId, client, e);
+    const onGone = () => {
+      if (driver) this.drivers.delete(driver);
+      const left = (this.perClient.get(client.address) ?? 1) - 1;
+      if (left <= 0) this.perClient.delete(client.address);
+      else this.perClient.set(client.address, left);
+      this.settle();
+    };
+    this.emit('session-open', { sessionId, client });
+    this.log({ level: 'info', event: 'session-open', sessionId, client });
+    const o = this.options;
+    driver = new SessionDriver(
+      socket,
+      {
+        upstream: o.upstream,
+        ...(o.publicAddress !== undefined ? { publicAddress: o.publicAddress } : {}),
+        ...(o.ftp64 !== undefined ? { ftp64: o.ftp64 } : {}),
+        ...(o.policy !== undefined ? { policy: o.policy } : {}),
+        ...(this.ports !== undefined ? { dataPorts: this.ports } : {}),
+        ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
+        ...(o.dataListenTimeoutMs !== undefined ? { dataListenTimeoutMs: o.dataListenTimeoutMs } : {}),
+        ...(o.upstreamConnectTimeoutMs !== undefined ? { upstreamConnectTimeoutMs: o.upstreamConnectTimeoutMs } : {}),
+      },
+      { onEvent, onGone },
+      this.counter,
+    );
+    this.drivers.add(driver);
+  }
+
+  private onSessionEvent(sessionId: number, client: Endpoint, e: RelayEvent): void {
+    switch (e.type) {
+      case 'session-closed':
+        this.emit('session-close', { sessionId, client, reason: e.reason, bytes: e.bytes });
+        this.log({ level: 'info', event: 'session-close', sessionId, reason: e.reason, bytes: e.bytes });
+        return;
+      case 'data-open': {
+        const { type: _t, ...rest } = e;
+        this.emit('data-open', { sessionId, ...rest });
+        this.log({ level: 'info', event: 'data-open', sessionId, ...rest });
+        return;
+      }
+      case 'data-close': {
+        const { type: _t, ...rest } = e;
+        this.emit('data-close', { sessionId, ...rest });
+        this.log({ level: 'info', event: 'data-close', sessionId, ...rest });
+        return;
+      }
+      case 'command-refused': {
+        const { type: _t, ...rest } = e;
+        this.emit('command-refused', { sessionId, ...rest });
+        this.log({ level: 'warn', event: 'command-refused', sessionId, ...rest });
+        return;
+      }
+      case 'ftp': {
+        const f = e.event;
+        if (f.type === 'line-translated') {
+          this.log({ level: 'debug', event: 'line-translated', sessionId, direction: f.direction, before: f.before, after: f.after });
+        } else if (f.type === 'protocol-error') {
+          this.log({ level: 'warn', event: 'protocol-error', sessionId, direction: f.direction, message: f.message });
+        } else if (f.type === 'tls-started' || f.type === 'tls-ended') {
+          this.log({ level: 'info', event: f.type, sessionId });
+        }
+        return;
+      }
+      case 'upstream-failed':
+        this.log({ level: 'warn', event: 'upstream-failed', sessionId, reason: e.reason });
+        return;
+      default: {
+        const { type, ...rest } = e;
+        this.log({ level: 'debug', event: type, sessionId, ...rest });
+      }
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Public API of the node:net FTP relay (`nat-alg/node`): options, events, log entries.
+ * The session logic is the core's `FtpRelaySession`; this package only moves bytes for it.
+ */
+
+import type { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type {
+  DataByteCounts,
+  DataChannelMode,
+  DataCommand,
+  DataPortSource,
+  Endpoint,
+  FtpPolicy,
+  RefusalReason,
+  SessionByteCounts,
+} from '../core/index.js';
+
+export interface FtpProxyOptions {
+  /** The FTP server every client is relayed to. `host` may be an address or a name. */
+  readonly upstream: { readonly host: string; readonly port: number };
+  /**
+   * Address written into passive replies (227/229) instead of the relay's own local address, for
+   * a relay behind another NAT (a container, a cloud instance with a private address).
+   */
+  readonly publicAddress?: string;
+  /** Data listener ports are taken from this range. Default: any free port the system gives. */
+  readonly dataPorts?: { readonly min: number; readonly max: number } | DataPortSource;
+  readonly policy?: Partial<FtpPolicy>;
+  /** FTP64 (IPv6 client, IPv4 server). Default `'auto'`: on exactly when that is the case. */
+  readonly ftp64?: 'auto' | boolean;
+  /** Sessions at once; beyond it a client gets `421 Too many connections`. Default 1000. */
+  readonly maxSessions?: number;
+  /** Sessions at once per client address. Default 64. */
+  readonly maxSessionsPerClient?: number;
+  /** No control traffic and no transfer for this long closes a session. Default 600000 (10 min). */
+  readonly idleTimeoutMs?: number;
+  /** A data listener nobody connects to is closed after this long. Default 30000. */
+  readonly dataListenTimeoutMs?: number;
+  /** Upstream connect plus greeting, and the relay's data connections, within this. Default 10000. */
+  readonly upstreamConnectTimeoutMs?: number;
+  /** Receives one structured entry per event. Nothing is printed by the library itself. */
+  readonly logger?: (entry: FtpProxyLogEntry) => void;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface FtpProxyLogEntry {
+  readonly level: LogLevel;
+  /** The event name: 'session-open', 'data-close', 'line-translated', … */
+  readonly event: string;
+  readonly sessionId?: number;
+  readonly [field: string]: unknown;
+}
+
+export interface SessionOpenEvent {
+  readonly sessionId: number;
+  readonly client: Endpoint;
+}
+
+export interface SessionCloseEvent {
+  readonly sessionId: number;
+  readonly client: Endpoint;
+  readonly reason: string;
+  readonly bytes: SessionByteCounts;
+}
+
+export interface SessionRefusedEvent {
+  readonly client: Endpoint;
+  readonly reason: string;
+}
+
+export interface DataOpenEvent {
+  readonly sessionId: number;
+  readonly channel: number;
+  readonly mode: DataChannelMode;
+  readonly command: DataCommand;
+  /** The peer that connected to the relay's listener, and where the relay connected to. */
+  readonly peer: Endpoint;
+  readonly target: Endpoint;
+}
+
+export interface DataCloseEvent {
+  readonly sessionId: number;
+  readonly channel: number;
+  readonly reason: string;
+  readonly bytes: DataByteCounts;
+}
+
+export interface CommandRefusedEvent {
+  readonly sessionId: number;
+  readonly command: string;
+  readonly reason: RefusalReason;
+  readonly reply: string;
+}
+
+export interface FtpProxyEvents {
+  listening: [];
+  close: [];
+  'session-open': [SessionOpenEvent];
+  'session-close': [SessionCloseEvent];
+  'session-refused': [SessionRefusedEvent];
+  'data-open': [DataOpenEvent];
+  'data-close': [DataCloseEvent];
+  'command-refused': [CommandRefusedEvent];
+  /** Server-level trouble only (the control listener failed); session trouble is in the events above. */
+  error: [Error];
+}
+
+/** What is open right now, for monitoring and for leak checks in tests. */
+export interface FtpProxyStats {
+  readonly sessions: number;
+  /** Sockets of this proxy still open: control and data, accepted and outgoing. */
+  readonly sockets: number;
+  /** Data listeners still open (the control listener is not counted). */
+  readonly listeners: number;
+}
+
+export interface FtpProxy extends EventEmitter<FtpProxyEvents> {
+  listen(port: number, host?: string, callback?: () => void): this;
+  listen(options: { port: number; host?: string }, callback?: () => void): this;
+  /** Stop accepting (like net.Server): running sessions go on; `callback` once all are gone. */
+  close(callback?: (err?: Error) => void): this;
+  /**
+   * Stop accepting, close idle sessions with `421`, let running transfers finish for up to
+   * `graceMs` (default 10000), then close whatever is left. Resolves when every socket is closed.
+   */
+  shutdown(options?: { graceMs?: number }): Promise<void>;
+  address(): AddressInfo | string | null;
+  stats(): FtpProxyStats;
+}
+
+export type { AddressInfo };
