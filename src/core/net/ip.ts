@@ -88,7 +88,8 @@ export function parseIPv6(text: string): Uint8Array | null {
     return true;
   };
   if (dbl >= 0) {
-    if (!pushGroups(parts, head, tailParts.length === 0)) return null;
+    // A dotted quad may only end the address: never before the `::` ("1.2.3.4::" is not IPv6).
+    if (!pushGroups(parts, head, false)) return null;
     if (!pushGroups(tailParts, tail, true)) return null;
     if (head.length + tail.length > 7) return null;
   } else {
@@ -215,4 +216,40 @@ export function parseEndpoint(text: string): Endpoint {
 
 export function sameAddress(a: string, b: string): boolean {
   return a === b || canonicalAddress(a) === canonicalAddress(b);
+}
+
+/**
+ * IPv4 text to an unsigned 32-bit number, or -1 when it is not a dotted quad. Same strictness as
+ * `parseIPv4` but allocates nothing: the mapping table calls it on every packet.
+ */
+export function ipv4ToNumber(text: string): number {
+  let result = 0;
+  let field = 0;
+  let value = -1;
+  let digits = 0;
+  const n = text.length;
+  if (n < 7 || n > 15) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return -1;
+      value = (value < 0 ? 0 : value * 10) + (c - 48);
+      if (++digits > 3 || value > 255) return -1;
+    } else if (c === 46) {
+      if (value < 0 || field === 3) return -1;
+      result = result * 256 + value;
+      field++;
+      value = -1;
+      digits = 0;
+    } else {
+      return -1;
+    }
+  }
+  if (field !== 3 || value < 0) return -1;
+  return result * 256 + value;
+}
+
+/** Dotted quad of an unsigned 32-bit number (0 to 2^32-1). */
+export function numberToIPv4(n: number): string {
+  return `${Math.floor(n / 16777216) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }

@@ -1,0 +1,911 @@
+/**
+ * The NAPT port-mapping table (RFC 4787, RFC 5382, RFC 5508, RFC 7857): which internal endpoint
+ * is which external endpoint, for how long, and who may come in.
+ *
+ * Vocabulary (quinn-proto): push traffic with `outbound(…, nowMs)` / `inbound(…, nowMs)`, ask
+ * `pollTimeout()` for the next deadline, call `handleTimeout(nowMs)` then, pull `pollEvent()`.
+ * No clock and no randomness of its own: time is a parameter, secrets come from `random`.
+ *
+ * Invariants:
+ * - No port overloading: an external (address, protocol, port) belongs to at most one mapping or
+ *   expectation reservation at a time (`PortSpace.owner`).
+ * - A mapping is found from both sides from creation until `nowMs` reaches its expiry, exactly;
+ *   lookups treat an expired mapping as absent even before `handleTimeout` removes it.
+ * - Limits (total, per host, expectations) are results, never exceptions; misuse throws.
+ */
+
+import { NatAlgError } from '../errors.js';
+import { canonicalAddress, type Endpoint } from '../net/ip.js';
+import { AddressKeys } from './address-keys.js';
+import { ExpectationStore, externalKey, publicExpectation, type ExpectationRecord } from './expectations.js';
+import { highWord, keyedHash5, randomWord, toRandomFunction } from './keyed-hash.js';
+import { resolveOptions } from './options.js';
+import { PortSelector, PortSpace, RESERVED } from './port-space.js';
+import {
+  F_ESTABLISHED,
+  F_HAS_PEER,
+  F_HELD,
+  F_LIVE,
+  F_PEER_LOCKED,
+  F_STATIC,
+  KEY_SHIFT,
+  SLOT_LIMIT,
+  SlotStore,
+} from './slots.js';
+import { TimerHeap } from './timer-heap.js';
+import {
+  PROTOCOLS,
+  protocolIndex,
+  type AllocateResult,
+  type ConnectionPhase,
+  type ExpectResult,
+  type ExpectationRequest,
+  type Expectation,
+  type InboundResult,
+  type Mapping,
+  type MappingEvent,
+  type OutboundResult,
+  type PortTableOptions,
+  type PortTableStats,
+  type Protocol,
+  type ResolvedOptions,
+} from './types.js';
+
+const BEHAVIOR_KIND = { 'endpoint-independent': 0, 'address-dependent': 1, 'address-and-port-dependent': 2 } as const;
+
+interface Host {
+  count: number;
+  pool: number;
+}
+
+export interface AllocateOptions {
+  /** The remote endpoint, when known (required for address-dependent mapping behaviours). */
+  readonly remote?: Endpoint;
+  readonly phase?: ConnectionPhase;
+  /** Never expires until released (a relay's listener). Default false. */
+  readonly hold?: boolean;
+}
+
+export interface StaticMappingRequest {
+  readonly protocol: Protocol;
+  readonly internal: Endpoint;
+  readonly external: Endpoint;
+}
+
+export class PortTable {
+  readonly options: ResolvedOptions;
+  /** @internal */ readonly keys = new AddressKeys();
+  /** @internal */ readonly slots: SlotStore;
+  /** @internal */ readonly expectations = new ExpectationStore();
+  private readonly heap = new TimerHeap(1024);
+  private timed = 0; // live mappings with an entry of their own in the heap
+  private readonly selector = new PortSelector();
+  private readonly secretF: number;
+  private readonly secretG: number;
+  /** External addresses: the pool first, then addresses used by static mappings. */
+  private readonly extText: string[] = [];
+  private readonly extKey: number[] = [];
+  private readonly extIndex = new Map<number, number>();
+  private readonly poolSize: number;
+  private readonly poolLoad: number[];
+  private readonly spaces: (PortSpace | undefined)[] = [];
+  private readonly hosts = new Map<number, Host>();
+  private readonly peers = new Map<number, number[]>(); // slot -> [addrKey, port, ...] beyond the first
+  private readonly keyCounts = new Int32Array(9); // proto * 3 + keyKind: live mappings per key kind
+  private readonly behavior: Int8Array;
+  private readonly filter: Int8Array;
+  /** 1:1 static address mappings (basic NAT): internal key <-> external index. */
+  private readonly oneToOneOut = new Map<number, number>();
+  private readonly oneToOneIn = new Map<number, number>();
+  private staticCount = 0;
+  private readonly events: MappingEvent[] = [];
+  private eventHead = 0;
+  private droppedEvents = 0;
+
+  constructor(options: PortTableOptions) {
+    this.options = resolveOptions(options);
+    const random = toRandomFunction(options.random);
+    this.secretF = randomWord(random);
+    this.secretG = randomWord(random);
+    const hashKey = randomWord(random);
+    let initial = 1024;
+    while (initial > this.options.maxMappings && initial > 1) initial >>= 1;
+    this.slots = new SlotStore(initial, this.options.maxMappings, hashKey);
+    for (const a of this.options.externalAddresses) this.externalIndexOf(a, true);
+    this.poolSize = this.options.externalAddresses.length;
+    this.poolLoad = new Array<number>(this.poolSize).fill(0);
+    this.behavior = Int8Array.from(this.options.policies.map((p) => BEHAVIOR_KIND[p.mapping]));
+    this.filter = Int8Array.from(this.options.policies.map((p) => BEHAVIOR_KIND[p.filtering]));
+  }
+
+  // ---------------------------------------------------------------- traffic
+
+  /**
+   * A packet from `internal` to `remote`: find or create its mapping, refresh it (RFC 4787 REQ-6),
+   * remember the remote for filtering, and detect hairpinning.
+   */
+  outbound(protocol: Protocol, internal: Endpoint, remote: Endpoint, nowMs: number, phase?: ConnectionPhase): OutboundResult {
+    const p = proto(protocol);
+    const iaddr = this.keys.peek(internal.address);
+    const raddr = this.keys.peek(remote.address);
+    checkPort(internal.port);
+    checkPort(remote.port);
+    const one = iaddr >= 0 ? this.oneToOneOut.get(iaddr) : undefined;
+    let mapping: Mapping;
+    let created = false;
+    let srcExt: number;
+    let srcPort: number;
+    if (one !== undefined) {
+      mapping = this.oneToOneMapping(p, internal, one);
+      srcExt = one;
+      srcPort = internal.port;
+    } else {
+      let s = iaddr >= 0 ? this.findOutbound(p, iaddr, internal.port, raddr, remote.port, nowMs) : -1;
+      if (s < 0) {
+        const r = this.create(p, internal, remote, nowMs, phase ?? null, false);
+        if (typeof r === 'string') return { ok: false, reason: r };
+        s = r;
+        created = true;
+      } else {
+        if (phase !== undefined) this.setPhase(s, phase);
+        this.touch(s, nowMs);
+        this.recordPeer(s, raddr, remote);
+      }
+      mapping = this.toMapping(s, created ? internal : undefined);
+      srcExt = this.slots.extIdx[s]!;
+      srcPort = this.slots.eport[s]!;
+    }
+    let hairpin = null;
+    if (this.options.hairpinning && raddr >= 0 && this.extIndex.has(raddr)) {
+      const peerKey = this.extKey[srcExt]!;
+      const target = this.admit(p, this.extIndex.get(raddr)!, remote.port, peerKey, this.extText[srcExt]!, srcPort, nowMs, true);
+      if (!target.ok) return { ok: false, reason: 'hairpin-unreachable' };
+      hairpin = { internal: target.mapping.internal, mapping: target.mapping };
+    }
+    return { ok: true, mapping, created, hairpin };
+  }
+
+  /** A packet from `remote` to the NAT's `external` endpoint: admitted to which mapping, if any. */
+  inbound(protocol: Protocol, remote: Endpoint, external: Endpoint, nowMs: number): InboundResult {
+    const p = proto(protocol);
+    checkPort(remote.port);
+    checkPort(external.port);
+    const ek = this.keys.peek(external.address);
+    const idx = ek >= 0 ? this.extIndex.get(ek) : undefined;
+    if (idx === undefined) return { ok: false, reason: 'no-mapping' };
+    return this.admit(p, idx, external.port, this.keys.peek(remote.address), remote.address, remote.port, nowMs, false);
+  }
+
+  /**
+   * Allocate (or find) the mapping of an internal endpoint without traffic: what a relay or an
+   * ALG calls to learn the external endpoint before the first packet.
+   */
+  allocate(protocol: Protocol, internal: Endpoint, nowMs: number, opts?: AllocateOptions): AllocateResult {
+    const p = proto(protocol);
+    checkPort(internal.port);
+    const iaddr = this.keys.peek(internal.address);
+    const remote = opts?.remote;
+    const raddr = remote ? this.keys.peek(remote.address) : -1;
+    const one = iaddr >= 0 ? this.oneToOneOut.get(iaddr) : undefined;
+    if (one !== undefined) return { ok: true, mapping: this.oneToOneMapping(p, internal, one), created: false };
+    if (this.behavior[p]! > 0 && !remote) {
+      throw new NatAlgError('invalid-argument', `${protocol} mapping is ${this.options.policies[p]!.mapping}: allocate needs opts.remote`);
+    }
+    const s = iaddr >= 0 ? this.findOutbound(p, iaddr, internal.port, raddr, remote?.port ?? 0, nowMs) : -1;
+    if (s >= 0) {
+      if (opts?.phase) this.setPhase(s, opts.phase);
+      this.touch(s, nowMs);
+      return { ok: true, mapping: this.toMapping(s), created: false };
+    }
+    const r = this.create(p, internal, remote ?? null, nowMs, opts?.phase ?? null, opts?.hold ?? false);
+    if (typeof r === 'string') return { ok: false, reason: r };
+    return { ok: true, mapping: this.toMapping(r, internal), created: true };
+  }
+
+  /** Remove a mapping now (no event). False when the id is unknown or already gone. */
+  release(id: number): boolean {
+    const s = this.slots.slotOf(id);
+    if (s < 0) return false;
+    this.free(s);
+    return true;
+  }
+
+  /** Refresh a mapping's timer as outbound traffic would; optionally change its TCP phase. */
+  refresh(id: number, nowMs: number, phase?: ConnectionPhase): boolean {
+    const s = this.slots.slotOf(id);
+    if (s < 0 || !this.alive(s, nowMs)) return false;
+    if (phase) this.setPhase(s, phase);
+    this.touch(s, nowMs);
+    return true;
+  }
+
+  get(id: number): Mapping | null {
+    const s = this.slots.slotOf(id);
+    return s < 0 ? null : this.toMapping(s);
+  }
+
+  lookupInternal(protocol: Protocol, internal: Endpoint, nowMs: number, remote?: Endpoint): Mapping | null {
+    const p = proto(protocol);
+    const iaddr = this.keys.peek(internal.address);
+    if (iaddr < 0) return null;
+    const one = this.oneToOneOut.get(iaddr);
+    if (one !== undefined) return this.oneToOneMapping(p, internal, one);
+    const s = this.findOutbound(p, iaddr, internal.port, remote ? this.keys.peek(remote.address) : -1, remote?.port ?? 0, nowMs);
+    return s < 0 ? null : this.toMapping(s);
+  }
+
+  lookupExternal(protocol: Protocol, external: Endpoint, nowMs: number): Mapping | null {
+    const p = proto(protocol);
+    const ek = this.keys.peek(external.address);
+    const idx = ek >= 0 ? this.extIndex.get(ek) : undefined;
+    if (idx === undefined) return null;
+    const inner = this.oneToOneIn.get(idx);
+    if (inner !== undefined) return this.oneToOneMapping(p, this.keys.endpoint(inner, external.port), idx);
+    const s = this.findExternal(p, ek, external.port, nowMs);
+    return s < 0 ? null : this.toMapping(this.slots.slotOf(s));
+  }
+
+  // ------------------------------------------------- numeric fast path (IPv4 as uint32, no objects)
+
+  /**
+   * Id of the live mapping for an internal endpoint, or -1. `address`/`remoteAddress` are address
+   * keys: an IPv4 address as an unsigned 32-bit number (see `ipv4ToNumber`).
+   */
+  findInternal(protocolIdx: number, address: number, port: number, nowMs: number, remoteAddress = -1, remotePort = 0): number {
+    const s = this.findOutbound(protocolIdx, address, port, remoteAddress, remotePort, nowMs);
+    return s < 0 ? -1 : this.slots.handleOf(s);
+  }
+
+  /** Id of the live mapping holding an external endpoint (address key, port), or -1. */
+  findExternal(protocolIdx: number, address: number, port: number, nowMs: number): number {
+    const idx = this.extIndex.get(address);
+    if (idx === undefined) return -1;
+    const space = this.spaces[idx * 3 + protocolIdx];
+    if (!space) return -1;
+    const o = space.owner[port]!;
+    if (o <= 0) return -1;
+    const s = o - 1;
+    return this.alive(s, nowMs) ? this.slots.handleOf(s) : -1;
+  }
+
+  // ----------------------------------------------------------- static mappings
+
+  /** A port forward: `external` always leads to `internal`, never expires (until released). */
+  addStatic(req: StaticMappingRequest): AllocateResult {
+    const p = proto(req.protocol);
+    checkPort(req.internal.port);
+    checkPort(req.external.port);
+    const idx = this.externalIndexOf(req.external.address, true);
+    if (this.oneToOneIn.has(idx)) throw new NatAlgError('invalid-argument', `${req.external.address} is a 1:1 address mapping`);
+    const space = this.spaceFor(idx, p);
+    if (!space.isFree(req.external.port)) return { ok: false, reason: 'port-in-use' };
+    const iaddrPeek = this.keys.peek(req.internal.address);
+    if (iaddrPeek >= 0 && this.slots.find(p, iaddrPeek, req.internal.port, 0, 0, 0) >= 0) return { ok: false, reason: 'port-in-use' };
+    const s = this.slots.allocate();
+    if (s < 0) return { ok: false, reason: 'table-full' };
+    const iaddr = this.keys.acquire(req.internal.address);
+    this.fill(s, p, iaddr, req.internal.port, idx, req.external.port, 0, 0, 0);
+    this.slots.flags[s] = F_LIVE | F_STATIC | F_HELD;
+    this.slots.insert(s);
+    this.keyCounts[p * 3]!++;
+    space.take(req.external.port, s + 1);
+    this.staticCount++;
+    return { ok: true, mapping: this.toMapping(s, req.internal), created: true };
+  }
+
+  /** A 1:1 address mapping (basic NAT, RFC 3022): every port of `internal` appears as `external`. */
+  addStaticAddress(internalAddress: string, externalAddress: string): void {
+    const iaddr = this.keys.acquire(internalAddress);
+    const idx = this.externalIndexOf(externalAddress, true);
+    const reject = (why: string) => {
+      this.keys.release(iaddr);
+      throw new NatAlgError('invalid-argument', why);
+    };
+    if (idx < this.poolSize) reject(`${externalAddress} is in the dynamic pool`);
+    if (this.oneToOneIn.has(idx) || this.oneToOneOut.has(iaddr)) reject('address already in a 1:1 mapping');
+    for (let p = 0; p < 3; p++) if (this.spaces[idx * 3 + p]?.usedCount) reject(`${externalAddress} has port forwards`);
+    this.oneToOneOut.set(iaddr, idx);
+    this.oneToOneIn.set(idx, iaddr);
+  }
+
+  removeStaticAddress(internalAddress: string): boolean {
+    const iaddr = this.keys.peek(internalAddress);
+    const idx = iaddr >= 0 ? this.oneToOneOut.get(iaddr) : undefined;
+    if (idx === undefined) return false;
+    this.oneToOneOut.delete(iaddr);
+    this.oneToOneIn.delete(idx);
+    this.keys.release(iaddr);
+    return true;
+  }
+
+  /** The 1:1 address mappings as [internal, external] pairs. */
+  staticAddresses(): [string, string][] {
+    return [...this.oneToOneOut].map(([i, e]) => [this.keys.text(i), this.extText[e]!]);
+  }
+
+  // ------------------------------------------------------------- expectations
+
+  /** Open a one-shot pinhole for an anticipated connection (see ExpectationRequest). */
+  expect(req: ExpectationRequest, nowMs: number): ExpectResult {
+    const p = proto(req.protocol);
+    checkPort(req.internal.port);
+    if (req.peer.port !== undefined) checkPort(req.peer.port);
+    const peerAddress = canonicalAddress(req.peer.address);
+    if (this.expectations.size >= this.options.maxExpectations) return { ok: false, reason: 'expectation-limit' };
+    if (this.expectations.ownerCount(req.owner) >= this.options.maxExpectationsPerOwner) return { ok: false, reason: 'owner-limit' };
+    const timeout = req.timeoutMs ?? this.options.expectationTimeoutMs;
+    if (!(timeout > 0)) throw new NatAlgError('invalid-argument', 'expectation timeoutMs must be positive');
+    let idx: number;
+    let port: number;
+    if (req.external) {
+      checkPort(req.external.port);
+      idx = this.externalIndexOf(req.external.address, false);
+      if (idx < 0) throw new NatAlgError('invalid-argument', `${req.external.address} is not an external address of this table`);
+      port = req.external.port;
+      const space = this.spaceFor(idx, p);
+      const o = space.owner[port]!;
+      if (o === 0) space.take(port, RESERVED);
+      else if (o > 0 && !this.sameInternal(o - 1, req.internal)) return { ok: false, reason: 'port-in-use' };
+      else if (o === RESERVED && !this.reservedFor(externalKey(idx, p, port), req.internal)) return { ok: false, reason: 'port-in-use' };
+    } else {
+      const iaddr = this.keys.peek(req.internal.address);
+      const s = iaddr >= 0 ? this.slots.find(p, iaddr, req.internal.port, 0, 0, 0) : -1;
+      if (s >= 0 && this.alive(s, nowMs)) {
+        idx = this.slots.extIdx[s]!;
+        port = this.slots.eport[s]!;
+      } else {
+        const host = iaddr >= 0 ? this.hosts.get(iaddr) : undefined;
+        const f = this.pickPort(p, iaddr < 0 ? 0 : iaddr, req.internal.port, 0, 0, host?.pool ?? this.leastLoadedPool());
+        if (typeof f === 'string') return { ok: false, reason: f };
+        idx = f.idx;
+        port = f.port;
+        this.spaceFor(idx, p).take(port, RESERVED);
+      }
+    }
+    const r: ExpectationRecord = {
+      id: this.expectations.newId(),
+      protocol: req.protocol,
+      proto: p,
+      owner: req.owner,
+      internal: req.internal,
+      external: { family: familyOfKey(this.extKey[idx]!), address: this.extText[idx]!, port },
+      peer: req.peer.port === undefined ? { address: peerAddress } : { address: peerAddress, port: req.peer.port },
+      expiresAt: nowMs + timeout,
+      extKey: externalKey(idx, p, port),
+      ownsPort: false,
+    };
+    this.expectations.add(r);
+    return { ok: true, expectation: publicExpectation(r) };
+  }
+
+  cancelExpectation(id: number): boolean {
+    const r = this.expectations.remove(id);
+    if (!r) return false;
+    this.afterExpectationGone(r);
+    return true;
+  }
+
+  /** Cancel every expectation of an owner (its control connection closed). Returns how many. */
+  cancelOwner(owner: string | number): number {
+    let n = 0;
+    for (const id of this.expectations.idsOfOwner(owner)) if (this.cancelExpectation(id)) n++;
+    return n;
+  }
+
+  listExpectations(): Expectation[] {
+    return this.expectations.all().map(publicExpectation);
+  }
+
+  // ------------------------------------------------------------------- timers
+
+  /** The earliest time at which `handleTimeout` has work, or null when nothing can expire. */
+  pollTimeout(): number | null {
+    const t = Math.min(this.settleTop(), this.expectations.nextDeadline());
+    return t === Infinity ? null : t;
+  }
+
+  /** Expire every mapping and expectation due at or before nowMs; events wait in `pollEvent`. */
+  handleTimeout(nowMs: number): void {
+    for (;;) {
+      if (this.settleTop() > nowMs) break;
+      const s = this.heap.peekHandle() % SLOT_LIMIT;
+      this.heap.pop();
+      this.timed--;
+      this.emit({ type: 'mapping-expired', mapping: this.toMapping(s) });
+      this.free(s, true);
+    }
+    for (;;) {
+      const r = this.expectations.popExpired(nowMs);
+      if (!r) break;
+      this.afterExpectationGone(r);
+      this.emit({ type: 'expectation-expired', expectation: publicExpectation(r) });
+    }
+  }
+
+  pollEvent(): MappingEvent | null {
+    if (this.eventHead >= this.events.length) return null;
+    const e = this.events[this.eventHead]!;
+    this.events[this.eventHead++] = undefined as unknown as MappingEvent;
+    if (this.eventHead === this.events.length) {
+      this.events.length = 0;
+      this.eventHead = 0;
+    }
+    return e;
+  }
+
+  get size(): number {
+    return this.slots.live;
+  }
+
+  stats(): PortTableStats {
+    return {
+      mappings: this.slots.live,
+      staticMappings: this.staticCount,
+      expectations: this.expectations.size,
+      hosts: this.hosts.size,
+      droppedEvents: this.droppedEvents,
+    };
+  }
+
+  /** Every live mapping (for snapshots, tests and diagnostics; O(n)). */
+  *mappings(): IterableIterator<Mapping> {
+    const n = this.slots.capacity;
+    for (let s = 0; s < n; s++) if (this.slots.flags[s]! & F_LIVE) yield this.toMapping(s);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** @internal Peers remembered for filtering, beyond the key remote (snapshot support). */
+  peersOf(slot: number): Endpoint[] {
+    const out: Endpoint[] = [];
+    const sl = this.slots;
+    if (sl.flags[slot]! & F_HAS_PEER) out.push(this.keys.endpoint(sl.raddr[slot]!, sl.rport[slot]!));
+    const extra = this.peers.get(slot);
+    if (extra) for (let i = 0; i < extra.length; i += 2) out.push(this.keys.endpoint(extra[i]!, extra[i + 1]!));
+    return out;
+  }
+
+  /** @internal Recreate a mapping from a snapshot record. */
+  restoreSlot(
+    p: number,
+    internal: Endpoint,
+    external: Endpoint,
+    flags: number,
+    peers: readonly Endpoint[],
+    expiresAt: number,
+  ): void {
+    const idx = this.externalIndexOf(external.address, true);
+    const space = this.spaceFor(idx, p);
+    if (!space.isFree(external.port)) throw new NatAlgError('invalid-argument', 'snapshot: external endpoint held twice');
+    const s = this.slots.allocate();
+    if (s < 0) throw new NatAlgError('capacity', 'snapshot: more mappings than maxMappings');
+    const kind = flags >> KEY_SHIFT;
+    const first = peers[0];
+    const raddr = first ? this.keys.acquire(first.address) : 0;
+    this.fill(s, p, this.keys.acquire(internal.address), internal.port, idx, external.port, kind, raddr, first?.port ?? 0);
+    this.slots.flags[s] = (flags & ~F_HAS_PEER) | F_LIVE | (first ? F_HAS_PEER : 0);
+    for (let i = 1; i < peers.length; i++) this.addExtraPeer(s, this.keys.acquire(peers[i]!.address), peers[i]!.port);
+    if (this.slots.find(p, this.slots.iaddr[s]!, internal.port, kind, raddr, first?.port ?? 0) >= 0) {
+      throw new NatAlgError('invalid-argument', 'snapshot: internal key held twice');
+    }
+    this.slots.insert(s);
+    this.keyCounts[p * 3 + kind]!++;
+    space.take(external.port, s + 1);
+    if (flags & F_STATIC) this.staticCount++;
+    else this.countHost(this.slots.iaddr[s]!, idx);
+    if (!(flags & F_HELD)) this.schedule(s, expiresAt);
+  }
+
+  /** @internal Re-add an expectation from a snapshot (ids preserved). */
+  restoreExpectation(e: Expectation): void {
+    const p = proto(e.protocol);
+    const idx = this.externalIndexOf(e.external.address, true);
+    const space = this.spaceFor(idx, p);
+    if (space.isFree(e.external.port)) space.take(e.external.port, RESERVED);
+    this.expectations.bumpIdPast(e.id);
+    this.expectations.add({
+      id: e.id,
+      protocol: e.protocol,
+      proto: p,
+      owner: e.owner,
+      internal: e.internal,
+      external: e.external,
+      peer: e.peer,
+      expiresAt: e.expiresAt,
+      extKey: externalKey(idx, p, e.external.port),
+      ownsPort: false,
+    });
+  }
+
+  /** @internal */
+  flagsOf(slot: number): number {
+    return this.slots.flags[slot]!;
+  }
+
+  private emit(e: MappingEvent): void {
+    if (this.events.length - this.eventHead >= this.options.maxQueuedEvents) {
+      this.droppedEvents++;
+      return;
+    }
+    this.events.push(e);
+  }
+
+  /** Drop stale heap tops and re-file refreshed ones; returns the true earliest expiry. */
+  private settleTop(): number {
+    const sl = this.slots;
+    const heap = this.heap;
+    while (heap.size > 0) {
+      const h = heap.peekHandle();
+      const d = heap.peekDeadline();
+      const s = h % SLOT_LIMIT;
+      if (sl.slotOf(h) !== s || sl.flags[s]! & F_HELD || sl.heapDeadline[s] !== d) {
+        heap.pop(); // released, held, or superseded by a newer entry
+        continue;
+      }
+      const e = sl.expiry[s]!;
+      if (e > d) {
+        sl.heapDeadline[s] = e;
+        heap.replaceTop(e, h);
+        continue;
+      }
+      return d;
+    }
+    return Infinity;
+  }
+
+  private schedule(s: number, expiresAt: number): void {
+    const sl = this.slots;
+    sl.expiry[s] = expiresAt;
+    sl.heapDeadline[s] = expiresAt;
+    this.heap.push(expiresAt, sl.handleOf(s));
+    this.timed++;
+    if (this.heap.size > 2 * this.timed + 1024) {
+      this.heap.compact((h, d) => {
+        const slot = h % SLOT_LIMIT;
+        return sl.slotOf(h) === slot && !(sl.flags[slot]! & F_HELD) && sl.heapDeadline[slot] === d;
+      });
+    }
+  }
+
+  private timeoutOf(s: number): number {
+    const pol = this.options.policies[this.slots.proto[s]!]!;
+    return this.slots.flags[s]! & F_ESTABLISHED ? pol.establishedTimeoutMs : pol.transitoryTimeoutMs;
+  }
+
+  private touch(s: number, nowMs: number): void {
+    const sl = this.slots;
+    if (sl.flags[s]! & F_HELD) return;
+    const e = nowMs + this.timeoutOf(s);
+    if (e < sl.expiry[s]!) {
+      // Earlier than the filed deadline (an established connection started closing): file anew;
+      // the old entry no longer matches heapDeadline and is dropped when it surfaces.
+      sl.expiry[s] = e;
+      sl.heapDeadline[s] = e;
+      this.heap.push(e, sl.handleOf(s));
+    } else {
+      sl.expiry[s] = e;
+    }
+  }
+
+  private setPhase(s: number, phase: ConnectionPhase): void {
+    if (phase === 'established') this.slots.flags[s]! |= F_ESTABLISHED;
+    else this.slots.flags[s]! &= ~F_ESTABLISHED;
+  }
+
+  private alive(s: number, nowMs: number): boolean {
+    const f = this.slots.flags[s]!;
+    return (f & F_LIVE) !== 0 && ((f & F_HELD) !== 0 || this.slots.expiry[s]! > nowMs);
+  }
+
+  private findOutbound(p: number, iaddr: number, iport: number, raddr: number, rport: number, nowMs: number): number {
+    const sl = this.slots;
+    const base = p * 3;
+    let s = -1;
+    if (raddr >= 0 && this.keyCounts[base + 2]! > 0) s = sl.find(p, iaddr, iport, 2, raddr, rport);
+    if (s < 0 && raddr >= 0 && this.keyCounts[base + 1]! > 0) s = sl.find(p, iaddr, iport, 1, raddr, 0);
+    if (s < 0) s = sl.find(p, iaddr, iport, 0, 0, 0);
+    if (s >= 0 && !this.alive(s, nowMs)) return -1;
+    return s;
+  }
+
+  private create(
+    p: number,
+    internal: Endpoint,
+    remote: Endpoint | null,
+    nowMs: number,
+    phase: ConnectionPhase | null,
+    hold: boolean,
+  ): number | 'exhausted' | 'host-limit' | 'table-full' | 'family-mismatch' {
+    if (this.slots.live >= this.options.maxMappings) return 'table-full';
+    const iaddrPeek = this.keys.peek(internal.address);
+    const host = iaddrPeek >= 0 ? this.hosts.get(iaddrPeek) : undefined;
+    if (host && host.count >= this.options.maxMappingsPerHost) return 'host-limit';
+    const kind = remote ? this.behavior[p]! : 0;
+    const raddrPeek = remote ? this.keys.peek(remote.address) : 0;
+    // A stale (expired, not yet collected) mapping with the same key must go before a new one.
+    const stale = iaddrPeek >= 0 ? this.slots.find(p, iaddrPeek, internal.port, kind, raddrPeek, remote?.port ?? 0) : -1;
+    if (stale >= 0) this.expireNow(stale);
+    const pick = this.pickPort(p, iaddrPeek < 0 ? 0 : iaddrPeek, internal.port, kind > 0 ? raddrPeek : 0, kind === 2 ? remote!.port : 0, host?.pool ?? this.leastLoadedPool());
+    if (typeof pick === 'string') return pick;
+    const s = this.slots.allocate();
+    if (s < 0) return 'table-full';
+    const iaddr = this.keys.acquire(internal.address);
+    const raddr = remote ? this.keys.acquire(remote.address) : 0;
+    this.fill(s, p, iaddr, internal.port, pick.idx, pick.port, kind, raddr, remote?.port ?? 0);
+    let flags = F_LIVE | (kind << KEY_SHIFT) | (remote ? F_HAS_PEER : 0) | (hold ? F_HELD : 0);
+    if (phase === 'established' || (phase === null && p !== 0)) flags |= F_ESTABLISHED;
+    this.slots.flags[s] = flags;
+    this.slots.insert(s);
+    this.keyCounts[p * 3 + kind]!++;
+    this.spaceFor(pick.idx, p).take(pick.port, s + 1);
+    this.countHost(iaddr, pick.idx);
+    if (!hold) this.schedule(s, nowMs + this.timeoutOf(s));
+    return s;
+  }
+
+  private fill(s: number, p: number, iaddr: number, iport: number, idx: number, eport: number, kind: number, raddr: number, rport: number): void {
+    const sl = this.slots;
+    sl.proto[s] = p;
+    sl.iaddr[s] = iaddr;
+    sl.iport[s] = iport;
+    sl.extIdx[s] = idx;
+    sl.eport[s] = eport;
+    sl.raddr[s] = raddr;
+    sl.rport[s] = rport;
+    sl.flags[s] = F_LIVE | (kind << KEY_SHIFT);
+  }
+
+  private countHost(iaddr: number, idx: number): void {
+    const host = this.hosts.get(iaddr);
+    if (host) host.count++;
+    else this.hosts.set(iaddr, { count: 1, pool: idx < this.poolSize ? idx : 0 });
+    if (idx < this.poolSize) this.poolLoad[idx]!++;
+  }
+
+  private leastLoadedPool(): number {
+    let best = 0;
+    for (let i = 1; i < this.poolSize; i++) if (this.poolLoad[i]! < this.poolLoad[best]!) best = i;
+    return best;
+  }
+
+  /** Choose an external (address index, port) for a new mapping, or say why none is free. */
+  private pickPort(p: number, iaddr: number, iport: number, raddr: number, rport: number, paired: number): { idx: number; port: number } | 'exhausted' {
+    const pol = this.options.policies[p]!;
+    const privileged = pol.privilegedRange !== null && iport < 1024;
+    const span = privileged ? pol.privilegedRange! : pol.portRange;
+    const range = privileged ? 0 : 1;
+    const words = [iaddr >>> 0, highWord(iaddr) ^ (p << 24), iport, raddr >>> 0, rport] as const;
+    const f = keyedHash5(this.secretF, ...words);
+    const g = keyedHash5(this.secretG, ...words);
+    const tries = this.options.pooling === 'paired' ? 1 : this.poolSize;
+    const start = this.options.pooling === 'paired' ? paired : f % this.poolSize;
+    for (let t = 0; t < tries; t++) {
+      const idx = (start + t) % this.poolSize;
+      const space = this.spaceFor(idx, p);
+      if (pol.portPreservation && iport >= span.min && iport <= span.max && space.isFree(iport)) return { idx, port: iport };
+      const port = this.selector.select(space, span, range, pol.parityPreservation ? iport & 1 : -1, f, g);
+      if (port >= 0) return { idx, port };
+    }
+    return 'exhausted';
+  }
+
+  private spaceFor(idx: number, p: number): PortSpace {
+    let sp = this.spaces[idx * 3 + p];
+    if (!sp) {
+      const pol = this.options.policies[p]!;
+      sp = new PortSpace(pol.portRange, pol.privilegedRange);
+      this.spaces[idx * 3 + p] = sp;
+    }
+    return sp;
+  }
+
+  /** Index of an external address; with `add`, register a new one (static mappings). -1 if unknown. */
+  private externalIndexOf(address: string, add: boolean): number {
+    const peek = this.keys.peek(address);
+    const known = peek >= 0 ? this.extIndex.get(peek) : undefined;
+    if (known !== undefined) return known;
+    if (!add) return -1;
+    if (this.extText.length >= 65535) throw new NatAlgError('capacity', 'too many external addresses');
+    const key = this.keys.acquire(address);
+    const idx = this.extText.length;
+    this.extText.push(this.keys.text(key));
+    this.extKey.push(key);
+    this.extIndex.set(key, idx);
+    return idx;
+  }
+
+  /** Is an inbound packet from (peerKey, peerText, peerPort) admitted at (idx, port)? */
+  private admit(p: number, idx: number, port: number, peerKey: number, peerText: string, peerPort: number, nowMs: number, hairpin: boolean): InboundResult {
+    const inner = this.oneToOneIn.get(idx);
+    if (inner !== undefined) {
+      return { ok: true, mapping: this.oneToOneMapping(p, this.keys.endpoint(inner, port), idx), via: 'static', expectation: null };
+    }
+    const space = this.spaces[idx * 3 + p];
+    let o = space ? space.owner[port]! : 0;
+    if (o > 0 && !this.alive(o - 1, nowMs)) {
+      this.expireNow(o - 1); // expired but not yet collected: collect it now, exactly on time
+      o = space!.owner[port]!;
+    }
+    let filtered = false;
+    if (o > 0) {
+      const s = o - 1;
+      if (this.admits(s, peerKey, peerPort)) {
+        if (!hairpin && this.options.policies[p]!.inboundRefresh) this.touch(s, nowMs);
+        const f = this.slots.flags[s]!;
+        return { ok: true, mapping: this.toMapping(s), via: f & F_STATIC ? 'static' : 'mapping', expectation: null };
+      }
+      filtered = true;
+    }
+    if (o !== 0 && this.expectations.size > 0) {
+      const r = this.expectations.match(externalKey(idx, p, port), peerText, peerPort, nowMs);
+      if (r) {
+        const m = this.consume(r, o, peerText, peerPort, nowMs);
+        if (m) return { ok: true, mapping: m, via: 'expectation', expectation: publicExpectation(r) };
+      }
+    }
+    return { ok: false, reason: filtered ? 'filtered' : 'no-mapping' };
+  }
+
+  private admits(s: number, peerKey: number, peerPort: number): boolean {
+    const sl = this.slots;
+    const f = sl.flags[s]!;
+    if (f & F_STATIC) return true;
+    const level = f & F_PEER_LOCKED ? 2 : this.filter[sl.proto[s]!]!;
+    if (level === 0) return true;
+    if (peerKey < 0) return false;
+    if (f & F_HAS_PEER && sl.raddr[s] === peerKey && (level === 1 || sl.rport[s] === peerPort)) return true;
+    const extra = this.peers.get(s);
+    if (extra) {
+      for (let i = 0; i < extra.length; i += 2) if (extra[i] === peerKey && (level === 1 || extra[i + 1] === peerPort)) return true;
+    }
+    return false;
+  }
+
+  private recordPeer(s: number, peerKey: number, remote: Endpoint): void {
+    const sl = this.slots;
+    const f = sl.flags[s]!;
+    if (f & F_HAS_PEER) {
+      if (sl.raddr[s] === peerKey && sl.rport[s] === remote.port) return;
+    } else if (!(f & F_STATIC)) {
+      sl.raddr[s] = this.keys.acquire(remote.address);
+      sl.rport[s] = remote.port;
+      // The key remote of kind-0 mappings is not part of the key: safe to set after indexing.
+      sl.flags[s] = f | F_HAS_PEER;
+      return;
+    }
+    if (f & F_STATIC || (this.filter[sl.proto[s]!] === 0 && !(f & F_PEER_LOCKED))) return;
+    const extra = this.peers.get(s);
+    if (extra) for (let i = 0; i < extra.length; i += 2) if (extra[i] === peerKey && extra[i + 1] === remote.port) return;
+    this.addExtraPeer(s, this.keys.acquire(remote.address), remote.port);
+  }
+
+  private addExtraPeer(s: number, key: number, port: number): void {
+    let extra = this.peers.get(s);
+    if (!extra) this.peers.set(s, (extra = []));
+    extra.push(key, port);
+    if (extra.length / 2 + 1 > this.options.maxPeersPerMapping) {
+      this.keys.release(extra[0]!);
+      extra.splice(0, 2); // forget the oldest
+    }
+  }
+
+  private consume(r: ExpectationRecord, owner: number, peerText: string, peerPort: number, nowMs: number): Mapping | null {
+    this.expectations.remove(r.id);
+    const p = r.proto;
+    const idx = Math.floor(r.extKey / 65536 / 4);
+    const port = r.external.port;
+    const peerKey = this.keys.acquire(peerText);
+    if (owner > 0 && this.slots.flags[owner - 1]! & F_LIVE) {
+      const s = owner - 1; // the internal endpoint's existing mapping: open it to this peer
+      this.addExtraPeer(s, peerKey, peerPort);
+      this.touch(s, nowMs);
+      return this.toMapping(s);
+    }
+    const iaddrPeek = this.keys.peek(r.internal.address);
+    const existing = iaddrPeek >= 0 ? this.slots.find(p, iaddrPeek, r.internal.port, 2, peerKey, peerPort) : -1;
+    const host = iaddrPeek >= 0 ? this.hosts.get(iaddrPeek) : undefined;
+    const s = existing >= 0 || this.slots.live >= this.options.maxMappings || (host && host.count >= this.options.maxMappingsPerHost) ? -1 : this.slots.allocate();
+    if (s < 0) {
+      this.keys.release(peerKey);
+      this.afterExpectationGone(r);
+      return null;
+    }
+    this.fill(s, p, this.keys.acquire(r.internal.address), r.internal.port, idx, port, 2, peerKey, peerPort);
+    this.slots.flags[s] = F_LIVE | (2 << KEY_SHIFT) | F_HAS_PEER | F_PEER_LOCKED | (p === 0 ? 0 : F_ESTABLISHED);
+    this.slots.insert(s);
+    this.keyCounts[p * 3 + 2]!++;
+    this.spaceFor(idx, p).reassign(port, s + 1);
+    this.countHost(this.slots.iaddr[s]!, idx);
+    this.schedule(s, nowMs + this.timeoutOf(s));
+    return this.toMapping(s, r.internal);
+  }
+
+  /** Free the external port of a gone expectation unless a mapping or another expectation holds it. */
+  private afterExpectationGone(r: ExpectationRecord): void {
+    const idx = Math.floor(r.extKey / 65536 / 4);
+    const space = this.spaces[idx * 3 + r.proto];
+    if (space && space.owner[r.external.port] === RESERVED && !this.expectations.hasExternal(r.extKey)) space.free(r.external.port);
+  }
+
+  private sameInternal(s: number, e: Endpoint): boolean {
+    return this.slots.iaddr[s] === this.keys.peek(e.address) && this.slots.iport[s] === e.port;
+  }
+
+  private reservedFor(extKey: number, e: Endpoint): boolean {
+    return this.expectations.all().some((r) => r.extKey === extKey && r.internal.address === e.address && r.internal.port === e.port);
+  }
+
+  private expireNow(s: number): void {
+    this.emit({ type: 'mapping-expired', mapping: this.toMapping(s) });
+    this.free(s);
+  }
+
+  private free(s: number, fromHeap = false): void {
+    const sl = this.slots;
+    const p = sl.proto[s]!;
+    const f = sl.flags[s]!;
+    const idx = sl.extIdx[s]!;
+    const port = sl.eport[s]!;
+    sl.remove(s);
+    this.keyCounts[p * 3 + (f >> KEY_SHIFT)]!--;
+    const space = this.spaces[idx * 3 + p]!;
+    if (this.expectations.size > 0 && this.expectations.hasExternal(externalKey(idx, p, port))) space.reassign(port, RESERVED);
+    else space.free(port);
+    if (f & F_STATIC) this.staticCount--;
+    else {
+      const host = this.hosts.get(sl.iaddr[s]!);
+      if (host && --host.count === 0) this.hosts.delete(sl.iaddr[s]!);
+      if (idx < this.poolSize) this.poolLoad[idx]!--;
+    }
+    if (!fromHeap && !(f & F_HELD)) this.timed--;
+    this.keys.release(sl.iaddr[s]!);
+    if (f & F_HAS_PEER) this.keys.release(sl.raddr[s]!);
+    const extra = this.peers.get(s);
+    if (extra) {
+      for (let i = 0; i < extra.length; i += 2) this.keys.release(extra[i]!);
+      this.peers.delete(s);
+    }
+    sl.release(s);
+  }
+
+  private toMapping(s: number, internal?: Endpoint): Mapping {
+    const sl = this.slots;
+    const f = sl.flags[s]!;
+    const idx = sl.extIdx[s]!;
+    return {
+      id: sl.handleOf(s),
+      protocol: PROTOCOLS[sl.proto[s]!]!,
+      internal: internal && internal.port === sl.iport[s] ? internal : this.keys.endpoint(sl.iaddr[s]!, sl.iport[s]!),
+      external: { family: familyOfKey(this.extKey[idx]!), address: this.extText[idx]!, port: sl.eport[s]! },
+      kind: f & F_STATIC ? 'static' : 'dynamic',
+      expiresAt: f & F_HELD ? null : sl.expiry[s]!,
+    };
+  }
+
+  private oneToOneMapping(p: number, internal: Endpoint, idx: number): Mapping {
+    return {
+      id: -1 - idx,
+      protocol: PROTOCOLS[p]!,
+      internal,
+      external: { family: familyOfKey(this.extKey[idx]!), address: this.extText[idx]!, port: internal.port },
+      kind: 'static',
+      expiresAt: null,
+    };
+  }
+}
+
+function familyOfKey(key: number): 4 | 6 {
+  return key >= 4294967296 ? 6 : 4;
+}
+
+function proto(p: Protocol): number {
+  const i = protocolIndex(p);
+  if (i < 0) throw new NatAlgError('invalid-argument', `unknown protocol ${String(p)}`);
+  return i;
+}
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new NatAlgError('invalid-argument', `port must be an integer 0-65535, got ${port}`);
+  }
+}
