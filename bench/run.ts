@@ -11,6 +11,7 @@ type Module = { run(): Promise<BenchResult[]> };
 
 const modules: Record<string, () => Promise<Module>> = {
   // Each area registers its module here.
+  relay: () => import('./relay.js'),
 };
 
 async function main(): Promise<void> {

@@ -2,3 +2,4 @@ export * from './types.js';
 export * from './ports.js';
 export * from './states.js';
 export { FtpRelaySession } from './session.js';
+export * from './plan.js';

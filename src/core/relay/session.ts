@@ -19,6 +19,7 @@ import { endpoint, sameAddress, type Endpoint } from '../net/ip.js';
 import { reverse, type Direction } from '../stream/translator.js';
 import type { DataChannelRequest, FtpEvent } from '../ftp/types.js';
 import type { DataPortSource } from './ports.js';
+import { planDataChannel, type ChannelPlan } from './plan.js';
 import { createDefaultTranslator } from './default-translator.js';
 import {
   CHANNEL_BUSY,
@@ -48,10 +49,7 @@ const MAX_BIND_ATTEMPTS = 8;
 interface Channel {
   readonly id: number;
   readonly request: DataChannelRequest;
-  /** The side whose peer connects to the listener. */
-  readonly listenSide: Side;
-  readonly bindAddress: string;
-  readonly advertiseAddress: string;
+  readonly plan: ChannelPlan;
   state: ChannelState;
   /** Port handed out by the port source (0: none, the embedding picks). */
   heldPort: number;
@@ -240,13 +238,13 @@ export class FtpRelaySession {
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'listening');
     c.listenerOpen = true;
     c.deadline = nowMs + this.timeouts.dataListenTimeoutMs;
-    const advertised = endpoint(c.advertiseAddress, local.port);
+    const advertised = endpoint(c.plan.advertiseAddress, local.port);
     this.events.push({
       type: 'data-listening',
       channel,
       mode: c.request.mode,
       command: c.request.command,
-      side: c.listenSide,
+      side: c.plan.listenSide,
       local,
       advertised,
     });
@@ -263,12 +261,12 @@ export class FtpRelaySession {
     if (!c || c.state !== 'binding') return;
     this.releasePort(c, nowMs);
     if (portInUse && this.ports && c.attempts < MAX_BIND_ATTEMPTS) {
-      const port = this.ports.acquire(c.bindAddress, nowMs);
+      const port = this.ports.acquire(c.plan.bindAddress, nowMs);
       if (port !== null) {
         c.attempts++;
         c.heldPort = port;
         c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'binding');
-        this.actions.push({ type: 'listen', channel, side: c.listenSide, local: endpoint(c.bindAddress, port) });
+        this.actions.push({ type: 'listen', channel, side: c.plan.listenSide, local: endpoint(c.plan.bindAddress, port) });
         return;
       }
     }
@@ -283,7 +281,7 @@ export class FtpRelaySession {
   handleDataIncoming(channel: number, remote: Endpoint, nowMs: number): boolean {
     const c = this.liveChannel(channel);
     if (!c || c.state !== 'listening') return false;
-    const expected = c.listenSide === 'server' ? this.upstreamRemote!.address : this.options.client.address;
+    const expected = c.plan.expectedPeer;
     if (!sameAddress(remote.address, expected)) {
       this.events.push({ type: 'data-rejected', channel, peer: remote, expected });
       return false;
@@ -291,10 +289,9 @@ export class FtpRelaySession {
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'connecting');
     c.peer = remote;
     this.closeListener(c, nowMs);
-    const side = otherSide(c.listenSide);
-    const localAddress = side === 'client' ? this.options.clientLocal.address : this.upstreamLocal!.address;
+    const { connectSide: side, connectTarget: target, connectFrom: localAddress } = c.plan;
     c.deadline = nowMs + this.timeouts.upstreamConnectTimeoutMs;
-    this.actions.push({ type: 'connect-data', channel, side, target: c.request.original, localAddress });
+    this.actions.push({ type: 'connect-data', channel, side, target, localAddress });
     return true;
   }
 
@@ -311,7 +308,7 @@ export class FtpRelaySession {
       mode: c.request.mode,
       command: c.request.command,
       peer: c.peer!,
-      target: c.request.original,
+      target: c.plan.connectTarget,
     });
     this.lastActivity = nowMs;
   }
@@ -319,7 +316,7 @@ export class FtpRelaySession {
   handleDataConnectFailed(channel: number, reason: string, nowMs: number): void {
     const c = this.liveChannel(channel);
     if (!c || c.state !== 'connecting') return;
-    this.closeChannel(c, `connect to ${c.request.connector === 'client' ? 'server' : 'client'} failed: ${oneLine(reason)}`, nowMs);
+    this.closeChannel(c, `connect to the ${c.plan.connectSide} failed: ${oneLine(reason)}`, nowMs);
     this.afterChannelChange(nowMs);
   }
 
@@ -493,29 +490,27 @@ export class FtpRelaySession {
 
   private openChannel(request: DataChannelRequest, nowMs: number): void {
     const t = this.translator!;
-    const listenSide: Side = request.connector;
-    const bindAddress = listenSide === 'server' ? this.upstreamLocal!.address : this.options.clientLocal.address;
-    const publicAddress = this.options.publicAddress;
-    const advertiseAddress =
-      listenSide === 'client' && publicAddress !== undefined && endpoint(publicAddress, 0).family === request.family
-        ? endpoint(publicAddress, 0).address
-        : bindAddress;
-    if (endpoint(advertiseAddress, 0).family !== request.family) {
-      t.refuseDataChannel(request.id, `no ${request.family === 4 ? 'IPv4' : 'IPv6'} address on the ${listenSide} side`);
+    const plan = planDataChannel(request, {
+      client: this.options.client.address,
+      clientLocal: this.options.clientLocal.address,
+      server: this.upstreamRemote!.address,
+      serverLocal: this.upstreamLocal!.address,
+      ...(this.options.publicAddress !== undefined ? { publicAddress: this.options.publicAddress } : {}),
+    });
+    if (typeof plan === 'string') {
+      t.refuseDataChannel(request.id, plan);
       return;
     }
-    const port = this.ports ? this.ports.acquire(bindAddress, nowMs) : 0;
+    const port = this.ports ? this.ports.acquire(plan.bindAddress, nowMs) : 0;
     if (port === null) {
       t.refuseDataChannel(request.id, 'no free data port');
       return;
     }
     const id = this.nextChannel++;
-    const c: Channel = {
+    this.channels.set(id, {
       id,
       request,
-      listenSide,
-      bindAddress,
-      advertiseAddress,
+      plan,
       state: 'binding',
       heldPort: port,
       listenerOpen: false,
@@ -523,9 +518,8 @@ export class FtpRelaySession {
       deadline: nowMs + this.timeouts.dataListenTimeoutMs,
       peer: null,
       unanswered: true,
-    };
-    this.channels.set(id, c);
-    this.actions.push({ type: 'listen', channel: id, side: listenSide, local: endpoint(bindAddress, port) });
+    });
+    this.actions.push({ type: 'listen', channel: id, side: plan.listenSide, local: endpoint(plan.bindAddress, port) });
   }
 
   private closeListener(c: Channel, nowMs: number): void {
@@ -537,7 +531,7 @@ export class FtpRelaySession {
   }
 
   private releasePort(c: Channel, nowMs: number): void {
-    if (c.heldPort !== 0 && this.ports) this.ports.release(c.bindAddress, c.heldPort, nowMs);
+    if (c.heldPort !== 0 && this.ports) this.ports.release(c.plan.bindAddress, c.heldPort, nowMs);
     c.heldPort = 0;
   }
 

@@ -1,0 +1,220 @@
+/**
+ * Relay benchmarks (`npm run bench relay`). The relay runs in this thread; the FTP server and its
+ * clients run in a worker thread, so that the relay has its own event loop as it would in real
+ * life, and its memory can be read apart from theirs.
+ *
+ * - relay.throughput: MB/s of a large RETR (EPSV) through the relay, with the same transfer made
+ *   directly to the server as the baseline, in interleaved rounds. Goal: ratio >= 0.8.
+ * - relay.sessions: sessions held at once, each with a transfer running, without an error.
+ *   Goal: 1000.
+ * - relay.idle_session_bytes: heap (plus external memory) of the relay per idle logged-in session,
+ *   after a full GC. Goal: <= 64 KiB.
+ */
+
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
+import type { AddressInfo } from 'node:net';
+import { median, type BenchResult } from './harness.js';
+
+const THROUGHPUT_BYTES = 64 << 20;
+const THROUGHPUT_ROUNDS = 5;
+const SESSIONS = 1000;
+const SESSION_FILE_BYTES = 256 << 10;
+const IDLE_SESSIONS = 500;
+
+// The peers' side, run in a worker. Plain JS: it loads the built `nat-alg/testing` bundle.
+const PEERS = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  const t = await import(workerData.testing);
+  const files = { '/big.bin': new Uint8Array(workerData.bigBytes), '/small.bin': new Uint8Array(workerData.smallBytes) };
+  const server = new t.FtpTestServer({ files, dataTimeoutMs: 120000 });
+  const ep = await server.listen();
+  const held = [];
+  parentPort.on('message', async (m) => {
+    try {
+      if (m.type === 'retr') {
+        const c = await t.FtpTestClient.connect({ host: '127.0.0.1', port: m.port }, { mode: 'epsv', timeoutMs: 120000 });
+        await c.login();
+        const t0 = performance.now();
+        const got = await c.retrieve('/big.bin');
+        const ms = performance.now() - t0;
+        await c.quit();
+        parentPort.postMessage({ type: 'retr', ms, bytes: got.length });
+      } else if (m.type === 'sessions') {
+        const clients = [];
+        let errors = 0;
+        const open = async () => {
+          const c = await t.FtpTestClient.connect({ host: '127.0.0.1', port: m.port }, { mode: 'epsv', timeoutMs: 120000 });
+          await c.login();
+          clients.push(c);
+        };
+        // Connect in batches so the listen backlog is not the thing being measured.
+        for (let i = 0; i < m.count; i += 100) {
+          const batch = [];
+          for (let j = i; j < Math.min(m.count, i + 100); j++) batch.push(open().catch(() => errors++));
+          await Promise.all(batch);
+        }
+        parentPort.postMessage({ type: 'opened', count: clients.length, errors });
+        await new Promise((r) => parentPort.once('message', r));
+        const results = await Promise.all(clients.map((c) => c.retrieve('/small.bin').then((b) => b.length === workerData.smallBytes, () => false)));
+        const ok = results.filter(Boolean).length;
+        await Promise.all(clients.map((c) => c.quit().catch(() => undefined)));
+        parentPort.postMessage({ type: 'sessions', ok, errors: errors + (clients.length - ok) });
+      } else if (m.type === 'idle') {
+        for (let i = 0; i < m.count; i++) {
+          const c = await t.FtpTestClient.connect({ host: '127.0.0.1', port: m.port });
+          await c.login();
+          held.push(c);
+        }
+        parentPort.postMessage({ type: 'idle', count: held.length });
+      } else if (m.type === 'release') {
+        await Promise.all(held.splice(0).map((c) => c.quit().catch(() => undefined)));
+        parentPort.postMessage({ type: 'released' });
+      } else if (m.type === 'stop') {
+        await server.close();
+        parentPort.close();
+      }
+    } catch (e) {
+      parentPort.postMessage({ type: 'error', message: String(e && e.stack || e) });
+    }
+  });
+  parentPort.postMessage({ type: 'ready', port: ep.port });
+})();
+`;
+
+type Msg = { type: string; [k: string]: unknown };
+
+class Peers {
+  private readonly worker: Worker;
+  private readonly inbox: Msg[] = [];
+  private waiter: ((m: Msg) => void) | null = null;
+
+  constructor() {
+    this.worker = new Worker(PEERS, {
+      eval: true,
+      workerData: {
+        testing: pathToFileURL(resolve('dist/testing.js')).href,
+        bigBytes: THROUGHPUT_BYTES,
+        smallBytes: SESSION_FILE_BYTES,
+      },
+    });
+    this.worker.on('message', (m: Msg) => {
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        w(m);
+      } else this.inbox.push(m);
+    });
+  }
+
+  next(): Promise<Msg> {
+    const m = this.inbox.shift();
+    if (m) return Promise.resolve(m);
+    return new Promise((r) => (this.waiter = r));
+  }
+
+  async ask(m: Msg): Promise<Msg> {
+    this.worker.postMessage(m);
+    const reply = await this.next();
+    if (reply.type === 'error') throw new Error(`peer worker: ${String(reply.message)}`);
+    return reply;
+  }
+
+  async stop(): Promise<void> {
+    this.worker.postMessage({ type: 'stop' });
+    await new Promise((r) => this.worker.once('exit', r));
+  }
+}
+
+function gcFunction(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  // The relay comes from the built package, like the peers, so both are measured as shipped.
+  const { createFtpProxy } = (await import(pathToFileURL(resolve('dist/node.js')).href)) as typeof import('../src/node/index.js');
+  const peers = new Peers();
+  const ready = await peers.next();
+  const serverPort = Number(ready.port);
+  const proxy = createFtpProxy({
+    upstream: { host: '127.0.0.1', port: serverPort },
+    maxSessions: SESSIONS + 100,
+    maxSessionsPerClient: SESSIONS + 100,
+    upstreamConnectTimeoutMs: 60_000,
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const relayPort = (proxy.address() as AddressInfo).port;
+  const results: BenchResult[] = [];
+
+  // Throughput, interleaved with the direct baseline.
+  const through: number[] = [];
+  const direct: number[] = [];
+  const mbps = (m: Msg) => Number(m.bytes) / (1 << 20) / (Number(m.ms) / 1000);
+  await peers.ask({ type: 'retr', port: relayPort }); // warm-up
+  await peers.ask({ type: 'retr', port: serverPort });
+  for (let i = 0; i < THROUGHPUT_ROUNDS; i++) {
+    through.push(mbps(await peers.ask({ type: 'retr', port: relayPort })));
+    direct.push(mbps(await peers.ask({ type: 'retr', port: serverPort })));
+  }
+  const value = median(through);
+  const baseline = median(direct);
+  results.push({
+    name: 'relay.throughput',
+    value,
+    unit: 'MB/s',
+    baseline,
+    ratio: value / baseline,
+    note: `RETR of ${THROUGHPUT_BYTES >> 20} MiB over loopback, EPSV, median of ${THROUGHPUT_ROUNDS}; baseline: same transfer without the relay; goal ratio >= 0.8`,
+  });
+
+  // Concurrent sessions, each with a transfer running.
+  let peak = 0;
+  const onOpen = () => (peak = Math.max(peak, proxy.stats().sessions));
+  proxy.on('session-open', onOpen);
+  const opened = await peers.ask({ type: 'sessions', port: relayPort, count: SESSIONS });
+  const held = proxy.stats().sessions;
+  const done = await peers.ask({ type: 'go' });
+  proxy.off('session-open', onOpen);
+  results.push({
+    name: 'relay.sessions',
+    value: Number(done.ok),
+    unit: 'sessions',
+    note: `${SESSIONS} clients logged in at once (${held} held by the relay, peak ${peak}, ${Number(opened.errors)} failed to open), then all RETR ${SESSION_FILE_BYTES >> 10} KiB at once: ${Number(done.ok)} complete, ${Number(done.errors)} errors; goal 1000 without error`,
+  });
+  await waitIdle(proxy);
+
+  // Memory per idle session.
+  const gc = gcFunction();
+  const heap = () => {
+    gc();
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.external;
+  };
+  const before = heap();
+  await peers.ask({ type: 'idle', port: relayPort, count: IDLE_SESSIONS });
+  const after = heap();
+  await peers.ask({ type: 'release' });
+  results.push({
+    name: 'relay.idle_session_bytes',
+    value: (after - before) / IDLE_SESSIONS,
+    unit: 'bytes',
+    note: `heapUsed + external of the relay thread after GC, ${IDLE_SESSIONS} idle logged-in sessions; socket buffers in the kernel not included; goal <= 65536`,
+  });
+
+  await proxy.shutdown({ graceMs: 1000 });
+  await peers.stop();
+  return results;
+}
+
+async function waitIdle(proxy: { stats(): { sessions: number; sockets: number } }): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (Date.now() < end && (proxy.stats().sessions > 0 || proxy.stats().sockets > 0)) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

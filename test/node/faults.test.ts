@@ -1,0 +1,152 @@
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFtpProxy, type FtpProxy } from '../../src/node/index.js';
+import { FtpTestClient, parsePasvReply } from '../../src/testing/index.js';
+import { connectRaw, deadPort, eventually, listenProxy, noLeaks, pattern, readUntilClose, rig, type Rig } from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+function track(r: Rig): Rig {
+  cleanups.push(async () => {
+    await r.close();
+    await noLeaks(r.proxy);
+  });
+  return r;
+}
+
+async function bare(options: Parameters<typeof createFtpProxy>[0]): Promise<{ proxy: FtpProxy; relay: { family: 4 | 6; address: string; port: number } }> {
+  const proxy = createFtpProxy(options);
+  const relay = await listenProxy(proxy, '127.0.0.1');
+  cleanups.push(async () => {
+    await proxy.shutdown({ graceMs: 0 });
+    await noLeaks(proxy);
+  });
+  return { proxy, relay };
+}
+
+describe('relay faults', () => {
+  it('upstream down: the client gets 421 with the reason, nothing is left open', async () => {
+    const { proxy, relay } = await bare({ upstream: { host: '127.0.0.1', port: await deadPort() } });
+    const text = await readUntilClose(await connectRaw(relay));
+    expect(text).toMatch(/^421 Upstream FTP server unavailable \(ECONNREFUSED\)\r\n$/);
+    await noLeaks(proxy);
+  });
+
+  it('upstream silent: connect works, no greeting, 421 after the timeout', async () => {
+    const silent = net.createServer(() => {});
+    const held: net.Socket[] = [];
+    silent.on('connection', (s) => held.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    cleanups.push(async () => {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    });
+    const port = (silent.address() as net.AddressInfo).port;
+    const { proxy, relay } = await bare({ upstream: { host: '127.0.0.1', port }, upstreamConnectTimeoutMs: 300 });
+    const text = await readUntilClose(await connectRaw(relay));
+    expect(text).toMatch(/^421 Upstream FTP server did not answer within 0.3 s\r\n$/);
+    await noLeaks(proxy);
+  });
+
+  it('client vanishing mid-transfer: the server side is torn down too', async () => {
+    const r = track(await rig());
+    r.server.files.set('/big.bin', pattern(64 << 20, 3));
+    const client = await FtpTestClient.connect(r.relay, { mode: 'pasv' });
+    await client.login();
+    const reply = await client.expect('PASV', 2);
+    const target = parsePasvReply(reply)!;
+    const data = await connectRaw({ family: 4, address: target.address, port: target.port });
+    await client.expect('RETR /big.bin', 1);
+    await new Promise<void>((resolve) => data.once('data', () => resolve()));
+    // Gone: control and data without a word.
+    data.destroy();
+    client.close();
+    await noLeaks(r.proxy);
+    // The server's data connection was closed (reset or FIN), not left hanging.
+    await eventually(() => r.server.sent().some((l) => /^4\d\d /.test(l) || /^226 /.test(l)), 5000, 'server to notice');
+  });
+
+  it('data connection never coming: the listener is closed after its timeout, the session goes on', async () => {
+    const r = track(await rig({ dataListenTimeoutMs: 200 }));
+    const closes: string[] = [];
+    r.proxy.on('data-close', (e) => closes.push(e.reason));
+    const client = await FtpTestClient.connect(r.relay, { mode: 'pasv' });
+    await client.login();
+    await client.expect('PASV', 2);
+    expect(r.proxy.stats().listeners).toBe(1);
+    await eventually(() => r.proxy.stats().listeners === 0, 3000, 'listener to close');
+    expect(closes).toEqual(['no data connection in time']);
+    await client.expect('NOOP', 2);
+    await client.quit();
+  });
+
+  it('a foreign host connecting to a data listener is refused; the real client still gets the file', async () => {
+    const r = track(await rig());
+    const body = pattern(100_000, 9);
+    r.server.files.set('/f.bin', body);
+    const client = await FtpTestClient.connect(r.relay, { mode: 'pasv' });
+    await client.login();
+    const target = parsePasvReply(await client.expect('PASV', 2))!;
+    const ep = { family: 4 as const, address: target.address, port: target.port };
+    // 127.0.0.2 is another host as far as the relay can tell.
+    const intruder = await connectRaw(ep, '127.0.0.2');
+    const intruderGot = await readUntilClose(intruder);
+    expect(intruderGot).toBe('');
+    await eventually(() => r.log.some((e) => e.event === 'data-rejected'), 2000, 'data-rejected log entry');
+    const data = await connectRaw(ep);
+    const chunks: Buffer[] = [];
+    data.on('data', (c: Buffer) => chunks.push(c));
+    const done = new Promise<void>((resolve) => data.on('close', () => resolve()));
+    await client.expect('RETR /f.bin', 1);
+    await done;
+    expect((await client.readReply()).code).toBe(226);
+    expect(Buffer.compare(Buffer.concat(chunks), Buffer.from(body))).toBe(0);
+    await client.quit();
+  });
+
+  it('refuses sessions over the per-client limit with 421 Too many connections', async () => {
+    const r = track(await rig({ maxSessionsPerClient: 1 }));
+    const first = await FtpTestClient.connect(r.relay);
+    const text = await readUntilClose(await connectRaw(r.relay));
+    expect(text).toBe('421 Too many connections\r\n');
+    await first.login();
+    await first.quit();
+  });
+
+  it('refuses sessions over the total limit', async () => {
+    const r = track(await rig({ maxSessions: 1 }));
+    const first = await FtpTestClient.connect(r.relay);
+    const text = await readUntilClose(await connectRaw(r.relay, '127.0.0.3'));
+    expect(text).toBe('421 Too many connections\r\n');
+    await first.quit();
+  });
+
+  it('graceful shutdown: idle sessions get 421 at once, a running transfer finishes', async () => {
+    const r = track(await rig());
+    const body = pattern(8 << 20, 5);
+    r.server.files.set('/f.bin', body);
+    const idle = await FtpTestClient.connect(r.relay);
+    const busy = await FtpTestClient.connect(r.relay, { mode: 'pasv' });
+    await busy.login();
+    const target = parsePasvReply(await busy.expect('PASV', 2))!;
+    const data = await connectRaw({ family: 4, address: target.address, port: target.port });
+    data.pause();
+    const chunks: Buffer[] = [];
+    await busy.expect('RETR /f.bin', 1);
+    const stopping = r.proxy.shutdown({ graceMs: 10_000 });
+    const idleReply = await idle.readReply();
+    expect(idleReply.code).toBe(421);
+    data.on('data', (c: Buffer) => chunks.push(c));
+    data.resume();
+    await new Promise<void>((resolve) => data.on('close', () => resolve()));
+    expect(Buffer.concat(chunks).length).toBe(body.length);
+    expect((await busy.readReply()).code).toBe(226);
+    expect((await busy.readReply()).code).toBe(421);
+    await stopping;
+    expect(r.proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0 });
+  });
+});

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FtpTestClient, type TransferMode } from '../../src/testing/index.js';
+import { noLeaks, pattern, rig, type Rig } from './helpers.js';
+
+let current: Rig | null = null;
+
+afterEach(async () => {
+  if (!current) return;
+  const r = current;
+  current = null;
+  await r.close();
+  await noLeaks(r.proxy);
+});
+
+async function roundTrip(r: Rig, mode: TransferMode, size: number): Promise<FtpTestClient> {
+  const body = pattern(size, size);
+  r.server.files.set('/down.bin', body);
+  const client = await FtpTestClient.connect(r.relay, { mode });
+  await client.login();
+  const got = await client.retrieve('/down.bin');
+  expect(got.length).toBe(body.length);
+  expect(Buffer.compare(Buffer.from(got), Buffer.from(body))).toBe(0);
+  const up = pattern(size + 1, 7);
+  await client.store('/up.bin', up);
+  expect(Buffer.compare(Buffer.from(r.server.files.get('/up.bin')!), Buffer.from(up))).toBe(0);
+  await client.quit();
+  return client;
+}
+
+describe('relay on loopback, IPv4', () => {
+  for (const mode of ['pasv', 'epsv', 'port', 'eprt'] as const) {
+    it(`${mode}: download and upload byte for byte through the relay`, async () => {
+      const r = (current = await rig());
+      const opened: string[] = [];
+      r.proxy.on('data-open', (e) => opened.push(e.command));
+      const client = await roundTrip(r, mode, 1 << 20);
+      expect(opened).toHaveLength(2);
+      // Client and server never met: every data connection had the relay at its other end.
+      const serverPorts = new Set(r.server.dataConnections.flatMap((c) => [c.local.port, c.remote.port]));
+      expect(client.dataPeers).toHaveLength(2);
+      for (const p of client.dataPeers) expect(serverPorts.has(p.port)).toBe(false);
+      await noLeaks(r.proxy);
+    });
+  }
+
+  it('takes data ports from the configured range', async () => {
+    const r = (current = await rig({ dataPorts: { min: 47100, max: 47109 } }));
+    const client = await FtpTestClient.connect(r.relay, { mode: 'pasv' });
+    await client.login();
+    const reply = await client.expect('PASV', 2);
+    const m = /(\d+),(\d+)\)/.exec(reply.lines.join(''));
+    const port = Number(m![1]) * 256 + Number(m![2]);
+    expect(port).toBeGreaterThanOrEqual(47100);
+    expect(port).toBeLessThanOrEqual(47109);
+    await client.quit();
+  });
+
+  it('reports session events with byte counts', async () => {
+    const r = (current = await rig());
+    const closes: Array<{ bytes: { dataToClient: number } }> = [];
+    r.proxy.on('session-close', (e) => closes.push(e));
+    await roundTrip(r, 'epsv', 4096);
+    await noLeaks(r.proxy);
+    expect(closes).toHaveLength(1);
+    expect(closes[0]!.bytes.dataToClient).toBe(4096);
+    expect(r.log.some((e) => e.event === 'session-open')).toBe(true);
+  });
+});
+
+describe('relay on loopback, IPv6 and FTP64', () => {
+  for (const mode of ['epsv', 'eprt'] as const) {
+    it(`IPv6 ${mode}: client and server on ::1`, async () => {
+      const r = (current = await rig({ serverHost: '::1', relayHost: '::1' }));
+      await roundTrip(r, mode, 256 * 1024);
+    });
+
+    it(`FTP64 ${mode}: client on ::1, upstream on 127.0.0.1`, async () => {
+      const r = (current = await rig({ serverHost: '127.0.0.1', relayHost: '::1' }));
+      await roundTrip(r, mode, 256 * 1024);
+      const upstreamSaw = r.server.received().filter((l) => /^(PORT|EPRT|PASV|EPSV)/.test(l));
+      // The IPv4 server sees IPv4 commands only.
+      expect(upstreamSaw.every((l) => (mode === 'epsv' ? l === 'PASV' : l.startsWith('PORT ')))).toBe(true);
+    });
+  }
+});
