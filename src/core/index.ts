@@ -15,3 +15,5 @@ export * from './net/ip.js';
 export * from './stream/translator.js';
 export * from './ftp/index.js';
 export * from './relay/index.js';
+export * from './mapping/index.js';
+export * from './nat/index.js';
