@@ -1,0 +1,119 @@
+/**
+ * One direction of a control connection as bytes: how far input and output have advanced, the
+ * output queue, and the one bounded buffer where a line is held while the translator needs it
+ * whole (a candidate line, or the first bytes of a line that arrived split across reads).
+ *
+ * Output chunks are often views (`subarray`) of the caller's input buffers: pass-through bytes are
+ * never copied. A caller that reuses input buffers must write out polled output first.
+ */
+
+import type { Direction } from '../stream/translator.js';
+import { TlsRecordFollower } from './tls-records.js';
+
+/** What the translator is doing with this direction's bytes (see translator.ts for the rules). */
+export const PHASE_LINE_START = 0; // at a line start, or deciding (first bytes in `hold`)
+export const PHASE_PASS = 1; // inside a line that streams through until its LF
+export const PHASE_HOLD = 2; // inside a candidate line, collecting it in `hold`
+export const PHASE_DISCARD = 3; // inside a refused line, dropping it up to its LF
+export const PHASE_BLOCKED = 4; // a held line waits for the embedding; input is not consumed
+export const PHASE_TLS = 5; // encrypted: forward untouched, follow record framing
+export const PHASE_OPAQUE = 6; // framing lost or connection closing: forward untouched, never parse
+export const PHASE_CLOSED = 7; // the translator asked for the connection to be closed: drop input
+
+/** Server line flags: first / last line of its reply. */
+export const LINE_FIRST = 1;
+export const LINE_LAST = 2;
+
+export class DirectionStream {
+  readonly direction: Direction;
+  /** Bytes consumed from the peer so far. */
+  inputOffset = 0;
+  /** Bytes queued towards the other peer so far. */
+  outputOffset = 0;
+  phase = PHASE_LINE_START;
+  ended = false;
+
+  /** Held bytes: undecided line start, or a candidate line. Capacity maxLineLength (+ slack). */
+  hold: Uint8Array | null = null;
+  holdLength = 0;
+  /** Input offset of the first byte of the current line. */
+  lineStart = 0;
+  /** Per-line note set when the line's kind was decided (see translator.ts LINE_* constants). */
+  lineAction = 0;
+  /** Client: the verb code. Server: the reply classification (code * 2 + continues). */
+  lineCode = 0;
+  /** Server: LINE_FIRST / LINE_LAST of the reply the line belongs to. */
+  lineFlags = 0;
+  /** Index in the current chunk where a held line starts, or -1 when its bytes are in `hold`. */
+  lineFrom = -1;
+
+  tls = new TlsRecordFollower();
+
+  // The chunk being processed by handleData: its base input offset and the start of the run of
+  // pass-through bytes not yet queued (emitted as one view when something else must be queued).
+  chunk: Uint8Array = EMPTY;
+  chunkBase = 0;
+  runFrom = 0;
+
+  private readonly out: Uint8Array[] = [];
+  private outHead = 0;
+  private readonly capacity: number;
+
+  constructor(direction: Direction, capacity: number) {
+    this.direction = direction;
+    this.capacity = capacity;
+  }
+
+  /** Queue bytes for the other peer. */
+  emit(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.out.push(bytes);
+    this.outputOffset += bytes.length;
+  }
+
+  /** Queue the pending pass-through run of the current chunk up to index `upto`. */
+  flushRun(upto: number): void {
+    if (upto > this.runFrom) this.emit(this.chunk.subarray(this.runFrom, upto));
+    this.runFrom = upto;
+  }
+
+  /** Drop chunk bytes [runFrom, upto) (they are neither queued nor pending any more). */
+  skipRun(upto: number): void {
+    this.runFrom = upto;
+  }
+
+  poll(): Uint8Array | null {
+    if (this.outHead >= this.out.length) return null;
+    const b = this.out[this.outHead]!;
+    this.out[this.outHead++] = EMPTY;
+    if (this.outHead === this.out.length) {
+      this.out.length = 0;
+      this.outHead = 0;
+    }
+    return b;
+  }
+
+  /** Append to the hold buffer; false (nothing appended) when it would exceed the capacity. */
+  append(bytes: Uint8Array, from: number, to: number): boolean {
+    const n = to - from;
+    if (this.holdLength + n > this.capacity) return false;
+    if (this.hold === null) this.hold = new Uint8Array(this.capacity);
+    this.hold.set(bytes.subarray(from, to), this.holdLength);
+    this.holdLength += n;
+    return true;
+  }
+
+  /** A copy of the held bytes; the hold buffer is emptied. */
+  takeHold(): Uint8Array {
+    const b = this.hold ? this.hold.slice(0, this.holdLength) : new Uint8Array(0);
+    this.holdLength = 0;
+    return b;
+  }
+
+  /** Absolute input offset of index `i` of the current chunk. */
+  at(i: number): number {
+    return this.chunkBase + i;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,74 @@
+/**
+ * Policy checks and the exact reply lines the translator sends when it refuses something. The
+ * texts are part of the documented wire behaviour (docs/ftp-translator.md): change them with care.
+ */
+
+import { NatAlgError } from '../errors.js';
+import { canonicalAddress, familyOf, type AddressFamily } from '../net/ip.js';
+import { DEFAULT_FTP_POLICY, type FtpPolicy, type FtpTranslatorOptions, type RefusalReason } from './types.js';
+
+/** Smallest allowed maxLineLength: a PORT line for an IPv6 LPRT needs about 80 bytes. */
+export const MIN_LINE_LENGTH = 128;
+/** Largest allowed maxLineLength: every held line costs this much memory per direction. */
+export const MAX_LINE_LENGTH = 1 << 20;
+
+export interface ResolvedOptions {
+  readonly clientAddress: string;
+  readonly clientFamily: AddressFamily;
+  readonly serverAddress: string;
+  readonly serverFamily: AddressFamily;
+  readonly ftp64: boolean;
+  readonly policy: FtpPolicy;
+}
+
+/** Validate and canonicalise the options; throws NatAlgError (invalid-argument). */
+export function resolveOptions(options: FtpTranslatorOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new NatAlgError('invalid-argument', 'FtpTranslator options must be an object');
+  }
+  const clientAddress = canonicalAddress(String(options.clientAddress));
+  const serverAddress = canonicalAddress(String(options.serverAddress));
+  const policy: FtpPolicy = { ...DEFAULT_FTP_POLICY, ...(options.policy ?? {}) };
+  const n = policy.maxLineLength;
+  if (!Number.isInteger(n) || n < MIN_LINE_LENGTH || n > MAX_LINE_LENGTH) {
+    throw new NatAlgError('invalid-argument', `policy.maxLineLength must be an integer ${MIN_LINE_LENGTH}-${MAX_LINE_LENGTH}`);
+  }
+  const m = policy.maxPendingDataChannels;
+  if (!Number.isInteger(m) || m < 1 || m > 65536) {
+    throw new NatAlgError('invalid-argument', 'policy.maxPendingDataChannels must be an integer 1-65536');
+  }
+  if (policy.overlongLine !== 'refuse' && policy.overlongLine !== 'close') {
+    throw new NatAlgError('invalid-argument', "policy.overlongLine must be 'refuse' or 'close'");
+  }
+  if (typeof policy.allowForeignDataAddress !== 'boolean' || typeof policy.allowLowDataPorts !== 'boolean') {
+    throw new NatAlgError('invalid-argument', 'policy.allowForeignDataAddress and allowLowDataPorts must be booleans');
+  }
+  const ftp64 = options.ftp64 ?? false;
+  if (typeof ftp64 !== 'boolean') throw new NatAlgError('invalid-argument', 'ftp64 must be a boolean');
+  return {
+    clientAddress,
+    clientFamily: familyOf(clientAddress),
+    serverAddress,
+    serverFamily: familyOf(serverAddress),
+    ftp64,
+    policy: Object.freeze(policy),
+  };
+}
+
+/** Reply lines (without line ending) sent to the client for each refusal. */
+export const REFUSAL_REPLIES: Readonly<Record<RefusalReason, string>> = Object.freeze({
+  'foreign-address': '504 Data address refused: it must be your own address.',
+  'low-port': '504 Data port refused: ports below 1024 are not allowed.',
+  'bad-syntax': '501 Syntax error in data address.',
+  'unsupported-family': '522 Network protocol not supported, use (1,2)',
+  'too-many-data-channels': '425 Too many data connections pending, try again later.',
+  'line-too-long': '500 Command line too long.',
+  'mapping-refused': '425 Cannot open data connection.',
+  'epsv-all': '503 Only EPSV is allowed after EPSV ALL.',
+  'local-command': '504 Command not supported through this gateway.',
+});
+
+/** Replacement for a passive reply the translator will not pass on. */
+export function passiveRefusal(reason: string): string {
+  return `425 Cannot open data connection (${reason}).`;
+}

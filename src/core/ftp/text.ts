@@ -1,0 +1,63 @@
+/**
+ * Byte/text helpers for control lines. FTP control text is treated as Latin-1: one byte is one
+ * UTF-16 code unit, so offsets found in a decoded string are byte offsets in the line. Only held
+ * (candidate) lines are ever decoded; pass-through bytes are never turned into strings.
+ */
+
+export function latin1(bytes: Uint8Array, from = 0, to = bytes.length): string {
+  let s = '';
+  for (let i = from; i < to; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}
+
+export function ascii(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
+  return out;
+}
+
+/** Length of the line ending at the end of `line`: 2 for CRLF, 1 for LF, 0 when there is none. */
+export function lineEndingLength(line: Uint8Array): number {
+  const n = line.length;
+  if (n === 0 || line[n - 1] !== 10) return 0;
+  return n >= 2 && line[n - 2] === 13 ? 2 : 1;
+}
+
+/** The line's text without its line ending. */
+export function lineBody(line: Uint8Array): string {
+  return latin1(line, 0, line.length - lineEndingLength(line));
+}
+
+/** The line ending to reuse for a replacement of `line` (CRLF when the line had none). */
+export function lineEnding(line: Uint8Array): string {
+  const n = lineEndingLength(line);
+  return n === 1 ? '\n' : '\r\n';
+}
+
+/** Parse 1-3 decimal digits (leading zeros allowed, as servers zero-pad 227 fields) as 0-255. */
+export function parseByteField(text: string): number | null {
+  if (text.length < 1 || text.length > 3) return null;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return null;
+    v = v * 10 + (c - 48);
+  }
+  return v <= 255 ? v : null;
+}
+
+/** Parse 1-5 decimal digits as a port 0-65535. */
+export function parsePortNumber(text: string): number | null {
+  if (text.length < 1 || text.length > 5) return null;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return null;
+    v = v * 10 + (c - 48);
+  }
+  return v <= 65535 ? v : null;
+}
+
+export function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}

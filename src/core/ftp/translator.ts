@@ -1,0 +1,824 @@
+/**
+ * The FTP control-channel translator: one instance per control connection, sans-I/O.
+ *
+ * STATE RULES (the one place they are written down)
+ *
+ * Per direction (DirectionStream.phase):
+ *   LINE_START --first bytes decide: not a candidate--> PASS --LF--> LINE_START
+ *   LINE_START --candidate (held verb / reply that matters)--> HOLD --LF--> act on the line
+ *   LINE_START --refused by verb (after EPSV ALL)--> DISCARD --LF--> LINE_START (removal edit)
+ *   HOLD --longer than maxLineLength--> DISCARD (refuse) | CLOSED (policy 'close')
+ *   HOLD line that needs a mapping --> BLOCKED --resolve/refuse--> LINE_START
+ *   c2s AUTH line end --> BLOCKED until the AUTH reply: 234 --> TLS, otherwise LINE_START
+ *   s2c 234 to AUTH --> TLS right after that line
+ *   TLS --non-record byte at a record boundary--> LINE_START (tls-ended when both are plain)
+ *   TLS --bad record header--> OPAQUE (forward untouched, never parse again)
+ *
+ * Client lines are commands; the first bytes (after Telnet commands) name the verb:
+ *   PORT EPRT LPRT EPSV (and ALGS with FTP64) are held whole; PASV LPSV AUTH REIN QUIT CCC are
+ *   acted on by verb and stream; every other line streams untouched. Every line is a command and
+ *   gets an entry in the pending queue (pending.ts) that the next final reply (2xx-5xx) answers.
+ * Server lines are replies `ddd ` / `ddd-` (multi-line until `ddd `). A reply line is held only
+ *   when it is the final answer (227/229/228) to a PASV/EPSV/LPSV at the queue head and no address
+ *   was found yet in that reply. Its first address is the one rewritten.
+ * On a reply's last line: 2xx to PORT/EPRT/LPRT commits the mapping, 4xx/5xx releases it; 234 to
+ *   AUTH starts TLS; 2xx to EPSV ALL turns on EPSV-only; 2xx to REIN resets the session.
+ * Local replies (refusals, FTP64 answers) wait in the queue and go out when they reach its head
+ *   while the server direction is at a line start outside a multi-line reply.
+ */
+
+import { NatAlgError } from '../errors.js';
+import { canonicalAddress, endpoint as makeEndpoint, type Endpoint } from '../net/ip.js';
+import type { Direction, StreamEdit, StreamTranslator } from '../stream/translator.js';
+import {
+  classifyCommand, splitCommand, parsePort, parseEprt, parseLprt, formatPort, formatEprt, formatLprt,
+  formatSextet, formatLongAddress, NEED_MORE, VERB_NAMES,
+  VERB_OTHER, VERB_PORT, VERB_EPRT, VERB_LPRT, VERB_PASV, VERB_EPSV, VERB_LPSV, VERB_AUTH, VERB_REIN, VERB_ALGS,
+  type AddressParseResult,
+} from './commands.js';
+import { classifyReply, find227, find228, find229, MALFORMED, REPLY_NEED_MORE, REPLY_NOT_A_REPLY, type FoundAddress } from './replies.js';
+import {
+  DirectionStream, PHASE_LINE_START, PHASE_PASS, PHASE_HOLD, PHASE_DISCARD, PHASE_BLOCKED, PHASE_TLS,
+  PHASE_OPAQUE, PHASE_CLOSED, LINE_FIRST, LINE_LAST,
+} from './line-reader.js';
+import { TLS_BROKEN, TLS_PLAINTEXT, TlsRecordFollower } from './tls-records.js';
+import { resolveOptions, REFUSAL_REPLIES, passiveRefusal, type ResolvedOptions } from './policy.js';
+import {
+  PendingQueue, expectedPassiveCode, Q_OTHER, Q_GREETING, Q_ACTIVE, Q_PASV, Q_EPSV, Q_LPSV, Q_EPSV_AS_PASV,
+  Q_AUTH, Q_EPSV_ALL, Q_REIN, Q_HELD, Q_LOCAL, type LocalReply,
+} from './pending.js';
+import { ascii, latin1, lineBody, lineEnding } from './text.js';
+import { algsReply, EPSV_ALL_REPLY } from './ftp64.js';
+import type { DataChannelRequest, DataCommand, FtpEvent, FtpTranslatorOptions, RefusalReason } from './types.js';
+
+const C2S: Direction = 'client-to-server';
+const S2C: Direction = 'server-to-client';
+
+// What to do when the current line ends (DirectionStream.lineAction).
+const LINE_NONE = 0;
+const LINE_AUTH = 1; // c2s: the AUTH line ended; wait for its reply
+const LINE_REPLY_END = 2; // s2c: last line of a reply
+const LINE_DROP = 3; // c2s: a refused line; report its removal
+const LINE_DROP_REPLY = 4; // s2c: an overlong candidate reply line; replace it
+
+/**
+ * Commands the client may send without waiting for replies before the gateway gives up on the
+ * connection: far beyond any real pipelining, small enough that the queue stays a few KiB.
+ */
+export const MAX_PENDING_COMMANDS = 512;
+
+/** A data-channel request waiting for the embedding, with the held line it will rewrite. */
+interface HeldLine {
+  readonly request: DataChannelRequest;
+  readonly direction: Direction;
+  readonly line: Uint8Array;
+  readonly lineStart: number;
+  /** Verb (c2s) or queue kind of the passive command (s2c). */
+  readonly kind: number;
+  readonly found: FoundAddress | null;
+  /** s2c: the line is the reply's last line / first line. */
+  readonly last: boolean;
+  readonly first: boolean;
+  /** s2c: the reply code of the line (for pairing once it is sent). */
+  readonly code: number;
+}
+
+export class FtpTranslator implements StreamTranslator<FtpEvent> {
+  private readonly o: ResolvedOptions;
+  private readonly c2s: DirectionStream;
+  private readonly s2c: DirectionStream;
+  private readonly events: FtpEvent[] = [];
+  private eventHead = 0;
+  private readonly queue = new PendingQueue();
+  private readonly held = new Map<number, HeldLine>();
+  /** Mappings asked for and neither committed nor released (policy maxPendingDataChannels). */
+  private readonly outstanding = new Set<number>();
+  private nextId = 1;
+
+  // Server reply in progress.
+  private multiCode = -1; // code of the multi-line reply being read, or -1
+  private replyWanted = 0; // queue kind of the passive command it answers, or 0
+  private replyFound = false; // an address was already found (and handled) in this reply
+
+  private epsvAll = false;
+  private ftp64Active: boolean;
+  private authWait = false; // c2s blocked after an AUTH line until its reply
+  private authResult = 0; // AUTH answered before its line ended: 1 TLS, 2 plaintext
+  private tls = false;
+
+  constructor(options: FtpTranslatorOptions) {
+    this.o = resolveOptions(options);
+    this.ftp64Active = this.o.ftp64;
+    const cap = this.o.policy.maxLineLength;
+    this.c2s = new DirectionStream(C2S, cap);
+    this.s2c = new DirectionStream(S2C, cap);
+    this.queue.push(Q_GREETING);
+  }
+
+  // ---- StreamTranslator ----------------------------------------------------------------------
+
+  handleData(direction: Direction, bytes: Uint8Array, nowMs: number): number {
+    const s = this.side(direction);
+    if (!(bytes instanceof Uint8Array)) throw new NatAlgError('invalid-argument', 'bytes must be a Uint8Array');
+    checkTime(nowMs);
+    if (s.ended) throw new NatAlgError('invalid-state', `handleData(${direction}) after handleEnd`);
+    const n = bytes.length;
+    s.chunk = bytes;
+    s.chunkBase = s.inputOffset;
+    s.runFrom = 0;
+    let i = 0;
+    const client = s === this.c2s;
+    while (i < n) {
+      const phase = s.phase;
+      if (phase === PHASE_PASS) {
+        const j = bytes.indexOf(10, i);
+        if (j < 0) {
+          i = n;
+          break;
+        }
+        i = j + 1;
+        s.phase = PHASE_LINE_START;
+        if (s.lineAction !== LINE_NONE) this.lineEnded(s, i);
+      } else if (phase === PHASE_LINE_START) {
+        i = this.lineStart(s, bytes, i, n, client);
+      } else if (phase === PHASE_HOLD) {
+        i = this.holdMore(s, bytes, i, n);
+      } else if (phase === PHASE_DISCARD) {
+        const j = bytes.indexOf(10, i);
+        i = j < 0 ? n : j + 1;
+        s.skipRun(i);
+        if (j >= 0) {
+          s.phase = PHASE_LINE_START;
+          this.lineEnded(s, i);
+        }
+      } else if (phase === PHASE_TLS) {
+        i = this.followTls(s, bytes, i, n);
+      } else if (phase === PHASE_OPAQUE) {
+        i = n;
+      } else if (phase === PHASE_CLOSED) {
+        i = n;
+        s.skipRun(n);
+      } else {
+        break; // PHASE_BLOCKED: consume nothing more
+      }
+    }
+    s.flushRun(i);
+    s.inputOffset = s.chunkBase + i;
+    s.chunk = EMPTY;
+    s.runFrom = 0;
+    return i;
+  }
+
+  handleEnd(direction: Direction, nowMs: number): void {
+    const s = this.side(direction);
+    checkTime(nowMs);
+    if (s.ended) return;
+    s.ended = true;
+    if (s.phase === PHASE_LINE_START && s.holdLength > 0) {
+      s.emit(s.takeHold()); // an undecided line start: not a candidate as far as it goes
+    } else if (s.phase === PHASE_HOLD) {
+      const line = s.takeHold();
+      this.edit(s, s.lineStart, line.length, 0);
+      this.push({ type: 'protocol-error', direction, message: 'incomplete line at end of stream discarded' });
+      s.phase = PHASE_LINE_START;
+    } else if (s.phase === PHASE_DISCARD) {
+      this.lineEnded(s, 0);
+    }
+  }
+
+  pollOutput(direction: Direction): Uint8Array | null {
+    return this.side(direction).poll();
+  }
+
+  pollEvent(): FtpEvent | null {
+    if (this.eventHead >= this.events.length) return null;
+    const e = this.events[this.eventHead++]!;
+    if (this.eventHead === this.events.length) {
+      this.events.length = 0;
+      this.eventHead = 0;
+    }
+    return e;
+  }
+
+  /** No timers: mapping lifetimes belong to the embedding's mapping table. */
+  pollTimeout(): number | null {
+    return null;
+  }
+
+  handleTimeout(nowMs: number): void {
+    checkTime(nowMs);
+  }
+
+  isBlocked(direction: Direction): boolean {
+    return this.side(direction).phase === PHASE_BLOCKED;
+  }
+
+  get tlsActive(): boolean {
+    return this.tls;
+  }
+
+  // ---- answers from the embedding ------------------------------------------------------------
+
+  resolveDataChannel(id: number, replacement: Endpoint): void {
+    const h = this.held.get(id);
+    if (!h) throw new NatAlgError('unknown-id', `no pending data-channel request ${id}`);
+    let e: Endpoint;
+    try {
+      e = makeEndpoint(replacement.address, replacement.port);
+    } catch (err) {
+      throw new NatAlgError('invalid-argument', `replacement endpoint: ${(err as Error).message}`);
+    }
+    if (e.port === 0) throw new NatAlgError('invalid-argument', 'replacement port must not be 0');
+    const text = lineBody(h.line);
+    const eol = lineEnding(h.line);
+    let after: string;
+    if (h.direction === C2S) {
+      if (h.kind === VERB_PORT) after = e.family === 4 ? formatPort(e) : formatEprt(e);
+      else if (h.kind === VERB_EPRT) after = e.family === 4 && this.ftp64Active ? formatPort(e) : formatEprt(e);
+      else after = formatLprt(e);
+    } else {
+      const f = h.found!;
+      if (h.kind === Q_PASV) {
+        if (e.family !== 4) throw new NatAlgError('invalid-argument', 'a 227 reply can carry only an IPv4 endpoint');
+        after = text.slice(0, f.start) + formatSextet(e) + text.slice(f.end);
+      } else if (h.kind === Q_EPSV_AS_PASV) {
+        after = h.first && h.last ? `229 Entering Extended Passive Mode (|||${e.port}|)` : text.slice(0, f.start) + `(|||${e.port}|)` + text.slice(f.end);
+      } else if (h.kind === Q_EPSV) {
+        after = text.slice(0, f.start) + String(e.port) + text.slice(f.end);
+      } else {
+        after = text.slice(0, f.start) + formatLongAddress(e) + text.slice(f.end);
+      }
+    }
+    this.held.delete(id);
+    const s = this.side(h.direction);
+    const out = ascii(after + eol);
+    const edit = this.replaceLine(s, h.lineStart, h.line.length, out);
+    this.push({ type: 'line-translated', direction: h.direction, keyword: keywordOf(h), before: text, after, edit });
+    this.push({ type: 'edit', edit });
+    s.phase = PHASE_LINE_START;
+    if (h.direction === C2S) {
+      this.queue.replaceTail(Q_ACTIVE, id);
+    } else {
+      this.outstanding.delete(id);
+      this.push({ type: 'data-channel-committed', id });
+      if (h.last) this.completeReply(h.code);
+    }
+  }
+
+  refuseDataChannel(id: number, reason = 'refused by the gateway'): void {
+    const h = this.held.get(id);
+    if (!h) throw new NatAlgError('unknown-id', `no pending data-channel request ${id}`);
+    this.held.delete(id);
+    this.outstanding.delete(id);
+    const why = sanitize(String(reason));
+    const s = this.side(h.direction);
+    s.phase = PHASE_LINE_START;
+    if (h.direction === C2S) {
+      const reply = `425 Cannot open data connection (${why}).`;
+      this.edit(s, h.lineStart, h.line.length, 0);
+      this.queue.replaceTail(Q_LOCAL, { bytes: ascii(reply + '\r\n') } satisfies LocalReply);
+      this.push({ type: 'command-refused', command: VERB_NAMES[h.kind]!, reason: 'mapping-refused', reply });
+      this.drain();
+    } else {
+      const reply = this.replacePassive(h.line, h.first, h.last, why, h.lineStart);
+      this.push({ type: 'command-refused', command: h.request.command, reason: 'mapping-refused', reply });
+      if (h.last) this.completeReply(h.code);
+    }
+  }
+
+  // ---- line framing --------------------------------------------------------------------------
+
+  private side(direction: Direction): DirectionStream {
+    if (direction === C2S) return this.c2s;
+    if (direction === S2C) return this.s2c;
+    throw new NatAlgError('invalid-argument', `unknown direction ${String(direction)}`);
+  }
+
+  /** At a line start (possibly with undecided first bytes held): decide what the line is. */
+  private lineStart(s: DirectionStream, bytes: Uint8Array, i: number, n: number, client: boolean): number {
+    if (s.holdLength === 0) {
+      s.lineStart = s.at(i);
+      s.lineCode = 0;
+      const r = client ? classifyCommand(bytes, i, n) : classifyReply(bytes, i, n);
+      if (r === NEED_MORE || r === REPLY_NEED_MORE) {
+        // The line's first bytes straddle the end of this chunk: keep them until they decide.
+        s.flushRun(i);
+        if (!s.append(bytes, i, n)) return this.overlong(s, n, n);
+        s.skipRun(n);
+        return n;
+      }
+      return this.decide(s, r, client, i, bytes, n);
+    }
+    // Undecided bytes held from an earlier chunk: add one byte at a time until the line decides.
+    while (i < n) {
+      if (!s.append(bytes, i, i + 1)) return this.overlong(s, i, n);
+      i++;
+      const hold = s.hold!;
+      const r = client ? classifyCommand(hold, 0, s.holdLength) : classifyReply(hold, 0, s.holdLength);
+      if (r !== NEED_MORE && r !== REPLY_NEED_MORE) {
+        s.skipRun(i);
+        return this.decide(s, r, client, -1, bytes, i);
+      }
+    }
+    s.skipRun(n);
+    return n;
+  }
+
+  /**
+   * Act on a decided line. `from` >= 0: the line starts at bytes[from] in this chunk and nothing
+   * of it is consumed yet; -1: its first bytes are in the hold buffer and `at` is the index just
+   * after them.
+   */
+  private decide(s: DirectionStream, r: number, client: boolean, from: number, bytes: Uint8Array, at: number): number {
+    s.lineCode = r;
+    const action = client ? this.decideCommand(r) : this.decideReply(s, r);
+    if (from >= 0) {
+      if (action === PHASE_PASS) {
+        s.phase = PHASE_PASS;
+      } else {
+        s.flushRun(from);
+        s.phase = action;
+        s.lineFrom = from;
+      }
+      return from;
+    }
+    const endedLine = s.hold![s.holdLength - 1] === 10;
+    s.lineFrom = -1;
+    s.inputOffset = s.at(at);
+    if (action === PHASE_PASS) {
+      s.emit(s.takeHold());
+      s.phase = PHASE_PASS;
+      if (endedLine) {
+        s.phase = PHASE_LINE_START;
+        if (s.lineAction !== LINE_NONE) this.lineEnded(s, at);
+      }
+    } else if (action === PHASE_DISCARD) {
+      s.holdLength = 0;
+      s.phase = PHASE_DISCARD;
+      if (endedLine) {
+        s.phase = PHASE_LINE_START;
+        this.lineEnded(s, at);
+      }
+    } else if (action === PHASE_CLOSED) {
+      s.holdLength = 0;
+      s.phase = PHASE_CLOSED;
+    } else {
+      s.phase = PHASE_HOLD;
+      if (endedLine) {
+        s.phase = PHASE_LINE_START;
+        this.heldLine(s, s.takeHold());
+      }
+    }
+    return at;
+  }
+
+  /** In HOLD: collect the candidate line up to its LF, within maxLineLength. */
+  private holdMore(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
+    const j = bytes.indexOf(10, i);
+    const end = j < 0 ? n : j + 1;
+    const direct = s.lineFrom >= 0;
+    const length = direct ? end - s.lineFrom : s.holdLength + (end - i);
+    if (length > this.o.policy.maxLineLength) {
+      if (direct) s.skipRun(i);
+      return this.overlong(s, i, n);
+    }
+    if (j < 0) {
+      s.append(bytes, direct ? s.lineFrom : i, n);
+      s.lineFrom = -1;
+      s.skipRun(n);
+      return n;
+    }
+    let line: Uint8Array;
+    if (direct) {
+      line = bytes.subarray(s.lineFrom, end);
+      s.lineFrom = -1;
+    } else {
+      s.append(bytes, i, end);
+      line = s.takeHold();
+    }
+    s.skipRun(end);
+    s.phase = PHASE_LINE_START;
+    s.inputOffset = s.at(end);
+    this.heldLine(s, line);
+    return end;
+  }
+
+  /** A candidate line grew past maxLineLength (or its first bytes never decided). */
+  private overlong(s: DirectionStream, i: number, n: number): number {
+    s.holdLength = 0;
+    s.lineFrom = -1;
+    s.skipRun(i);
+    if (this.o.policy.overlongLine === 'close') {
+      s.phase = PHASE_CLOSED;
+      this.push({ type: 'close', reason: `${s.direction} line longer than ${this.o.policy.maxLineLength} bytes` });
+      s.skipRun(n);
+      return n;
+    }
+    s.phase = PHASE_DISCARD;
+    if (s === this.c2s) {
+      s.lineAction = LINE_DROP;
+      this.refuseLocal('line-too-long', this.commandName(s.lineCode), REFUSAL_REPLIES['line-too-long']);
+    } else {
+      s.lineAction = LINE_DROP_REPLY;
+      this.push({ type: 'protocol-error', direction: S2C, message: 'reply line too long; replaced' });
+    }
+    return i;
+  }
+
+  /** The current line of `s` ended just before chunk index `i` and has a line action. */
+  private lineEnded(s: DirectionStream, i: number): void {
+    const action = s.lineAction;
+    s.lineAction = LINE_NONE;
+    if (s.chunk.length > 0) {
+      s.flushRun(i);
+      s.inputOffset = s.at(i);
+    }
+    if (action === LINE_REPLY_END) {
+      this.completeReply(s.lineCode >> 1);
+    } else if (action === LINE_AUTH) {
+      if (this.authResult === 1) {
+        s.phase = PHASE_TLS; // the 234 came before this line's end
+        s.tls = new TlsRecordFollower();
+      }
+      else if (this.authResult === 0) {
+        this.authWait = true;
+        s.phase = PHASE_BLOCKED;
+      }
+      this.authResult = 0;
+    } else if (action === LINE_DROP) {
+      this.edit(s, s.lineStart, s.inputOffset - s.lineStart, 0);
+    } else if (action === LINE_DROP_REPLY) {
+      const first = (s.lineFlags & LINE_FIRST) !== 0;
+      const last = (s.lineFlags & LINE_LAST) !== 0;
+      const text = first && last ? passiveRefusal('reply too long') : (last ? `${s.lineCode >> 1} ` : ' ') + 'Reply line too long.';
+      const out = ascii(text + '\r\n');
+      const edit = this.replaceLine(s, s.lineStart, s.inputOffset - s.lineStart, out);
+      this.push({ type: 'edit', edit });
+      if (last) this.completeReply(s.lineCode >> 1);
+    }
+  }
+
+  private followTls(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
+    const j = s.tls.advance(bytes, i, n);
+    if (s.tls.status === TLS_PLAINTEXT) {
+      s.phase = PHASE_LINE_START;
+      if (this.c2s.phase !== PHASE_TLS && this.s2c.phase !== PHASE_TLS && this.tls) {
+        this.tls = false;
+        this.push({ type: 'tls-ended' });
+      }
+    } else if (s.tls.status === TLS_BROKEN) {
+      s.phase = PHASE_OPAQUE;
+      this.push({ type: 'protocol-error', direction: s.direction, message: 'not a TLS record; forwarding without inspection from here on' });
+    }
+    return j;
+  }
+
+  // ---- commands (client to server) -----------------------------------------------------------
+
+  /** A client line's verb is known: queue it and say how its bytes are handled. */
+  private decideCommand(verb: number): number {
+    const s = this.c2s;
+    s.lineAction = LINE_NONE;
+    if (this.queue.length >= MAX_PENDING_COMMANDS) {
+      this.push({ type: 'close', reason: `more than ${MAX_PENDING_COMMANDS} commands awaiting replies` });
+      return PHASE_CLOSED;
+    }
+    switch (verb) {
+      case VERB_PORT:
+      case VERB_EPRT:
+      case VERB_LPRT:
+      case VERB_EPSV:
+        return PHASE_HOLD;
+      case VERB_ALGS:
+        if (this.o.ftp64) return PHASE_HOLD;
+        this.queue.push(Q_OTHER);
+        return PHASE_PASS;
+      case VERB_PASV:
+      case VERB_LPSV:
+        if (this.epsvAll) {
+          s.lineAction = LINE_DROP;
+          this.refuseLocal('epsv-all', VERB_NAMES[verb]!, REFUSAL_REPLIES['epsv-all']);
+          return PHASE_DISCARD;
+        }
+        this.queue.push(verb === VERB_PASV ? Q_PASV : Q_LPSV);
+        return PHASE_PASS;
+      case VERB_AUTH:
+        this.queue.push(Q_AUTH);
+        s.lineAction = LINE_AUTH;
+        return PHASE_PASS;
+      case VERB_REIN:
+        this.queue.push(Q_REIN);
+        return PHASE_PASS;
+      default:
+        this.queue.push(Q_OTHER);
+        return PHASE_PASS;
+    }
+  }
+
+  /** A held client line is complete (line ending included). */
+  private heldCommand(line: Uint8Array): void {
+    const s = this.c2s;
+    const verb = s.lineCode;
+    const text = lineBody(line);
+    const { argument } = splitCommand(text);
+    const name = VERB_NAMES[verb]!;
+    if (verb === VERB_EPSV) {
+      const all = argument !== null && argument.trim().toUpperCase() === 'ALL';
+      if (!this.ftp64Active) {
+        s.emit(line);
+        this.queue.push(all ? Q_EPSV_ALL : Q_EPSV);
+      } else if (all) {
+        this.refuseLine(line, name, 'local-command', EPSV_ALL_REPLY);
+      } else {
+        const after = 'PASV';
+        const edit = this.replaceLine(s, s.lineStart, line.length, ascii(after + lineEnding(line)));
+        this.push({ type: 'line-translated', direction: C2S, keyword: name, before: text, after, edit });
+        this.push({ type: 'edit', edit });
+        this.queue.push(Q_EPSV_AS_PASV);
+      }
+      return;
+    }
+    if (verb === VERB_ALGS) {
+      const answer = algsReply(argument, this.ftp64Active);
+      this.ftp64Active = answer.active;
+      this.refuseLine(line, name, 'local-command', answer.reply);
+      return;
+    }
+    if (this.epsvAll) return this.refuseLine(line, name, 'epsv-all');
+    let r: AddressParseResult;
+    if (argument === null) r = { ok: false, error: 'bad-syntax' };
+    else if (verb === VERB_PORT) {
+      const e = parsePort(argument);
+      r = e ? { ok: true, endpoint: e } : { ok: false, error: 'bad-syntax' };
+    } else if (verb === VERB_EPRT) r = parseEprt(argument);
+    else r = parseLprt(argument);
+    if (!r.ok) return this.refuseLine(line, name, r.error);
+    const original = r.endpoint;
+    const p = this.o.policy;
+    if (!p.allowForeignDataAddress && original.address !== this.o.clientAddress) {
+      return this.refuseLine(line, name, 'foreign-address');
+    }
+    if (!p.allowLowDataPorts && original.port < 1024) return this.refuseLine(line, name, 'low-port');
+    if (this.outstanding.size >= p.maxPendingDataChannels) return this.refuseLine(line, name, 'too-many-data-channels');
+    const family = verb === VERB_EPRT && this.ftp64Active ? 4 : this.o.serverFamily;
+    const request: DataChannelRequest = {
+      id: this.nextId++, mode: 'active', command: name as DataCommand, original, family, connector: 'server',
+    };
+    this.queue.push(Q_HELD, request.id);
+    this.block(s, line, request, verb, null, false, false, 0);
+  }
+
+  /** Refuse a held client line: it is removed and the client gets `reply` in its turn. */
+  private refuseLine(line: Uint8Array, command: string, reason: RefusalReason, reply = REFUSAL_REPLIES[reason]): void {
+    this.push({ type: 'command-refused', command, reason, reply });
+    this.edit(this.c2s, this.c2s.lineStart, line.length, 0);
+    this.queueLocal(reply);
+  }
+
+  /** Refuse a client line whose bytes are being discarded (the removal edit comes at its LF). */
+  private refuseLocal(reason: RefusalReason, command: string, reply: string): void {
+    this.push({ type: 'command-refused', command, reason, reply });
+    this.queueLocal(reply);
+  }
+
+  private queueLocal(reply: string): void {
+    this.queue.push(Q_LOCAL, { bytes: ascii(reply + '\r\n') } satisfies LocalReply);
+    this.drain();
+  }
+
+  /** Send local replies that reached the queue head, when the client side is between replies. */
+  private drain(): void {
+    const s = this.s2c;
+    while (
+      this.queue.headKind() === Q_LOCAL &&
+      s.phase === PHASE_LINE_START &&
+      s.holdLength === 0 &&
+      this.multiCode < 0
+    ) {
+      const local = this.queue.headPayload() as LocalReply;
+      this.queue.shift();
+      const outputOffset = s.outputOffset;
+      s.emit(local.bytes);
+      const n = local.bytes.length;
+      this.push({
+        type: 'edit',
+        edit: { direction: S2C, inputOffset: s.inputOffset, inputLength: 0, outputOffset, outputLength: n, delta: n },
+      });
+    }
+  }
+
+  // ---- replies (server to client) ------------------------------------------------------------
+
+  /** A server line's first bytes are known: track reply structure, hold it if it matters. */
+  private decideReply(s: DirectionStream, r: number): number {
+    s.lineAction = LINE_NONE;
+    s.lineFlags = 0;
+    if (this.multiCode >= 0) {
+      if (r >= 0 && (r & 1) === 0 && r >> 1 === this.multiCode) {
+        s.lineFlags = LINE_LAST;
+        s.lineAction = LINE_REPLY_END;
+        this.multiCode = -1;
+      }
+      return this.replyWanted !== 0 && !this.replyFound ? PHASE_HOLD : PHASE_PASS;
+    }
+    if (r === REPLY_NOT_A_REPLY) return PHASE_PASS; // not a reply line: no effect on pairing
+    const code = r >> 1;
+    const head = this.queue.headKind();
+    this.replyWanted = code >= 200 && code < 600 && expectedPassiveCode(head) === code ? head : 0;
+    this.replyFound = false;
+    s.lineFlags = LINE_FIRST;
+    if (r & 1) this.multiCode = code;
+    else {
+      s.lineFlags |= LINE_LAST;
+      s.lineAction = LINE_REPLY_END;
+    }
+    return this.replyWanted !== 0 ? PHASE_HOLD : PHASE_PASS;
+  }
+
+  /** A held reply line is complete: find the address, check it, ask for its replacement. */
+  private heldReply(line: Uint8Array): void {
+    const s = this.s2c;
+    s.lineAction = LINE_NONE;
+    const first = (s.lineFlags & LINE_FIRST) !== 0;
+    const last = (s.lineFlags & LINE_LAST) !== 0;
+    const code = s.lineCode >> 1;
+    const kind = this.replyWanted;
+    const text = lineBody(line);
+    const from = classifyReply(line, 0, line.length) >= 0 ? 4 : 0;
+    const f =
+      kind === Q_EPSV ? find229(text, this.o.serverAddress, this.o.serverFamily, from)
+      : kind === Q_LPSV ? find228(text, from)
+      : find227(text, from);
+    if (f === null) {
+      if (first && last) {
+        this.replacePassive(line, true, true, 'no address in the reply', s.lineStart);
+        this.push({ type: 'protocol-error', direction: S2C, message: `${code} reply without an address` });
+      } else {
+        s.emit(line);
+        if (last) this.push({ type: 'protocol-error', direction: S2C, message: `${code} reply without an address` });
+      }
+      if (last) this.completeReply(code);
+      return;
+    }
+    this.replyFound = true;
+    const command: DataCommand = kind === Q_PASV ? 'PASV' : kind === Q_LPSV ? 'LPSV' : 'EPSV';
+    let problem: string | null = null;
+    if (f === MALFORMED) problem = 'malformed address in the reply';
+    else if (!this.o.policy.allowLowDataPorts && f.endpoint.port < 1024) problem = 'data port below 1024';
+    if (problem !== null) {
+      this.replacePassive(line, first, last, problem, s.lineStart);
+      this.push({ type: 'protocol-error', direction: S2C, message: `${problem}; reply replaced` });
+      if (last) this.completeReply(code);
+      return;
+    }
+    const found = f as FoundAddress;
+    if (this.outstanding.size >= this.o.policy.maxPendingDataChannels) {
+      const reply = this.replacePassive(line, first, last, 'too many data connections pending', s.lineStart);
+      this.push({ type: 'command-refused', command, reason: 'too-many-data-channels', reply });
+      if (last) this.completeReply(code);
+      return;
+    }
+    const request: DataChannelRequest = {
+      id: this.nextId++,
+      mode: 'passive',
+      command,
+      original: found.endpoint,
+      family: kind === Q_PASV ? 4 : this.o.clientFamily,
+      connector: 'client',
+    };
+    this.block(s, line, request, kind, found, first, last, code);
+  }
+
+  /** Replace a passive reply line by a refusal; returns the new text. */
+  private replacePassive(line: Uint8Array, first: boolean, last: boolean, why: string, lineStart: number): string {
+    const prefix = classifyReply(line, 0, line.length) >= 0 ? latin1(line, 0, 4) : ' ';
+    const text = first && last ? passiveRefusal(why) : `${prefix}Cannot open data connection (${why}).`;
+    const edit = this.replaceLine(this.s2c, lineStart, line.length, ascii(text + lineEnding(line)));
+    this.push({ type: 'edit', edit });
+    return text;
+  }
+
+  /** The last line of a reply went out: pair it with its command and apply the effects. */
+  private completeReply(code: number): void {
+    if (code >= 200 && code < 600) {
+      const k = this.queue.headKind();
+      if (k >= 0 && k !== Q_HELD && k !== Q_LOCAL) {
+        const payload = this.queue.headPayload();
+        this.queue.shift();
+        const ok = code < 300;
+        if (k === Q_ACTIVE) {
+          const id = payload as number;
+          if (this.outstanding.delete(id)) {
+            this.push(ok ? { type: 'data-channel-committed', id } : { type: 'data-channel-released', id, reason: `server replied ${code}` });
+          }
+        } else if (k === Q_AUTH) {
+          if (code === 234) this.startTls();
+          else if (this.authWait) {
+            this.authWait = false;
+            this.c2s.phase = PHASE_LINE_START;
+          } else this.authResult = 2;
+        } else if (k === Q_EPSV_ALL) {
+          if (ok) this.epsvAll = true;
+        } else if (k === Q_REIN) {
+          if (ok) this.reinitialize();
+        }
+      }
+    }
+    this.drain();
+  }
+
+  private startTls(): void {
+    this.s2c.phase = PHASE_TLS;
+    this.s2c.tls = new TlsRecordFollower();
+    if (this.authWait) {
+      this.authWait = false;
+      this.c2s.phase = PHASE_TLS;
+      this.c2s.tls = new TlsRecordFollower();
+    } else {
+      this.authResult = 1;
+    }
+    if (!this.tls) {
+      this.tls = true;
+      this.push({ type: 'tls-started' });
+    }
+  }
+
+  /** REIN answered 2xx: the session starts over (RFC 959 4.1.1). */
+  private reinitialize(): void {
+    this.epsvAll = false;
+    this.ftp64Active = this.o.ftp64;
+    for (const id of [...this.outstanding]) {
+      if (this.held.has(id)) continue;
+      this.outstanding.delete(id);
+      this.push({ type: 'data-channel-released', id, reason: 'REIN' });
+    }
+  }
+
+  // ---- shared --------------------------------------------------------------------------------
+
+  private heldLine(s: DirectionStream, line: Uint8Array): void {
+    if (s === this.c2s) this.heldCommand(line);
+    else this.heldReply(line);
+  }
+
+  /** Hold `line` for the embedding's answer; the direction consumes nothing until then. */
+  private block(
+    s: DirectionStream, line: Uint8Array, request: DataChannelRequest, kind: number,
+    found: FoundAddress | null, first: boolean, last: boolean, code: number,
+  ): void {
+    this.held.set(request.id, {
+      request, direction: s.direction, line: line.slice(), lineStart: s.lineStart, kind, found, first, last, code,
+    });
+    this.outstanding.add(request.id);
+    s.phase = PHASE_BLOCKED;
+    this.push({ type: 'data-channel-request', request });
+  }
+
+  /** Queue `out` in place of input [inputOffset, +inputLength); returns the edit. */
+  private replaceLine(s: DirectionStream, inputOffset: number, inputLength: number, out: Uint8Array): StreamEdit {
+    const outputOffset = s.outputOffset;
+    s.emit(out);
+    return {
+      direction: s.direction, inputOffset, inputLength, outputOffset, outputLength: out.length, delta: out.length - inputLength,
+    };
+  }
+
+  /** Report a removal (outputLength 0) at the current output position. */
+  private edit(s: DirectionStream, inputOffset: number, inputLength: number, outputLength: number): void {
+    this.push({
+      type: 'edit',
+      edit: { direction: s.direction, inputOffset, inputLength, outputOffset: s.outputOffset, outputLength, delta: outputLength - inputLength },
+    });
+  }
+
+  private commandName(code: number): string {
+    return code > 0 ? VERB_NAMES[code]! : 'UNKNOWN';
+  }
+
+  private push(e: FtpEvent): void {
+    this.events.push(e);
+  }
+}
+
+function keywordOf(h: HeldLine): string {
+  if (h.direction === C2S) return VERB_NAMES[h.kind]!;
+  return String(h.code);
+}
+
+/** Text safe to put in a reply line: printable ASCII, no parentheses, at most 80 characters. */
+function sanitize(reason: string): string {
+  let out = '';
+  for (let i = 0; i < reason.length && out.length < 80; i++) {
+    const c = reason.charCodeAt(i);
+    out += c >= 32 && c < 127 && c !== 40 && c !== 41 ? reason[i] : ' ';
+  }
+  return out.trim() || 'refused';
+}
+
+function checkTime(nowMs: number): void {
+  if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) {
+    throw new NatAlgError('invalid-argument', 'nowMs must be a finite number');
+  }
+}
+
+const EMPTY = new Uint8Array(0);

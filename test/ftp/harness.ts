@@ -1,0 +1,135 @@
+/**
+ * Test driver for FtpTranslator: feeds a script of (direction, bytes) segments through a
+ * translator in a chosen chunking, answers data-channel requests with a resolver, and collects
+ * the output per direction and the events. Used by unit, property and golden tests.
+ */
+import { FtpTranslator } from '../../src/core/ftp/translator.js';
+import type { FtpEvent, FtpTranslatorOptions, DataChannelRequest } from '../../src/core/ftp/types.js';
+import type { Direction, StreamEdit } from '../../src/core/stream/translator.js';
+import type { Endpoint } from '../../src/core/net/ip.js';
+
+export const C2S: Direction = 'client-to-server';
+export const S2C: Direction = 'server-to-client';
+
+export interface Segment {
+  readonly dir: Direction;
+  readonly data: Uint8Array;
+}
+
+export type Resolver = (r: DataChannelRequest) => Endpoint | { refuse: string };
+
+export interface RunResult {
+  readonly c2s: Uint8Array;
+  readonly s2c: Uint8Array;
+  readonly events: FtpEvent[];
+  /** Number of handleData calls that fed at least one byte. */
+  readonly feeds: number;
+  readonly translator: FtpTranslator;
+}
+
+export function bytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
+  return out;
+}
+
+export function text(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += String.fromCharCode(c);
+  return s;
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export const seg = (dir: Direction, data: string | Uint8Array): Segment => ({
+  dir,
+  data: typeof data === 'string' ? bytes(data) : data,
+});
+export const c = (data: string | Uint8Array) => seg(C2S, data);
+export const s = (data: string | Uint8Array) => seg(S2C, data);
+
+/** Default resolver: every data channel maps to a fixed gateway endpoint of the wanted family. */
+export const fixedResolver: Resolver = (r) =>
+  r.family === 4 ? { family: 4, address: '192.0.2.1', port: 40000 + r.id } : { family: 6, address: '2001:db8::1', port: 40000 + r.id };
+
+/**
+ * Run `segments` through a fresh translator. `split(seg)` returns the chunk lengths to cut each
+ * segment into (default: whole).
+ */
+export function run(
+  options: FtpTranslatorOptions,
+  segments: readonly Segment[],
+  resolver: Resolver = fixedResolver,
+  split: (data: Uint8Array, index: number) => number[] = (d) => [d.length],
+): RunResult {
+  const t = new FtpTranslator(options);
+  const out: Record<Direction, Uint8Array[]> = { 'client-to-server': [], 'server-to-client': [] };
+  const events: FtpEvent[] = [];
+  let feeds = 0;
+  const drain = () => {
+    for (const d of [C2S, S2C]) {
+      for (let b = t.pollOutput(d); b; b = t.pollOutput(d)) out[d].push(b.slice());
+    }
+    for (let e = t.pollEvent(); e; e = t.pollEvent()) {
+      events.push(e);
+      if (e.type === 'data-channel-request') {
+        const answer = resolver(e.request);
+        if ('refuse' in answer) t.refuseDataChannel(e.request.id, answer.refuse);
+        else t.resolveDataChannel(e.request.id, answer);
+      }
+    }
+  };
+  segments.forEach((sg, index) => {
+    const lens = split(sg.data, index);
+    let off = 0;
+    for (const len of lens) {
+      let chunk = sg.data.subarray(off, off + len);
+      off += len;
+      // Copy each chunk into a fresh buffer and scribble over it afterwards: output must not
+      // depend on input buffers staying unchanged once pollOutput has been drained.
+      let guard = 0;
+      while (chunk.length > 0) {
+        const buf = chunk.slice();
+        const used = t.handleData(sg.dir, buf, 0);
+        if (used > 0) feeds++;
+        drain();
+        buf.fill(0xee);
+        chunk = chunk.subarray(used);
+        if (used === 0 && ++guard > 3) throw new Error(`translator stuck in ${sg.dir} (blocked=${t.isBlocked(sg.dir)})`);
+        if (used > 0) guard = 0;
+      }
+    }
+    if (off !== sg.data.length) throw new Error('split lengths do not cover the segment');
+  });
+  drain();
+  return { c2s: concat(out[C2S]), s2c: concat(out[S2C]), events, feeds, translator: t };
+}
+
+/** Apply a direction's edits to its input: must give its output. */
+export function applyEdits(input: Uint8Array, edits: StreamEdit[], insertions: (e: StreamEdit) => Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let pos = 0;
+  for (const e of edits) {
+    parts.push(input.subarray(pos, e.inputOffset));
+    parts.push(insertions(e));
+    pos = e.inputOffset + e.inputLength;
+  }
+  parts.push(input.subarray(pos));
+  return concat(parts);
+}
+
+export function edits(events: FtpEvent[]): StreamEdit[] {
+  return events.flatMap((e) => (e.type === 'edit' ? [e.edit] : []));
+}
+
+export const opts: FtpTranslatorOptions = { clientAddress: '192.0.2.10', serverAddress: '198.51.100.20' };
