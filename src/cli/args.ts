@@ -1,0 +1,190 @@
+/**
+ * Command-line parsing for `nat-alg`, kept apart from the process so that it is a pure function:
+ * argv in, a discriminated result out. Every mistake becomes a `usage-error` with a message that
+ * names the flag and what was expected; the entry point turns that into exit code 2.
+ */
+
+import { canonicalAddress, parseEndpoint, type Endpoint } from '../core/net/ip.js';
+
+export type LogFormat = 'text' | 'json';
+
+/** Where to relay to: an address endpoint, or a host name resolved when a session opens. */
+export type Upstream = { readonly host: string; readonly port: number };
+
+export interface FtpCommandOptions {
+  readonly listen: Endpoint;
+  readonly upstream: Upstream;
+  readonly publicAddress?: string;
+  readonly dataPorts?: { readonly min: number; readonly max: number };
+  readonly allowForeignAddress: boolean;
+  readonly allowLowPorts: boolean;
+  readonly log: LogFormat;
+  /** Also log each translated control line (debug entries). */
+  readonly verbose: boolean;
+  /** How long running transfers may go on after SIGINT/SIGTERM before they are cut. */
+  readonly graceMs: number;
+}
+
+export type ParsedArgs =
+  | { readonly kind: 'help'; readonly topic: 'main' | 'ftp' }
+  | { readonly kind: 'version' }
+  | { readonly kind: 'ftp'; readonly options: FtpCommandOptions }
+  | { readonly kind: 'usage-error'; readonly message: string; readonly topic: 'main' | 'ftp' };
+
+export const DEFAULT_GRACE_MS = 10_000;
+
+export const MAIN_USAGE = `Usage: nat-alg <command> [options]
+
+Commands:
+  ftp         run an FTP application-layer gateway (a relay that translates data channels)
+
+Options:
+  -h, --help     show this help (or "nat-alg ftp --help" for the ftp command)
+  --version      print the version
+
+Exit codes: 0 success, 1 runtime failure, 2 usage error.
+`;
+
+export const FTP_USAGE = `Usage: nat-alg ftp --listen HOST:PORT --upstream HOST:PORT [options]
+
+Relays FTP clients that connect to --listen to the server at --upstream, rewriting the
+addresses in PORT/EPRT commands and PASV/EPSV replies and relaying the data connections.
+IPv6 addresses go in brackets: --listen [::1]:2121
+
+Required:
+  --listen HOST:PORT        address and port to accept clients on (port 0: any free port)
+  --upstream HOST:PORT      the FTP server (an address, or a host name resolved per session)
+
+Options:
+  --public-address IP       address to put in passive replies instead of the relay's own
+                            (the relay is behind another NAT: a container, a cloud instance)
+  --data-ports LO-HI        port range for the relay's data listeners (default: any free port)
+  --allow-foreign-address   let PORT/EPRT name a host other than the client (FTP bounce; unsafe)
+  --allow-low-ports         allow data ports below 1024 (unsafe)
+  --log text|json           log format, one line per session event on stderr (default text)
+  --verbose                 also log every translated control line
+  --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
+  -h, --help                show this help
+
+The ready line "nat-alg ftp: listening on ..." goes to stdout once clients can connect.
+Exit codes: 0 success (including shutdown by signal), 1 runtime failure, 2 usage error.
+`;
+
+const BOOLEAN_FLAGS = new Set(['--allow-foreign-address', '--allow-low-ports', '--verbose']);
+const VALUE_FLAGS = new Set(['--listen', '--upstream', '--public-address', '--data-ports', '--log', '--grace']);
+
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const [command, ...rest] = argv;
+  if (command === undefined) return { kind: 'usage-error', message: 'missing command (try "nat-alg ftp --help")', topic: 'main' };
+  if (command === '-h' || command === '--help' || command === 'help') return { kind: 'help', topic: 'main' };
+  if (command === '--version' || command === '-V') return { kind: 'version' };
+  if (command !== 'ftp') {
+    const what = command.startsWith('-') ? `unknown option ${command}` : `unknown command ${JSON.stringify(command)}`;
+    return { kind: 'usage-error', message: what, topic: 'main' };
+  }
+  return parseFtp(rest);
+}
+
+function parseFtp(argv: readonly string[]): ParsedArgs {
+  const values = new Map<string, string>();
+  const flags = new Set<string>();
+  const fail = (message: string): ParsedArgs => ({ kind: 'usage-error', message, topic: 'ftp' });
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') return { kind: 'help', topic: 'ftp' };
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq >= 0 ? arg.slice(0, eq) : arg;
+    if (BOOLEAN_FLAGS.has(name)) {
+      if (eq >= 0) return fail(`${name} takes no value`);
+      flags.add(name);
+      continue;
+    }
+    if (!VALUE_FLAGS.has(name)) {
+      return fail(arg.startsWith('-') ? `unknown option ${name}` : `unexpected argument ${JSON.stringify(arg)}`);
+    }
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      if (value === undefined || (value.startsWith('--') && value.length > 2)) return fail(`${name} needs a value`);
+      i++;
+    }
+    if (values.has(name)) return fail(`${name} given twice`);
+    values.set(name, value);
+  }
+
+  const listenText = values.get('--listen');
+  const upstreamText = values.get('--upstream');
+  if (listenText === undefined) return fail('--listen HOST:PORT is required');
+  if (upstreamText === undefined) return fail('--upstream HOST:PORT is required');
+
+  let listen: Endpoint;
+  try {
+    listen = parseEndpoint(listenText);
+  } catch (e) {
+    return fail(`--listen: ${(e as Error).message}`);
+  }
+  const upstream = parseUpstream(upstreamText);
+  if (typeof upstream === 'string') return fail(`--upstream: ${upstream}`);
+
+  let publicAddress: string | undefined;
+  const pub = values.get('--public-address');
+  if (pub !== undefined) {
+    try {
+      publicAddress = canonicalAddress(pub);
+    } catch {
+      return fail(`--public-address: ${JSON.stringify(pub)} is not an IPv4 or IPv6 address`);
+    }
+  }
+
+  let dataPorts: { min: number; max: number } | undefined;
+  const dp = values.get('--data-ports');
+  if (dp !== undefined) {
+    const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(dp);
+    const min = m ? Number(m[1]) : NaN;
+    const max = m ? Number(m[2]) : NaN;
+    if (!m || min < 1 || max > 65535 || min > max) return fail(`--data-ports: expected LO-HI with 1 <= LO <= HI <= 65535, got ${JSON.stringify(dp)}`);
+    dataPorts = { min, max };
+  }
+
+  const log = values.get('--log') ?? 'text';
+  if (log !== 'text' && log !== 'json') return fail(`--log: expected text or json, got ${JSON.stringify(log)}`);
+
+  let graceMs = DEFAULT_GRACE_MS;
+  const grace = values.get('--grace');
+  if (grace !== undefined) {
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(grace) || Number(grace) > 86_400) return fail(`--grace: expected seconds (0-86400), got ${JSON.stringify(grace)}`);
+    graceMs = Math.round(Number(grace) * 1000);
+  }
+
+  return {
+    kind: 'ftp',
+    options: {
+      listen,
+      upstream,
+      ...(publicAddress !== undefined ? { publicAddress } : {}),
+      ...(dataPorts !== undefined ? { dataPorts } : {}),
+      allowForeignAddress: flags.has('--allow-foreign-address'),
+      allowLowPorts: flags.has('--allow-low-ports'),
+      log,
+      verbose: flags.has('--verbose'),
+      graceMs,
+    },
+  };
+}
+
+/** An address endpoint, or a DNS name with a port; a message when neither. */
+function parseUpstream(text: string): Upstream | string {
+  try {
+    const e = parseEndpoint(text);
+    if (e.port === 0) return 'port must be 1-65535';
+    return { host: e.address, port: e.port };
+  } catch (e) {
+    const m = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?):([0-9]{1,5})$/.exec(text);
+    // A name needs a letter somewhere: "300.1.1.1:21" is a bad address, not a host name.
+    if (!m || !/[A-Za-z]/.test(m[1]!) || m[1]!.length > 253) return (e as Error).message;
+    const port = Number(m[2]);
+    if (port < 1 || port > 65535) return 'port must be 1-65535';
+    return { host: m[1]!, port };
+  }
+}

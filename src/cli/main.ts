@@ -1,0 +1,51 @@
+/**
+ * Entry point of the `nat-alg` command (built to dist/cli.js with a shebang). Only process glue
+ * lives here: argv in, exit code out. Parsing is in args.ts, the relay command in ftp-command.ts.
+ */
+
+import { FTP_USAGE, MAIN_USAGE, parseArgs } from './args.js';
+import { runFtpCommand } from './ftp-command.js';
+import { VERSION } from './version.js';
+
+async function main(argv: readonly string[]): Promise<number> {
+  const parsed = parseArgs(argv);
+  switch (parsed.kind) {
+    case 'help':
+      process.stdout.write(parsed.topic === 'ftp' ? FTP_USAGE : MAIN_USAGE);
+      return 0;
+    case 'version':
+      process.stdout.write(`nat-alg ${VERSION}\n`);
+      return 0;
+    case 'usage-error':
+      process.stderr.write(`nat-alg: ${parsed.message}\nTry "nat-alg ${parsed.topic === 'ftp' ? 'ftp ' : ''}--help".\n`);
+      return 2;
+    case 'ftp':
+      return runFtpCommand(parsed.options, {
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+        onSignal: (handler) => {
+          const onInt = () => handler('SIGINT');
+          const onTerm = () => handler('SIGTERM');
+          process.on('SIGINT', onInt);
+          process.on('SIGTERM', onTerm);
+          return () => {
+            process.off('SIGINT', onInt);
+            process.off('SIGTERM', onTerm);
+          };
+        },
+        now: () => new Date(),
+      });
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // Leave as soon as nothing is pending; a handle left open by mistake must not keep us alive.
+    process.exitCode = code;
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (e: unknown) => {
+    process.stderr.write(`nat-alg: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
