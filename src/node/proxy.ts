@@ -5,12 +5,13 @@
  * events and the logger.
  */
 
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import {
   endpoint,
   NatAlgError,
-  PortRangeSource,
+  MappedPortSource,
   type DataPortSource,
   type Endpoint,
   type RelayEvent,
@@ -28,6 +29,11 @@ const DEFAULT_MAX_SESSIONS = 1000;
 const DEFAULT_MAX_SESSIONS_PER_CLIENT = 64;
 const DEFAULT_GRACE_MS = 10_000;
 const REFUSE_LINGER_MS = 2000;
+
+/** Data ports must not be guessable by a third party: draw them from the system's CSPRNG. */
+function secureRandom(): number {
+  return randomBytes(4).readUInt32BE(0) / 0x1_0000_0000;
+}
 
 export function createFtpProxy(options: FtpProxyOptions): FtpProxy {
   return new FtpProxyServer(options);
@@ -68,7 +74,7 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     validate(options);
     this.options = options;
     const dp = options.dataPorts;
-    this.ports = dp === undefined ? undefined : 'acquire' in dp ? dp : new PortRangeSource(dp.min, dp.max);
+    this.ports = dp === undefined ? undefined : 'acquire' in dp ? dp : new MappedPortSource({ range: dp, random: secureRandom });
     this.counter = {
       socketOpened: (s) => {
         this.socketCount++;

@@ -93,9 +93,10 @@ describe('relay faults', () => {
     const target = parsePasvReply(await client.expect('PASV', 2))!;
     const ep = { family: 4 as const, address: target.address, port: target.port };
     // 127.0.0.2 is another host as far as the relay can tell.
-    const intruder = await connectRaw(ep, '127.0.0.2');
+    const intruder = net.connect({ host: ep.address, port: ep.port, localAddress: '127.0.0.2' });
     const intruderGot = await readUntilClose(intruder);
     expect(intruderGot).toBe('');
+    expect(intruder.bytesRead).toBe(0);
     await eventually(() => r.log.some((e) => e.event === 'data-rejected'), 2000, 'data-rejected log entry');
     const data = await connectRaw(ep);
     const chunks: Buffer[] = [];

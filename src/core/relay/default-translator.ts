@@ -3,10 +3,10 @@
  * of this package.
  */
 
-import { NatAlgError } from '../errors.js';
+import { FtpTranslator } from '../ftp/translator.js';
 import type { FtpTranslatorOptions } from '../ftp/types.js';
 import type { ControlTranslator } from './types.js';
 
-export function createDefaultTranslator(_options: FtpTranslatorOptions): ControlTranslator {
-  throw new NatAlgError('invalid-state', 'FtpTranslator is not available yet: pass createTranslator');
+export function createDefaultTranslator(options: FtpTranslatorOptions): ControlTranslator {
+  return new FtpTranslator(options);
 }

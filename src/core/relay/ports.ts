@@ -5,6 +5,9 @@
  */
 
 import { NatAlgError } from '../errors.js';
+import { endpoint } from '../net/ip.js';
+import { PortAllocator } from '../mapping/allocator.js';
+import type { PortRange, RandomSource } from '../mapping/types.js';
 
 export interface DataPortSource {
   /** A port that no other session of this relay holds on `address`, or null when none is left. */
@@ -58,3 +61,48 @@ export class PortRangeSource implements DataPortSource {
     this.held.delete(`${address}|${port}`);
   }
 }
+
+/**
+ * Data ports from the port-mapping table's PortAllocator (RFC 6056 selection: the next data port
+ * cannot be guessed by a third party). Ports form one pool for every local address of the relay,
+ * as a firewall rule for "the relay's data ports" would; each allocation gets an owner of its own.
+ */
+export class MappedPortSource implements DataPortSource {
+  readonly allocator: PortAllocator;
+  private readonly held = new Map<string, number>();
+  private nextOwner = 0;
+
+  constructor(options: { readonly range: PortRange; readonly random: RandomSource | (() => number) }) {
+    this.allocator = new PortAllocator({ address: POOL_ADDRESS, range: options.range, random: options.random });
+  }
+
+  get inUse(): number {
+    return this.held.size;
+  }
+
+  acquire(address: string, nowMs: number): number | null {
+    // Owners only tell allocations apart; a 16-bit counter is enough while fewer than 65535 are held.
+    for (let tried = 0; tried < 65535; tried++) {
+      this.nextOwner = (this.nextOwner % 65535) + 1;
+      const r = this.allocator.allocate('tcp', endpoint(OWNER_ADDRESS, this.nextOwner), nowMs);
+      if (!r.ok) return null;
+      const key = `${address}|${r.port}`;
+      if (this.held.has(key)) continue; // the owner was still holding this port: try the next owner
+      this.held.set(key, r.id);
+      return r.port;
+    }
+    return null;
+  }
+
+  release(address: string, port: number, _nowMs: number): void {
+    const key = `${address}|${port}`;
+    const id = this.held.get(key);
+    if (id === undefined) return;
+    this.held.delete(key);
+    this.allocator.release(id);
+  }
+}
+
+/** The pool's nominal address and the owners' (never on the wire: they only key the table). */
+const POOL_ADDRESS = '0.0.0.0';
+const OWNER_ADDRESS = '0.0.0.1';

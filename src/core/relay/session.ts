@@ -46,6 +46,13 @@ import {
 /** A port taken by another program: try this many other ports before refusing the request. */
 const MAX_BIND_ATTEMPTS = 8;
 
+/**
+ * Shutting down, a session without a transfer closes once its control channel has been quiet this
+ * long: the server's `226` usually arrives a moment after the data connection closes, and the
+ * client should see it before the `421`.
+ */
+export const DRAIN_QUIET_MS = 200;
+
 interface Channel {
   readonly id: number;
   readonly request: DataChannelRequest;
@@ -53,6 +60,8 @@ interface Channel {
   state: ChannelState;
   /** Port handed out by the port source (0: none, the embedding picks). */
   heldPort: number;
+  /** Ports that failed to bind: kept from the source until the channel closes, so none is retried. */
+  failedPorts: number[];
   listenerOpen: boolean;
   attempts: number;
   deadline: number | null;
@@ -146,7 +155,10 @@ export class FtpRelaySession {
       if (t !== null && (next === null || t < next)) next = t;
     };
     if (this.state !== 'open') take(this.connectDeadline);
-    else if (!this.isBusy()) take(this.lastActivity + this.timeouts.idleTimeoutMs);
+    else if (!this.isBusy()) {
+      take(this.lastActivity + this.timeouts.idleTimeoutMs);
+      if (this.draining) take(this.lastActivity + DRAIN_QUIET_MS);
+    }
     for (const c of this.channels.values()) take(c.deadline);
     if (this.translator) take(this.translator.pollTimeout());
     return next;
@@ -259,7 +271,8 @@ export class FtpRelaySession {
   handleDataListenFailed(channel: number, reason: string, portInUse: boolean, nowMs: number): void {
     const c = this.liveChannel(channel);
     if (!c || c.state !== 'binding') return;
-    this.releasePort(c, nowMs);
+    if (c.heldPort !== 0) c.failedPorts.push(c.heldPort);
+    c.heldPort = 0;
     if (portInUse && this.ports && c.attempts < MAX_BIND_ATTEMPTS) {
       const port = this.ports.acquire(c.plan.bindAddress, nowMs);
       if (port !== null) {
@@ -456,7 +469,7 @@ export class FtpRelaySession {
     const bothEnded = this.ended.client && this.ended.server && !this.held.client && !this.held.server;
     if (bothEnded && !this.isBusy()) {
       this.closeSession('both control connections closed', true, nowMs);
-    } else if (this.draining && !this.isBusy()) {
+    } else if (this.draining && !this.isBusy() && nowMs >= this.lastActivity + DRAIN_QUIET_MS) {
       this.close('Service shutting down', nowMs);
     }
   }
@@ -513,6 +526,7 @@ export class FtpRelaySession {
       plan,
       state: 'binding',
       heldPort: port,
+      failedPorts: [],
       listenerOpen: false,
       attempts: 1,
       deadline: nowMs + this.timeouts.dataListenTimeoutMs,
@@ -531,7 +545,11 @@ export class FtpRelaySession {
   }
 
   private releasePort(c: Channel, nowMs: number): void {
-    if (c.heldPort !== 0 && this.ports) this.ports.release(c.plan.bindAddress, c.heldPort, nowMs);
+    if (this.ports) {
+      for (const port of c.failedPorts) this.ports.release(c.plan.bindAddress, port, nowMs);
+      if (c.heldPort !== 0) this.ports.release(c.plan.bindAddress, c.heldPort, nowMs);
+    }
+    c.failedPorts = [];
     c.heldPort = 0;
   }
 
