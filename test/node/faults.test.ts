@@ -151,3 +151,27 @@ describe('relay faults', () => {
     expect(r.proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0 });
   });
 });
+
+describe('relay backpressure', () => {
+  it('a client that stops reading stops the server: nothing piles up in the relay', async () => {
+    const r = track(await rig());
+    const size = 64 << 20;
+    r.server.files.set('/big.bin', pattern(size, 11));
+    const client = await FtpTestClient.connect(r.relay, { mode: 'pasv' });
+    await client.login();
+    const target = parsePasvReply(await client.expect('PASV', 2))!;
+    const data = await connectRaw({ family: 4, address: target.address, port: target.port });
+    data.pause();
+    await client.expect('RETR /big.bin', 1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Had the relay buffered the file, the server would be done by now.
+    expect(r.server.sent().some((l) => l.startsWith('226'))).toBe(false);
+    let got = 0;
+    data.on('data', (c: Buffer) => (got += c.length));
+    data.resume();
+    await new Promise<void>((resolve) => data.on('close', () => resolve()));
+    expect(got).toBe(size);
+    expect((await client.readReply()).code).toBe(226);
+    await client.quit();
+  });
+});
