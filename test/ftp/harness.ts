@@ -25,6 +25,8 @@ export interface RunResult {
   /** Number of handleData calls that fed at least one byte. */
   readonly feeds: number;
   readonly translator: FtpTranslator;
+  /** Chunks never consumed (a direction still blocked at the end). */
+  readonly stuck: number;
 }
 
 export function bytes(text: string): Uint8Array {
@@ -63,17 +65,22 @@ export const fixedResolver: Resolver = (r) =>
   r.family === 4 ? { family: 4, address: '192.0.2.1', port: 40000 + r.id } : { family: 6, address: '2001:db8::1', port: 40000 + r.id };
 
 /**
- * Run `segments` through a fresh translator. `split(seg)` returns the chunk lengths to cut each
- * segment into (default: whole).
+ * Run `segments` through a fresh translator. `split(data, index)` returns the chunk lengths to cut
+ * each segment into (default: whole). Like a real embedding, input the translator does not
+ * consume (a blocked direction) is kept and fed again once the direction is unblocked; that is
+ * retried at segment boundaries only, so the interleaving of the two directions depends on the
+ * script and never on the chunking.
  */
 export function run(
   options: FtpTranslatorOptions,
   segments: readonly Segment[],
   resolver: Resolver = fixedResolver,
   split: (data: Uint8Array, index: number) => number[] = (d) => [d.length],
+  end = false,
 ): RunResult {
   const t = new FtpTranslator(options);
   const out: Record<Direction, Uint8Array[]> = { 'client-to-server': [], 'server-to-client': [] };
+  const waiting: Record<Direction, Uint8Array[]> = { 'client-to-server': [], 'server-to-client': [] };
   const events: FtpEvent[] = [];
   let feeds = 0;
   const drain = () => {
@@ -89,30 +96,40 @@ export function run(
       }
     }
   };
+  const pump = (dir: Direction) => {
+    const q = waiting[dir];
+    while (q.length > 0 && !t.isBlocked(dir)) {
+      const chunk = q[0]!;
+      // Feed a fresh copy and scribble over it afterwards: output must not depend on input
+      // buffers staying unchanged once pollOutput has been drained.
+      const buf = chunk.slice();
+      const used = t.handleData(dir, buf, 0);
+      if (used > 0) feeds++;
+      drain();
+      buf.fill(0xee);
+      if (used >= chunk.length) q.shift();
+      else if (used > 0) q[0] = chunk.subarray(used);
+      else if (!t.isBlocked(dir)) throw new Error(`translator consumed nothing in ${dir} while not blocked`);
+    }
+  };
   segments.forEach((sg, index) => {
     const lens = split(sg.data, index);
     let off = 0;
     for (const len of lens) {
-      let chunk = sg.data.subarray(off, off + len);
+      if (len > 0) waiting[sg.dir].push(sg.data.subarray(off, off + len));
       off += len;
-      // Copy each chunk into a fresh buffer and scribble over it afterwards: output must not
-      // depend on input buffers staying unchanged once pollOutput has been drained.
-      let guard = 0;
-      while (chunk.length > 0) {
-        const buf = chunk.slice();
-        const used = t.handleData(sg.dir, buf, 0);
-        if (used > 0) feeds++;
-        drain();
-        buf.fill(0xee);
-        chunk = chunk.subarray(used);
-        if (used === 0 && ++guard > 3) throw new Error(`translator stuck in ${sg.dir} (blocked=${t.isBlocked(sg.dir)})`);
-        if (used > 0) guard = 0;
-      }
+      pump(sg.dir);
     }
     if (off !== sg.data.length) throw new Error('split lengths do not cover the segment');
+    pump(C2S);
+    pump(S2C);
   });
+  if (end) {
+    for (const d of [C2S, S2C]) if (waiting[d].length === 0) t.handleEnd(d, 0);
+  }
   drain();
-  return { c2s: concat(out[C2S]), s2c: concat(out[S2C]), events, feeds, translator: t };
+  const stuck = waiting[C2S].length + waiting[S2C].length;
+  return { c2s: concat(out[C2S]), s2c: concat(out[S2C]), events, feeds, translator: t, stuck };
 }
 
 /** Apply a direction's edits to its input: must give its output. */
