@@ -36,6 +36,14 @@ describe('FtpTranslator: active mode', () => {
     expect(text(r6.c2s)).toBe('EPRT |2|2001:db8::1|40001|\r\n');
   });
 
+  it('takes an unspecified EPRT address (lftp sends ::) as the client itself', () => {
+    const o6 = { clientAddress: '::1', serverAddress: '::1' };
+    const r = run(o6, [greet, c('EPRT |2|::|44329|\r\n')]);
+    expect(text(r.c2s)).toBe('EPRT |2|2001:db8::1|40001|\r\n');
+    const req = r.events[0]!;
+    expect(req.type === 'data-channel-request' && req.request.original).toEqual({ family: 6, address: '::1', port: 44329 });
+  });
+
   it('turns PORT into EPRT when the server side is IPv6', () => {
     const r = run({ clientAddress: '192.0.2.10', serverAddress: '2001:db8::20' }, [greet, c('PORT 192,0,2,10,19,137\r\n')]);
     expect(text(r.c2s)).toBe('EPRT |2|2001:db8::1|40001|\r\n');

@@ -553,7 +553,11 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     } else if (verb === VERB_EPRT) r = parseEprt(argument);
     else r = parseLprt(argument);
     if (!r.ok) return this.refuseLine(line, name, r.error);
-    const original = r.endpoint;
+    // An unspecified address (0.0.0.0, ::) means "the host of the control connection" to servers
+    // that accept it (vsftpd does; lftp sends it): that is the client itself.
+    const original = r.endpoint.address === '0.0.0.0' || r.endpoint.address === '::'
+      ? { family: this.o.clientFamily, address: this.o.clientAddress, port: r.endpoint.port }
+      : r.endpoint;
     const p = this.o.policy;
     if (!p.allowForeignDataAddress && original.address !== this.o.clientAddress) {
       return this.refuseLine(line, name, 'foreign-address');
