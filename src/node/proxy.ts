@@ -220,7 +220,12 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         ...(o.dataListenTimeoutMs !== undefined ? { dataListenTimeoutMs: o.dataListenTimeoutMs } : {}),
         ...(o.upstreamConnectTimeoutMs !== undefined ? { upstreamConnectTimeoutMs: o.upstreamConnectTimeoutMs } : {}),
       },
-      { onEvent, onGone },
+      {
+        onEvent,
+        onGone,
+        onFailure: (err) =>
+          this.log({ level: 'error', event: 'session-failed', sessionId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+      },
       this.counter,
     );
     this.drivers.add(driver);

@@ -36,6 +36,8 @@ interface DataChannel {
 
 export interface DriverHooks {
   onEvent(event: RelayEvent): void;
+  /** A bug (ours or a listener's) surfaced while driving: the session has been torn down. */
+  onFailure(error: unknown): void;
   /** Every socket of the session is closed. */
   onGone(): void;
 }
@@ -73,6 +75,7 @@ export class SessionDriver {
   private open = 0;
   private goneReported = false;
   private driving = false;
+  private failed = false;
 
   constructor(
     client: net.Socket,
@@ -121,8 +124,25 @@ export class SessionDriver {
   }
 
   private step(fn: () => void): void {
-    fn();
-    this.drive();
+    try {
+      fn();
+      this.drive();
+    } catch (err) {
+      // One broken session must not take the process down: tear it down and report.
+      this.abort(err);
+    }
+  }
+
+  private abort(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const id of [...this.channels.keys()]) this.destroyChannel(id);
+    this.sockets.client?.destroy();
+    this.sockets.server?.destroy();
+    if (!this.session.isClosed) this.session.handleControlError('client', 'internal error', now());
+    this.hooks.onFailure(err);
   }
 
   private adopt(socket: net.Socket): void {
@@ -135,7 +155,7 @@ export class SessionDriver {
   }
 
   private checkGone(): void {
-    if (this.open === 0 && this.session?.isClosed && !this.goneReported) {
+    if (this.open === 0 && (this.session?.isClosed || this.failed) && !this.goneReported) {
       this.goneReported = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
@@ -232,7 +252,7 @@ export class SessionDriver {
   private closeControl(side: Side, graceful: boolean): void {
     const s = this.sockets[side];
     if (!s || s.destroyed) return;
-    if (!graceful) {
+    if (!graceful || s.connecting) {
       s.destroy();
       return;
     }
@@ -289,20 +309,16 @@ export class SessionDriver {
     srv.on('connection', (sock: net.Socket) => {
       const peer = remoteEndpoint(sock);
       const live = this.channels.get(id) === ch && ch.listener === srv && ch.accepted === null;
-      let keep = false;
-      if (live && peer) {
-        this.session.handleDataIncoming(id, peer, now()) && (keep = true);
-      }
       this.handles.socketOpened(sock);
-      if (!keep) {
-        sock.on('error', () => {});
-        sock.resetAndDestroy();
-      } else {
-        this.adopt(sock);
-        ch.accepted = sock;
-        sock.on('error', () => {});
-      }
-      this.drive();
+      sock.on('error', () => {});
+      this.step(() => {
+        if (live && peer !== null && this.session.handleDataIncoming(id, peer, now())) {
+          this.adopt(sock);
+          ch.accepted = sock;
+        }
+      });
+      // Not kept (a foreign peer, a second connection, a failure): refuse it with a reset.
+      if (ch.accepted !== sock && !sock.destroyed) sock.resetAndDestroy();
     });
     srv.on('listening', () => {
       const addr = srv.address();
