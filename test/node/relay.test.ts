@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FtpTestClient, type TransferMode } from '../../src/testing/index.js';
-import { noLeaks, pattern, rig, type Rig } from './helpers.js';
+import { connectRaw, eventually, noLeaks, pattern, rig, type Rig } from './helpers.js';
 
 let current: Rig | null = null;
 
@@ -82,4 +82,41 @@ describe('relay on loopback, IPv6 and FTP64', () => {
       expect(upstreamSaw.every((l) => (mode === 'epsv' ? l === 'PASV' : l.startsWith('PORT ')))).toBe(true);
     });
   }
+});
+
+describe('deployments', () => {
+  it('server behind the gateway: passive replies carry publicAddress, data still flows', async () => {
+    // The relay pretends to sit behind a NAT whose public address is 127.0.0.4; the test plays
+    // that NAT by connecting to the relay's own address with the advertised port.
+    const r = (current = await rig({ publicAddress: '127.0.0.4' }));
+    const body = pattern(300_000, 4);
+    r.server.files.set('/f.bin', body);
+    const client = await FtpTestClient.connect(r.relay, { mode: 'pasv' });
+    await client.login();
+    const reply = await client.expect('PASV', 2);
+    const m = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(reply.lines.join(''));
+    expect(m).not.toBeNull();
+    expect(m!.slice(1, 5).join('.')).toBe('127.0.0.4');
+    const port = Number(m![5]) * 256 + Number(m![6]);
+    const data = await connectRaw({ family: 4, address: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    data.on('data', (c: Buffer) => chunks.push(c));
+    const closed = new Promise<void>((resolve) => data.on('close', () => resolve()));
+    await client.expect('RETR /f.bin', 1);
+    await closed;
+    expect((await client.readReply()).code).toBe(226);
+    expect(Buffer.compare(Buffer.concat(chunks), Buffer.from(body))).toBe(0);
+    await client.quit();
+  });
+
+  it('the upstream closing the control connection closes the client side too', async () => {
+    const r = (current = await rig());
+    const client = await FtpTestClient.connect(r.relay);
+    await client.login();
+    const closed = new Promise<string>((resolve) => client.readReply().then(() => resolve('reply'), (e: Error) => resolve(e.message)));
+    await eventually(() => r.server.sessions.length === 1, 2000, 'server session');
+    r.server.sessions[0]!.close();
+    expect(await closed).toMatch(/closed/);
+    await noLeaks(r.proxy);
+  });
 });
