@@ -15,20 +15,14 @@
  */
 
 import { NatAlgError } from '../errors.js';
-import { endpoint, sameAddress, type Endpoint } from '../net/ip.js';
+import type { Endpoint } from '../net/ip.js';
 import { reverse, type Direction } from '../stream/translator.js';
 import type { DataChannelRequest, FtpEvent } from '../ftp/types.js';
 import type { DataPortSource } from './ports.js';
-import { planDataChannel, type ChannelPlan } from './plan.js';
+import { planDataChannel } from './plan.js';
+import { DataChannels } from './channels.js';
 import { createDefaultTranslator } from './default-translator.js';
-import {
-  CHANNEL_BUSY,
-  CHANNEL_TRANSITIONS,
-  SESSION_TRANSITIONS,
-  transition,
-  type ChannelState,
-  type SessionState,
-} from './states.js';
+import { SESSION_TRANSITIONS, transition, type SessionState } from './states.js';
 import {
   DEFAULT_RELAY_TIMEOUTS,
   directionFrom,
@@ -43,32 +37,12 @@ import {
   type Side,
 } from './types.js';
 
-/** A port taken by another program: try this many other ports before refusing the request. */
-const MAX_BIND_ATTEMPTS = 8;
-
 /**
  * Shutting down, a session without a transfer closes once its control channel has been quiet this
  * long: the server's `226` usually arrives a moment after the data connection closes, and the
  * client should see it before the `421`.
  */
 export const DRAIN_QUIET_MS = 200;
-
-interface Channel {
-  readonly id: number;
-  readonly request: DataChannelRequest;
-  readonly plan: ChannelPlan;
-  state: ChannelState;
-  /** Port handed out by the port source (0: none, the embedding picks). */
-  heldPort: number;
-  /** Ports that failed to bind: kept from the source until the channel closes, so none is retried. */
-  failedPorts: number[];
-  listenerOpen: boolean;
-  attempts: number;
-  deadline: number | null;
-  peer: Endpoint | null;
-  /** The translator has not yet been answered for this channel's request. */
-  unanswered: boolean;
-}
 
 export class FtpRelaySession {
   private readonly options: FtpRelaySessionOptions;
@@ -82,8 +56,7 @@ export class FtpRelaySession {
 
   private readonly actions: RelayAction[] = [];
   private readonly events: RelayEvent[] = [];
-  private readonly channels = new Map<number, Channel>();
-  private nextChannel = 1;
+  private readonly channels: DataChannels;
 
   /** Input the translator did not take yet (it waits for a data-channel answer), per side. */
   private readonly held: Record<Side, Uint8Array | null> = { client: null, server: null };
@@ -114,6 +87,16 @@ export class FtpRelaySession {
       upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.upstreamConnectTimeoutMs,
     };
     this.ports = options.dataPorts ?? null;
+    this.channels = new DataChannels({
+      actions: this.actions,
+      events: this.events,
+      timeouts: this.timeouts,
+      ports: this.ports,
+      resolve: (id, replacement) => this.translator?.resolveDataChannel(id, replacement),
+      refuse: (id, reason) => {
+        if (!this.isClosed) this.translator?.refuseDataChannel(id, oneLine(reason));
+      },
+    });
     this.connectDeadline = nowMs + this.timeouts.upstreamConnectTimeoutMs;
     this.lastActivity = nowMs;
     // Nothing the client sends can go anywhere before upstream answers: hold it in its socket.
@@ -159,7 +142,7 @@ export class FtpRelaySession {
       take(this.lastActivity + this.timeouts.idleTimeoutMs);
       if (this.draining) take(this.lastActivity + DRAIN_QUIET_MS);
     }
-    for (const c of this.channels.values()) take(c.deadline);
+    take(this.channels.nextDeadline());
     if (this.translator) take(this.translator.pollTimeout());
     return next;
   }
@@ -245,101 +228,41 @@ export class FtpRelaySession {
   // ---- data channels ------------------------------------------------------------------------
 
   handleDataListening(channel: number, local: Endpoint, nowMs: number): void {
-    const c = this.liveChannel(channel);
-    if (!c || c.state !== 'binding') return;
-    c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'listening');
-    c.listenerOpen = true;
-    c.deadline = nowMs + this.timeouts.dataListenTimeoutMs;
-    const advertised = endpoint(c.plan.advertiseAddress, local.port);
-    this.events.push({
-      type: 'data-listening',
-      channel,
-      mode: c.request.mode,
-      command: c.request.command,
-      side: c.plan.listenSide,
-      local,
-      advertised,
-    });
-    if (c.unanswered && this.translator) {
-      c.unanswered = false;
-      this.translator.resolveDataChannel(c.request.id, advertised);
-    }
+    this.channels.listening(channel, local, nowMs);
     this.pump(nowMs);
   }
 
   /** The listener could not be bound. `portInUse`: another port may work. */
   handleDataListenFailed(channel: number, reason: string, portInUse: boolean, nowMs: number): void {
-    const c = this.liveChannel(channel);
-    if (!c || c.state !== 'binding') return;
-    if (c.heldPort !== 0) c.failedPorts.push(c.heldPort);
-    c.heldPort = 0;
-    if (portInUse && this.ports && c.attempts < MAX_BIND_ATTEMPTS) {
-      const port = this.ports.acquire(c.plan.bindAddress, nowMs);
-      if (port !== null) {
-        c.attempts++;
-        c.heldPort = port;
-        c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'binding');
-        this.actions.push({ type: 'listen', channel, side: c.plan.listenSide, local: endpoint(c.plan.bindAddress, port) });
-        return;
-      }
-    }
-    this.closeChannel(c, `listen failed: ${oneLine(reason)}`, nowMs);
+    this.channels.listenFailed(channel, oneLine(reason), portInUse, nowMs);
     this.pump(nowMs);
   }
 
   /**
    * A connection arrived at the channel's listener from `remote`. Returns true when the embedding
-   * keeps it (unread until `splice`), false when it must destroy it at once.
+   * keeps it (unread until `splice`), false when it must destroy it at once: only the peer named
+   * by the channel's plan may connect (the client for passive modes, the server for active ones).
    */
   handleDataIncoming(channel: number, remote: Endpoint, nowMs: number): boolean {
-    const c = this.liveChannel(channel);
-    if (!c || c.state !== 'listening') return false;
-    const expected = c.plan.expectedPeer;
-    if (!sameAddress(remote.address, expected)) {
-      this.events.push({ type: 'data-rejected', channel, peer: remote, expected });
-      return false;
-    }
-    c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'connecting');
-    c.peer = remote;
-    this.closeListener(c, nowMs);
-    const { connectSide: side, connectTarget: target, connectFrom: localAddress } = c.plan;
-    c.deadline = nowMs + this.timeouts.upstreamConnectTimeoutMs;
-    this.actions.push({ type: 'connect-data', channel, side, target, localAddress });
-    return true;
+    return this.channels.incoming(channel, remote, nowMs);
   }
 
   handleDataConnected(channel: number, nowMs: number): void {
-    const c = this.liveChannel(channel);
-    if (!c || c.state !== 'connecting') return;
-    c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'open');
-    c.deadline = null;
+    if (!this.channels.connected(channel)) return;
     this.bytes.dataChannels++;
-    this.actions.push({ type: 'splice', channel });
-    this.events.push({
-      type: 'data-open',
-      channel,
-      mode: c.request.mode,
-      command: c.request.command,
-      peer: c.peer!,
-      target: c.plan.connectTarget,
-    });
     this.lastActivity = nowMs;
   }
 
   handleDataConnectFailed(channel: number, reason: string, nowMs: number): void {
-    const c = this.liveChannel(channel);
-    if (!c || c.state !== 'connecting') return;
-    this.closeChannel(c, `connect to the ${c.plan.connectSide} failed: ${oneLine(reason)}`, nowMs);
+    this.channels.connectFailed(channel, oneLine(reason), nowMs);
     this.afterChannelChange(nowMs);
   }
 
   /** Both connections of a spliced channel are gone (or one failed and the other was destroyed). */
   handleDataClosed(channel: number, bytes: DataByteCounts, reason: string, nowMs: number): void {
-    const c = this.liveChannel(channel);
-    if (!c) return;
+    if (!this.channels.closed(channel, bytes, oneLine(reason), nowMs)) return;
     this.bytes.dataToClient += bytes.toClient;
     this.bytes.dataToServer += bytes.toServer;
-    this.closeChannel(c, reason, nowMs, bytes, false);
     this.lastActivity = nowMs;
     this.afterChannelChange(nowMs);
   }
@@ -371,11 +294,7 @@ export class FtpRelaySession {
       this.close('Idle timeout, closing control connection', nowMs);
       return;
     }
-    for (const c of [...this.channels.values()]) {
-      if (c.deadline === null || nowMs < c.deadline) continue;
-      const why = c.state === 'connecting' ? 'connect timeout' : 'no data connection in time';
-      this.closeChannel(c, why, nowMs);
-    }
+    this.channels.expire(nowMs);
     const t = this.translator?.pollTimeout();
     if (this.translator && t !== null && t !== undefined && nowMs >= t) this.translator.handleTimeout(nowMs);
     this.pump(nowMs);
@@ -385,17 +304,7 @@ export class FtpRelaySession {
   // ---- internals ----------------------------------------------------------------------------
 
   private isBusy(): boolean {
-    for (const c of this.channels.values()) if (CHANNEL_BUSY.has(c.state)) return true;
-    return false;
-  }
-
-  private liveChannel(channel: number): Channel | null {
-    if (!Number.isInteger(channel) || channel < 1 || channel >= this.nextChannel) {
-      throw new NatAlgError('unknown-id', `data channel ${channel} was never opened by this session`);
-    }
-    // A closed channel is gone from the map: late reports about it are stale and ignored.
-    if (this.state === 'closed') return null;
-    return this.channels.get(channel) ?? null;
+    return this.channels.busy;
   }
 
   /** Move bytes and events through the translator until nothing more happens. */
@@ -480,15 +389,10 @@ export class FtpRelaySession {
       case 'data-channel-request':
         this.openChannel(e.request, nowMs);
         break;
-      case 'data-channel-released': {
+      case 'data-channel-released':
         // Only a channel still waiting for its peer goes: a running transfer is left to finish.
-        for (const c of this.channels.values()) {
-          if (c.request.id === e.id && (c.state === 'binding' || c.state === 'listening')) {
-            this.closeChannel(c, `released: ${e.reason}`, nowMs);
-          }
-        }
+        this.channels.released(e.id, e.reason, nowMs);
         break;
-      }
       case 'command-refused':
         this.events.push({ type: 'command-refused', command: e.command, reason: e.reason, reply: e.reply });
         break;
@@ -502,7 +406,6 @@ export class FtpRelaySession {
   }
 
   private openChannel(request: DataChannelRequest, nowMs: number): void {
-    const t = this.translator!;
     const plan = planDataChannel(request, {
       client: this.options.client.address,
       clientLocal: this.options.clientLocal.address,
@@ -510,67 +413,8 @@ export class FtpRelaySession {
       serverLocal: this.upstreamLocal!.address,
       ...(this.options.publicAddress !== undefined ? { publicAddress: this.options.publicAddress } : {}),
     });
-    if (typeof plan === 'string') {
-      t.refuseDataChannel(request.id, plan);
-      return;
-    }
-    const port = this.ports ? this.ports.acquire(plan.bindAddress, nowMs) : 0;
-    if (port === null) {
-      t.refuseDataChannel(request.id, 'no free data port');
-      return;
-    }
-    const id = this.nextChannel++;
-    this.channels.set(id, {
-      id,
-      request,
-      plan,
-      state: 'binding',
-      heldPort: port,
-      failedPorts: [],
-      listenerOpen: false,
-      attempts: 1,
-      deadline: nowMs + this.timeouts.dataListenTimeoutMs,
-      peer: null,
-      unanswered: true,
-    });
-    this.actions.push({ type: 'listen', channel: id, side: plan.listenSide, local: endpoint(plan.bindAddress, port) });
-  }
-
-  private closeListener(c: Channel, nowMs: number): void {
-    if (c.listenerOpen) {
-      c.listenerOpen = false;
-      this.actions.push({ type: 'close-listener', channel: c.id });
-    }
-    this.releasePort(c, nowMs);
-  }
-
-  private releasePort(c: Channel, nowMs: number): void {
-    if (this.ports) {
-      for (const port of c.failedPorts) this.ports.release(c.plan.bindAddress, port, nowMs);
-      if (c.heldPort !== 0) this.ports.release(c.plan.bindAddress, c.heldPort, nowMs);
-    }
-    c.failedPorts = [];
-    c.heldPort = 0;
-  }
-
-  private closeChannel(
-    c: Channel,
-    reason: string,
-    nowMs: number,
-    bytes: DataByteCounts = { toClient: 0, toServer: 0 },
-    tellEmbedding = true,
-  ): void {
-    if (c.unanswered && this.translator && this.state !== 'closed') {
-      c.unanswered = false;
-      this.translator.refuseDataChannel(c.request.id, reason);
-    }
-    // close-data covers the listener too (and one still being bound): no close-listener first.
-    c.listenerOpen = false;
-    this.releasePort(c, nowMs);
-    c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'closed');
-    this.channels.delete(c.id);
-    if (tellEmbedding) this.actions.push({ type: 'close-data', channel: c.id, reason });
-    this.events.push({ type: 'data-close', channel: c.id, reason, bytes });
+    if (typeof plan === 'string') this.translator!.refuseDataChannel(request.id, plan);
+    else this.channels.open(request, plan, nowMs);
   }
 
   private failUpstream(reason: string, nowMs: number): void {
@@ -589,7 +433,7 @@ export class FtpRelaySession {
 
   private closeSession(reason: string, graceful: boolean, nowMs: number): void {
     if (this.state === 'closed') return;
-    for (const c of [...this.channels.values()]) this.closeChannel(c, `session closed: ${reason}`, nowMs);
+    this.channels.closeAll(`session closed: ${reason}`, nowMs);
     this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'closed');
     this.closeReason = reason;
     this.held.client = null;
