@@ -120,3 +120,39 @@ describe('deployments', () => {
     await noLeaks(r.proxy);
   });
 });
+
+describe('FtpProxy API', () => {
+  it('listen({ port, host }), address(), close(cb) once the last session is gone', async () => {
+    const { FtpTestServer } = await import('../../src/testing/index.js');
+    const { createFtpProxy } = await import('../../src/node/index.js');
+    const server = new FtpTestServer();
+    const up = await server.listen();
+    const proxy = createFtpProxy({ upstream: { host: up.address, port: up.port } });
+    await new Promise<void>((resolve) => proxy.listen({ port: 0, host: '127.0.0.1' }, resolve));
+    const a = proxy.address();
+    expect(a && typeof a === 'object' && a.address).toBe('127.0.0.1');
+    const port = (a as { port: number }).port;
+    const client = await FtpTestClient.connect({ host: '127.0.0.1', port });
+    let closed = false;
+    proxy.close(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 50));
+    // Like net.Server: running sessions go on after close().
+    expect(closed).toBe(false);
+    await client.login();
+    await client.quit();
+    await eventually(() => closed, 5000, 'close callback');
+    expect(proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0 });
+    await server.close();
+  });
+
+  it('rejects bad options with typed errors', async () => {
+    const { createFtpProxy } = await import('../../src/node/index.js');
+    expect(() => createFtpProxy({ upstream: { host: '127.0.0.1', port: 0 } })).toThrow(expect.objectContaining({ kind: 'invalid-argument' }));
+    expect(() => createFtpProxy({ upstream: { host: '127.0.0.1', port: 21 }, publicAddress: 'nope' })).toThrow(
+      expect.objectContaining({ kind: 'invalid-argument' }),
+    );
+    expect(() => createFtpProxy({ upstream: { host: '127.0.0.1', port: 21 }, dataPorts: { min: 10, max: 5 } })).toThrow(
+      expect.objectContaining({ kind: 'invalid-argument' }),
+    );
+  });
+});

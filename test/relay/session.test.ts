@@ -363,3 +363,32 @@ describe('FtpRelaySession: data channels in every mode', () => {
     expect(t.eventsOf('session-closed')[0]?.bytes).toMatchObject({ dataToClient: 100, dataChannels: 1 });
   });
 });
+
+describe('FtpRelaySession: chunking (property)', () => {
+  it('any split of the input gives the same bytes to both peers and the same listeners', async () => {
+    const fc = await import('fast-check');
+    const script: Array<['client' | 'server', string]> = [
+      ['client', 'PORT 203,0,113,5,200,10\r\nNOOP\r\n'],
+      ['server', '200 ok\r\n200 noop\r\n'],
+      ['client', 'EPRT |1|203.0.113.5|51000|\r\n'],
+      ['server', '200 ok\r\n'],
+      ['client', 'PASV\r\n'],
+      ['server', '227-Entering\r\n227 Passive Mode (198,51,100,7,19,137).\r\n'],
+      ['client', 'EPSV\r\n'],
+      ['server', '229 Entering Extended Passive Mode (|||5001|)\r\n'],
+    ];
+    const outcome = (chunks: number[]) => {
+      const t = ready();
+      script.forEach(([side, text], i) => t.send(side, text, chunks[i]!));
+      return { client: t.received.client, server: t.received.server, listens: [...t.channels.values()].map((c) => c.side) };
+    };
+    const whole = outcome(script.map(() => Infinity));
+    expect(whole.listens).toEqual(['server', 'server', 'client', 'client']);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 9 }), { minLength: script.length, maxLength: script.length }), (chunks) => {
+        expect(outcome(chunks)).toEqual(whole);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -3,4 +3,3 @@ export * from './ports.js';
 export * from './states.js';
 export { FtpRelaySession } from './session.js';
 export * from './plan.js';
-export { DataChannels, type ChannelHost } from './channels.js';
