@@ -12,6 +12,7 @@ type Module = { run(): Promise<BenchResult[]> };
 const modules: Record<string, () => Promise<Module>> = {
   // Each area registers its module here.
   relay: () => import('./relay.js'),
+  mapping: () => import('./mapping.js'),
 };
 
 async function main(): Promise<void> {

@@ -406,3 +406,26 @@ describe('misuse throws typed errors', () => {
     expect(new PortTable({ externalAddresses: [EXT], random: { random: rnd } }).size).toBe(0);
   });
 });
+
+describe('storage', () => {
+  it('grows past its initial capacity and survives deletions in long probe chains', () => {
+    const t = new PortTable({ externalAddresses: [EXT, EXT2], random: seeded(12), udp: { filtering: 'endpoint-independent' } });
+    const ids = new Map<number, Mapping>();
+    for (let i = 0; i < 6000; i++) {
+      const m = ok(t.outbound('udp', ep(`192.0.2.${1 + (i % 7)}`, 2000 + i), ep(R1, 1), 0));
+      ids.set(i, m);
+    }
+    const rnd = seeded(99);
+    for (let i = 0; i < 6000; i++) if (rnd() < 0.5) {
+      expect(t.release(ids.get(i)!.id)).toBe(true);
+      ids.delete(i);
+    }
+    for (const [i, m] of ids) {
+      expect(t.lookupInternal('udp', ep(`192.0.2.${1 + (i % 7)}`, 2000 + i), 1)?.id).toBe(m.id);
+      expect(t.lookupExternal('udp', m.external, 1)?.id).toBe(m.id);
+      expect(t.findExternal(1, 0xcb007101 + (m.external.address === EXT ? 0 : 1), m.external.port, 1)).toBe(m.id);
+    }
+    expect(t.size).toBe(ids.size);
+    expect(t.findInternal(1, 0xc000020a, 1, 1)).toBe(-1);
+  });
+});

@@ -152,8 +152,8 @@ export class PortTable {
         this.recordPeer(s, raddr, remote);
       }
       mapping = this.toMapping(s, created ? internal : undefined);
-      srcExt = this.slots.extIdx[s]!;
-      srcPort = this.slots.eport[s]!;
+      srcExt = this.slots.extIdx(s);
+      srcPort = this.slots.eport(s);
     }
     let hairpin = null;
     if (this.options.hairpinning && raddr >= 0 && this.extIndex.has(raddr)) {
@@ -285,7 +285,7 @@ export class PortTable {
     if (s < 0) return { ok: false, reason: 'table-full' };
     const iaddr = this.keys.acquire(req.internal.address);
     this.fill(s, p, iaddr, req.internal.port, idx, req.external.port, 0, 0, 0);
-    this.slots.flags[s] = F_LIVE | F_STATIC | F_HELD;
+    this.slots.setFlags(s, F_LIVE | F_STATIC | F_HELD);
     this.slots.insert(s);
     this.keyCounts[p * 3]!++;
     space.take(req.external.port, s + 1);
@@ -351,8 +351,8 @@ export class PortTable {
       const iaddr = this.keys.peek(req.internal.address);
       const s = iaddr >= 0 ? this.slots.find(p, iaddr, req.internal.port, 0, 0, 0) : -1;
       if (s >= 0 && this.alive(s, nowMs)) {
-        idx = this.slots.extIdx[s]!;
-        port = this.slots.eport[s]!;
+        idx = this.slots.extIdx(s);
+        port = this.slots.eport(s);
       } else {
         const host = iaddr >= 0 ? this.hosts.get(iaddr) : undefined;
         const f = this.pickPort(p, iaddr < 0 ? 0 : iaddr, req.internal.port, 0, 0, host?.pool ?? this.leastLoadedPool());
@@ -450,7 +450,7 @@ export class PortTable {
   /** Every live mapping (for snapshots, tests and diagnostics; O(n)). */
   *mappings(): IterableIterator<Mapping> {
     const n = this.slots.capacity;
-    for (let s = 0; s < n; s++) if (this.slots.flags[s]! & F_LIVE) yield this.toMapping(s);
+    for (let s = 0; s < n; s++) if (this.slots.flags(s) & F_LIVE) yield this.toMapping(s);
   }
 
   // ---------------------------------------------------------------- internals
@@ -459,7 +459,7 @@ export class PortTable {
   peersOf(slot: number): Endpoint[] {
     const out: Endpoint[] = [];
     const sl = this.slots;
-    if (sl.flags[slot]! & F_HAS_PEER) out.push(this.keys.endpoint(sl.raddr[slot]!, sl.rport[slot]!));
+    if (sl.flags(slot) & F_HAS_PEER) out.push(this.keys.endpoint(sl.raddr(slot), sl.rport(slot)));
     const extra = this.peers.get(slot);
     if (extra) for (let i = 0; i < extra.length; i += 2) out.push(this.keys.endpoint(extra[i]!, extra[i + 1]!));
     return out;
@@ -483,16 +483,16 @@ export class PortTable {
     const first = peers[0];
     const raddr = first ? this.keys.acquire(first.address) : 0;
     this.fill(s, p, this.keys.acquire(internal.address), internal.port, idx, external.port, kind, raddr, first?.port ?? 0);
-    this.slots.flags[s] = (flags & ~F_HAS_PEER) | F_LIVE | (first ? F_HAS_PEER : 0);
+    this.slots.setFlags(s, (flags & ~F_HAS_PEER) | F_LIVE | (first ? F_HAS_PEER : 0));
     for (let i = 1; i < peers.length; i++) this.addExtraPeer(s, this.keys.acquire(peers[i]!.address), peers[i]!.port);
-    if (this.slots.find(p, this.slots.iaddr[s]!, internal.port, kind, raddr, first?.port ?? 0) >= 0) {
+    if (this.slots.find(p, this.slots.iaddr(s), internal.port, kind, raddr, first?.port ?? 0) >= 0) {
       throw new NatAlgError('invalid-argument', 'snapshot: internal key held twice');
     }
     this.slots.insert(s);
     this.keyCounts[p * 3 + kind]!++;
     space.take(external.port, s + 1);
     if (flags & F_STATIC) this.staticCount++;
-    else this.countHost(this.slots.iaddr[s]!, idx);
+    else this.countHost(this.slots.iaddr(s), idx);
     if (!(flags & F_HELD)) this.schedule(s, expiresAt);
   }
 
@@ -519,7 +519,7 @@ export class PortTable {
 
   /** @internal */
   flagsOf(slot: number): number {
-    return this.slots.flags[slot]!;
+    return this.slots.flags(slot);
   }
 
   private emit(e: MappingEvent): void {
@@ -538,13 +538,13 @@ export class PortTable {
       const h = heap.peekHandle();
       const d = heap.peekDeadline();
       const s = h % SLOT_LIMIT;
-      if (sl.slotOf(h) !== s || sl.flags[s]! & F_HELD || sl.heapDeadline[s] !== d) {
+      if (sl.slotOf(h) !== s || sl.flags(s) & F_HELD || sl.heapDeadline(s) !== d) {
         heap.pop(); // released, held, or superseded by a newer entry
         continue;
       }
-      const e = sl.expiry[s]!;
+      const e = sl.expiry(s);
       if (e > d) {
-        sl.heapDeadline[s] = e;
+        sl.setHeapDeadline(s, e);
         heap.replaceTop(e, h);
         continue;
       }
@@ -555,46 +555,46 @@ export class PortTable {
 
   private schedule(s: number, expiresAt: number): void {
     const sl = this.slots;
-    sl.expiry[s] = expiresAt;
-    sl.heapDeadline[s] = expiresAt;
+    sl.setExpiry(s, expiresAt);
+    sl.setHeapDeadline(s, expiresAt);
     this.heap.push(expiresAt, sl.handleOf(s));
     this.timed++;
     if (this.heap.size > 2 * this.timed + 1024) {
       this.heap.compact((h, d) => {
         const slot = h % SLOT_LIMIT;
-        return sl.slotOf(h) === slot && !(sl.flags[slot]! & F_HELD) && sl.heapDeadline[slot] === d;
+        return sl.slotOf(h) === slot && !(sl.flags(slot) & F_HELD) && sl.heapDeadline(slot) === d;
       });
     }
   }
 
   private timeoutOf(s: number): number {
-    const pol = this.options.policies[this.slots.proto[s]!]!;
-    return this.slots.flags[s]! & F_ESTABLISHED ? pol.establishedTimeoutMs : pol.transitoryTimeoutMs;
+    const pol = this.options.policies[this.slots.proto(s)]!;
+    return this.slots.flags(s) & F_ESTABLISHED ? pol.establishedTimeoutMs : pol.transitoryTimeoutMs;
   }
 
   private touch(s: number, nowMs: number): void {
     const sl = this.slots;
-    if (sl.flags[s]! & F_HELD) return;
+    if (sl.flags(s) & F_HELD) return;
     const e = nowMs + this.timeoutOf(s);
-    if (e < sl.expiry[s]!) {
+    if (e < sl.expiry(s)) {
       // Earlier than the filed deadline (an established connection started closing): file anew;
       // the old entry no longer matches heapDeadline and is dropped when it surfaces.
-      sl.expiry[s] = e;
-      sl.heapDeadline[s] = e;
+      sl.setExpiry(s, e);
+      sl.setHeapDeadline(s, e);
       this.heap.push(e, sl.handleOf(s));
     } else {
-      sl.expiry[s] = e;
+      sl.setExpiry(s, e);
     }
   }
 
   private setPhase(s: number, phase: ConnectionPhase): void {
-    if (phase === 'established') this.slots.flags[s]! |= F_ESTABLISHED;
-    else this.slots.flags[s]! &= ~F_ESTABLISHED;
+    if (phase === 'established') this.slots.setFlags(s, this.slots.flags(s) | (F_ESTABLISHED));
+    else this.slots.setFlags(s, this.slots.flags(s) & (~F_ESTABLISHED));
   }
 
   private alive(s: number, nowMs: number): boolean {
-    const f = this.slots.flags[s]!;
-    return (f & F_LIVE) !== 0 && ((f & F_HELD) !== 0 || this.slots.expiry[s]! > nowMs);
+    const f = this.slots.flags(s);
+    return (f & F_LIVE) !== 0 && ((f & F_HELD) !== 0 || this.slots.expiry(s) > nowMs);
   }
 
   private findOutbound(p: number, iaddr: number, iport: number, raddr: number, rport: number, nowMs: number): number {
@@ -634,7 +634,7 @@ export class PortTable {
     this.fill(s, p, iaddr, internal.port, pick.idx, pick.port, kind, raddr, remote?.port ?? 0);
     let flags = F_LIVE | (kind << KEY_SHIFT) | (remote ? F_HAS_PEER : 0) | (hold ? F_HELD : 0);
     if (phase === 'established' || (phase === null && p !== 0)) flags |= F_ESTABLISHED;
-    this.slots.flags[s] = flags;
+    this.slots.setFlags(s, flags);
     this.slots.insert(s);
     this.keyCounts[p * 3 + kind]!++;
     this.spaceFor(pick.idx, p).take(pick.port, s + 1);
@@ -645,14 +645,14 @@ export class PortTable {
 
   private fill(s: number, p: number, iaddr: number, iport: number, idx: number, eport: number, kind: number, raddr: number, rport: number): void {
     const sl = this.slots;
-    sl.proto[s] = p;
-    sl.iaddr[s] = iaddr;
-    sl.iport[s] = iport;
-    sl.extIdx[s] = idx;
-    sl.eport[s] = eport;
-    sl.raddr[s] = raddr;
-    sl.rport[s] = rport;
-    sl.flags[s] = F_LIVE | (kind << KEY_SHIFT);
+    sl.setProto(s, p);
+    sl.setIaddr(s, iaddr);
+    sl.setIport(s, iport);
+    sl.setExtIdx(s, idx);
+    sl.setEport(s, eport);
+    sl.setRaddr(s, raddr);
+    sl.setRport(s, rport);
+    sl.setFlags(s, F_LIVE | (kind << KEY_SHIFT));
   }
 
   private countHost(iaddr: number, idx: number): void {
@@ -731,7 +731,7 @@ export class PortTable {
       const s = o - 1;
       if (this.admits(s, peerKey, peerPort)) {
         if (!hairpin && this.options.policies[p]!.inboundRefresh) this.touch(s, nowMs);
-        const f = this.slots.flags[s]!;
+        const f = this.slots.flags(s);
         return { ok: true, mapping: this.toMapping(s), via: f & F_STATIC ? 'static' : 'mapping', expectation: null };
       }
       filtered = true;
@@ -748,12 +748,12 @@ export class PortTable {
 
   private admits(s: number, peerKey: number, peerPort: number): boolean {
     const sl = this.slots;
-    const f = sl.flags[s]!;
+    const f = sl.flags(s);
     if (f & F_STATIC) return true;
-    const level = f & F_PEER_LOCKED ? 2 : this.filter[sl.proto[s]!]!;
+    const level = f & F_PEER_LOCKED ? 2 : this.filter[sl.proto(s)]!;
     if (level === 0) return true;
     if (peerKey < 0) return false;
-    if (f & F_HAS_PEER && sl.raddr[s] === peerKey && (level === 1 || sl.rport[s] === peerPort)) return true;
+    if (f & F_HAS_PEER && sl.raddr(s) === peerKey && (level === 1 || sl.rport(s) === peerPort)) return true;
     const extra = this.peers.get(s);
     if (extra) {
       for (let i = 0; i < extra.length; i += 2) if (extra[i] === peerKey && (level === 1 || extra[i + 1] === peerPort)) return true;
@@ -763,17 +763,17 @@ export class PortTable {
 
   private recordPeer(s: number, peerKey: number, remote: Endpoint): void {
     const sl = this.slots;
-    const f = sl.flags[s]!;
+    const f = sl.flags(s);
     if (f & F_HAS_PEER) {
-      if (sl.raddr[s] === peerKey && sl.rport[s] === remote.port) return;
+      if (sl.raddr(s) === peerKey && sl.rport(s) === remote.port) return;
     } else if (!(f & F_STATIC)) {
-      sl.raddr[s] = this.keys.acquire(remote.address);
-      sl.rport[s] = remote.port;
+      sl.setRaddr(s, this.keys.acquire(remote.address));
+      sl.setRport(s, remote.port);
       // The key remote of kind-0 mappings is not part of the key: safe to set after indexing.
-      sl.flags[s] = f | F_HAS_PEER;
+      sl.setFlags(s, f | F_HAS_PEER);
       return;
     }
-    if (f & F_STATIC || (this.filter[sl.proto[s]!] === 0 && !(f & F_PEER_LOCKED))) return;
+    if (f & F_STATIC || (this.filter[sl.proto(s)] === 0 && !(f & F_PEER_LOCKED))) return;
     const extra = this.peers.get(s);
     if (extra) for (let i = 0; i < extra.length; i += 2) if (extra[i] === peerKey && extra[i + 1] === remote.port) return;
     this.addExtraPeer(s, this.keys.acquire(remote.address), remote.port);
@@ -795,7 +795,7 @@ export class PortTable {
     const idx = Math.floor(r.extKey / 65536 / 4);
     const port = r.external.port;
     const peerKey = this.keys.acquire(peerText);
-    if (owner > 0 && this.slots.flags[owner - 1]! & F_LIVE) {
+    if (owner > 0 && this.slots.flags(owner - 1) & F_LIVE) {
       const s = owner - 1; // the internal endpoint's existing mapping: open it to this peer
       this.addExtraPeer(s, peerKey, peerPort);
       this.touch(s, nowMs);
@@ -811,11 +811,11 @@ export class PortTable {
       return null;
     }
     this.fill(s, p, this.keys.acquire(r.internal.address), r.internal.port, idx, port, 2, peerKey, peerPort);
-    this.slots.flags[s] = F_LIVE | (2 << KEY_SHIFT) | F_HAS_PEER | F_PEER_LOCKED | (p === 0 ? 0 : F_ESTABLISHED);
+    this.slots.setFlags(s, F_LIVE | (2 << KEY_SHIFT) | F_HAS_PEER | F_PEER_LOCKED | (p === 0 ? 0 : F_ESTABLISHED));
     this.slots.insert(s);
     this.keyCounts[p * 3 + 2]!++;
     this.spaceFor(idx, p).reassign(port, s + 1);
-    this.countHost(this.slots.iaddr[s]!, idx);
+    this.countHost(this.slots.iaddr(s), idx);
     this.schedule(s, nowMs + this.timeoutOf(s));
     return this.toMapping(s, r.internal);
   }
@@ -828,7 +828,7 @@ export class PortTable {
   }
 
   private sameInternal(s: number, e: Endpoint): boolean {
-    return this.slots.iaddr[s] === this.keys.peek(e.address) && this.slots.iport[s] === e.port;
+    return this.slots.iaddr(s) === this.keys.peek(e.address) && this.slots.iport(s) === e.port;
   }
 
   private reservedFor(extKey: number, e: Endpoint): boolean {
@@ -842,10 +842,10 @@ export class PortTable {
 
   private free(s: number, fromHeap = false): void {
     const sl = this.slots;
-    const p = sl.proto[s]!;
-    const f = sl.flags[s]!;
-    const idx = sl.extIdx[s]!;
-    const port = sl.eport[s]!;
+    const p = sl.proto(s);
+    const f = sl.flags(s);
+    const idx = sl.extIdx(s);
+    const port = sl.eport(s);
     sl.remove(s);
     this.keyCounts[p * 3 + (f >> KEY_SHIFT)]!--;
     const space = this.spaces[idx * 3 + p]!;
@@ -853,13 +853,13 @@ export class PortTable {
     else space.free(port);
     if (f & F_STATIC) this.staticCount--;
     else {
-      const host = this.hosts.get(sl.iaddr[s]!);
-      if (host && --host.count === 0) this.hosts.delete(sl.iaddr[s]!);
+      const host = this.hosts.get(sl.iaddr(s));
+      if (host && --host.count === 0) this.hosts.delete(sl.iaddr(s));
       if (idx < this.poolSize) this.poolLoad[idx]!--;
     }
     if (!fromHeap && !(f & F_HELD)) this.timed--;
-    this.keys.release(sl.iaddr[s]!);
-    if (f & F_HAS_PEER) this.keys.release(sl.raddr[s]!);
+    this.keys.release(sl.iaddr(s));
+    if (f & F_HAS_PEER) this.keys.release(sl.raddr(s));
     const extra = this.peers.get(s);
     if (extra) {
       for (let i = 0; i < extra.length; i += 2) this.keys.release(extra[i]!);
@@ -870,15 +870,15 @@ export class PortTable {
 
   private toMapping(s: number, internal?: Endpoint): Mapping {
     const sl = this.slots;
-    const f = sl.flags[s]!;
-    const idx = sl.extIdx[s]!;
+    const f = sl.flags(s);
+    const idx = sl.extIdx(s);
     return {
       id: sl.handleOf(s),
-      protocol: PROTOCOLS[sl.proto[s]!]!,
-      internal: internal && internal.port === sl.iport[s] ? internal : this.keys.endpoint(sl.iaddr[s]!, sl.iport[s]!),
-      external: { family: familyOfKey(this.extKey[idx]!), address: this.extText[idx]!, port: sl.eport[s]! },
+      protocol: PROTOCOLS[sl.proto(s)]!,
+      internal: internal && internal.port === sl.iport(s) ? internal : this.keys.endpoint(sl.iaddr(s), sl.iport(s)),
+      external: { family: familyOfKey(this.extKey[idx]!), address: this.extText[idx]!, port: sl.eport(s) },
       kind: f & F_STATIC ? 'static' : 'dynamic',
-      expiresAt: f & F_HELD ? null : sl.expiry[s]!,
+      expiresAt: f & F_HELD ? null : sl.expiry(s),
     };
   }
 

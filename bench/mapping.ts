@@ -1,0 +1,250 @@
+/**
+ * Mapping-table benchmarks (`npm run bench mapping`). Each figure is beside a baseline measured
+ * in the same run: the obvious implementation, a plain `Map` keyed by a string of the same tuple
+ * (`proto|address|port`) in each direction, with a sequential port counter.
+ *
+ * - mapping.allocate: new mappings per second (100,000 per round into a fresh table, paired
+ *   pooling over 4 addresses, RFC 6056 port choice, timers filed). Goal >= 2e6/s.
+ * - mapping.lookup: lookups per second at 1,000,000 live mappings, alternating internal-side
+ *   and external-side lookups of random present keys, numeric API (IPv4 as uint32). The
+ *   baseline builds its string key from the same numbers per lookup, as a naive NAT would.
+ *   Goal >= 1e7/s. mapping.lookup_endpoint: the same through the Endpoint-object API.
+ * - mapping.expire: expiries per second (handleTimeout over 200,000 due mappings, events
+ *   drained); the baseline scans its Map for due entries.
+ * - mapping.bytes_per_entry: heapUsed + arrayBuffers growth per live mapping at 1,000,000
+ *   mappings, after a forced GC, in a child process started with --expose-gc (baseline measured
+ *   in a second child). Goal <= 200 bytes.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PortTable } from '../src/core/mapping/index.js';
+import { ipv4ToNumber, numberToIPv4, type Endpoint } from '../src/core/net/ip.js';
+import { compareRates, median, nowMs, type BenchResult } from './harness.js';
+
+const POOL_4 = ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4'];
+const POOL_32 = Array.from({ length: 32 }, (_, i) => `203.0.113.${i + 1}`);
+const HOST_BASE = ipv4ToNumber('10.0.0.0');
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n internal endpoints: 1000 ports on each of n/1000 hosts. */
+function endpoints(n: number): Endpoint[] {
+  const out: Endpoint[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = { family: 4, address: numberToIPv4(HOST_BASE + 1 + Math.floor(i / 1000)), port: 10000 + (i % 1000) };
+  return out;
+}
+
+/** The baseline: two string-keyed Maps and a sequential port counter per external address. */
+class StringMapNat {
+  readonly out = new Map<string, { ext: string; port: number; expires: number }>();
+  readonly back = new Map<string, string>();
+  private next = 1024;
+  private addr = 0;
+  constructor(private readonly pool: readonly string[]) {}
+  allocate(proto: string, e: Endpoint, now: number): { ext: string; port: number } {
+    const key = `${proto}|${e.address}|${e.port}`;
+    const hit = this.out.get(key);
+    if (hit) return hit;
+    if (this.next > 65535) {
+      this.next = 1024;
+      this.addr++;
+    }
+    const v = { ext: this.pool[this.addr % this.pool.length]!, port: this.next++, expires: now + 300_000 };
+    this.out.set(key, v);
+    this.back.set(`${proto}|${v.ext}|${v.port}`, key);
+    return v;
+  }
+}
+
+function benchAllocate(): BenchResult {
+  const N = 100_000;
+  const eps = endpoints(N);
+  let sink = 0;
+  const r = compareRates(
+    () => {
+      const t = new PortTable({ externalAddresses: POOL_4, random: rng(1), maxMappings: N });
+      for (let i = 0; i < N; i++) {
+        const res = t.allocate('udp', eps[i]!, 0);
+        if (res.ok) sink += res.mapping.external.port;
+      }
+    },
+    () => {
+      const b = new StringMapNat(POOL_4);
+      for (let i = 0; i < N; i++) sink += b.allocate('udp', eps[i]!, 0).port;
+    },
+    N,
+    5,
+    300,
+  );
+  if (sink === 42) process.stdout.write('');
+  return { name: 'mapping.allocate', value: r.value, unit: 'mappings/s', baseline: r.baseline, ratio: r.ratio, note: `${N} new UDP mappings per round into a fresh table (4-address paired pool, RFC 6056 ports, timers); baseline: string-keyed Maps both ways + port counter; goal >= 2e6/s` };
+}
+
+function benchLookupAndExpire(): BenchResult[] {
+  const N = 1_000_000;
+  const eps = endpoints(N);
+  const t = new PortTable({ externalAddresses: POOL_32, random: rng(2), maxMappings: 1 << 20 });
+  const base = new StringMapNat(POOL_32);
+  const extAddr = new Float64Array(N);
+  const extPort = new Uint16Array(N);
+  const extText: string[] = new Array(N);
+  const externals: Endpoint[] = new Array(N);
+  for (let i = 0; i < N; i++) {
+    const r = t.allocate('udp', eps[i]!, 0);
+    if (!r.ok) throw new Error(`bench setup: ${r.reason} at ${i}`);
+    extAddr[i] = ipv4ToNumber(r.mapping.external.address);
+    extPort[i] = r.mapping.external.port;
+    externals[i] = r.mapping.external;
+    const b = base.allocate('udp', eps[i]!, 0);
+    extText[i] = b.ext;
+  }
+  const baseExtPort = new Uint16Array(N);
+  for (let i = 0; i < N; i++) baseExtPort[i] = base.out.get(`udp|${eps[i]!.address}|${eps[i]!.port}`)!.port;
+  const baseExternals: Endpoint[] = new Array(N);
+  for (let i = 0; i < N; i++) baseExternals[i] = { family: 4, address: extText[i]!, port: baseExtPort[i]! };
+  const inAddr = new Float64Array(N);
+  for (let i = 0; i < N; i++) inAddr[i] = ipv4ToNumber(eps[i]!.address);
+  const Q = 200_000;
+  const order = new Int32Array(Q);
+  const rnd = rng(3);
+  for (let i = 0; i < Q; i++) order[i] = Math.floor(rnd() * N);
+  let sink = 0;
+  const lookup = compareRates(
+    () => {
+      for (let q = 0; q < Q; q += 2) {
+        const i = order[q]!;
+        sink += t.findInternal(1, inAddr[i]!, eps[i]!.port, 1);
+        const j = order[q + 1]!;
+        sink += t.findExternal(1, extAddr[j]!, extPort[j]!, 1);
+      }
+    },
+    () => {
+      for (let q = 0; q < Q; q += 2) {
+        const i = order[q]!;
+        sink += base.out.get(`udp|${numberToIPv4(inAddr[i]!)}|${eps[i]!.port}`)!.port;
+        const j = order[q + 1]!;
+        sink += base.back.get(`udp|${extText[j]!}|${baseExtPort[j]!}`)!.length;
+      }
+    },
+    Q,
+    5,
+    300,
+  );
+  const lookupEndpoint = compareRates(
+    () => {
+      for (let q = 0; q < Q; q += 2) {
+        sink += t.lookupInternal('udp', eps[order[q]!]!, 1)!.external.port;
+        sink += t.lookupExternal('udp', externals[order[q + 1]!]!, 1)!.internal.port;
+      }
+    },
+    () => {
+      for (let q = 0; q < Q; q += 2) {
+        const e = eps[order[q]!]!;
+        sink += base.out.get(`udp|${e.address}|${e.port}`)!.port;
+        const x = baseExternals[order[q + 1]!]!;
+        sink += base.back.get(`udp|${x.address}|${x.port}`)!.length;
+      }
+    },
+    Q,
+    5,
+    300,
+  );
+  if (sink === 42) process.stdout.write('');
+
+  // Expiry: 200,000 mappings with distinct deadlines, all due.
+  const E = 200_000;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const te = new PortTable({ externalAddresses: POOL_4, random: rng(4), maxMappings: E });
+    for (let i = 0; i < E; i++) te.allocate('udp', eps[i]!, i);
+    let t0 = nowMs();
+    te.handleTimeout(1e12);
+    let n = 0;
+    while (te.pollEvent()) n++;
+    ours.push(n / ((nowMs() - t0) / 1000));
+    const be = new StringMapNat(POOL_4);
+    for (let i = 0; i < E; i++) be.allocate('udp', eps[i]!, i);
+    const events: unknown[] = [];
+    t0 = nowMs();
+    for (const [k, v] of be.out) {
+      if (v.expires <= 1e12) {
+        be.out.delete(k);
+        be.back.delete(`udp|${v.ext}|${v.port}`);
+        events.push({ type: 'mapping-expired', key: k });
+      }
+    }
+    theirs.push(events.length / ((nowMs() - t0) / 1000));
+  }
+  const ev = median(ours);
+  const eb = median(theirs);
+  return [
+    { name: 'mapping.lookup', value: lookup.value, unit: 'lookups/s', baseline: lookup.baseline, ratio: lookup.ratio, note: `1,000,000 live UDP mappings, random present keys, internal and external side alternating, numeric API (findInternal/findExternal); baseline: Map.get of a string key built per lookup; goal >= 1e7/s` },
+    { name: 'mapping.lookup_endpoint', value: lookupEndpoint.value, unit: 'lookups/s', baseline: lookupEndpoint.baseline, ratio: lookupEndpoint.ratio, note: 'as mapping.lookup through lookupInternal/lookupExternal (Endpoint objects in, Mapping objects out)' },
+    { name: 'mapping.expire', value: ev, unit: 'expiries/s', baseline: eb, ratio: ev / eb, note: `handleTimeout over ${E} due mappings with distinct deadlines, events drained; baseline: scan of the string-keyed Map deleting due entries both ways; median of 5 rounds` },
+  ];
+}
+
+// Run in a child with --expose-gc: builds 1,000,000 mappings and prints bytes per mapping.
+const MEMORY_CHILD = `
+const which = process.argv[1];
+const lib = await import(process.argv[2]);
+const N = 1000000;
+const used = () => { gc(); gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+const eps = [];
+for (let i = 0; i < N; i++) eps.push({ family: 4, address: lib.numberToIPv4(167772161 + Math.floor(i / 1000)), port: 10000 + (i % 1000) });
+const pool = Array.from({ length: 32 }, (_, i) => '203.0.113.' + (i + 1));
+let seed = 5;
+const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+const before = used();
+let keep;
+if (which === 'ours') {
+  const t = new lib.PortTable({ externalAddresses: pool, random, maxMappings: 1 << 20 });
+  for (let i = 0; i < N; i++) { const r = t.allocate('udp', eps[i], 0); if (!r.ok) throw new Error(r.reason); }
+  keep = t;
+} else {
+  const out = new Map(); const back = new Map(); let next = 1024, a = 0;
+  for (let i = 0; i < N; i++) {
+    const e = eps[i];
+    const key = 'udp|' + e.address + '|' + e.port;
+    if (next > 65535) { next = 1024; a++; }
+    const v = { ext: pool[a % 32], port: next++, expires: 300000 };
+    out.set(key, v); back.set('udp|' + v.ext + '|' + v.port, key);
+  }
+  keep = [out, back];
+}
+const after = used();
+// eps is read after the measurement so it cannot be collected in between.
+process.stdout.write(JSON.stringify({ bytes: (after - before) / N, size: keep ? N : 0, inputs: eps.length }));
+`;
+
+function benchBytes(): BenchResult {
+  const dist = resolve(process.env['NAT_ALG_BENCH_DIST'] ?? 'dist/index.js');
+  if (!existsSync(dist)) throw new Error('mapping bench: dist/index.js missing (npm run bench builds it)');
+  const measure = (which: string): number => {
+    const out = execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=4096', '--input-type=module', '-e', MEMORY_CHILD, which, pathToFileURL(dist).href], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    });
+    return (JSON.parse(out) as { bytes: number }).bytes;
+  };
+  const ours = measure('ours');
+  const base = measure('baseline');
+  return { name: 'mapping.bytes_per_entry', value: ours, unit: 'bytes', baseline: base, ratio: ours / base, note: 'heapUsed + arrayBuffers growth per live mapping at 1,000,000 UDP mappings after gc (child process with --expose-gc, dist build); baseline: string-keyed Maps both ways with a value object; goal <= 200' };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  return [benchAllocate(), ...benchLookupAndExpire(), benchBytes()];
+}
