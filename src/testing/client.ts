@@ -64,7 +64,12 @@ export class FtpTestClient {
     const host = 'address' in target ? target.address : target.host;
     const socket = await connectData(endpoint(host, target.port), options.timeoutMs ?? 10_000, options.localAddress);
     const client = new FtpTestClient(socket, options);
-    client.greeting = await client.readReply();
+    try {
+      client.greeting = await client.readReply();
+    } catch (e) {
+      client.close();
+      throw e;
+    }
     if (client.greeting.code !== 220) {
       client.close();
       throw new FtpTestError(`unexpected greeting: ${client.greeting.lines.join(' | ')}`, client.greeting.code);

@@ -101,7 +101,28 @@ export class FtpServerSession {
     });
     socket.on('error', () => undefined); // a vanished client is normal
     socket.on('close', () => this.close());
-    this.enqueue(() => this.write(formatReply(220, config.greeting)));
+    this.enqueue(() => this.greet());
+  }
+
+  /** The greeting, or the 'CONNECT' script (a silent, slow or odd server says hello its way). */
+  private async greet(): Promise<void> {
+    const runDefault = () => this.write(formatReply(220, this.config.greeting));
+    const script = this.config.handlers.get('CONNECT');
+    if (!script) return runDefault();
+    await script(this.context('CONNECT', '', runDefault));
+  }
+
+  private context(verb: string, argument: string, runDefault: () => Promise<void>): CommandContext {
+    return {
+      session: this,
+      verb,
+      argument,
+      reply: (code, text) => this.reply(code, text),
+      sendRaw: (data, options) => this.sendRaw(data, options?.splitAt ?? [], options?.pauseMs ?? 20),
+      delay,
+      runDefault,
+      openPassive: async () => (await this.openPassive(verb)).endpoint,
+    };
   }
 
   close(): void {
@@ -147,16 +168,7 @@ export class FtpServerSession {
     const script = this.config.handlers.get(verb) ?? this.config.handlers.get('*');
     const runDefault = () => this.dispatch(verb, argument);
     if (!script) return runDefault();
-    await script({
-      session: this,
-      verb,
-      argument,
-      reply: (code, text) => this.reply(code, text),
-      sendRaw: (data, options) => this.sendRaw(data, options?.splitAt ?? [], options?.pauseMs ?? 20),
-      delay,
-      runDefault,
-      openPassive: async () => (await this.openPassive(verb)).endpoint,
-    });
+    await script(this.context(verb, argument, runDefault));
   }
 
   write(data: string | Uint8Array): Promise<void> {

@@ -86,7 +86,8 @@ export class FtpTestServer {
 
   /**
    * Replace the server's answer to `verb` (upper case; '*' for every command without a script
-   * of its own). The script may call `ctx.runDefault()` to fall back to the built-in behaviour.
+   * of its own; 'CONNECT' for the greeting of a new session, e.g. a server that never greets).
+   * The script may call `ctx.runDefault()` to fall back to the built-in behaviour.
    */
   script(verb: string, handler: CommandHandler): this {
     this.handlers.set(verb.toUpperCase(), handler);

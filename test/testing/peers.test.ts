@@ -190,6 +190,21 @@ describe('scripted server replies', () => {
     expect(client.dataPeers[0]!.port).toBe(server.dataConnections[0]!.local.port);
   });
 
+  it('the greeting can be scripted: split, delayed, or never sent', async () => {
+    const { server } = await start('127.0.0.1');
+    server.script('CONNECT', async (ctx) => {
+      await ctx.delay(30);
+      await ctx.sendRaw('220-slow\r\n220 hello\r\n', { splitAt: [2, 9] });
+    });
+    const client = await FtpTestClient.connect(server.endpoint);
+    cleanup.push(() => client.close());
+    expect(client.greeting.lines).toEqual(['220-slow', '220 hello']);
+    server.script('CONNECT', () => undefined); // a silent server
+    await expect(FtpTestClient.connect(server.endpoint, { timeoutMs: 200 })).rejects.toThrow(/no reply within 200 ms/);
+    server.script('CONNECT', (ctx) => ctx.reply(421, 'Too busy'));
+    await expect(FtpTestClient.connect(server.endpoint)).rejects.toMatchObject({ code: 421 });
+  });
+
   it('a multi-line greeting is read as one reply', async () => {
     const { server } = await start('127.0.0.1', { greeting: ['Welcome', 'to the test', 'server'] });
     const client = await FtpTestClient.connect(server.endpoint);
