@@ -13,6 +13,7 @@ const modules: Record<string, () => Promise<Module>> = {
   // Each area registers its module here.
   relay: () => import('./relay.js'),
   mapping: () => import('./mapping.js'),
+  ftp: () => import('./ftp.js'),
 };
 
 async function main(): Promise<void> {

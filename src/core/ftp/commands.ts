@@ -32,6 +32,14 @@ export const NEED_MORE = -1;
 
 const IAC = 255;
 
+/** Bytes that can start a line carrying one of our verbs: their first letters (any case) and IAC. */
+const VERB_START = new Uint8Array(256);
+for (const ch of 'PELACRQ') {
+  VERB_START[ch.charCodeAt(0)] = 1;
+  VERB_START[ch.toLowerCase().charCodeAt(0)] = 1;
+}
+VERB_START[IAC] = 1;
+
 function key4(a: number, b: number, c: number, d: number): number {
   return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
 }
@@ -56,6 +64,7 @@ const KEY_CCC = key4(0, 67, 67, 67);
  * Returns NEED_MORE when the bytes so far do not decide.
  */
 export function classifyCommand(buf: Uint8Array, from: number, to: number): number {
+  if (from < to && VERB_START[buf[from]!] === 0) return VERB_OTHER; // the common case, decided at once
   let p = from;
   while (p < to && buf[p] === IAC) {
     if (p + 1 >= to) return NEED_MORE;
@@ -122,15 +131,39 @@ const unsupported: AddressParseResult = Object.freeze({ ok: false, error: 'unsup
 
 /** `h1,h2,h3,h4,p1,p2`: six decimal fields 0-255 (zero padding allowed), nothing else. */
 export function parsePort(argument: string): Endpoint | null {
-  const f = argument.split(',');
-  if (f.length !== 6) return null;
-  const v: number[] = [];
-  for (const t of f) {
-    const n = parseByteField(t);
-    if (n === null) return null;
-    v.push(n);
+  const v = scanBytes(argument, 0, 6);
+  if (v === null || v.end !== argument.length) return null;
+  const f = v.fields;
+  return { family: 4, address: `${f[0]}.${f[1]}.${f[2]}.${f[3]}`, port: f[4]! * 256 + f[5]! };
+}
+
+const scratch: number[] = [0, 0, 0, 0, 0, 0];
+const scanned = { fields: scratch, end: 0 };
+
+/**
+ * Read exactly `count` comma-separated fields of 1-3 decimal digits (0-255) from text[from..].
+ * Returns a shared result object (valid until the next call) or null.
+ */
+export function scanBytes(text: string, from: number, count: number): { fields: number[]; end: number } | null {
+  let p = from;
+  for (let k = 0; k < count; k++) {
+    if (k > 0) {
+      if (text.charCodeAt(p) !== 44) return null;
+      p++;
+    }
+    const start = p;
+    let v = 0;
+    while (p < text.length && p - start < 4) {
+      const c = text.charCodeAt(p);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+      p++;
+    }
+    if (p === start || p - start > 3 || v > 255) return null;
+    scratch[k] = v;
   }
-  return { family: 4, address: `${v[0]}.${v[1]}.${v[2]}.${v[3]}`, port: v[4]! * 256 + v[5]! };
+  scanned.end = p;
+  return scanned;
 }
 
 /** `<d><af><d><address><d><port><d>` with d any of ASCII 33-126; af 1 (IPv4) or 2 (IPv6). */
@@ -197,8 +230,9 @@ function addressBytes(e: Endpoint): Uint8Array {
 
 /** `h1,h2,h3,h4,p1,p2` for an IPv4 endpoint (used in PORT and 227). */
 export function formatSextet(e: Endpoint): string {
-  const b = addressBytes(e);
-  return `${b[0]},${b[1]},${b[2]},${b[3]},${e.port >> 8},${e.port & 0xff}`;
+  if (e.family !== 4) throw new TypeError('a sextet carries IPv4 only');
+  // Canonical dotted-quad text is already decimal bytes without leading zeros.
+  return `${e.address.replaceAll('.', ',')},${e.port >> 8},${e.port & 0xff}`;
 }
 
 /** `af,hal,h...,2,p1,p2` (used in LPRT and 228). */

@@ -57,6 +57,7 @@ export class DirectionStream {
 
   private readonly out: Uint8Array[] = [];
   private outHead = 0;
+  private outTail = 0;
   private readonly capacity: number;
 
   constructor(direction: Direction, capacity: number) {
@@ -64,16 +65,33 @@ export class DirectionStream {
     this.capacity = capacity;
   }
 
-  /** Queue bytes for the other peer. */
+  /**
+   * Chunk index up to which the pending run may be flushed before anything else is queued: set
+   * when a line ends, so that a reply generated then (a local reply) lands after that line
+   * without cutting the run into one output chunk per line when nothing is generated.
+   */
+  mark = 0;
+
+  /** Queue bytes for the other peer (after the pending run up to `mark`). */
   emit(bytes: Uint8Array): void {
+    if (this.mark > this.runFrom) this.flushRun(this.mark);
     if (bytes.length === 0) return;
-    this.out.push(bytes);
+    this.out[this.outTail++] = bytes;
     this.outputOffset += bytes.length;
+  }
+
+  /** Output offset at the current point (the pending run up to `mark` queued first). */
+  outputPosition(): number {
+    if (this.mark > this.runFrom) this.flushRun(this.mark);
+    return this.outputOffset;
   }
 
   /** Queue the pending pass-through run of the current chunk up to index `upto`. */
   flushRun(upto: number): void {
-    if (upto > this.runFrom) this.emit(this.chunk.subarray(this.runFrom, upto));
+    if (upto > this.runFrom) {
+      this.out[this.outTail++] = this.chunk.subarray(this.runFrom, upto);
+      this.outputOffset += upto - this.runFrom;
+    }
     this.runFrom = upto;
   }
 
@@ -83,13 +101,10 @@ export class DirectionStream {
   }
 
   poll(): Uint8Array | null {
-    if (this.outHead >= this.out.length) return null;
+    if (this.outHead >= this.outTail) return null;
     const b = this.out[this.outHead]!;
     this.out[this.outHead++] = EMPTY;
-    if (this.outHead === this.out.length) {
-      this.out.length = 0;
-      this.outHead = 0;
-    }
+    if (this.outHead === this.outTail) this.outHead = this.outTail = 0;
     return b;
   }
 

@@ -3,8 +3,8 @@
  * a command forwarded to the server (answered by the next final reply), a command held while the
  * embedding is asked for a mapping, or a reply the gateway itself owes the client (a refusal):
  * such a local reply is sent when it reaches the head, i.e. after the replies to every command
- * forwarded before it. Kinds are small integers and payloads sparse, so a command costs no
- * allocation beyond the arrays' amortised growth.
+ * forwarded before it. A ring of small integers with sparse payloads: a command costs no
+ * allocation once the ring has grown to the connection's pipelining depth.
  */
 
 export const Q_OTHER = 0;
@@ -40,22 +40,26 @@ export function expectedPassiveCode(kind: number): number {
 }
 
 export class PendingQueue {
-  private kinds: number[] = [];
-  private payloads: unknown[] = [];
+  private kinds = new Int32Array(16);
+  private payloads: unknown[] = new Array<unknown>(16).fill(undefined);
   private head = 0;
+  private size = 0;
 
   get length(): number {
-    return this.kinds.length - this.head;
+    return this.size;
   }
 
   push(kind: number, payload?: unknown): void {
-    this.kinds.push(kind);
-    this.payloads.push(payload);
+    if (this.size === this.kinds.length) this.grow();
+    const at = (this.head + this.size) & (this.kinds.length - 1);
+    this.kinds[at] = kind;
+    if (payload !== undefined) this.payloads[at] = payload;
+    this.size++;
   }
 
   /** Kind at the head, or -1 when empty. */
   headKind(): number {
-    return this.head < this.kinds.length ? this.kinds[this.head]! : -1;
+    return this.size > 0 ? this.kinds[this.head]! : -1;
   }
 
   headPayload(): unknown {
@@ -64,40 +68,37 @@ export class PendingQueue {
 
   /** Kind of the newest entry, or -1. */
   tailKind(): number {
-    return this.kinds.length > this.head ? this.kinds[this.kinds.length - 1]! : -1;
+    return this.size > 0 ? this.kinds[(this.head + this.size - 1) & (this.kinds.length - 1)]! : -1;
   }
 
   /** Replace the newest entry (a held command becomes forwarded or local). */
   replaceTail(kind: number, payload?: unknown): void {
-    const t = this.kinds.length - 1;
-    this.kinds[t] = kind;
-    this.payloads[t] = payload;
+    const at = (this.head + this.size - 1) & (this.kinds.length - 1);
+    this.kinds[at] = kind;
+    this.payloads[at] = payload;
   }
 
   shift(): void {
-    this.payloads[this.head] = undefined;
-    this.head++;
-    if (this.head === this.kinds.length) {
-      this.kinds.length = 0;
-      this.payloads.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.kinds.length) {
-      this.kinds = this.kinds.slice(this.head);
-      this.payloads = this.payloads.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  /** Every entry's kind and payload, oldest first (for a reset). */
-  entries(): Array<[number, unknown]> {
-    const out: Array<[number, unknown]> = [];
-    for (let i = this.head; i < this.kinds.length; i++) out.push([this.kinds[i]!, this.payloads[i]]);
-    return out;
+    if (this.size === 0) return;
+    if (this.payloads[this.head] !== undefined) this.payloads[this.head] = undefined;
+    this.head = (this.head + 1) & (this.kinds.length - 1);
+    this.size--;
   }
 
   clear(): void {
-    this.kinds.length = 0;
-    this.payloads.length = 0;
+    while (this.size > 0) this.shift();
+  }
+
+  private grow(): void {
+    const n = this.kinds.length;
+    const kinds = new Int32Array(n * 2);
+    const payloads = new Array<unknown>(n * 2).fill(undefined);
+    for (let k = 0; k < this.size; k++) {
+      kinds[k] = this.kinds[(this.head + k) & (n - 1)]!;
+      payloads[k] = this.payloads[(this.head + k) & (n - 1)];
+    }
+    this.kinds = kinds;
+    this.payloads = payloads;
     this.head = 0;
   }
 }

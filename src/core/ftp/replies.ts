@@ -8,7 +8,7 @@
  * line so that a rewrite replaces only that span and keeps the server's text and punctuation.
  */
 
-import { lprtFields, formatSextet, formatLongAddress, type AddressParseResult } from './commands.js';
+import { lprtFields, formatSextet, formatLongAddress, scanBytes, type AddressParseResult } from './commands.js';
 import type { Endpoint } from '../net/ip.js';
 import { isDigit, parsePortNumber } from './text.js';
 
@@ -88,6 +88,11 @@ function numberList(text: string, i: number, max: number): { values: number[]; e
 export function find227(text: string, from = 0): FoundAddress | typeof MALFORMED | null {
   for (let i = from; i < text.length; i++) {
     if (!isDigit(text.charCodeAt(i)) || (i > from && isDigit(text.charCodeAt(i - 1)))) continue;
+    const q = scanBytes(text, i, 6); // the common, well-formed case without allocation
+    if (q !== null && !isDigit(text.charCodeAt(q.end))) {
+      const f = q.fields;
+      return { endpoint: { family: 4, address: `${f[0]}.${f[1]}.${f[2]}.${f[3]}`, port: f[4]! * 256 + f[5]! }, start: i, end: q.end };
+    }
     const r = numberList(text, i, 6);
     if (r.values.length < 6) continue;
     if (r.overflow) return MALFORMED;

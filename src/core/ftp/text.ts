@@ -6,7 +6,14 @@
 
 export function latin1(bytes: Uint8Array, from = 0, to = bytes.length): string {
   let s = '';
-  for (let i = from; i < to; i++) s += String.fromCharCode(bytes[i]!);
+  if (to - from <= 64) {
+    for (let i = from; i < to; i++) s += String.fromCharCode(bytes[i]!);
+    return s;
+  }
+  // Longer lines (bounded by maxLineLength): in slices small enough for an argument list.
+  for (let i = from; i < to; i += 4096) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(to, i + 4096)) as unknown as number[]);
+  }
   return s;
 }
 

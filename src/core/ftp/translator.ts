@@ -31,7 +31,7 @@ import { NatAlgError } from '../errors.js';
 import { canonicalAddress, endpoint as makeEndpoint, type Endpoint } from '../net/ip.js';
 import type { Direction, StreamEdit, StreamTranslator } from '../stream/translator.js';
 import {
-  classifyCommand, splitCommand, parsePort, parseEprt, parseLprt, formatPort, formatEprt, formatLprt,
+  classifyCommand, parsePort, parseEprt, parseLprt, formatPort, formatEprt, formatLprt,
   formatSextet, formatLongAddress, NEED_MORE, VERB_NAMES,
   VERB_OTHER, VERB_PORT, VERB_EPRT, VERB_LPRT, VERB_PASV, VERB_EPSV, VERB_LPSV, VERB_AUTH, VERB_REIN, VERB_ALGS,
   type AddressParseResult,
@@ -72,6 +72,8 @@ interface HeldLine {
   readonly request: DataChannelRequest;
   readonly direction: Direction;
   readonly line: Uint8Array;
+  /** The line's text without its line ending. */
+  readonly text: string;
   readonly lineStart: number;
   /** Verb (c2s) or queue kind of the passive command (s2c). */
   readonly kind: number;
@@ -87,8 +89,9 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
   private readonly o: ResolvedOptions;
   private readonly c2s: DirectionStream;
   private readonly s2c: DirectionStream;
-  private readonly events: FtpEvent[] = [];
+  private readonly events: Array<FtpEvent | undefined> = [];
   private eventHead = 0;
+  private eventTail = 0;
   private readonly queue = new PendingQueue();
   private readonly held = new Map<number, HeldLine>();
   /** Mappings asked for and neither committed nor released (policy maxPendingDataChannels). */
@@ -126,19 +129,13 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     s.chunk = bytes;
     s.chunkBase = s.inputOffset;
     s.runFrom = 0;
+    s.mark = 0;
     let i = 0;
     const client = s === this.c2s;
     while (i < n) {
       const phase = s.phase;
       if (phase === PHASE_PASS) {
-        const j = bytes.indexOf(10, i);
-        if (j < 0) {
-          i = n;
-          break;
-        }
-        i = j + 1;
-        s.phase = PHASE_LINE_START;
-        if (s.lineAction !== LINE_NONE) this.lineEnded(s, i);
+        i = this.passLines(s, bytes, i, n, client);
       } else if (phase === PHASE_LINE_START) {
         i = this.lineStart(s, bytes, i, n, client);
       } else if (phase === PHASE_HOLD) {
@@ -166,6 +163,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     s.inputOffset = s.chunkBase + i;
     s.chunk = EMPTY;
     s.runFrom = 0;
+    s.mark = 0;
     return i;
   }
 
@@ -191,12 +189,10 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
   }
 
   pollEvent(): FtpEvent | null {
-    if (this.eventHead >= this.events.length) return null;
-    const e = this.events[this.eventHead++]!;
-    if (this.eventHead === this.events.length) {
-      this.events.length = 0;
-      this.eventHead = 0;
-    }
+    if (this.eventHead >= this.eventTail) return null;
+    const e = this.events[this.eventHead]!;
+    this.events[this.eventHead++] = undefined;
+    if (this.eventHead === this.eventTail) this.eventHead = this.eventTail = 0;
     return e;
   }
 
@@ -229,7 +225,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
       throw new NatAlgError('invalid-argument', `replacement endpoint: ${(err as Error).message}`);
     }
     if (e.port === 0) throw new NatAlgError('invalid-argument', 'replacement port must not be 0');
-    const text = lineBody(h.line);
+    const text = h.text;
     const eol = lineEnding(h.line);
     let after: string;
     if (h.direction === C2S) {
@@ -292,6 +288,37 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     if (direction === C2S) return this.c2s;
     if (direction === S2C) return this.s2c;
     throw new NatAlgError('invalid-argument', `unknown direction ${String(direction)}`);
+  }
+
+  /**
+   * In PASS: stream lines through, deciding each next line in place while its first bytes are in
+   * this chunk (the hot loop: no copy, no allocation per line). Returns where the general loop
+   * must take over.
+   */
+  private passLines(s: DirectionStream, bytes: Uint8Array, i: number, n: number, client: boolean): number {
+    for (;;) {
+      const j = bytes.indexOf(10, i);
+      if (j < 0) return n;
+      i = j + 1;
+      s.phase = PHASE_LINE_START;
+      if (s.lineAction !== LINE_NONE) {
+        this.lineEnded(s, i);
+        if (s.phase !== PHASE_LINE_START) return i;
+      }
+      if (i >= n) return i;
+      const r = client ? classifyCommand(bytes, i, n) : classifyReply(bytes, i, n);
+      if (r === NEED_MORE) return i; // (REPLY_NEED_MORE is the same value)
+      s.lineStart = s.chunkBase + i;
+      s.lineCode = r;
+      const action = client ? this.decideCommand(r) : this.decideReply(s, r);
+      if (action !== PHASE_PASS) {
+        s.flushRun(i);
+        s.phase = action;
+        s.lineFrom = i;
+        return i;
+      }
+      s.phase = PHASE_PASS;
+    }
   }
 
   /** At a line start (possibly with undecided first bytes held): decide what the line is. */
@@ -430,7 +457,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     const action = s.lineAction;
     s.lineAction = LINE_NONE;
     if (s.chunk.length > 0) {
-      s.flushRun(i);
+      s.mark = i; // anything queued now goes after this line
       s.inputOffset = s.at(i);
     }
     if (action === LINE_REPLY_END) {
@@ -520,7 +547,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     const s = this.c2s;
     const verb = s.lineCode;
     const text = lineBody(line);
-    const { argument } = splitCommand(text);
+    const argument = argumentOf(text);
     const name = VERB_NAMES[verb]!;
     if (verb === VERB_EPSV) {
       const all = argument !== null && argument.trim().toUpperCase() === 'ALL';
@@ -569,7 +596,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
       id: this.nextId++, mode: 'active', command: name as DataCommand, original, family, connector: 'server',
     };
     this.queue.push(Q_HELD, request.id);
-    this.block(s, line, request, verb, null, false, false, 0);
+    this.block(s, line, text, request, verb, null, false, false, 0);
   }
 
   /** Refuse a held client line: it is removed and the client gets `reply` in its turn. */
@@ -601,7 +628,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     ) {
       const local = this.queue.headPayload() as LocalReply;
       this.queue.shift();
-      const outputOffset = s.outputOffset;
+      const outputOffset = s.outputPosition();
       s.emit(local.bytes);
       const n = local.bytes.length;
       this.push({
@@ -690,7 +717,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
       family: kind === Q_PASV ? 4 : this.o.clientFamily,
       connector: 'client',
     };
-    this.block(s, line, request, kind, found, first, last, code);
+    this.block(s, line, text, request, kind, found, first, last, code);
   }
 
   /** Replace a passive reply line by a refusal; returns the new text. */
@@ -767,11 +794,11 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
 
   /** Hold `line` for the embedding's answer; the direction consumes nothing until then. */
   private block(
-    s: DirectionStream, line: Uint8Array, request: DataChannelRequest, kind: number,
+    s: DirectionStream, line: Uint8Array, text: string, request: DataChannelRequest, kind: number,
     found: FoundAddress | null, first: boolean, last: boolean, code: number,
   ): void {
     this.held.set(request.id, {
-      request, direction: s.direction, line: line.slice(), lineStart: s.lineStart, kind, found, first, last, code,
+      request, direction: s.direction, line: line.slice(), text, lineStart: s.lineStart, kind, found, first, last, code,
     });
     this.outstanding.add(request.id);
     s.phase = PHASE_BLOCKED;
@@ -780,7 +807,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
 
   /** Queue `out` in place of input [inputOffset, +inputLength); returns the edit. */
   private replaceLine(s: DirectionStream, inputOffset: number, inputLength: number, out: Uint8Array): StreamEdit {
-    const outputOffset = s.outputOffset;
+    const outputOffset = s.outputPosition();
     s.emit(out);
     return {
       direction: s.direction, inputOffset, inputLength, outputOffset, outputLength: out.length, delta: out.length - inputLength,
@@ -791,7 +818,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
   private edit(s: DirectionStream, inputOffset: number, inputLength: number, outputLength: number): void {
     this.push({
       type: 'edit',
-      edit: { direction: s.direction, inputOffset, inputLength, outputOffset: s.outputOffset, outputLength, delta: outputLength - inputLength },
+      edit: { direction: s.direction, inputOffset, inputLength, outputOffset: s.outputPosition(), outputLength, delta: outputLength - inputLength },
     });
   }
 
@@ -800,8 +827,19 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
   }
 
   private push(e: FtpEvent): void {
-    this.events.push(e);
+    this.events[this.eventTail++] = e;
   }
+}
+
+/** What follows the first space of a command line (after leading Telnet commands), or null. */
+function argumentOf(text: string): string | null {
+  let p = 0;
+  while (text.charCodeAt(p) === 255) {
+    const c = text.charCodeAt(p + 1);
+    p += c >= 251 && c <= 254 ? 3 : 2;
+  }
+  const sp = text.indexOf(' ', p);
+  return sp < 0 ? null : text.slice(sp + 1);
 }
 
 function keywordOf(h: HeldLine): string {
