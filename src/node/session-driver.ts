@@ -105,7 +105,7 @@ export class SessionDriver {
     client.on('end', () => this.step(() => this.session.handleControlEnd('client', now())));
     client.on('error', (err) => this.step(() => this.session.handleControlError('client', errorText(err), now())));
     client.on('close', () => this.step(() => this.session.handleControlError('client', 'closed', now())));
-    client.on('drain', () => this.setCongested('server', false));
+    client.on('drain', () => this.setCongested('client', false));
     this.drive();
   }
 
@@ -297,7 +297,7 @@ export class SessionDriver {
           : this.session.handleUpstreamFailed('closed', now()),
       ),
     );
-    s.on('drain', () => this.setCongested('client', false));
+    s.on('drain', () => this.setCongested('server', false));
   }
 
   private listen(id: number, side: Side, local: Endpoint): void {

@@ -175,3 +175,25 @@ describe('relay backpressure', () => {
     await client.quit();
   });
 });
+
+describe('relay control-channel backpressure', () => {
+  it('a client that stops reading a long reply pauses the server, and everything arrives after', async () => {
+    const r = track(await rig());
+    const line = `214-${'x'.repeat(96)}\r\n`;
+    const count = 400_000; // about 40 MB of reply, far beyond every socket buffer
+    r.server.script('HELP', (ctx) => ctx.sendRaw(line.repeat(count) + '214 end\r\n'));
+    const sock = await connectRaw(r.relay);
+    let text = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => (text += d));
+    await eventually(() => text.includes('220 '), 2000, 'greeting');
+    sock.pause();
+    sock.write('HELP\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    sock.resume();
+    await eventually(() => text.endsWith('214 end\r\n'), 10_000, 'the whole reply');
+    expect(text.length).toBeGreaterThan(line.length * count);
+    sock.end('QUIT\r\n');
+    await new Promise((resolve) => sock.on('close', resolve));
+  });
+});
