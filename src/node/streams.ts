@@ -14,6 +14,7 @@
 import { Transform } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import {
+  NatAlgError,
   type DataChannelRequest,
   type Direction,
   type Endpoint,
@@ -70,6 +71,12 @@ export function createFtpTranslatorStreams(options: FtpTranslatorStreamsOptions)
 
   function feed(dir: Direction, bytes: Uint8Array, callback: (err?: Error | null) => void): void {
     const used = translator.handleData(dir, bytes, performance.now());
+    if (used < bytes.length && !translator.isBlocked(dir)) {
+      // Not waiting for an answer yet not taking input: the translator has given up on the stream.
+      pump();
+      callback(new NatAlgError('invalid-state', `the translator stopped taking ${dir} input`));
+      return;
+    }
     if (used < bytes.length) held[dir] = { rest: bytes.subarray(used), callback };
     pump();
     if (used >= bytes.length) callback();
