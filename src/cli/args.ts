@@ -23,6 +23,9 @@ export interface FtpCommandOptions {
   readonly verbose: boolean;
   /** How long running transfers may go on after SIGINT/SIGTERM before they are cut. */
   readonly graceMs: number;
+  readonly maxSessions?: number;
+  readonly maxSessionsPerClient?: number;
+  readonly idleTimeoutMs?: number;
 }
 
 export type ParsedArgs =
@@ -64,6 +67,10 @@ Options:
   --log text|json           log format, one line per session event on stderr (default text)
   --verbose                 also log every translated control line
   --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
+  --max-sessions N          sessions at once; more clients get 421 (default 1000)
+  --max-sessions-per-client N
+                            sessions at once from one client address (default 64)
+  --idle-timeout SECONDS    close a control connection idle this long (default 600)
   -h, --help                show this help
 
 The ready line "nat-alg ftp: listening on ..." goes to stdout once clients can connect.
@@ -71,7 +78,17 @@ Exit codes: 0 success (including shutdown by signal), 1 runtime failure, 2 usage
 `;
 
 const BOOLEAN_FLAGS = new Set(['--allow-foreign-address', '--allow-low-ports', '--verbose']);
-const VALUE_FLAGS = new Set(['--listen', '--upstream', '--public-address', '--data-ports', '--log', '--grace']);
+const VALUE_FLAGS = new Set([
+  '--listen',
+  '--upstream',
+  '--public-address',
+  '--data-ports',
+  '--log',
+  '--grace',
+  '--max-sessions',
+  '--max-sessions-per-client',
+  '--idle-timeout',
+]);
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const [command, ...rest] = argv;
@@ -157,6 +174,24 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
     graceMs = Math.round(Number(grace) * 1000);
   }
 
+  const limits: { maxSessions?: number; maxSessionsPerClient?: number; idleTimeoutMs?: number } = {};
+  for (const [flag, key] of [
+    ['--max-sessions', 'maxSessions'],
+    ['--max-sessions-per-client', 'maxSessionsPerClient'],
+  ] as const) {
+    const v = values.get(flag);
+    if (v === undefined) continue;
+    if (!/^[0-9]{1,7}$/.test(v) || Number(v) < 1) return fail(`${flag}: expected a whole number from 1, got ${JSON.stringify(v)}`);
+    limits[key] = Number(v);
+  }
+  const idle = values.get('--idle-timeout');
+  if (idle !== undefined) {
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(idle) || Number(idle) <= 0 || Number(idle) > 86_400 * 7) {
+      return fail(`--idle-timeout: expected seconds (more than 0, at most a week), got ${JSON.stringify(idle)}`);
+    }
+    limits.idleTimeoutMs = Math.round(Number(idle) * 1000);
+  }
+
   return {
     kind: 'ftp',
     options: {
@@ -169,6 +204,7 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
       log,
       verbose: flags.has('--verbose'),
       graceMs,
+      ...limits,
     },
   };
 }

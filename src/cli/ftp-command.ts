@@ -29,6 +29,9 @@ export async function runFtpCommand(options: FtpCommandOptions, io: CliIo): Prom
       ...(options.publicAddress !== undefined ? { publicAddress: options.publicAddress } : {}),
       ...(options.dataPorts !== undefined ? { dataPorts: options.dataPorts } : {}),
       policy: { allowForeignDataAddress: options.allowForeignAddress, allowLowDataPorts: options.allowLowPorts },
+      ...(options.maxSessions !== undefined ? { maxSessions: options.maxSessions } : {}),
+      ...(options.maxSessionsPerClient !== undefined ? { maxSessionsPerClient: options.maxSessionsPerClient } : {}),
+      ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
       logger: (entry) => {
         if (entry.level === 'debug' && !options.verbose) return;
         io.err(formatLogEntry(entry, options.log, io.now()));

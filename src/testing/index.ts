@@ -8,12 +8,11 @@ export { FtpTestServer, type FtpTestServerOptions } from './server.js';
 export {
   FtpServerSession,
   MAX_COMMAND_LINE,
-  parseEprt,
-  parsePort,
   type CommandContext,
   type CommandHandler,
   type DataConnectionRecord,
 } from './server-session.js';
+export { parseEprt, parsePort } from './data-commands.js';
 export { FtpTestClient, type FtpTestClientOptions, type TransferMode } from './client.js';
 export {
   formatEpsvReply,

@@ -45,6 +45,11 @@ describe('parseArgs', () => {
       '--verbose',
       '--grace',
       '2.5',
+      '--max-sessions',
+      '200',
+      '--max-sessions-per-client=4',
+      '--idle-timeout',
+      '90',
     ]);
     expect(o).toEqual({
       listen: { family: 6, address: '::1', port: 2121 },
@@ -56,6 +61,9 @@ describe('parseArgs', () => {
       log: 'json',
       verbose: true,
       graceMs: 2500,
+      maxSessions: 200,
+      maxSessionsPerClient: 4,
+      idleTimeoutMs: 90_000,
     });
   });
 
@@ -100,6 +108,9 @@ describe('parseArgs', () => {
     [[...base, '--log', 'xml'], /--log: expected text or json, got "xml"/],
     [[...base, '--grace', '-1'], /--grace/],
     [[...base, '--grace', 'soon'], /--grace/],
+    [[...base, '--max-sessions', '0'], /--max-sessions: expected a whole number from 1, got "0"/],
+    [[...base, '--max-sessions-per-client', '2.5'], /--max-sessions-per-client: expected a whole number/],
+    [[...base, '--idle-timeout', '0'], /--idle-timeout: expected seconds/],
   ];
   for (const [argv, message] of bad) {
     it(`refuses: nat-alg ${argv.join(" ")}`, () => {

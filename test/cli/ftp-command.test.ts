@@ -115,6 +115,22 @@ describe('runFtpCommand', () => {
     }
   });
 
+  it('passes the session limit on: a second client from the same address gets 421', async () => {
+    const io = new FakeIo();
+    const done = runFtpCommand(options(['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${server.endpoint.port}`, '--max-sessions-per-client', '1']), io);
+    await until(() => io.signalled);
+    const port = Number(/:(\d+), upstream/.exec(io.stdout[0]!)![1]);
+    const first = await FtpTestClient.connect({ host: '127.0.0.1', port });
+    try {
+      await expect(FtpTestClient.connect({ host: '127.0.0.1', port })).rejects.toMatchObject({ code: 421 });
+      expect(io.stderr.some((l) => l.includes(' session-refused '))).toBe(true);
+    } finally {
+      first.close();
+    }
+    io.signal('SIGTERM');
+    expect(await done).toBe(0);
+  });
+
   it('returns 1 with the reason when the port is taken', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));

@@ -11,7 +11,7 @@ import {
   type PasvShape,
 } from '../../src/testing/reply.js';
 import { LineRecorder, type ControlLine } from '../../src/testing/transcript.js';
-import { parseEprt, parsePort } from '../../src/testing/server-session.js';
+import { parseEprt, parsePort } from '../../src/testing/data-commands.js';
 
 /** Runs text through the same path the client uses: bytes -> lines -> replies. */
 function readReplies(text: string, cuts: number[] = []): FtpReply[] {
