@@ -109,6 +109,19 @@ describe('relay faults', () => {
     await client.quit();
   });
 
+  it('an idle session gets 421 and is closed after idleTimeoutMs', async () => {
+    const r = track(await rig({ idleTimeoutMs: 200 }));
+    const closes: string[] = [];
+    r.proxy.on('session-close', (e) => closes.push(e.reason));
+    const client = await FtpTestClient.connect(r.relay);
+    await client.login();
+    const reply = await client.readReply();
+    expect(reply.code).toBe(421);
+    expect(reply.lines.join('')).toMatch(/Idle timeout/);
+    await noLeaks(r.proxy);
+    expect(closes).toHaveLength(1);
+  });
+
   it('refuses sessions over the per-client limit with 421 Too many connections', async () => {
     const r = track(await rig({ maxSessionsPerClient: 1 }));
     const first = await FtpTestClient.connect(r.relay);
