@@ -74,6 +74,12 @@ async function main(): Promise<number> {
     outcomes.push(await runScenario(scenario, target, server, dataOpens));
   }
 
+  say('');
+  say('== What the relay refuses ' + '='.repeat(52));
+  say('   a client naming another host (FTP bounce) or a privileged port is answered by the relay;');
+  say('   the command never reaches the server');
+  const refusals = await runRefusals(relay4, server);
+
   await Promise.all([proxy.shutdown({ graceMs: 1000 }), proxy6.shutdown({ graceMs: 1000 })]);
   await server.close();
 
@@ -84,10 +90,11 @@ async function main(): Promise<number> {
     const mark = (ok: boolean) => (ok ? 'ok' : 'MISMATCH').padEnd(11);
     say(`   ${o.scenario.title.padEnd(36)}${mark(o.download)}${mark(o.upload)}${o.rewritten}${o.error ? `   error: ${o.error}` : ''}`);
   }
+  say(`   ${'bounce and low-port commands'.padEnd(36)}${refusals ? 'refused by the relay, never seen by the server' : 'NOT REFUSED'}`);
   const failed = outcomes.filter((o) => !o.download || !o.upload).length;
   say('');
   say(failed === 0 ? `All ${outcomes.length} transfers in both directions arrived byte for byte.` : `${failed} of ${outcomes.length} scenarios FAILED.`);
-  return failed === 0 && outcomes.length > 0 ? 0 : 1;
+  return failed === 0 && outcomes.length > 0 && refusals ? 0 : 1;
 }
 
 async function runScenario(scenario: Scenario, relay: Endpoint, server: FtpTestServer, dataOpens: DataOpenEvent[]): Promise<Outcome> {
@@ -130,6 +137,34 @@ async function runScenario(scenario: Scenario, relay: Endpoint, server: FtpTestS
   say(`   upload:   ${check(upload, UPLOAD)}`);
   if (error) say(`   error:    ${error}`);
   return { scenario, download, upload, rewritten: rewrittenCommands + rewrittenReplies, ...(error ? { error } : {}) };
+}
+
+/** Hostile data commands: each must be answered with an error and must not reach the server. */
+async function runRefusals(relay: Endpoint, server: FtpTestServer): Promise<boolean> {
+  const hostile = ['PORT 192,0,2,1,0,25', 'EPRT |1|192.0.2.1|25|', 'PORT 127,0,0,1,0,22'];
+  const firstSession = server.sessions.length;
+  let ok = true;
+  say('');
+  try {
+    const client = await FtpTestClient.connect(relay, { timeoutMs: 10_000 });
+    await client.login('demo', 'demo@example.com');
+    for (const line of hostile) {
+      const r = await client.command(line);
+      const refused = r.code >= 400;
+      ok &&= refused;
+      say(`     client sent  ${line}`);
+      say(`     relay said   ${r.lines.map(visible).join(' / ')}${refused ? '' : '   <- NOT REFUSED'}`);
+    }
+    await client.quit();
+  } catch (e) {
+    say(`     error: ${e instanceof Error ? e.message : String(e)}`);
+    return false;
+  }
+  await waitUntil(() => server.sessions.slice(firstSession).every((s) => s.isClosed));
+  const seen = server.sessions.slice(firstSession).flatMap((s) => lines(s.transcript, 'client'));
+  const leaked = seen.filter((l) => /^(PORT|EPRT)/i.test(l));
+  say(`     server got   ${seen.map(visible).join(', ')}${leaked.length ? '   <- the hostile commands got through' : ''}`);
+  return ok && leaked.length === 0;
 }
 
 function lines(transcript: readonly ControlLine[], source: 'client' | 'server'): string[] {
