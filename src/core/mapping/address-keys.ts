@@ -49,6 +49,16 @@ export class AddressKeys {
     return V6_BASE + id;
   }
 
+  /** `acquire` when the caller already peeked the key (-1 when unknown): no second parse for IPv4. */
+  acquireKnown(key: number, address: string): number {
+    if (key >= 0 && key < V6_BASE) return key;
+    if (key >= V6_BASE) {
+      this.v6Refs[key - V6_BASE]!++;
+      return key;
+    }
+    return this.acquire(address);
+  }
+
   /** Take one more reference on a key already held. */
   retain(key: number): void {
     if (key >= V6_BASE) this.v6Refs[key - V6_BASE]!++;

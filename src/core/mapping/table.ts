@@ -56,6 +56,8 @@ const BEHAVIOR_KIND = { 'endpoint-independent': 0, 'address-dependent': 1, 'addr
 interface Host {
   count: number;
   pool: number;
+  /** The address as text, so events and lookups do not format it again per mapping. */
+  text: string;
 }
 
 export interface AllocateOptions {
@@ -91,6 +93,7 @@ export class PortTable {
   private readonly spaces: (PortSpace | undefined)[] = [];
   private readonly hosts = new Map<number, Host>();
   private readonly peers = new Map<number, number[]>(); // slot -> [addrKey, port, ...] beyond the first
+  private readonly stale = new Int32Array([-1, -1, -1]); // per key kind, see liveOrStale
   private readonly keyCounts = new Int32Array(9); // proto * 3 + keyKind: live mappings per key kind
   private readonly behavior: Int8Array;
   private readonly filter: Int8Array;
@@ -140,9 +143,10 @@ export class PortTable {
       srcExt = one;
       srcPort = internal.port;
     } else {
+      this.clearStale();
       let s = iaddr >= 0 ? this.findOutbound(p, iaddr, internal.port, raddr, remote.port, nowMs) : -1;
       if (s < 0) {
-        const r = this.create(p, internal, remote, nowMs, phase ?? null, false);
+        const r = this.create(p, internal, iaddr, remote, raddr, nowMs, phase ?? null, false);
         if (typeof r === 'string') return { ok: false, reason: r };
         s = r;
         created = true;
@@ -191,13 +195,14 @@ export class PortTable {
     if (this.behavior[p]! > 0 && !remote) {
       throw new NatAlgError('invalid-argument', `${protocol} mapping is ${this.options.policies[p]!.mapping}: allocate needs opts.remote`);
     }
+    this.clearStale();
     const s = iaddr >= 0 ? this.findOutbound(p, iaddr, internal.port, raddr, remote?.port ?? 0, nowMs) : -1;
     if (s >= 0) {
       if (opts?.phase) this.setPhase(s, opts.phase);
       this.touch(s, nowMs);
       return { ok: true, mapping: this.toMapping(s), created: false };
     }
-    const r = this.create(p, internal, remote ?? null, nowMs, opts?.phase ?? null, opts?.hold ?? false);
+    const r = this.create(p, internal, iaddr, remote ?? null, raddr, nowMs, opts?.phase ?? null, opts?.hold ?? false);
     if (typeof r === 'string') return { ok: false, reason: r };
     return { ok: true, mapping: this.toMapping(r, internal), created: true };
   }
@@ -601,37 +606,50 @@ export class PortTable {
     const sl = this.slots;
     const base = p * 3;
     let s = -1;
-    if (raddr >= 0 && this.keyCounts[base + 2]! > 0) s = sl.find(p, iaddr, iport, 2, raddr, rport);
-    if (s < 0 && raddr >= 0 && this.keyCounts[base + 1]! > 0) s = sl.find(p, iaddr, iport, 1, raddr, 0);
-    if (s < 0) s = sl.find(p, iaddr, iport, 0, 0, 0);
-    if (s >= 0 && !this.alive(s, nowMs)) return -1;
+    if (raddr >= 0 && this.keyCounts[base + 2]! > 0) s = this.liveOrStale(sl.find(p, iaddr, iport, 2, raddr, rport), 2, nowMs);
+    if (s < 0 && raddr >= 0 && this.keyCounts[base + 1]! > 0) s = this.liveOrStale(sl.find(p, iaddr, iport, 1, raddr, 0), 1, nowMs);
+    if (s < 0) s = this.liveOrStale(sl.find(p, iaddr, iport, 0, 0, 0), 0, nowMs);
     return s;
   }
 
+  /** The slot if alive; an expired one is remembered per key kind so `create` can collect it. */
+  private liveOrStale(s: number, kind: number, nowMs: number): number {
+    if (s < 0 || this.alive(s, nowMs)) return s;
+    this.stale[kind] = s;
+    return -1;
+  }
+
+  private clearStale(): void {
+    this.stale[0] = this.stale[1] = this.stale[2] = -1;
+  }
+
+  /** Create a mapping; call right after `clearStale` + `findOutbound` for the same key. */
   private create(
     p: number,
     internal: Endpoint,
+    iaddrPeek: number,
     remote: Endpoint | null,
+    raddrPeek: number,
     nowMs: number,
     phase: ConnectionPhase | null,
     hold: boolean,
   ): number | 'exhausted' | 'host-limit' | 'table-full' | 'family-mismatch' {
+    const kind = remote ? this.behavior[p]! : 0;
+    // A stale (expired, not yet collected) mapping with the same key must go before a new one.
+    const stale = this.stale[kind]!;
+    this.clearStale();
+    if (stale >= 0) this.expireNow(stale);
     if (this.slots.live >= this.options.maxMappings) return 'table-full';
-    const iaddrPeek = this.keys.peek(internal.address);
     const host = iaddrPeek >= 0 ? this.hosts.get(iaddrPeek) : undefined;
     if (host && host.count >= this.options.maxMappingsPerHost) return 'host-limit';
-    const kind = remote ? this.behavior[p]! : 0;
-    const raddrPeek = remote ? this.keys.peek(remote.address) : 0;
-    // A stale (expired, not yet collected) mapping with the same key must go before a new one.
-    const stale = iaddrPeek >= 0 ? this.slots.find(p, iaddrPeek, internal.port, kind, raddrPeek, remote?.port ?? 0) : -1;
-    if (stale >= 0) this.expireNow(stale);
-    const pick = this.pickPort(p, iaddrPeek < 0 ? 0 : iaddrPeek, internal.port, kind > 0 ? raddrPeek : 0, kind === 2 ? remote!.port : 0, host?.pool ?? this.leastLoadedPool());
+    const rport = remote ? remote.port : 0;
+    const pick = this.pickPort(p, iaddrPeek < 0 ? 0 : iaddrPeek, internal.port, kind > 0 ? raddrPeek : 0, kind === 2 ? rport : 0, host ? host.pool : this.leastLoadedPool());
     if (typeof pick === 'string') return pick;
     const s = this.slots.allocate();
     if (s < 0) return 'table-full';
-    const iaddr = this.keys.acquire(internal.address);
-    const raddr = remote ? this.keys.acquire(remote.address) : 0;
-    this.fill(s, p, iaddr, internal.port, pick.idx, pick.port, kind, raddr, remote?.port ?? 0);
+    const iaddr = this.keys.acquireKnown(iaddrPeek, internal.address);
+    const raddr = remote ? this.keys.acquireKnown(raddrPeek, remote.address) : 0;
+    this.fill(s, p, iaddr, internal.port, pick.idx, pick.port, kind, raddr, rport);
     let flags = F_LIVE | (kind << KEY_SHIFT) | (remote ? F_HAS_PEER : 0) | (hold ? F_HELD : 0);
     if (phase === 'established' || (phase === null && p !== 0)) flags |= F_ESTABLISHED;
     this.slots.setFlags(s, flags);
@@ -658,7 +676,7 @@ export class PortTable {
   private countHost(iaddr: number, idx: number): void {
     const host = this.hosts.get(iaddr);
     if (host) host.count++;
-    else this.hosts.set(iaddr, { count: 1, pool: idx < this.poolSize ? idx : 0 });
+    else this.hosts.set(iaddr, { count: 1, pool: idx < this.poolSize ? idx : 0, text: this.keys.text(iaddr) });
     if (idx < this.poolSize) this.poolLoad[idx]!++;
   }
 
@@ -674,9 +692,9 @@ export class PortTable {
     const privileged = pol.privilegedRange !== null && iport < 1024;
     const span = privileged ? pol.privilegedRange! : pol.portRange;
     const range = privileged ? 0 : 1;
-    const words = [iaddr >>> 0, highWord(iaddr) ^ (p << 24), iport, raddr >>> 0, rport] as const;
-    const f = keyedHash5(this.secretF, ...words);
-    const g = keyedHash5(this.secretG, ...words);
+    const hi = highWord(iaddr) ^ (p << 24);
+    const f = keyedHash5(this.secretF, iaddr >>> 0, hi, iport, raddr >>> 0, rport);
+    const g = keyedHash5(this.secretG, iaddr >>> 0, hi, iport, raddr >>> 0, rport);
     const tries = this.options.pooling === 'paired' ? 1 : this.poolSize;
     const start = this.options.pooling === 'paired' ? paired : f % this.poolSize;
     for (let t = 0; t < tries; t++) {
@@ -875,11 +893,17 @@ export class PortTable {
     return {
       id: sl.handleOf(s),
       protocol: PROTOCOLS[sl.proto(s)]!,
-      internal: internal && internal.port === sl.iport(s) ? internal : this.keys.endpoint(sl.iaddr(s), sl.iport(s)),
+      internal: internal && internal.port === sl.iport(s) ? internal : this.internalEndpoint(s),
       external: { family: familyOfKey(this.extKey[idx]!), address: this.extText[idx]!, port: sl.eport(s) },
       kind: f & F_STATIC ? 'static' : 'dynamic',
       expiresAt: f & F_HELD ? null : sl.expiry(s),
     };
+  }
+
+  private internalEndpoint(s: number): Endpoint {
+    const a = this.slots.iaddr(s);
+    const host = this.hosts.get(a);
+    return { family: a >= 4294967296 ? 6 : 4, address: host ? host.text : this.keys.text(a), port: this.slots.iport(s) };
   }
 
   private oneToOneMapping(p: number, internal: Endpoint, idx: number): Mapping {
