@@ -54,6 +54,26 @@ describe('FtpTestClient against FtpTestServer', () => {
     }
   }
 
+  it('a dual-stack server on [::] sees IPv4 clients as plain IPv4 and accepts their PORT', async () => {
+    const { server } = await start('::');
+    const client = await FtpTestClient.connect({ host: '127.0.0.1', port: server.endpoint.port }, { mode: 'port', timeoutMs: 5000 });
+    cleanup.push(() => client.close());
+    await client.login();
+    expect(await client.retrieve('hello.txt')).toEqual(new TextEncoder().encode('hello\n'));
+    expect(server.sessions[0]!.client.address).toBe('127.0.0.1');
+    expect(server.dataConnections[0]!.remote.address).toBe('127.0.0.1');
+  });
+
+  it('listens where it is told in active modes', async () => {
+    const { server } = await start('127.0.0.1');
+    const client = await FtpTestClient.connect(server.endpoint, { mode: 'eprt', activeAddress: '::1', timeoutMs: 5000 });
+    cleanup.push(() => client.close());
+    await client.login();
+    // The server is IPv4-only on this connection: an IPv6 EPRT is answered 522.
+    await expect(client.retrieve('hello.txt')).rejects.toMatchObject({ code: 522 });
+    expect(client.sent().at(-1)).toMatch(/^EPRT \|2\|::1\|\d+\|$/);
+  });
+
   it('IPv6: PASV and PORT are refused with the usual codes', async () => {
     const { server } = await start('::1');
     const client = await connect(server, 'pasv');
