@@ -160,6 +160,31 @@ describe('FtpTestClient against FtpTestServer', () => {
   });
 });
 
+describe('cleanup', () => {
+  it('leaves no socket or listener behind after close, in every mode', async () => {
+    const tcp = () => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;
+    const before = tcp();
+    const server = new FtpTestServer({ files: { 'f.bin': payload } });
+    await server.listen();
+    for (const mode of modes) {
+      const client = await FtpTestClient.connect(server.endpoint, { mode });
+      await client.login();
+      await client.retrieve('f.bin');
+      await client.store('g.bin', payload.subarray(0, 1000));
+      if (mode === 'pasv') client.close(); // vanish without QUIT
+      else await client.quit();
+    }
+    // A pending passive listener that nobody used, then the server closes under it.
+    const idle = await FtpTestClient.connect(server.endpoint);
+    await idle.login();
+    expect((await idle.command('EPSV')).code).toBe(229);
+    expect(tcp()).toBeGreaterThan(before);
+    await server.close();
+    idle.close();
+    await waitFor(() => tcp() === before);
+  });
+});
+
 describe('scripted server replies', () => {
   const shapes = ['standard', 'trailing-period', 'no-parentheses', 'equals', 'zero-padded', 'multi-line-first', 'multi-line-last'] as const;
   for (const shape of shapes) {
