@@ -44,7 +44,7 @@ function curl(name: string, expects: ClientSpec['expects'], flags: string[]): Cl
     expects,
     run(topo, side, job) {
       const base = `ftp://${urlHost(job.target.host)}:${job.target.port}/`;
-      const common = ['-sS', '--max-time', '20', '--connect-timeout', '5', ...flags];
+      const common = ['-sS', '--max-time', '10', '--connect-timeout', '5', ...flags];
       return topo.exec(side, 'curl', [
         ...common, `${base}data.bin`, '-o', job.downloadTo,
         '--next', ...common, '-T', job.uploadFrom, `${base}upload/${job.uploadName}`,
@@ -63,7 +63,7 @@ function lftp(name: string, passive: boolean): ClientSpec {
         'set ftp:auto-passive-mode no',
         'set ftp:fix-pasv-address no',
         'set net:max-retries 1',
-        'set net:timeout 10',
+        'set net:timeout 5',
         'set cmd:fail-exit yes',
         `open -u anonymous,lftp@ ftp://${urlHost(job.target.host)}:${job.target.port}`,
         `get data.bin -o ${job.downloadTo}`,
@@ -78,7 +78,7 @@ function lftp(name: string, passive: boolean): ClientSpec {
 const FTPLIB = `
 import ftplib, sys
 host, port, mode, down, up, name = sys.argv[1:7]
-f = ftplib.FTP(timeout=15)
+f = ftplib.FTP(timeout=8)
 f.trust_server_pasv_ipv4_address = True
 f.connect(host, int(port))
 f.login()

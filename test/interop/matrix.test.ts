@@ -37,6 +37,21 @@ describe('interop prerequisites', () => {
 type Family = 'ipv4' | 'ipv6' | 'ftp64';
 const SERVER_PORT: Record<ServerKind, number> = { vsftpd: 21, pyftpdlib: 2121 };
 const KINDS: readonly ServerKind[] = ['vsftpd', 'pyftpdlib'];
+/** The relay's `data-open` log entries (`--log json`, one JSON object per line). */
+function dataOpens(log: string): { mode?: unknown; command?: unknown }[] {
+  return log
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { event?: unknown; mode?: unknown; command?: unknown };
+      } catch {
+        return {};
+      }
+    })
+    .filter((e) => e.event === 'data-open');
+}
+
 const CLIENT_ROWS = CLIENTS.map((c) => [c.name, c] as const);
 const download = randomPayload(256 * 1024);
 const upload = randomPayload(96 * 1024 + 7);
@@ -84,7 +99,14 @@ describe.skipIf(!pre.ok)(`real peers in network namespaces${pre.ok ? '' : ` (ski
   });
 
   /** One cell: the client downloads data.bin and uploads a file; both must arrive intact. */
-  async function transfer(side: Side, target: Target, srv: FtpServerInstance, client: ClientSpec, relay?: RunningRelay) {
+  async function transfer(
+    side: Side,
+    target: Target,
+    srv: FtpServerInstance,
+    client: ClientSpec,
+    relay?: RunningRelay,
+  ): Promise<void> {
+    const logBefore = relay?.output().length ?? 0;
     const work = mkdtempSync(join(base, 'cell-'));
     const downloadTo = join(work, 'data.bin');
     const uploadName = `cell-${++cellNo}-${client.name.replace(/\W+/g, '-')}.bin`;
@@ -103,6 +125,20 @@ describe.skipIf(!pre.ok)(`real peers in network namespaces${pre.ok ? '' : ` (ski
     const up = readUpload(srv, uploadName);
     expect(up === null ? 'nothing uploaded' : sha256(up), context).toBe(sha256(upload));
     expect(r.code, context).toBe(0);
+    if (relay) {
+      // The relay logs one data-open per data channel with the command that set it up: proves
+      // that the client used the mode this cell names (over IPv6, PASV/PORT become EPSV/EPRT).
+      const passive = client.expects === 'PASV' || client.expects === 'EPSV';
+      const v6 = target.host.includes(':');
+      const command = v6 ? (passive ? 'EPSV' : 'EPRT') : client.expects;
+      let opens: { mode?: unknown; command?: unknown }[] = [];
+      for (let i = 0; i < 40 && opens.length < 2; i++) {
+        opens = dataOpens(relay.output().slice(logBefore));
+        if (opens.length < 2) await new Promise((res) => setTimeout(res, 25));
+      }
+      expect(opens.length, context).toBe(2);
+      for (const o of opens) expect({ mode: o.mode, command: o.command }, context).toEqual({ mode: passive ? 'passive' : 'active', command });
+    }
   }
 
   describe('topology', () => {

@@ -8,7 +8,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Side, Topology } from './netns.js';
 
-export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+// NAT_ALG_CLI points the tests at another build (say a copy that a concurrent `tsup` run, which
+// empties dist/ first, cannot remove in the middle of a run).
+export const CLI = process.env.NAT_ALG_CLI ?? join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 
 export function cliAvailable(): boolean {
   return existsSync(CLI);
