@@ -163,6 +163,8 @@ describe('FtpTestClient against FtpTestServer', () => {
 describe('cleanup', () => {
   it('leaves no socket or listener behind after close, in every mode', async () => {
     const tcp = () => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;
+    // Sockets of the tests above may still be closing; start from a quiet baseline.
+    await waitFor(() => tcp() === 0, 5000);
     const before = tcp();
     const server = new FtpTestServer({ files: { 'f.bin': payload } });
     await server.listen();
