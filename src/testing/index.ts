@@ -2,6 +2,17 @@
  * nat-alg/testing: scriptable FTP peers for testing gateways (this project's and yours).
  * Built on node:net; not part of the pure core. Every control line either peer sends or
  * receives is recorded, so a test can compare what one side sent with what the other received.
+ *
+ * ```ts
+ * const server = new FtpTestServer({ files: { 'a.bin': bytes } });
+ * await server.listen();                               // 127.0.0.1, any free port
+ * server.scriptPasv('no-parentheses', { splitAt: [5] }); // an odd 227, written in two pieces
+ * // ... start your gateway in front of server.endpoint ...
+ * const client = await FtpTestClient.connect(gateway, { mode: 'pasv' });
+ * await client.login();
+ * expect(await client.retrieve('a.bin')).toEqual(bytes);
+ * expect(server.received()).toContain('PASV');         // what the server really got
+ * ```
  */
 
 export { FtpTestServer, type FtpTestServerOptions } from './server.js';
