@@ -43,7 +43,7 @@ export interface ProtocolPolicy {
   readonly portRange: PortRange;
   /**
    * External ports for internal ports below 1024, so a privileged source stays privileged
-   * (RFC 4787 REQ-3, RFC 5382 REQ-3 via RFC 4787). Default 1-1023; null maps them into `portRange`.
+   * (RFC 4787 REQ-3). Default 1-1023; null maps them into `portRange`.
    * Ignored for ICMP.
    */
   readonly privilegedRange: PortRange | null;
@@ -51,7 +51,7 @@ export interface ProtocolPolicy {
   readonly portPreservation: boolean;
   /** Prefer an external port of the same parity (RFC 4787 REQ-4, RECOMMENDED for RTP). UDP default true. */
   readonly parityPreservation: boolean;
-  /** Idle timeout once established, ms. TCP 7,440,000 (2 h 4 min, RFC 5382 REQ-5); UDP 300,000 (RFC 4787 REQ-5); ICMP 60,000 (RFC 5508 REQ-1). */
+  /** Idle timeout once established, ms. TCP 7,440,000 (2 h 4 min, RFC 5382 REQ-5); UDP 300,000 (RFC 4787 REQ-5); ICMP 60,000 (RFC 5508: at least 60 s). */
   readonly establishedTimeoutMs: number;
   /** Idle timeout while opening or closing, ms. TCP 240,000 (4 min, RFC 5382 REQ-5); UDP and ICMP as established. */
   readonly transitoryTimeoutMs: number;
@@ -126,7 +126,7 @@ export interface PortTableOptions {
   readonly maxExpectationsPerOwner?: number;
   /** Lifetime of an expectation that is not consumed, ms. Default 30,000 (RFC 6384 section 6: at least 30 s). */
   readonly expectationTimeoutMs?: number;
-  /** Find internal hosts through the NAT's own external endpoints (RFC 4787 REQ-9, RFC 5382 REQ-8). Default true. */
+  /** Find internal hosts through the NAT's own external endpoints (RFC 4787 REQ-9). Default true. */
   readonly hairpinning?: boolean;
   /** Events held until polled; beyond this, further events are counted in `stats().droppedEvents`. Default 65,536. */
   readonly maxQueuedEvents?: number;
