@@ -106,19 +106,17 @@ export function classifyCommand(buf: Uint8Array, from: number, to: number): numb
 }
 
 /**
- * Split a held command line (line ending removed) into verb and argument, skipping leading
- * Telnet commands like `classifyCommand`. The argument is what follows the first space.
+ * The argument of a held command line (line ending removed): what follows the first space after
+ * the verb, leading Telnet commands skipped like `classifyCommand` does; null without a space.
  */
-export function splitCommand(text: string): { verb: string; argument: string | null } {
+export function commandArgument(text: string): string | null {
   let p = 0;
-  while (p < text.length && text.charCodeAt(p) === IAC) {
+  while (text.charCodeAt(p) === IAC) {
     const c = text.charCodeAt(p + 1);
     p += c >= 251 && c <= 254 ? 3 : 2;
   }
-  const body = text.slice(p);
-  const sp = body.indexOf(' ');
-  if (sp < 0) return { verb: body.toUpperCase(), argument: null };
-  return { verb: body.slice(0, sp).toUpperCase(), argument: body.slice(sp + 1) };
+  const sp = text.indexOf(' ', p);
+  return sp < 0 ? null : text.slice(sp + 1);
 }
 
 /** Why a data-address argument was not accepted. */

@@ -2,7 +2,7 @@ export * from './types.js';
 export { FtpTranslator, MAX_PENDING_COMMANDS } from './translator.js';
 export {
   parsePort, parseEprt, parseLprt, formatPort, formatEprt, formatLprt, formatSextet, formatLongAddress,
-  classifyCommand, splitCommand, type AddressParseResult, type AddressParseError,
+  classifyCommand, commandArgument, type AddressParseResult, type AddressParseError,
 } from './commands.js';
 export {
   parse227, parse229, parse228, format227, format229, format228, find227, find228, find229, classifyReply,

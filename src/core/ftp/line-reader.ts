@@ -20,6 +20,11 @@ export const PHASE_TLS = 5; // encrypted: forward untouched, follow record frami
 export const PHASE_OPAQUE = 6; // framing lost or connection closing: forward untouched, never parse
 export const PHASE_CLOSED = 7; // the translator asked for the connection to be closed: drop input
 
+/** What to do when the current line ends (DirectionStream.lineAction); more in translator.ts. */
+export const LINE_NONE = 0;
+/** A refused line being dropped: report its removal when its LF comes. */
+export const LINE_DROP = 3;
+
 /** Server line flags: first / last line of its reply. */
 export const LINE_FIRST = 1;
 export const LINE_LAST = 2;

@@ -4,7 +4,7 @@
  */
 
 import { NatAlgError } from '../errors.js';
-import { canonicalAddress, familyOf, type AddressFamily } from '../net/ip.js';
+import { canonicalAddress, familyOf, type AddressFamily, type Endpoint } from '../net/ip.js';
 import { DEFAULT_FTP_POLICY, type FtpPolicy, type FtpTranslatorOptions, type RefusalReason } from './types.js';
 
 /** Smallest allowed maxLineLength: a PORT line for an IPv6 LPRT needs about 80 bytes. */
@@ -53,6 +53,24 @@ export function resolveOptions(options: FtpTranslatorOptions): ResolvedOptions {
     ftp64,
     policy: Object.freeze(policy),
   };
+}
+
+/**
+ * An unspecified address (0.0.0.0, ::) in PORT/EPRT/LPRT means "the host of the control
+ * connection" to servers that accept it (vsftpd does; lftp sends it): that is the client itself.
+ */
+export function ownAddress(e: Endpoint, o: ResolvedOptions): Endpoint {
+  if (e.address !== '0.0.0.0' && e.address !== '::') return e;
+  return { family: o.clientFamily, address: o.clientAddress, port: e.port };
+}
+
+/** Policy for an address a client names for the server to connect to; null when allowed. */
+export function checkDataAddress(e: Endpoint, o: ResolvedOptions, outstanding: number): RefusalReason | null {
+  const p = o.policy;
+  if (!p.allowForeignDataAddress && e.address !== o.clientAddress) return 'foreign-address';
+  if (!p.allowLowDataPorts && e.port < 1024) return 'low-port';
+  if (outstanding >= p.maxPendingDataChannels) return 'too-many-data-channels';
+  return null;
 }
 
 /** Reply lines (without line ending) sent to the client for each refusal. */

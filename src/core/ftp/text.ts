@@ -68,3 +68,13 @@ export function parsePortNumber(text: string): number | null {
 export function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
+
+/** Text safe to put inside a reply line: printable ASCII, no parentheses, at most 80 characters. */
+export function replyText(reason: string): string {
+  let out = '';
+  for (let i = 0; i < reason.length && out.length < 80; i++) {
+    const c = reason.charCodeAt(i);
+    out += c >= 32 && c < 127 && c !== 40 && c !== 41 ? reason[i] : ' ';
+  }
+  return out.trim() || 'refused';
+}

@@ -3,16 +3,7 @@
  *
  * STATE RULES (the one place they are written down)
  *
- * Per direction (DirectionStream.phase):
- *   LINE_START --first bytes decide: not a candidate--> PASS --LF--> LINE_START
- *   LINE_START --candidate (held verb / reply that matters)--> HOLD --LF--> act on the line
- *   LINE_START --refused by verb (after EPSV ALL)--> DISCARD --LF--> LINE_START (removal edit)
- *   HOLD --longer than maxLineLength--> DISCARD (refuse) | CLOSED (policy 'close')
- *   HOLD line that needs a mapping --> BLOCKED --resolve/refuse--> LINE_START
- *   c2s AUTH line end --> BLOCKED until the AUTH reply: 234 --> TLS, otherwise LINE_START
- *   s2c 234 to AUTH --> TLS right after that line
- *   TLS --non-record byte at a record boundary--> LINE_START (tls-ended when both are plain)
- *   TLS --bad record header--> OPAQUE (forward untouched, never parse again)
+ * Bytes and phases of each direction: framing.ts. Meaning, here:
  *
  * Client lines are commands; the first bytes (after Telnet commands) name the verb:
  *   PORT EPRT LPRT EPSV (and ALGS with FTP64) are held whole; PASV LPSV AUTH REIN QUIT CCC are
@@ -25,40 +16,43 @@
  *   AUTH starts TLS; 2xx to EPSV ALL turns on EPSV-only; 2xx to REIN resets the session.
  * Local replies (refusals, FTP64 answers) wait in the queue and go out when they reach its head
  *   while the server direction is at a line start outside a multi-line reply.
+ * AUTH: the client direction blocks after the AUTH line until its reply: 234 makes both
+ *   directions TLS (server after the 234 line, client after the AUTH line), anything else resumes.
+ * TLS: followed until a record boundary shows plaintext (after CCC); tls-ended when both are plain.
  */
 
 import { NatAlgError } from '../errors.js';
-import { canonicalAddress, endpoint as makeEndpoint, type Endpoint } from '../net/ip.js';
-import type { Direction, StreamEdit, StreamTranslator } from '../stream/translator.js';
+import { endpoint as makeEndpoint, type Endpoint } from '../net/ip.js';
+import type { Direction, StreamTranslator } from '../stream/translator.js';
 import {
-  classifyCommand, parsePort, parseEprt, parseLprt, formatPort, formatEprt, formatLprt,
-  formatSextet, formatLongAddress, NEED_MORE, VERB_NAMES,
-  VERB_OTHER, VERB_PORT, VERB_EPRT, VERB_LPRT, VERB_PASV, VERB_EPSV, VERB_LPSV, VERB_AUTH, VERB_REIN, VERB_ALGS,
+  parsePort, parseEprt, parseLprt, commandArgument, VERB_NAMES,
+  VERB_PORT, VERB_EPRT, VERB_LPRT, VERB_PASV, VERB_EPSV, VERB_LPSV, VERB_AUTH, VERB_REIN, VERB_ALGS,
   type AddressParseResult,
 } from './commands.js';
-import { classifyReply, find227, find228, find229, MALFORMED, REPLY_NEED_MORE, REPLY_NOT_A_REPLY, type FoundAddress } from './replies.js';
+import { classifyReply, find227, find228, find229, MALFORMED, REPLY_NOT_A_REPLY, type FoundAddress } from './replies.js';
 import {
-  DirectionStream, PHASE_LINE_START, PHASE_PASS, PHASE_HOLD, PHASE_DISCARD, PHASE_BLOCKED, PHASE_TLS,
-  PHASE_OPAQUE, PHASE_CLOSED, LINE_FIRST, LINE_LAST,
+  DirectionStream, PHASE_LINE_START, PHASE_PASS, PHASE_HOLD, PHASE_DISCARD, PHASE_BLOCKED, PHASE_TLS, PHASE_CLOSED,
+  LINE_NONE, LINE_DROP, LINE_FIRST, LINE_LAST,
 } from './line-reader.js';
-import { TLS_BROKEN, TLS_PLAINTEXT, TlsRecordFollower } from './tls-records.js';
-import { resolveOptions, REFUSAL_REPLIES, passiveRefusal, type ResolvedOptions } from './policy.js';
+import { LineFraming, checkTime } from './framing.js';
+import { TlsRecordFollower } from './tls-records.js';
+import { resolveOptions, checkDataAddress, ownAddress, REFUSAL_REPLIES, passiveRefusal, type ResolvedOptions } from './policy.js';
 import {
   PendingQueue, expectedPassiveCode, Q_OTHER, Q_GREETING, Q_ACTIVE, Q_PASV, Q_EPSV, Q_LPSV, Q_EPSV_AS_PASV,
   Q_AUTH, Q_EPSV_ALL, Q_REIN, Q_HELD, Q_LOCAL, type LocalReply,
 } from './pending.js';
-import { ascii, latin1, lineBody, lineEnding } from './text.js';
+import { ascii, latin1, lineBody, lineEnding, replyText } from './text.js';
 import { algsReply, EPSV_ALL_REPLY } from './ftp64.js';
+import { rewriteCommand, rewriteReply } from './rewrite.js';
 import type { DataChannelRequest, DataCommand, FtpEvent, FtpTranslatorOptions, RefusalReason } from './types.js';
 
 const C2S: Direction = 'client-to-server';
 const S2C: Direction = 'server-to-client';
 
 // What to do when the current line ends (DirectionStream.lineAction).
-const LINE_NONE = 0;
+// (LINE_NONE and LINE_DROP are generic, in line-reader.ts)
 const LINE_AUTH = 1; // c2s: the AUTH line ended; wait for its reply
 const LINE_REPLY_END = 2; // s2c: last line of a reply
-const LINE_DROP = 3; // c2s: a refused line; report its removal
 const LINE_DROP_REPLY = 4; // s2c: an overlong candidate reply line; replace it
 
 /**
@@ -85,13 +79,8 @@ interface HeldLine {
   readonly code: number;
 }
 
-export class FtpTranslator implements StreamTranslator<FtpEvent> {
+export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEvent> {
   private readonly o: ResolvedOptions;
-  private readonly c2s: DirectionStream;
-  private readonly s2c: DirectionStream;
-  private readonly events: Array<FtpEvent | undefined> = [];
-  private eventHead = 0;
-  private eventTail = 0;
   private readonly queue = new PendingQueue();
   private readonly held = new Map<number, HeldLine>();
   /** Mappings asked for and neither committed nor released (policy maxPendingDataChannels). */
@@ -110,91 +99,14 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
   private tls = false;
 
   constructor(options: FtpTranslatorOptions) {
-    this.o = resolveOptions(options);
-    this.ftp64Active = this.o.ftp64;
-    const cap = this.o.policy.maxLineLength;
-    this.c2s = new DirectionStream(C2S, cap);
-    this.s2c = new DirectionStream(S2C, cap);
+    const o = resolveOptions(options);
+    super(o.policy.maxLineLength, o.policy.overlongLine === 'close');
+    this.o = o;
+    this.ftp64Active = o.ftp64;
     this.queue.push(Q_GREETING);
   }
 
-  // ---- StreamTranslator ----------------------------------------------------------------------
-
-  handleData(direction: Direction, bytes: Uint8Array, nowMs: number): number {
-    const s = this.side(direction);
-    if (!(bytes instanceof Uint8Array)) throw new NatAlgError('invalid-argument', 'bytes must be a Uint8Array');
-    checkTime(nowMs);
-    if (s.ended) throw new NatAlgError('invalid-state', `handleData(${direction}) after handleEnd`);
-    const n = bytes.length;
-    s.chunk = bytes;
-    s.chunkBase = s.inputOffset;
-    s.runFrom = 0;
-    s.mark = 0;
-    let i = 0;
-    const client = s === this.c2s;
-    while (i < n) {
-      const phase = s.phase;
-      if (phase === PHASE_PASS) {
-        i = this.passLines(s, bytes, i, n, client);
-      } else if (phase === PHASE_LINE_START) {
-        i = this.lineStart(s, bytes, i, n, client);
-      } else if (phase === PHASE_HOLD) {
-        i = this.holdMore(s, bytes, i, n);
-      } else if (phase === PHASE_DISCARD) {
-        const j = bytes.indexOf(10, i);
-        i = j < 0 ? n : j + 1;
-        s.skipRun(i);
-        if (j >= 0) {
-          s.phase = PHASE_LINE_START;
-          this.lineEnded(s, i);
-        }
-      } else if (phase === PHASE_TLS) {
-        i = this.followTls(s, bytes, i, n);
-      } else if (phase === PHASE_OPAQUE) {
-        i = n;
-      } else if (phase === PHASE_CLOSED) {
-        i = n;
-        s.skipRun(n);
-      } else {
-        break; // PHASE_BLOCKED: consume nothing more
-      }
-    }
-    s.flushRun(i);
-    s.inputOffset = s.chunkBase + i;
-    s.chunk = EMPTY;
-    s.runFrom = 0;
-    s.mark = 0;
-    return i;
-  }
-
-  handleEnd(direction: Direction, nowMs: number): void {
-    const s = this.side(direction);
-    checkTime(nowMs);
-    if (s.ended) return;
-    s.ended = true;
-    if (s.phase === PHASE_LINE_START && s.holdLength > 0) {
-      s.emit(s.takeHold()); // an undecided line start: not a candidate as far as it goes
-    } else if (s.phase === PHASE_HOLD) {
-      const line = s.takeHold();
-      this.edit(s, s.lineStart, line.length, 0);
-      this.push({ type: 'protocol-error', direction, message: 'incomplete line at end of stream discarded' });
-      s.phase = PHASE_LINE_START;
-    } else if (s.phase === PHASE_DISCARD) {
-      this.lineEnded(s, 0);
-    }
-  }
-
-  pollOutput(direction: Direction): Uint8Array | null {
-    return this.side(direction).poll();
-  }
-
-  pollEvent(): FtpEvent | null {
-    if (this.eventHead >= this.eventTail) return null;
-    const e = this.events[this.eventHead]!;
-    this.events[this.eventHead++] = undefined;
-    if (this.eventHead === this.eventTail) this.eventHead = this.eventTail = 0;
-    return e;
-  }
+  // ---- StreamTranslator (the rest is in framing.ts) --------------------------------------
 
   /** No timers: mapping lifetimes belong to the embedding's mapping table. */
   pollTimeout(): number | null {
@@ -203,10 +115,6 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
 
   handleTimeout(nowMs: number): void {
     checkTime(nowMs);
-  }
-
-  isBlocked(direction: Direction): boolean {
-    return this.side(direction).phase === PHASE_BLOCKED;
   }
 
   get tlsActive(): boolean {
@@ -226,25 +134,10 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     }
     if (e.port === 0) throw new NatAlgError('invalid-argument', 'replacement port must not be 0');
     const text = h.text;
+    const after = h.direction === C2S
+      ? rewriteCommand(h.kind, e, this.ftp64Active)
+      : rewriteReply(h.kind, text, h.found!, e, h.first && h.last);
     const eol = lineEnding(h.line);
-    let after: string;
-    if (h.direction === C2S) {
-      if (h.kind === VERB_PORT) after = e.family === 4 ? formatPort(e) : formatEprt(e);
-      else if (h.kind === VERB_EPRT) after = e.family === 4 && this.ftp64Active ? formatPort(e) : formatEprt(e);
-      else after = formatLprt(e);
-    } else {
-      const f = h.found!;
-      if (h.kind === Q_PASV) {
-        if (e.family !== 4) throw new NatAlgError('invalid-argument', 'a 227 reply can carry only an IPv4 endpoint');
-        after = text.slice(0, f.start) + formatSextet(e) + text.slice(f.end);
-      } else if (h.kind === Q_EPSV_AS_PASV) {
-        after = h.first && h.last ? `229 Entering Extended Passive Mode (|||${e.port}|)` : text.slice(0, f.start) + `(|||${e.port}|)` + text.slice(f.end);
-      } else if (h.kind === Q_EPSV) {
-        after = text.slice(0, f.start) + String(e.port) + text.slice(f.end);
-      } else {
-        after = text.slice(0, f.start) + formatLongAddress(e) + text.slice(f.end);
-      }
-    }
     this.held.delete(id);
     const s = this.side(h.direction);
     const out = ascii(after + eol);
@@ -266,7 +159,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     if (!h) throw new NatAlgError('unknown-id', `no pending data-channel request ${id}`);
     this.held.delete(id);
     this.outstanding.delete(id);
-    const why = sanitize(String(reason));
+    const why = replyText(String(reason));
     const s = this.side(h.direction);
     s.phase = PHASE_LINE_START;
     if (h.direction === C2S) {
@@ -282,222 +175,54 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     }
   }
 
-  // ---- line framing --------------------------------------------------------------------------
+  // ---- hooks called by the framing --------------------------------------------------------
 
-  private side(direction: Direction): DirectionStream {
-    if (direction === C2S) return this.c2s;
-    if (direction === S2C) return this.s2c;
-    throw new NatAlgError('invalid-argument', `unknown direction ${String(direction)}`);
+  protected decideLine(s: DirectionStream, r: number): number {
+    return s === this.c2s ? this.decideCommand(r) : this.decideReply(s, r);
   }
 
-  /**
-   * In PASS: stream lines through, deciding each next line in place while its first bytes are in
-   * this chunk (the hot loop: no copy, no allocation per line). Returns where the general loop
-   * must take over.
-   */
-  private passLines(s: DirectionStream, bytes: Uint8Array, i: number, n: number, client: boolean): number {
-    for (;;) {
-      const j = bytes.indexOf(10, i);
-      if (j < 0) return n;
-      i = j + 1;
-      s.phase = PHASE_LINE_START;
-      if (s.lineAction !== LINE_NONE) {
-        this.lineEnded(s, i);
-        if (s.phase !== PHASE_LINE_START) return i;
-      }
-      if (i >= n) return i;
-      const r = client ? classifyCommand(bytes, i, n) : classifyReply(bytes, i, n);
-      if (r === NEED_MORE) return i; // (REPLY_NEED_MORE is the same value)
-      s.lineStart = s.chunkBase + i;
-      s.lineCode = r;
-      const action = client ? this.decideCommand(r) : this.decideReply(s, r);
-      if (action !== PHASE_PASS) {
-        s.flushRun(i);
-        s.phase = action;
-        s.lineFrom = i;
-        return i;
-      }
-      s.phase = PHASE_PASS;
-    }
+  protected heldLine(s: DirectionStream, line: Uint8Array): void {
+    if (s === this.c2s) this.heldCommand(line);
+    else this.heldReply(line);
   }
 
-  /** At a line start (possibly with undecided first bytes held): decide what the line is. */
-  private lineStart(s: DirectionStream, bytes: Uint8Array, i: number, n: number, client: boolean): number {
-    if (s.holdLength === 0) {
-      s.lineStart = s.at(i);
-      s.lineCode = 0;
-      const r = client ? classifyCommand(bytes, i, n) : classifyReply(bytes, i, n);
-      if (r === NEED_MORE || r === REPLY_NEED_MORE) {
-        // The line's first bytes straddle the end of this chunk: keep them until they decide.
-        s.flushRun(i);
-        if (!s.append(bytes, i, n)) return this.overlong(s, n, n);
-        s.skipRun(n);
-        return n;
-      }
-      return this.decide(s, r, client, i, bytes, n);
-    }
-    // Undecided bytes held from an earlier chunk: add one byte at a time until the line decides.
-    while (i < n) {
-      if (!s.append(bytes, i, i + 1)) return this.overlong(s, i, n);
-      i++;
-      const hold = s.hold!;
-      const r = client ? classifyCommand(hold, 0, s.holdLength) : classifyReply(hold, 0, s.holdLength);
-      if (r !== NEED_MORE && r !== REPLY_NEED_MORE) {
-        s.skipRun(i);
-        return this.decide(s, r, client, -1, bytes, i);
-      }
-    }
-    s.skipRun(n);
-    return n;
-  }
-
-  /**
-   * Act on a decided line. `from` >= 0: the line starts at bytes[from] in this chunk and nothing
-   * of it is consumed yet; -1: its first bytes are in the hold buffer and `at` is the index just
-   * after them.
-   */
-  private decide(s: DirectionStream, r: number, client: boolean, from: number, bytes: Uint8Array, at: number): number {
-    s.lineCode = r;
-    const action = client ? this.decideCommand(r) : this.decideReply(s, r);
-    if (from >= 0) {
-      if (action === PHASE_PASS) {
-        s.phase = PHASE_PASS;
-      } else {
-        s.flushRun(from);
-        s.phase = action;
-        s.lineFrom = from;
-      }
-      return from;
-    }
-    const endedLine = s.hold![s.holdLength - 1] === 10;
-    s.lineFrom = -1;
-    s.inputOffset = s.at(at);
-    if (action === PHASE_PASS) {
-      s.emit(s.takeHold());
-      s.phase = PHASE_PASS;
-      if (endedLine) {
-        s.phase = PHASE_LINE_START;
-        if (s.lineAction !== LINE_NONE) this.lineEnded(s, at);
-      }
-    } else if (action === PHASE_DISCARD) {
-      s.holdLength = 0;
-      s.phase = PHASE_DISCARD;
-      if (endedLine) {
-        s.phase = PHASE_LINE_START;
-        this.lineEnded(s, at);
-      }
-    } else if (action === PHASE_CLOSED) {
-      s.holdLength = 0;
-      s.phase = PHASE_CLOSED;
-    } else {
-      s.phase = PHASE_HOLD;
-      if (endedLine) {
-        s.phase = PHASE_LINE_START;
-        this.heldLine(s, s.takeHold());
-      }
-    }
-    return at;
-  }
-
-  /** In HOLD: collect the candidate line up to its LF, within maxLineLength. */
-  private holdMore(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
-    const j = bytes.indexOf(10, i);
-    const end = j < 0 ? n : j + 1;
-    const direct = s.lineFrom >= 0;
-    const length = direct ? end - s.lineFrom : s.holdLength + (end - i);
-    if (length > this.o.policy.maxLineLength) {
-      if (direct) s.skipRun(i);
-      return this.overlong(s, i, n);
-    }
-    if (j < 0) {
-      s.append(bytes, direct ? s.lineFrom : i, n);
-      s.lineFrom = -1;
-      s.skipRun(n);
-      return n;
-    }
-    let line: Uint8Array;
-    if (direct) {
-      line = bytes.subarray(s.lineFrom, end);
-      s.lineFrom = -1;
-    } else {
-      s.append(bytes, i, end);
-      line = s.takeHold();
-    }
-    s.skipRun(end);
-    s.phase = PHASE_LINE_START;
-    s.inputOffset = s.at(end);
-    this.heldLine(s, line);
-    return end;
-  }
-
-  /** A candidate line grew past maxLineLength (or its first bytes never decided). */
-  private overlong(s: DirectionStream, i: number, n: number): number {
-    s.holdLength = 0;
-    s.lineFrom = -1;
-    s.skipRun(i);
-    if (this.o.policy.overlongLine === 'close') {
-      s.phase = PHASE_CLOSED;
-      this.push({ type: 'close', reason: `${s.direction} line longer than ${this.o.policy.maxLineLength} bytes` });
-      s.skipRun(n);
-      return n;
-    }
-    s.phase = PHASE_DISCARD;
+  protected onOverlong(s: DirectionStream): void {
     if (s === this.c2s) {
       s.lineAction = LINE_DROP;
-      this.refuseLocal('line-too-long', this.commandName(s.lineCode), REFUSAL_REPLIES['line-too-long']);
+      this.refuseLocal('line-too-long', s.lineCode > 0 ? VERB_NAMES[s.lineCode]! : 'UNKNOWN', REFUSAL_REPLIES['line-too-long']);
     } else {
       s.lineAction = LINE_DROP_REPLY;
       this.push({ type: 'protocol-error', direction: S2C, message: 'reply line too long; replaced' });
     }
-    return i;
   }
 
-  /** The current line of `s` ended just before chunk index `i` and has a line action. */
-  private lineEnded(s: DirectionStream, i: number): void {
-    const action = s.lineAction;
-    s.lineAction = LINE_NONE;
-    if (s.chunk.length > 0) {
-      s.mark = i; // anything queued now goes after this line
-      s.inputOffset = s.at(i);
-    }
+  protected onLineEnd(s: DirectionStream, action: number): void {
     if (action === LINE_REPLY_END) {
       this.completeReply(s.lineCode >> 1);
     } else if (action === LINE_AUTH) {
       if (this.authResult === 1) {
         s.phase = PHASE_TLS; // the 234 came before this line's end
         s.tls = new TlsRecordFollower();
-      }
-      else if (this.authResult === 0) {
+      } else if (this.authResult === 0) {
         this.authWait = true;
         s.phase = PHASE_BLOCKED;
       }
       this.authResult = 0;
-    } else if (action === LINE_DROP) {
-      this.edit(s, s.lineStart, s.inputOffset - s.lineStart, 0);
     } else if (action === LINE_DROP_REPLY) {
       const first = (s.lineFlags & LINE_FIRST) !== 0;
       const last = (s.lineFlags & LINE_LAST) !== 0;
       const text = first && last ? passiveRefusal('reply too long') : (last ? `${s.lineCode >> 1} ` : ' ') + 'Reply line too long.';
-      const out = ascii(text + '\r\n');
-      const edit = this.replaceLine(s, s.lineStart, s.inputOffset - s.lineStart, out);
+      const edit = this.replaceLine(s, s.lineStart, s.inputOffset - s.lineStart, ascii(text + '\r\n'));
       this.push({ type: 'edit', edit });
       if (last) this.completeReply(s.lineCode >> 1);
     }
   }
 
-  private followTls(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
-    const j = s.tls.advance(bytes, i, n);
-    if (s.tls.status === TLS_PLAINTEXT) {
-      s.phase = PHASE_LINE_START;
-      if (this.c2s.phase !== PHASE_TLS && this.s2c.phase !== PHASE_TLS && this.tls) {
-        this.tls = false;
-        this.push({ type: 'tls-ended' });
-      }
-    } else if (s.tls.status === TLS_BROKEN) {
-      s.phase = PHASE_OPAQUE;
-      this.push({ type: 'protocol-error', direction: s.direction, message: 'not a TLS record; forwarding without inspection from here on' });
+  protected onPlaintext(_s: DirectionStream): void {
+    if (this.c2s.phase !== PHASE_TLS && this.s2c.phase !== PHASE_TLS && this.tls) {
+      this.tls = false;
+      this.push({ type: 'tls-ended' });
     }
-    return j;
   }
 
   // ---- commands (client to server) -----------------------------------------------------------
@@ -547,7 +272,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     const s = this.c2s;
     const verb = s.lineCode;
     const text = lineBody(line);
-    const argument = argumentOf(text);
+    const argument = commandArgument(text);
     const name = VERB_NAMES[verb]!;
     if (verb === VERB_EPSV) {
       const all = argument !== null && argument.trim().toUpperCase() === 'ALL';
@@ -580,17 +305,9 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     } else if (verb === VERB_EPRT) r = parseEprt(argument);
     else r = parseLprt(argument);
     if (!r.ok) return this.refuseLine(line, name, r.error);
-    // An unspecified address (0.0.0.0, ::) means "the host of the control connection" to servers
-    // that accept it (vsftpd does; lftp sends it): that is the client itself.
-    const original = r.endpoint.address === '0.0.0.0' || r.endpoint.address === '::'
-      ? { family: this.o.clientFamily, address: this.o.clientAddress, port: r.endpoint.port }
-      : r.endpoint;
-    const p = this.o.policy;
-    if (!p.allowForeignDataAddress && original.address !== this.o.clientAddress) {
-      return this.refuseLine(line, name, 'foreign-address');
-    }
-    if (!p.allowLowDataPorts && original.port < 1024) return this.refuseLine(line, name, 'low-port');
-    if (this.outstanding.size >= p.maxPendingDataChannels) return this.refuseLine(line, name, 'too-many-data-channels');
+    const original = ownAddress(r.endpoint, this.o);
+    const refusal = checkDataAddress(original, this.o, this.outstanding.size);
+    if (refusal !== null) return this.refuseLine(line, name, refusal);
     const family = verb === VERB_EPRT && this.ftp64Active ? 4 : this.o.serverFamily;
     const request: DataChannelRequest = {
       id: this.nextId++, mode: 'active', command: name as DataCommand, original, family, connector: 'server',
@@ -620,21 +337,10 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
   /** Send local replies that reached the queue head, when the client side is between replies. */
   private drain(): void {
     const s = this.s2c;
-    while (
-      this.queue.headKind() === Q_LOCAL &&
-      s.phase === PHASE_LINE_START &&
-      s.holdLength === 0 &&
-      this.multiCode < 0
-    ) {
+    while (this.queue.headKind() === Q_LOCAL && s.phase === PHASE_LINE_START && s.holdLength === 0 && this.multiCode < 0) {
       const local = this.queue.headPayload() as LocalReply;
       this.queue.shift();
-      const outputOffset = s.outputPosition();
-      s.emit(local.bytes);
-      const n = local.bytes.length;
-      this.push({
-        type: 'edit',
-        edit: { direction: S2C, inputOffset: s.inputOffset, inputLength: 0, outputOffset, outputLength: n, delta: n },
-      });
+      this.insert(s, local.bytes);
     }
   }
 
@@ -787,11 +493,6 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
 
   // ---- shared --------------------------------------------------------------------------------
 
-  private heldLine(s: DirectionStream, line: Uint8Array): void {
-    if (s === this.c2s) this.heldCommand(line);
-    else this.heldReply(line);
-  }
-
   /** Hold `line` for the embedding's answer; the direction consumes nothing until then. */
   private block(
     s: DirectionStream, line: Uint8Array, text: string, request: DataChannelRequest, kind: number,
@@ -805,62 +506,9 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
     this.push({ type: 'data-channel-request', request });
   }
 
-  /** Queue `out` in place of input [inputOffset, +inputLength); returns the edit. */
-  private replaceLine(s: DirectionStream, inputOffset: number, inputLength: number, out: Uint8Array): StreamEdit {
-    const outputOffset = s.outputPosition();
-    s.emit(out);
-    return {
-      direction: s.direction, inputOffset, inputLength, outputOffset, outputLength: out.length, delta: out.length - inputLength,
-    };
-  }
-
-  /** Report a removal (outputLength 0) at the current output position. */
-  private edit(s: DirectionStream, inputOffset: number, inputLength: number, outputLength: number): void {
-    this.push({
-      type: 'edit',
-      edit: { direction: s.direction, inputOffset, inputLength, outputOffset: s.outputPosition(), outputLength, delta: outputLength - inputLength },
-    });
-  }
-
-  private commandName(code: number): string {
-    return code > 0 ? VERB_NAMES[code]! : 'UNKNOWN';
-  }
-
-  private push(e: FtpEvent): void {
-    this.events[this.eventTail++] = e;
-  }
-}
-
-/** What follows the first space of a command line (after leading Telnet commands), or null. */
-function argumentOf(text: string): string | null {
-  let p = 0;
-  while (text.charCodeAt(p) === 255) {
-    const c = text.charCodeAt(p + 1);
-    p += c >= 251 && c <= 254 ? 3 : 2;
-  }
-  const sp = text.indexOf(' ', p);
-  return sp < 0 ? null : text.slice(sp + 1);
 }
 
 function keywordOf(h: HeldLine): string {
   if (h.direction === C2S) return VERB_NAMES[h.kind]!;
   return String(h.code);
 }
-
-/** Text safe to put in a reply line: printable ASCII, no parentheses, at most 80 characters. */
-function sanitize(reason: string): string {
-  let out = '';
-  for (let i = 0; i < reason.length && out.length < 80; i++) {
-    const c = reason.charCodeAt(i);
-    out += c >= 32 && c < 127 && c !== 40 && c !== 41 ? reason[i] : ' ';
-  }
-  return out.trim() || 'refused';
-}
-
-function checkTime(nowMs: number): void {
-  if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) {
-    throw new NatAlgError('invalid-argument', 'nowMs must be a finite number');
-  }
-}
-
-const EMPTY = new Uint8Array(0);

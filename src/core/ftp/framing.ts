@@ -1,0 +1,367 @@
+/**
+ * Line framing for both directions of an FTP control connection: where lines start and end, which
+ * bytes stream through untouched, which line is held whole, dropped or replaced, and the TLS
+ * stretches that are only followed. What a line *means* is decided by the subclass (translator.ts)
+ * through the hooks at the bottom; this file only moves bytes and keeps offsets exact.
+ *
+ * Phases per direction (DirectionStream.phase):
+ *   LINE_START --first bytes decide: not a candidate--> PASS --LF--> LINE_START
+ *   LINE_START --candidate--> HOLD --LF--> heldLine() (may block, rewrite, refuse, pass)
+ *   LINE_START --refused by its verb--> DISCARD --LF--> LINE_START (removal edit)
+ *   HOLD --longer than maxLineLength--> DISCARD (policy 'refuse') | CLOSED (policy 'close')
+ *   a held line waiting for the embedding --> BLOCKED --resolve/refuse--> LINE_START
+ *   TLS --non-record byte at a record boundary--> LINE_START;  --bad header--> OPAQUE (for good)
+ *
+ * Hot path: in PASS, `passLines` finds each LF with `indexOf` and decides the next line from its
+ * first bytes in place; pass-through bytes are queued as one view per run, never copied.
+ */
+
+import { NatAlgError } from '../errors.js';
+import type { Direction, StreamEdit } from '../stream/translator.js';
+import { classifyCommand, NEED_MORE } from './commands.js';
+import { classifyReply } from './replies.js';
+import {
+  DirectionStream, PHASE_LINE_START, PHASE_PASS, PHASE_HOLD, PHASE_DISCARD, PHASE_BLOCKED, PHASE_TLS,
+  PHASE_OPAQUE, PHASE_CLOSED, LINE_NONE, LINE_DROP,
+} from './line-reader.js';
+import { TLS_BROKEN, TLS_PLAINTEXT } from './tls-records.js';
+import type { FtpEvent } from './types.js';
+
+const C2S: Direction = 'client-to-server';
+const S2C: Direction = 'server-to-client';
+const EMPTY = new Uint8Array(0);
+
+export abstract class LineFraming {
+  protected readonly c2s: DirectionStream;
+  protected readonly s2c: DirectionStream;
+  private readonly maxLine: number;
+  private readonly closeOnOverlong: boolean;
+  private readonly events: Array<FtpEvent | undefined> = [];
+  private eventHead = 0;
+  private eventTail = 0;
+
+  protected constructor(maxLineLength: number, closeOnOverlong: boolean) {
+    this.maxLine = maxLineLength;
+    this.closeOnOverlong = closeOnOverlong;
+    this.c2s = new DirectionStream(C2S, maxLineLength);
+    this.s2c = new DirectionStream(S2C, maxLineLength);
+  }
+
+  handleData(direction: Direction, bytes: Uint8Array, nowMs: number): number {
+    const s = this.side(direction);
+    if (!(bytes instanceof Uint8Array)) throw new NatAlgError('invalid-argument', 'bytes must be a Uint8Array');
+    checkTime(nowMs);
+    if (s.ended) throw new NatAlgError('invalid-state', `handleData(${direction}) after handleEnd`);
+    const n = bytes.length;
+    s.chunk = bytes;
+    s.chunkBase = s.inputOffset;
+    s.runFrom = 0;
+    s.mark = 0;
+    let i = 0;
+    const client = s === this.c2s;
+    while (i < n) {
+      const phase = s.phase;
+      if (phase === PHASE_PASS) {
+        i = this.passLines(s, bytes, i, n, client);
+      } else if (phase === PHASE_LINE_START) {
+        i = this.lineStart(s, bytes, i, n, client);
+      } else if (phase === PHASE_HOLD) {
+        i = this.holdMore(s, bytes, i, n);
+      } else if (phase === PHASE_DISCARD) {
+        const j = bytes.indexOf(10, i);
+        i = j < 0 ? n : j + 1;
+        s.skipRun(i);
+        if (j >= 0) {
+          s.phase = PHASE_LINE_START;
+          this.lineEnded(s, i);
+        }
+      } else if (phase === PHASE_TLS) {
+        i = this.followTls(s, bytes, i, n);
+      } else if (phase === PHASE_OPAQUE) {
+        i = n;
+      } else if (phase === PHASE_CLOSED) {
+        i = n;
+        s.skipRun(n);
+      } else {
+        break; // PHASE_BLOCKED: consume nothing more
+      }
+    }
+    s.flushRun(i);
+    s.inputOffset = s.chunkBase + i;
+    s.chunk = EMPTY;
+    s.runFrom = 0;
+    s.mark = 0;
+    return i;
+  }
+
+  handleEnd(direction: Direction, nowMs: number): void {
+    const s = this.side(direction);
+    checkTime(nowMs);
+    if (s.ended) return;
+    s.ended = true;
+    if (s.phase === PHASE_LINE_START && s.holdLength > 0) {
+      s.emit(s.takeHold()); // an undecided line start: not a candidate as far as it goes
+    } else if (s.phase === PHASE_HOLD) {
+      const line = s.takeHold();
+      this.edit(s, s.lineStart, line.length, 0);
+      this.push({ type: 'protocol-error', direction, message: 'incomplete line at end of stream discarded' });
+      s.phase = PHASE_LINE_START;
+    } else if (s.phase === PHASE_DISCARD) {
+      this.lineEnded(s, 0);
+    }
+  }
+
+  pollOutput(direction: Direction): Uint8Array | null {
+    return this.side(direction).poll();
+  }
+
+  pollEvent(): FtpEvent | null {
+    if (this.eventHead >= this.eventTail) return null;
+    const e = this.events[this.eventHead]!;
+    this.events[this.eventHead++] = undefined;
+    if (this.eventHead === this.eventTail) this.eventHead = this.eventTail = 0;
+    return e;
+  }
+
+  isBlocked(direction: Direction): boolean {
+    return this.side(direction).phase === PHASE_BLOCKED;
+  }
+
+  // ---- hooks: what lines mean (translator.ts) ------------------------------------------------
+
+  /** A line's first bytes decided (`r` from classifyCommand/classifyReply): return its phase. */
+  protected abstract decideLine(s: DirectionStream, r: number): number;
+  /** A held candidate line is complete (line ending included, or none at end of stream). */
+  protected abstract heldLine(s: DirectionStream, line: Uint8Array): void;
+  /** A line with a non-generic `lineAction` ended; input and output positions are after it. */
+  protected abstract onLineEnd(s: DirectionStream, action: number): void;
+  /** A candidate line is over-long and will be dropped up to its LF: set `lineAction`, report. */
+  protected abstract onOverlong(s: DirectionStream): void;
+  /** A TLS direction went back to plaintext (at a record boundary). */
+  protected abstract onPlaintext(s: DirectionStream): void;
+
+  // ---- framing -------------------------------------------------------------------------------
+
+  protected side(direction: Direction): DirectionStream {
+    if (direction === C2S) return this.c2s;
+    if (direction === S2C) return this.s2c;
+    throw new NatAlgError('invalid-argument', `unknown direction ${String(direction)}`);
+  }
+
+  /**
+   * In PASS: stream lines through, deciding each next line in place while its first bytes are in
+   * this chunk (the hot loop: no copy, no allocation per line). Returns where the general loop
+   * must take over.
+   */
+  private passLines(s: DirectionStream, bytes: Uint8Array, i: number, n: number, client: boolean): number {
+    for (;;) {
+      const j = bytes.indexOf(10, i);
+      if (j < 0) return n;
+      i = j + 1;
+      s.phase = PHASE_LINE_START;
+      if (s.lineAction !== LINE_NONE) {
+        this.lineEnded(s, i);
+        if (s.phase !== PHASE_LINE_START) return i;
+      }
+      if (i >= n) return i;
+      const r = client ? classifyCommand(bytes, i, n) : classifyReply(bytes, i, n);
+      if (r === NEED_MORE) return i; // (REPLY_NEED_MORE is the same value)
+      s.lineStart = s.chunkBase + i;
+      s.lineCode = r;
+      const action = this.decideLine(s, r);
+      if (action !== PHASE_PASS) {
+        s.flushRun(i);
+        s.phase = action;
+        s.lineFrom = i;
+        return i;
+      }
+      s.phase = PHASE_PASS;
+    }
+  }
+
+  /** At a line start (possibly with undecided first bytes held): decide what the line is. */
+  private lineStart(s: DirectionStream, bytes: Uint8Array, i: number, n: number, client: boolean): number {
+    if (s.holdLength === 0) {
+      s.lineStart = s.at(i);
+      s.lineCode = 0;
+      const r = client ? classifyCommand(bytes, i, n) : classifyReply(bytes, i, n);
+      if (r === NEED_MORE) {
+        // The line's first bytes straddle the end of this chunk: keep them until they decide.
+        s.flushRun(i);
+        if (!s.append(bytes, i, n)) return this.overlong(s, n, n);
+        s.skipRun(n);
+        return n;
+      }
+      return this.decide(s, r, i, n);
+    }
+    // Undecided bytes held from an earlier chunk: add one byte at a time until the line decides.
+    while (i < n) {
+      if (!s.append(bytes, i, i + 1)) return this.overlong(s, i, n);
+      i++;
+      const hold = s.hold!;
+      const r = client ? classifyCommand(hold, 0, s.holdLength) : classifyReply(hold, 0, s.holdLength);
+      if (r !== NEED_MORE) {
+        s.skipRun(i);
+        return this.decide(s, r, -1, i);
+      }
+    }
+    s.skipRun(n);
+    return n;
+  }
+
+  /**
+   * Act on a decided line. `from` >= 0: the line starts at chunk index `from` and nothing of it
+   * is consumed yet; -1: its first bytes are in the hold buffer and `at` is the chunk index just
+   * after them.
+   */
+  private decide(s: DirectionStream, r: number, from: number, at: number): number {
+    s.lineCode = r;
+    const action = this.decideLine(s, r);
+    if (from >= 0) {
+      if (action === PHASE_PASS) {
+        s.phase = PHASE_PASS;
+      } else {
+        s.flushRun(from);
+        s.phase = action;
+        s.lineFrom = from;
+      }
+      return from;
+    }
+    const endedLine = s.hold![s.holdLength - 1] === 10;
+    s.lineFrom = -1;
+    s.inputOffset = s.at(at);
+    if (action === PHASE_PASS) {
+      s.emit(s.takeHold());
+      s.phase = PHASE_PASS;
+      if (endedLine) {
+        s.phase = PHASE_LINE_START;
+        if (s.lineAction !== LINE_NONE) this.lineEnded(s, at);
+      }
+    } else if (action === PHASE_DISCARD) {
+      s.holdLength = 0;
+      s.phase = PHASE_DISCARD;
+      if (endedLine) {
+        s.phase = PHASE_LINE_START;
+        this.lineEnded(s, at);
+      }
+    } else if (action === PHASE_CLOSED) {
+      s.holdLength = 0;
+      s.phase = PHASE_CLOSED;
+    } else {
+      s.phase = PHASE_HOLD;
+      if (endedLine) {
+        s.phase = PHASE_LINE_START;
+        this.heldLine(s, s.takeHold());
+      }
+    }
+    return at;
+  }
+
+  /** In HOLD: collect the candidate line up to its LF, within maxLineLength. */
+  private holdMore(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
+    const j = bytes.indexOf(10, i);
+    const end = j < 0 ? n : j + 1;
+    const direct = s.lineFrom >= 0;
+    const length = direct ? end - s.lineFrom : s.holdLength + (end - i);
+    if (length > this.maxLine) {
+      if (direct) s.skipRun(i);
+      return this.overlong(s, i, n);
+    }
+    if (j < 0) {
+      s.append(bytes, direct ? s.lineFrom : i, n);
+      s.lineFrom = -1;
+      s.skipRun(n);
+      return n;
+    }
+    let line: Uint8Array;
+    if (direct) {
+      line = bytes.subarray(s.lineFrom, end);
+      s.lineFrom = -1;
+    } else {
+      s.append(bytes, i, end);
+      line = s.takeHold();
+    }
+    s.skipRun(end);
+    s.phase = PHASE_LINE_START;
+    s.inputOffset = s.at(end);
+    this.heldLine(s, line);
+    return end;
+  }
+
+  /** A candidate line grew past maxLineLength (or its first bytes never decided). */
+  private overlong(s: DirectionStream, i: number, n: number): number {
+    s.holdLength = 0;
+    s.lineFrom = -1;
+    s.skipRun(i);
+    if (this.closeOnOverlong) {
+      s.phase = PHASE_CLOSED;
+      this.push({ type: 'close', reason: `${s.direction} line longer than ${this.maxLine} bytes` });
+      s.skipRun(n);
+      return n;
+    }
+    s.phase = PHASE_DISCARD;
+    this.onOverlong(s);
+    return i;
+  }
+
+  /** The current line of `s` ended just before chunk index `i` and has a line action. */
+  private lineEnded(s: DirectionStream, i: number): void {
+    const action = s.lineAction;
+    s.lineAction = LINE_NONE;
+    if (s.chunk.length > 0) {
+      s.mark = i; // anything queued now goes after this line
+      s.inputOffset = s.at(i);
+    }
+    if (action === LINE_DROP) this.edit(s, s.lineStart, s.inputOffset - s.lineStart, 0);
+    else this.onLineEnd(s, action);
+  }
+
+  private followTls(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
+    const j = s.tls.advance(bytes, i, n);
+    if (s.tls.status === TLS_PLAINTEXT) {
+      s.phase = PHASE_LINE_START;
+      this.onPlaintext(s);
+    } else if (s.tls.status === TLS_BROKEN) {
+      s.phase = PHASE_OPAQUE;
+      this.push({ type: 'protocol-error', direction: s.direction, message: 'not a TLS record; forwarding without inspection from here on' });
+    }
+    return j;
+  }
+
+  // ---- output and events ---------------------------------------------------------------------
+
+  /** Queue `out` in place of input [inputOffset, +inputLength); returns the edit (not reported). */
+  protected replaceLine(s: DirectionStream, inputOffset: number, inputLength: number, out: Uint8Array): StreamEdit {
+    const outputOffset = s.outputPosition();
+    s.emit(out);
+    return {
+      direction: s.direction, inputOffset, inputLength, outputOffset, outputLength: out.length, delta: out.length - inputLength,
+    };
+  }
+
+  /** Report a removal of input [inputOffset, +inputLength) at the current output position. */
+  protected edit(s: DirectionStream, inputOffset: number, inputLength: number, outputLength: number): void {
+    this.push({
+      type: 'edit',
+      edit: { direction: s.direction, inputOffset, inputLength, outputOffset: s.outputPosition(), outputLength, delta: outputLength - inputLength },
+    });
+  }
+
+  /** Queue `bytes` as an insertion into `s` at the current point and report the edit. */
+  protected insert(s: DirectionStream, bytes: Uint8Array): void {
+    const outputOffset = s.outputPosition();
+    s.emit(bytes);
+    const n = bytes.length;
+    this.push({ type: 'edit', edit: { direction: s.direction, inputOffset: s.inputOffset, inputLength: 0, outputOffset, outputLength: n, delta: n } });
+  }
+
+  protected push(e: FtpEvent): void {
+    this.events[this.eventTail++] = e;
+  }
+}
+
+export function checkTime(nowMs: number): void {
+  if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) {
+    throw new NatAlgError('invalid-argument', 'nowMs must be a finite number');
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The text of a rewritten line, from the held line and the replacement endpoint the embedding
+ * chose. Pure: the translator decides when, this decides what. Only the address span found in a
+ * reply is replaced, so the server's wording and punctuation survive.
+ */
+
+import { NatAlgError } from '../errors.js';
+import type { Endpoint } from '../net/ip.js';
+import { formatPort, formatEprt, formatLprt, formatSextet, formatLongAddress, VERB_PORT, VERB_EPRT } from './commands.js';
+import { Q_PASV, Q_EPSV, Q_EPSV_AS_PASV } from './pending.js';
+import type { FoundAddress } from './replies.js';
+
+/**
+ * A client command (`verb` PORT/EPRT/LPRT) with replacement `e`. PORT cannot carry IPv6, so an
+ * IPv6 replacement turns it into EPRT; under FTP64 an EPRT with an IPv4 replacement becomes PORT.
+ */
+export function rewriteCommand(verb: number, e: Endpoint, ftp64: boolean): string {
+  if (verb === VERB_PORT) return e.family === 4 ? formatPort(e) : formatEprt(e);
+  if (verb === VERB_EPRT) return e.family === 4 && ftp64 ? formatPort(e) : formatEprt(e);
+  return formatLprt(e);
+}
+
+/**
+ * A passive reply line (`kind`: the queue kind of the command it answers) whose address is at
+ * `found`. `whole`: the line is a complete single-line reply (FTP64 then answers a full 229).
+ * Throws NatAlgError when the replacement cannot be expressed (IPv6 in a 227).
+ */
+export function rewriteReply(kind: number, text: string, found: FoundAddress, e: Endpoint, whole: boolean): string {
+  const head = text.slice(0, found.start);
+  const tail = text.slice(found.end);
+  if (kind === Q_PASV) {
+    if (e.family !== 4) throw new NatAlgError('invalid-argument', 'a 227 reply can carry only an IPv4 endpoint');
+    return head + formatSextet(e) + tail;
+  }
+  if (kind === Q_EPSV_AS_PASV) {
+    return whole ? `229 Entering Extended Passive Mode (|||${e.port}|)` : `${head}(|||${e.port}|)${tail}`;
+  }
+  if (kind === Q_EPSV) return head + String(e.port) + tail;
+  return head + formatLongAddress(e) + tail;
+}
