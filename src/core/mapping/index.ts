@@ -13,4 +13,3 @@ export {
   type MappingRecord,
   type ExpectationSnapshot,
 } from './snapshot.js';
-export { keyedHash5 } from './keyed-hash.js';

@@ -54,6 +54,22 @@ export function keyedHash5(key: number, a: number, b: number, c: number, d: numb
   return finalize32(h ^ Math.imul(key, 0x2c1b3c6d));
 }
 
+/**
+ * The RFC 6056 pair F and G for one tuple, in one pass: the words are mixed into a state keyed by
+ * `keyF`, then finalised once with each key. Knowing F does not give G without `keyG`.
+ * Writes [F, G] into `out`.
+ */
+export function keyedPair(keyF: number, keyG: number, a: number, b: number, c: number, d: number, e: number, out: Uint32Array): void {
+  let h = keyF ^ 0x27d4eb2f;
+  h = Math.imul(h ^ a, 0x9e3779b1);
+  h = Math.imul(h ^ (h >>> 15) ^ b, 0x85ebca77);
+  h = Math.imul(h ^ (h >>> 13) ^ c, 0xc2b2ae3d);
+  h = Math.imul(h ^ (h >>> 16) ^ d, 0x27d4eb2f);
+  h = Math.imul(h ^ (h >>> 15) ^ e, 0x165667b1);
+  out[0] = finalize32(h ^ keyF);
+  out[1] = finalize32((h + keyG) ^ Math.imul(keyG, 0x9e3779b1));
+}
+
 /** High and low 32-bit words of a non-negative integer below 2^53 (address keys may exceed 2^32). */
 export function highWord(n: number): number {
   return Math.floor(n / 4294967296) >>> 0;

@@ -18,7 +18,7 @@ import { NatAlgError } from '../errors.js';
 import { canonicalAddress, type Endpoint } from '../net/ip.js';
 import { AddressKeys } from './address-keys.js';
 import { ExpectationStore, externalKey, publicExpectation, type ExpectationRecord } from './expectations.js';
-import { highWord, keyedHash5, randomWord, toRandomFunction } from './keyed-hash.js';
+import { highWord, keyedPair, randomWord, toRandomFunction } from './keyed-hash.js';
 import { resolveOptions } from './options.js';
 import { PortSelector, PortSpace, RESERVED } from './port-space.js';
 import {
@@ -84,6 +84,7 @@ export class PortTable {
   private readonly selector = new PortSelector();
   private readonly secretF: number;
   private readonly secretG: number;
+  private readonly fg = new Uint32Array(2); // scratch for keyedPair
   /** External addresses: the pool first, then addresses used by static mappings. */
   private readonly extText: string[] = [];
   private readonly extKey: number[] = [];
@@ -693,8 +694,9 @@ export class PortTable {
     const span = privileged ? pol.privilegedRange! : pol.portRange;
     const range = privileged ? 0 : 1;
     const hi = highWord(iaddr) ^ (p << 24);
-    const f = keyedHash5(this.secretF, iaddr >>> 0, hi, iport, raddr >>> 0, rport);
-    const g = keyedHash5(this.secretG, iaddr >>> 0, hi, iport, raddr >>> 0, rport);
+    keyedPair(this.secretF, this.secretG, iaddr >>> 0, hi, iport, raddr >>> 0, rport, this.fg);
+    const f = this.fg[0]!;
+    const g = this.fg[1]!;
     const tries = this.options.pooling === 'paired' ? 1 : this.poolSize;
     const start = this.options.pooling === 'paired' ? paired : f % this.poolSize;
     for (let t = 0; t < tries; t++) {
