@@ -64,6 +64,8 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private readonly perClient = new Map<string, number>();
   private readonly counter: HandleCounter;
   private socketCount = 0;
+  /** Sessions accepted and not yet gone (every socket closed). */
+  private sessionCount = 0;
   private dataListenerCount = 0;
   private nextSession = 1;
   private accepting = true;
@@ -141,7 +143,7 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   }
 
   stats(): FtpProxyStats {
-    return { sessions: this.drivers.size, sockets: this.socketCount, listeners: this.dataListenerCount };
+    return { sessions: this.sessionCount, sockets: this.socketCount, listeners: this.dataListenerCount };
   }
 
   private whenIdle(): Promise<void> {
@@ -150,7 +152,7 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   }
 
   private isIdle(): boolean {
-    return this.drivers.size === 0 && this.socketCount === 0 && this.dataListenerCount === 0;
+    return this.sessionCount === 0 && this.socketCount === 0 && this.dataListenerCount === 0;
   }
 
   private settle(): void {
@@ -183,7 +185,7 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     const maxTotal = this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     const maxPer = this.options.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT;
     const mine = this.perClient.get(client.address) ?? 0;
-    if (!this.accepting || this.drivers.size >= maxTotal || mine >= maxPer) {
+    if (!this.accepting || this.sessionCount >= maxTotal || mine >= maxPer) {
       const reason = !this.accepting ? 'shutting down' : 'Too many connections';
       this.emit('session-refused', { client, reason });
       this.log({ level: 'warn', event: 'session-refused', client, reason });
@@ -200,11 +202,14 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     const onEvent = (e: RelayEvent) => this.onSessionEvent(sessionId, client, e);
     const onGone = () => {
       if (driver) this.drivers.delete(driver);
+      this.sessionCount--;
       const left = (this.perClient.get(client.address) ?? 1) - 1;
       if (left <= 0) this.perClient.delete(client.address);
       else this.perClient.set(client.address, left);
       this.settle();
     };
+    // Counted from here, so that a 'session-open' listener already sees this session in stats().
+    this.sessionCount++;
     this.emit('session-open', { sessionId, client });
     this.log({ level: 'info', event: 'session-open', sessionId, client });
     const o = this.options;
