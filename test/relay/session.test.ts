@@ -235,6 +235,21 @@ describe('FtpRelaySession: data channels in every mode', () => {
     expect(t.eventsOf('data-listening')[0]?.advertised).toEqual(endpoint('203.0.113.200', ch.local.port));
   });
 
+  it('connects to the server, not to another host a 227 names (unless the policy allows it)', () => {
+    const t = ready();
+    t.send('client', 'PASV\r\n');
+    t.send('server', '227 Entering Passive Mode (198,51,100,99,19,137)\r\n');
+    const [id, ch] = t.lastChannel();
+    t.incoming(id, endpoint(CLIENT.address, 40002));
+    expect(ch.connect?.target).toEqual(endpoint(SERVER.address, 19 * 256 + 137));
+    const trusting = ready({ policy: { allowForeignDataAddress: true } });
+    trusting.send('client', 'PASV\r\n');
+    trusting.send('server', '227 Entering Passive Mode (198,51,100,99,19,137)\r\n');
+    const [id2, ch2] = trusting.lastChannel();
+    trusting.incoming(id2, endpoint(CLIENT.address, 40002));
+    expect(ch2.connect?.target).toEqual(endpoint('198.51.100.99', 19 * 256 + 137));
+  });
+
   it('refuses a foreign host at the listener and still accepts the real peer', () => {
     const t = ready();
     t.send('client', 'PASV\r\n');

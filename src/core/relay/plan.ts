@@ -18,6 +18,13 @@ export interface PlanContext {
   readonly serverLocal: string;
   /** Advertised towards the client instead of `clientLocal` when its family fits. */
   readonly publicAddress?: string;
+  /**
+   * Connect to the host a passive reply names even when it is not the server (policy
+   * `allowForeignDataAddress`). Otherwise the relay connects to the server's own address with
+   * the port from the reply, as careful clients do: a server cannot steer the relay at another
+   * host, and a server behind NAT that names its unreachable private address still works.
+   */
+  readonly trustPassiveAddress?: boolean;
 }
 
 export interface ChannelPlan {
@@ -56,7 +63,8 @@ export function planDataChannel(request: DataChannelRequest, ctx: PlanContext): 
     advertiseAddress,
     expectedPeer: towardsClient ? ctx.client : ctx.server,
     connectSide: towardsClient ? 'server' : 'client',
-    connectTarget: request.original,
+    connectTarget:
+      towardsClient && !ctx.trustPassiveAddress ? endpoint(ctx.server, request.original.port) : request.original,
     connectFrom: towardsClient ? ctx.serverLocal : ctx.clientLocal,
   };
 }

@@ -412,6 +412,7 @@ export class FtpRelaySession {
       server: this.upstreamRemote!.address,
       serverLocal: this.upstreamLocal!.address,
       ...(this.options.publicAddress !== undefined ? { publicAddress: this.options.publicAddress } : {}),
+      trustPassiveAddress: this.options.policy?.allowForeignDataAddress === true,
     });
     if (typeof plan === 'string') this.translator!.refuseDataChannel(request.id, plan);
     else this.channels.open(request, plan, nowMs);
