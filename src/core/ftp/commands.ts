@@ -69,9 +69,10 @@ export function classifyCommand(buf: Uint8Array, from: number, to: number): numb
   while (p < to && buf[p] === IAC) {
     if (p + 1 >= to) return NEED_MORE;
     const c = buf[p + 1]!;
-    if (c === IAC) return VERB_OTHER; // an escaped data byte 255 where the verb should be
+    if (c === IAC || c === 10) return VERB_OTHER; // an escaped data byte 255, or the line ended
     if (c >= 251 && c <= 254) {
       if (p + 2 >= to) return NEED_MORE;
+      if (buf[p + 2] === 10) return VERB_OTHER;
       p += 3;
     } else {
       p += 2;

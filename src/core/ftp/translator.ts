@@ -480,16 +480,16 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     }
   }
 
-  /** REIN answered 2xx: the session starts over (RFC 959 4.1.1). */
+  /**
+   * REIN answered 2xx: the session starts over (RFC 959 4.1.1). Mappings are not released here:
+   * every PORT sent before the REIN was answered (committed or released) before the REIN's own
+   * reply, and committed mappings belong to the embedding.
+   */
   private reinitialize(): void {
     this.epsvAll = false;
     this.ftp64Active = this.o.ftp64;
-    for (const id of [...this.outstanding]) {
-      if (this.held.has(id)) continue;
-      this.outstanding.delete(id);
-      this.push({ type: 'data-channel-released', id, reason: 'REIN' });
-    }
   }
+
 
   // ---- shared --------------------------------------------------------------------------------
 

@@ -1,0 +1,105 @@
+import { describe, it, expect } from 'vitest';
+import { FtpTranslator } from '../../src/core/ftp/translator.js';
+import { NatAlgError } from '../../src/core/errors.js';
+import { run, c, s, text, bytes, opts, C2S, S2C, edits, type Resolver } from './harness.js';
+
+const greet = s('220 hi\r\n');
+
+describe('pairing details', () => {
+  it('commits a PORT only on the final reply, after preliminary ones', () => {
+    const r = run(opts, [greet, c('PORT 192,0,2,10,19,137\r\n'), s('120 wait\r\n')]);
+    expect(r.events.map((e) => e.type)).toEqual(['data-channel-request', 'line-translated', 'edit']);
+    const r2 = run(opts, [greet, c('PORT 192,0,2,10,19,137\r\n'), s('120 wait\r\n200-multi\r\n200 ok\r\n')]);
+    expect(r2.events.at(-1)).toEqual({ type: 'data-channel-committed', id: 1 });
+  });
+
+  it('an unsolicited reply on an empty queue changes nothing', () => {
+    const r = run(opts, [greet, s('421 Timeout.\r\n'), c('PASV\r\n'), s('227 (10,0,0,5,195,80)\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\n421 Timeout.\r\n227 (192,0,2,1,156,65)\r\n');
+  });
+
+  it('a 227 inside another reply is text, not an address', () => {
+    const r = run(opts, [greet, c('PASV\r\n'), s('150-x\r\n227 (10,0,0,5,195,80)\r\n150 y\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\n150-x\r\n227 (10,0,0,5,195,80)\r\n150 y\r\n');
+    expect(r.events).toEqual([]);
+  });
+
+  it('a passive reply to a refused PASV is not acted on', () => {
+    const r = run(opts, [greet, c('PASV\r\n'), s('500 no\r\n227 (10,0,0,5,195,80)\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\n500 no\r\n227 (10,0,0,5,195,80)\r\n');
+  });
+});
+
+describe('passive reply refusals inside multi-line replies keep the structure', () => {
+  it('prefix kept, no address left', () => {
+    const refuse: Resolver = () => ({ refuse: 'no (ports) left\r\n' });
+    const r = run(opts, [greet, c('PASV\r\n'), s('227-Entering Passive Mode\r\n227 (10,0,0,5,195,80)\n')], refuse);
+    expect(text(r.s2c)).toBe('220 hi\r\n227-Entering Passive Mode\r\n227 Cannot open data connection (no  ports  left).\n');
+  });
+
+  it('a single-line passive reply without an address becomes 425', () => {
+    const r = run(opts, [greet, c('PASV\r\n'), s('227 Entering Passive Mode\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\n425 Cannot open data connection (no address in the reply).\r\n');
+  });
+});
+
+describe('end of stream', () => {
+  it('flushes an undecided line start and drops a partial candidate line', () => {
+    const r = run(opts, [greet, c('NOOP\r\nPO')], undefined, undefined, true);
+    expect(text(r.c2s)).toBe('NOOP\r\nPO');
+    const r2 = run(opts, [greet, c('NOOP\r\nPORT 192,0,2')], undefined, undefined, true);
+    expect(text(r2.c2s)).toBe('NOOP\r\n');
+    expect(r2.events.map((e) => e.type)).toEqual(['edit', 'protocol-error']);
+    expect(edits(r2.events)[0]).toMatchObject({ inputOffset: 6, inputLength: 12, outputLength: 0 });
+  });
+});
+
+describe('answers from the embedding', () => {
+  it('rejects an IPv6 replacement for a 227 and keeps the request pending', () => {
+    const t = new FtpTranslator(opts);
+    t.handleData(S2C, bytes('220 hi\r\n'), 0);
+    t.handleData(C2S, bytes('PASV\r\n'), 0);
+    t.handleData(S2C, bytes('227 (10,0,0,5,195,80)\r\n'), 0);
+    const e = t.pollEvent();
+    if (e?.type !== 'data-channel-request') throw new Error('no request');
+    expect(() => t.resolveDataChannel(e.request.id, { family: 6, address: '2001:db8::1', port: 5 })).toThrow(NatAlgError);
+    expect(() => t.resolveDataChannel(e.request.id, { family: 4, address: '192.0.2.300', port: 5 })).toThrow(/replacement/);
+    expect(() => t.resolveDataChannel(e.request.id, { family: 4, address: '192.0.2.3', port: 0 })).toThrow(NatAlgError);
+    expect(t.isBlocked(S2C)).toBe(true);
+    t.resolveDataChannel(e.request.id, { family: 4, address: '192.0.2.3', port: 1025 });
+    expect(t.isBlocked(S2C)).toBe(false);
+  });
+
+  it('REIN does not release mappings of commands sent after it', () => {
+    const r = run(opts, [greet, c('REIN\r\nPORT 192,0,2,10,19,137\r\n'), s('220 again\r\n200 ok\r\n')]);
+    expect(r.events.filter((e) => e.type === 'data-channel-released')).toEqual([]);
+    expect(r.events.at(-1)).toEqual({ type: 'data-channel-committed', id: 1 });
+  });
+
+  it('handles AUTH answered before its line ended', () => {
+    const hello = '\x16\x03\x01\x00\x14PORT 6,6,6,6,0,21\r\n';
+    const r = run(opts, [greet, c('AUTH TLS'), s('234 go\r\n'), c('\r\n' + hello)]);
+    expect(text(r.c2s)).toBe('AUTH TLS\r\n' + hello);
+    expect(r.translator.isBlocked(C2S)).toBe(false);
+    expect(r.translator.tlsActive).toBe(true);
+  });
+
+  it('rejects bad arguments to the API with typed errors', () => {
+    const t = new FtpTranslator(opts);
+    expect(() => t.handleData('sideways' as never, bytes('x'), 0)).toThrow(NatAlgError);
+    expect(() => t.handleData(C2S, 'text' as never, 0)).toThrow(NatAlgError);
+    expect(() => t.handleData(C2S, bytes('x'), Number.NaN)).toThrow(NatAlgError);
+    for (const policy of [{ maxLineLength: 10 }, { maxPendingDataChannels: 0 }, { overlongLine: 'drop' as never }]) {
+      expect(() => new FtpTranslator({ ...opts, policy })).toThrow(NatAlgError);
+    }
+    expect(t.pollTimeout()).toBeNull();
+  });
+});
+
+describe('MAX_PENDING_COMMANDS', () => {
+  it('asks to close when a client piles up commands without replies', () => {
+    const r = run(opts, [c('NOOP\r\n'.repeat(600))]);
+    expect(r.events.map((e) => e.type)).toEqual(['close']);
+    expect(text(r.c2s)).toBe('NOOP\r\n'.repeat(511));
+  });
+});

@@ -1,0 +1,156 @@
+import { describe, it, expect } from 'vitest';
+import {
+  parsePort, parseEprt, parseLprt, formatPort, formatEprt, formatLprt, classifyCommand, commandArgument,
+  parse227, parse229, parse228, find227, find229, format227, format229, format228, classifyReply, MALFORMED,
+  TlsRecordFollower,
+} from '../../src/core/ftp/index.js';
+import { VERB_OTHER, VERB_PORT, VERB_EPSV, VERB_CCC, VERB_AUTH, NEED_MORE } from '../../src/core/ftp/commands.js';
+import { REPLY_NEED_MORE, REPLY_NOT_A_REPLY } from '../../src/core/ftp/replies.js';
+import { TLS_BROKEN, TLS_CONTINUE, TLS_PLAINTEXT } from '../../src/core/ftp/tls-records.js';
+
+const b = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+
+describe('PORT/EPRT/LPRT parsers', () => {
+  it.each([
+    ['192,0,2,10,19,137', { family: 4, address: '192.0.2.10', port: 5001 }],
+    ['0,0,0,0,0,1', { family: 4, address: '0.0.0.0', port: 1 }],
+    ['192,000,002,010,019,137', { family: 4, address: '192.0.2.10', port: 5001 }],
+    ['255,255,255,255,255,255', { family: 4, address: '255.255.255.255', port: 65535 }],
+  ])('parsePort(%s)', (arg, want) => expect(parsePort(arg)).toEqual(want));
+
+  it.each(['', '1,2,3,4,5', '1,2,3,4,5,6,7', '256,0,0,1,0,1', '1,2,3,4,5,0256', '1,2,3,4,5, 6', ' 1,2,3,4,5,6', '1,2,3,4,5,6 ', '1,,3,4,5,6', '-1,2,3,4,5,6', '1,2,3,4,5,6\0'])(
+    'parsePort rejects %j',
+    (arg) => expect(parsePort(arg)).toBeNull(),
+  );
+
+  it.each([
+    ['|1|192.0.2.10|5001|', { family: 4, address: '192.0.2.10', port: 5001 }],
+    ['!2!2001:DB8::0:1!65535!', { family: 6, address: '2001:db8::1', port: 65535 }],
+    ['|2|::ffff:192.0.2.10|21|', { family: 4, address: '192.0.2.10', port: 21 }],
+    ['~1~10.0.0.1~0~', { family: 4, address: '10.0.0.1', port: 0 }],
+  ])('parseEprt(%s)', (arg, want) => expect(parseEprt(arg)).toEqual({ ok: true, endpoint: want }));
+
+  it.each([
+    ['|1|192.0.2.010|5001|', 'bad-syntax'],
+    ['|1|192.0.2.10|65536|', 'bad-syntax'],
+    ['|1|192.0.2.10|5001', 'bad-syntax'],
+    ['|2|192.0.2.10|5001|', 'bad-syntax'],
+    ['|1|2001:db8::1|5001|', 'bad-syntax'],
+    ['|3|192.0.2.10|5001|', 'unsupported-family'],
+    ['1|1|192.0.2.10|5001|1', 'bad-syntax'],
+    ['|1|192.0.2.10|50|01|', 'bad-syntax'],
+    ['\x7f1\x7f192.0.2.10\x7f5001\x7f', 'bad-syntax'],
+  ])('parseEprt rejects %j as %s', (arg, error) => expect(parseEprt(arg)).toEqual({ ok: false, error }));
+
+  it('parseLprt', () => {
+    expect(parseLprt('4,4,192,0,2,10,2,19,137')).toEqual({ ok: true, endpoint: { family: 4, address: '192.0.2.10', port: 5001 } });
+    expect(parseLprt('6,16,32,1,13,184,0,0,0,0,0,0,0,0,0,0,0,1,2,0,21')).toEqual({ ok: true, endpoint: { family: 6, address: '2001:db8::1', port: 21 } });
+    expect(parseLprt('4,4,192,0,2,10,3,0,19,137')).toEqual({ ok: false, error: 'bad-syntax' });
+    expect(parseLprt('4,16,192,0,2,10,2,19,137')).toEqual({ ok: false, error: 'bad-syntax' });
+    expect(parseLprt('5,4,192,0,2,10,2,19,137')).toEqual({ ok: false, error: 'unsupported-family' });
+    expect(parseLprt('4,4,192,0,2,300,2,19,137')).toEqual({ ok: false, error: 'bad-syntax' });
+  });
+
+  it('formatters round-trip', () => {
+    const v4 = { family: 4 as const, address: '203.0.113.9', port: 40001 };
+    const v6 = { family: 6 as const, address: '2001:db8::9', port: 1025 };
+    expect(formatPort(v4)).toBe('PORT 203,0,113,9,156,65');
+    expect(parsePort(formatPort(v4).slice(5))).toEqual(v4);
+    expect(formatEprt(v6)).toBe('EPRT |2|2001:db8::9|1025|');
+    expect(parseEprt(formatEprt(v6).slice(5))).toEqual({ ok: true, endpoint: v6 });
+    expect(parseLprt(formatLprt(v6).slice(5))).toEqual({ ok: true, endpoint: v6 });
+    expect(parseLprt(formatLprt(v4).slice(5))).toEqual({ ok: true, endpoint: v4 });
+    expect(() => formatPort(v6)).toThrow();
+  });
+});
+
+describe('command classification', () => {
+  it.each([
+    ['PORT 1', VERB_PORT], ['port 1', VERB_PORT], ['PoRt\r\n', VERB_PORT], ['EPSV\n', VERB_EPSV], ['CCC\r\n', VERB_CCC],
+    ['\xff\xf4\xff\xf2PORT ', VERB_PORT], ['\xff\xfb\x01AUTH ', VERB_AUTH], ['PORTS ', VERB_OTHER], ['PORT\t', VERB_OTHER],
+    ['\xff\xffPORT ', VERB_OTHER], ['STOR x', VERB_OTHER], [' PORT 1', VERB_OTHER], ['\n', VERB_OTHER], ['\xff\n', VERB_OTHER], ['\xff\xfb\n', VERB_OTHER],
+    ['POR', NEED_MORE], ['PORT', NEED_MORE], ['\xff', NEED_MORE], ['\xff\xfb', NEED_MORE], ['', NEED_MORE],
+  ])('classifyCommand(%j) = %i', (text, want) => {
+    const buf = b(text);
+    expect(classifyCommand(buf, 0, buf.length)).toBe(want);
+  });
+
+  it('commandArgument skips Telnet commands and takes what follows the first space', () => {
+    expect(commandArgument('PORT 1,2,3,4,5,6')).toBe('1,2,3,4,5,6');
+    expect(commandArgument('\xff\xf4\xff\xfb PORT 1')).toBe('1'); // IAC IP, IAC WILL ' ', then the verb
+    expect(commandArgument('PASV')).toBeNull();
+  });
+});
+
+describe('reply framing and passive replies', () => {
+  it.each([
+    ['227 x', 227 * 2], ['227-x', 227 * 2 + 1], ['22', REPLY_NEED_MORE], ['227', REPLY_NEED_MORE], ['2a7 ', REPLY_NOT_A_REPLY],
+    ['227x', REPLY_NOT_A_REPLY], ['22\n', REPLY_NOT_A_REPLY], [' 227 ', REPLY_NOT_A_REPLY],
+  ])('classifyReply(%j)', (text, want) => {
+    const buf = b(text);
+    expect(classifyReply(buf, 0, buf.length)).toBe(want);
+  });
+
+  it.each([
+    ['227 Entering Passive Mode (192,168,1,2,4,1).', '192.168.1.2', 1025],
+    ['227 Entering Passive Mode 192,168,1,2,4,1', '192.168.1.2', 1025],
+    ['227 =192,168,001,002,004,001', '192.168.1.2', 1025],
+    ['227 Entering Passive Mode 2 (10,0,0,1,0,21)', '10.0.0.1', 21],
+    ['227-Entering Passive Mode (10,0,0,1,255,255)', '10.0.0.1', 65535],
+  ])('parse227(%j)', (line, address, port) => expect(parse227(line)).toEqual({ family: 4, address, port }));
+
+  it('find227 reports spans and refuses to mask out-of-range fields', () => {
+    const line = '227 Entering Passive Mode (10,0,0,1,4,1).';
+    const f = find227(line, 4);
+    expect(f !== null && f !== MALFORMED && line.slice(f.start, f.end)).toBe('10,0,0,1,4,1');
+    expect(find227('227 (10,0,0,300,4,1)', 4)).toBe(MALFORMED);
+    expect(find227('227 (10,0,0,1,4)', 4)).toBeNull();
+    expect(parse227('227 Entering Passive Mode')).toBeNull();
+  });
+
+  it('parse229 and parse228', () => {
+    expect(parse229('229 Entering Extended Passive Mode (|||6446|)', '198.51.100.20')).toEqual({ family: 4, address: '198.51.100.20', port: 6446 });
+    expect(parse229('229 ok (!!!1!)', '::1', 6)).toEqual({ family: 6, address: '::1', port: 1 });
+    expect(parse229('229 (|||70000|)', 'x')).toBeNull();
+    expect(find229('229 (|||70000|)', 'x', 4, 4)).toBe(MALFORMED);
+    expect(parse229('229 (||6446|)', 'x')).toBeNull();
+    expect(parse228('228 Entering Long Passive Mode (4,4,10,0,0,5,2,195,80)')).toEqual({ family: 4, address: '10.0.0.5', port: 50000 });
+  });
+
+  it('formatters', () => {
+    const e = { family: 4 as const, address: '203.0.113.9', port: 40001 };
+    expect(format227(e)).toBe('227 Entering Passive Mode (203,0,113,9,156,65).');
+    expect(parse227(format227(e))).toEqual(e);
+    expect(format229(40001)).toBe('229 Entering Extended Passive Mode (|||40001|)');
+    expect(parse228(format228(e))).toEqual(e);
+  });
+});
+
+describe('TLS record follower', () => {
+  it('skips whole records and stops at a non-record byte', () => {
+    const f = new TlsRecordFollower();
+    const rec = Uint8Array.from([23, 3, 3, 0, 3, 0x50, 0x0a, 0x32, 50]);
+    expect(f.advance(rec, 0, rec.length)).toBe(8);
+    expect(f.status).toBe(TLS_PLAINTEXT);
+  });
+
+  it('follows records split anywhere', () => {
+    const rec = Uint8Array.from([22, 3, 1, 0, 2, 10, 10, 21, 3, 3, 0, 2, 1, 0]);
+    for (let cut = 1; cut < rec.length; cut++) {
+      const f = new TlsRecordFollower();
+      expect(f.advance(rec, 0, cut)).toBe(cut);
+      expect(f.status).toBe(TLS_CONTINUE);
+      expect(f.advance(rec, cut, rec.length)).toBe(rec.length);
+      expect(f.atBoundary).toBe(true);
+    }
+  });
+
+  it('reports lost framing', () => {
+    const f = new TlsRecordFollower();
+    expect(f.advance(Uint8Array.from([23, 2, 0, 0, 1]), 0, 5)).toBe(5);
+    expect(f.status).toBe(TLS_BROKEN);
+    const g = new TlsRecordFollower();
+    g.advance(Uint8Array.from([23, 3, 3, 0x48, 0x01]), 0, 5);
+    expect(g.status).toBe(TLS_BROKEN);
+  });
+});
