@@ -407,3 +407,15 @@ describe('FtpRelaySession: chunking (property)', () => {
     );
   });
 });
+
+describe('FtpRelaySession: bounds', () => {
+  it('closes the session when an embedding ignores pause and floods a blocked side', () => {
+    const t = ready();
+    t.autoListen = false;
+    t.send('client', 'PORT 203,0,113,5,200,10\r\n');
+    expect(t.paused.client).toBe(true);
+    const chunk = 'NOOP\r\n'.repeat(20_000); // 120 kB per read
+    for (let i = 0; i < 9 && !t.closed; i++) t.send('client', chunk);
+    expect(t.closed).toEqual({ reason: expect.stringContaining('while paused'), graceful: false });
+  });
+});

@@ -38,6 +38,12 @@ import {
 } from './types.js';
 
 /**
+ * Input kept for the translator while it waits for a data-channel answer is one socket read; an
+ * embedding that keeps delivering after `pause` gets this much slack before the session is closed.
+ */
+export const MAX_HELD_BYTES = 1 << 20;
+
+/**
  * Shutting down, a session without a transfer closes once its control channel has been quiet this
  * long: the server's `226` usually arrives a moment after the data connection closes, and the
  * client should see it before the `421`.
@@ -181,8 +187,12 @@ export class FtpRelaySession {
       throw new NatAlgError('invalid-state', `control data from the ${side} before the upstream connection`);
     }
     if (this.held[side]) {
-      // The embedding should have paused; keep the order anyway and stay bounded by its chunks.
+      // The embedding should have paused this side; keep the order, up to a bound.
       const prev = this.held[side]!;
+      if (prev.length + bytes.length > MAX_HELD_BYTES) {
+        this.closeSession(`more than ${MAX_HELD_BYTES} bytes from the ${side} while paused`, false, nowMs);
+        return;
+      }
       const joined = new Uint8Array(prev.length + bytes.length);
       joined.set(prev);
       joined.set(bytes, prev.length);
@@ -353,7 +363,8 @@ export class FtpRelaySession {
 
   private updatePause(): void {
     for (const side of ['client', 'server'] as const) {
-      const want = this.held[side] !== null || (side === 'client' && this.state === 'connecting');
+      const blocked = this.translator?.isBlocked(directionFrom(side)) ?? false;
+      const want = this.held[side] !== null || blocked || (side === 'client' && this.state === 'connecting');
       if (want !== this.paused[side]) {
         this.paused[side] = want;
         this.actions.push({ type: want ? 'pause' : 'resume', side });
