@@ -84,6 +84,20 @@ describe('relay on loopback, IPv6 and FTP64', () => {
   }
 });
 
+describe('relay listening on :: (dual stack)', () => {
+  for (const mode of ['pasv', 'port'] as const) {
+    it(`${mode}: an IPv4 client (seen as ::ffff:127.0.0.1) is served as IPv4`, async () => {
+      const r = (current = await rig({ relayHost: '::' }));
+      const body = pattern(200_000, 12);
+      r.server.files.set('/f.bin', body);
+      const client = await FtpTestClient.connect({ host: '127.0.0.1', port: r.relay.port }, { mode });
+      await client.login();
+      expect(Buffer.compare(Buffer.from(await client.retrieve('/f.bin')), Buffer.from(body))).toBe(0);
+      await client.quit();
+    });
+  }
+});
+
 describe('deployments', () => {
   it('server behind the gateway: passive replies carry publicAddress, data still flows', async () => {
     // The relay pretends to sit behind a NAT whose public address is 127.0.0.4; the test plays
