@@ -80,6 +80,13 @@ describe('FTP64 (RFC 6384)', () => {
     expect(req?.type === 'data-channel-request' && req.request).toMatchObject({ command: 'EPSV', family: 6, original: { address: '198.51.100.20', port: 50000 } });
   });
 
+  it('answers a multi-line 227 as a multi-line 229', () => {
+    const r = run(o64, [greet, c('EPSV\r\n'), s('227-Entering Passive Mode\r\n (198,51,100,20,195,80)\r\n more\r\n227 Done\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\n229-Entering Passive Mode\r\n (|||40001|)\r\n more\r\n229 Done\r\n');
+    const r2 = run(o64, [greet, c('EPSV\r\n'), s('227-Here (198,51,100,20,195,80)\r\n227 Done\r\n')]);
+    expect(text(r2.s2c)).toBe('220 hi\r\n229-Here (|||40001|)\r\n229 Done\r\n');
+  });
+
   it('turns EPRT with the client address into PORT', () => {
     const r = run(o64, [greet, c('EPRT |2|2001:db8::10|5001|\r\n')]);
     expect(text(r.c2s)).toBe('PORT 192,0,2,1,156,65\r\n');

@@ -33,7 +33,11 @@ export function rewriteReply(kind: number, text: string, found: FoundAddress, e:
     return head + formatSextet(e) + tail;
   }
   if (kind === Q_EPSV_AS_PASV) {
-    return whole ? `229 Entering Extended Passive Mode (|||${e.port}|)` : `${head}(|||${e.port}|)${tail}`;
+    // The client asked EPSV: it gets a 229 (in a multi-line reply every 227 code line is renumbered).
+    if (whole) return `229 Entering Extended Passive Mode (|||${e.port}|)`;
+    const code = /^227[ -]/.test(head) ? '229' + head.slice(3) : head;
+    const inParens = head.endsWith('(') && tail.startsWith(')');
+    return inParens ? `${code}|||${e.port}|${tail}` : `${code}(|||${e.port}|)${tail}`;
   }
   if (kind === Q_EPSV) return head + String(e.port) + tail;
   return head + formatLongAddress(e) + tail;

@@ -356,7 +356,8 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
         s.lineAction = LINE_REPLY_END;
         this.multiCode = -1;
       }
-      return this.replyWanted !== 0 && !this.replyFound ? PHASE_HOLD : PHASE_PASS;
+      // FTP64 holds every line of the reply: its 227 code lines are renumbered 229.
+      return this.replyWanted !== 0 && (!this.replyFound || this.replyWanted === Q_EPSV_AS_PASV) ? PHASE_HOLD : PHASE_PASS;
     }
     if (r === REPLY_NOT_A_REPLY) return PHASE_PASS; // not a reply line: no effect on pairing
     const code = r >> 1;
@@ -382,6 +383,12 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     const kind = this.replyWanted;
     const text = lineBody(line);
     const from = classifyReply(line, 0, line.length) >= 0 ? 4 : 0;
+    if (this.replyFound) {
+      // FTP64, a line after the address: only the reply code changes.
+      this.passReplyLine(line, text);
+      if (last) this.completeReply(code);
+      return;
+    }
     const f =
       kind === Q_EPSV ? find229(text, this.o.serverAddress, this.o.serverFamily, from)
       : kind === Q_LPSV ? find228(text, from)
@@ -391,7 +398,7 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
         this.replacePassive(line, true, true, 'no address in the reply', s.lineStart);
         this.push({ type: 'protocol-error', direction: S2C, message: `${code} reply without an address` });
       } else {
-        s.emit(line);
+        this.passReplyLine(line, text);
         if (last) this.push({ type: 'protocol-error', direction: S2C, message: `${code} reply without an address` });
       }
       if (last) this.completeReply(code);
@@ -426,9 +433,23 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     this.block(s, line, text, request, kind, found, first, last, code);
   }
 
+  /** Send on a held reply line that has no address to rewrite (renumbered 227 -> 229 under FTP64). */
+  private passReplyLine(line: Uint8Array, text: string): void {
+    const s = this.s2c;
+    if (this.replyWanted !== Q_EPSV_AS_PASV || !/^227[ -]/.test(text)) {
+      s.emit(line);
+      return;
+    }
+    const after = '229' + text.slice(3);
+    const edit = this.replaceLine(s, s.lineStart, line.length, ascii(after + lineEnding(line)));
+    this.push({ type: 'line-translated', direction: S2C, keyword: '227', before: text, after, edit });
+    this.push({ type: 'edit', edit });
+  }
+
   /** Replace a passive reply line by a refusal; returns the new text. */
   private replacePassive(line: Uint8Array, first: boolean, last: boolean, why: string, lineStart: number): string {
-    const prefix = classifyReply(line, 0, line.length) >= 0 ? latin1(line, 0, 4) : ' ';
+    let prefix = classifyReply(line, 0, line.length) >= 0 ? latin1(line, 0, 4) : ' ';
+    if (this.replyWanted === Q_EPSV_AS_PASV && prefix.startsWith('227')) prefix = '229' + prefix.slice(3);
     const text = first && last ? passiveRefusal(why) : `${prefix}Cannot open data connection (${why}).`;
     const edit = this.replaceLine(this.s2c, lineStart, line.length, ascii(text + lineEnding(line)));
     this.push({ type: 'edit', edit });
