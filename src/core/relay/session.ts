@@ -10,8 +10,9 @@
  * Data channels follow the translator's data-channel requests. A request names the peer that
  * will connect (`connector`): the listener faces that peer, on the relay's own address of that
  * peer's control connection (or `publicAddress` towards the client), and only that peer's address
- * may connect. The relay then connects to the endpoint named in the original line, from its
- * address on the other side, and the two connections are spliced.
+ * may connect. The relay then connects to the endpoint named in the original line (for a
+ * passive reply: its port on the server's own address, see `plan.ts`), from its address on the
+ * other side, and the two connections are spliced.
  */
 
 import { NatAlgError } from '../errors.js';
