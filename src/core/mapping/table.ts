@@ -88,7 +88,7 @@ export class PortTable {
   /** External addresses: the pool first, then addresses used by static mappings. */
   private readonly extText: string[] = [];
   private readonly extKey: number[] = [];
-  private readonly extIndex = new Map<number, number>();
+  private readonly extIndex = new Map<number, number>(); // smallKey(address key) -> index
   private readonly poolSize: number;
   private readonly poolLoad: number[];
   private readonly spaces: (PortSpace | undefined)[] = [];
@@ -161,9 +161,9 @@ export class PortTable {
       srcPort = this.slots.eport(s);
     }
     let hairpin = null;
-    if (this.options.hairpinning && raddr >= 0 && this.extIndex.has(raddr)) {
+    if (this.options.hairpinning && raddr >= 0 && this.extIndex.has(smallKey(raddr))) {
       const peerKey = this.extKey[srcExt]!;
-      const target = this.admit(p, this.extIndex.get(raddr)!, remote.port, peerKey, this.extText[srcExt]!, srcPort, nowMs, true);
+      const target = this.admit(p, this.extIndex.get(smallKey(raddr))!, remote.port, peerKey, this.extText[srcExt]!, srcPort, nowMs, true);
       if (!target.ok) return { ok: false, reason: 'hairpin-unreachable' };
       hairpin = { internal: target.mapping.internal, mapping: target.mapping };
     }
@@ -176,7 +176,7 @@ export class PortTable {
     checkPort(remote.port);
     checkPort(external.port);
     const ek = this.keys.peek(external.address);
-    const idx = ek >= 0 ? this.extIndex.get(ek) : undefined;
+    const idx = ek >= 0 ? this.extIndex.get(smallKey(ek)) : undefined;
     if (idx === undefined) return { ok: false, reason: 'no-mapping' };
     return this.admit(p, idx, external.port, this.keys.peek(remote.address), remote.address, remote.port, nowMs, false);
   }
@@ -243,7 +243,7 @@ export class PortTable {
   lookupExternal(protocol: Protocol, external: Endpoint, nowMs: number): Mapping | null {
     const p = proto(protocol);
     const ek = this.keys.peek(external.address);
-    const idx = ek >= 0 ? this.extIndex.get(ek) : undefined;
+    const idx = ek >= 0 ? this.extIndex.get(smallKey(ek)) : undefined;
     if (idx === undefined) return null;
     const inner = this.oneToOneIn.get(idx);
     if (inner !== undefined) return this.oneToOneMapping(p, this.keys.endpoint(inner, external.port), idx);
@@ -264,7 +264,7 @@ export class PortTable {
 
   /** Id of the live mapping holding an external endpoint (address key, port), or -1. */
   findExternal(protocolIdx: number, address: number, port: number, nowMs: number): number {
-    const idx = this.extIndex.get(address);
+    const idx = this.extIndex.get(smallKey(address));
     if (idx === undefined) return -1;
     const space = this.spaces[idx * 3 + protocolIdx];
     if (!space) return -1;
@@ -722,7 +722,7 @@ export class PortTable {
   /** Index of an external address; with `add`, register a new one (static mappings). -1 if unknown. */
   private externalIndexOf(address: string, add: boolean): number {
     const peek = this.keys.peek(address);
-    const known = peek >= 0 ? this.extIndex.get(peek) : undefined;
+    const known = peek >= 0 ? this.extIndex.get(smallKey(peek)) : undefined;
     if (known !== undefined) return known;
     if (!add) return -1;
     if (this.extText.length >= 65535) throw new NatAlgError('capacity', 'too many external addresses');
@@ -730,7 +730,7 @@ export class PortTable {
     const idx = this.extText.length;
     this.extText.push(this.keys.text(key));
     this.extKey.push(key);
-    this.extIndex.set(key, idx);
+    this.extIndex.set(smallKey(key), idx);
     return idx;
   }
 
@@ -918,6 +918,14 @@ export class PortTable {
       expiresAt: null,
     };
   }
+}
+
+/**
+ * An address key as a Map key that V8 stores unboxed: IPv4 keys folded into int32 (small integers
+ * hash fast; values of 2^31 and up would be boxed doubles), IPv6 keys (2^32 and up) unchanged.
+ */
+function smallKey(key: number): number {
+  return key < 4294967296 ? key | 0 : key;
 }
 
 function familyOfKey(key: number): 4 | 6 {
