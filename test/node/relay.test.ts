@@ -55,6 +55,21 @@ describe('relay on loopback, IPv4', () => {
     await client.quit();
   });
 
+  it('a spent data-port range refuses the next PASV with a clear reply; the port comes back', async () => {
+    const r = (current = await rig({ dataPorts: { min: 47120, max: 47120 }, dataListenTimeoutMs: 300 }));
+    const client = await FtpTestClient.connect(r.relay, { mode: 'pasv' });
+    await client.login();
+    await client.expect('PASV', 2);
+    const refused = await client.command('PASV');
+    expect(refused.code).toBeGreaterThanOrEqual(400);
+    expect(refused.lines.join(' ')).toMatch(/no free data port/);
+    // The first listener times out, its port is free again.
+    await eventually(() => r.proxy.stats().listeners === 0, 3000, 'listener timeout');
+    r.server.files.set('/f.bin', 'hello');
+    expect(new TextDecoder().decode(await client.retrieve('/f.bin'))).toBe('hello');
+    await client.quit();
+  });
+
   it('reports session events with byte counts', async () => {
     const r = (current = await rig());
     const closes: Array<{ bytes: { dataToClient: number } }> = [];
