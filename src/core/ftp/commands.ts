@@ -231,7 +231,11 @@ function addressBytes(e: Endpoint): Uint8Array {
 export function formatSextet(e: Endpoint): string {
   if (e.family !== 4) throw new TypeError('a sextet carries IPv4 only');
   // Canonical dotted-quad text is already decimal bytes without leading zeros.
-  return `${e.address.replaceAll('.', ',')},${e.port >> 8},${e.port & 0xff}`;
+  const a = e.address;
+  const i = a.indexOf('.');
+  const j = a.indexOf('.', i + 1);
+  const k = a.indexOf('.', j + 1);
+  return `${a.slice(0, i)},${a.slice(i + 1, j)},${a.slice(j + 1, k)},${a.slice(k + 1)},${e.port >> 8},${e.port & 0xff}`;
 }
 
 /** `af,hal,h...,2,p1,p2` (used in LPRT and 228). */

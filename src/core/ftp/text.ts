@@ -5,17 +5,21 @@
  */
 
 export function latin1(bytes: Uint8Array, from = 0, to = bytes.length): string {
+  // fromCharCode over a reused plain array: several times faster than concatenating characters.
   let s = '';
-  if (to - from <= 64) {
-    for (let i = from; i < to; i++) s += String.fromCharCode(bytes[i]!);
-    return s;
-  }
-  // Longer lines (bounded by maxLineLength): in slices small enough for an argument list.
-  for (let i = from; i < to; i += 4096) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(to, i + 4096)) as unknown as number[]);
+  for (let i = from; i < to; i += CHUNK) {
+    const end = Math.min(to, i + CHUNK);
+    const n = end - i;
+    scratch.length = n;
+    for (let k = 0; k < n; k++) scratch[k] = bytes[i + k]!;
+    s += String.fromCharCode.apply(null, scratch);
   }
   return s;
 }
+
+/** Decode in slices small enough for an argument list (lines are bounded by maxLineLength). */
+const CHUNK = 4096;
+const scratch: number[] = [];
 
 export function ascii(text: string): Uint8Array {
   const out = new Uint8Array(text.length);

@@ -22,7 +22,7 @@
  */
 
 import { NatAlgError } from '../errors.js';
-import { endpoint as makeEndpoint, type Endpoint } from '../net/ip.js';
+import { endpoint as makeEndpoint, parseIPv4, type Endpoint } from '../net/ip.js';
 import type { Direction, StreamTranslator } from '../stream/translator.js';
 import {
   parsePort, parseEprt, parseLprt, commandArgument, VERB_NAMES,
@@ -82,9 +82,11 @@ interface HeldLine {
 export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEvent> {
   private readonly o: ResolvedOptions;
   private readonly queue = new PendingQueue();
-  private readonly held = new Map<number, HeldLine>();
+  // The held line of each direction (at most one each: a blocked direction consumes nothing).
+  private heldC2S: HeldLine | null = null;
+  private heldS2C: HeldLine | null = null;
   /** Mappings asked for and neither committed nor released (policy maxPendingDataChannels). */
-  private readonly outstanding = new Set<number>();
+  private outstanding = 0;
   private nextId = 1;
 
   // Server reply in progress.
@@ -124,21 +126,14 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
   // ---- answers from the embedding ------------------------------------------------------------
 
   resolveDataChannel(id: number, replacement: Endpoint): void {
-    const h = this.held.get(id);
-    if (!h) throw new NatAlgError('unknown-id', `no pending data-channel request ${id}`);
-    let e: Endpoint;
-    try {
-      e = makeEndpoint(replacement.address, replacement.port);
-    } catch (err) {
-      throw new NatAlgError('invalid-argument', `replacement endpoint: ${(err as Error).message}`);
-    }
-    if (e.port === 0) throw new NatAlgError('invalid-argument', 'replacement port must not be 0');
+    const h = this.heldLineOf(id);
+    const e = replacementEndpoint(replacement);
     const text = h.text;
     const after = h.direction === C2S
       ? rewriteCommand(h.kind, e, this.ftp64Active)
       : rewriteReply(h.kind, text, h.found!, e, h.first && h.last);
     const eol = lineEnding(h.line);
-    this.held.delete(id);
+    this.release(h);
     const s = this.side(h.direction);
     const out = ascii(after + eol);
     const edit = this.replaceLine(s, h.lineStart, h.line.length, out);
@@ -148,17 +143,16 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     if (h.direction === C2S) {
       this.queue.replaceTail(Q_ACTIVE, id);
     } else {
-      this.outstanding.delete(id);
+      this.outstanding--;
       this.push({ type: 'data-channel-committed', id });
       if (h.last) this.completeReply(h.code);
     }
   }
 
   refuseDataChannel(id: number, reason = 'refused by the gateway'): void {
-    const h = this.held.get(id);
-    if (!h) throw new NatAlgError('unknown-id', `no pending data-channel request ${id}`);
-    this.held.delete(id);
-    this.outstanding.delete(id);
+    const h = this.heldLineOf(id);
+    this.release(h);
+    this.outstanding--;
     const why = replyText(String(reason));
     const s = this.side(h.direction);
     s.phase = PHASE_LINE_START;
@@ -306,7 +300,7 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     else r = parseLprt(argument);
     if (!r.ok) return this.refuseLine(line, name, r.error);
     const original = ownAddress(r.endpoint, this.o);
-    const refusal = checkDataAddress(original, this.o, this.outstanding.size);
+    const refusal = checkDataAddress(original, this.o, this.outstanding);
     if (refusal !== null) return this.refuseLine(line, name, refusal);
     const family = verb === VERB_EPRT && this.ftp64Active ? 4 : this.o.serverFamily;
     const request: DataChannelRequest = {
@@ -416,7 +410,7 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
       return;
     }
     const found = f as FoundAddress;
-    if (this.outstanding.size >= this.o.policy.maxPendingDataChannels) {
+    if (this.outstanding >= this.o.policy.maxPendingDataChannels) {
       const reply = this.replacePassive(line, first, last, 'too many data connections pending', s.lineStart);
       this.push({ type: 'command-refused', command, reason: 'too-many-data-channels', reply });
       if (last) this.completeReply(code);
@@ -466,9 +460,8 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
         const ok = code < 300;
         if (k === Q_ACTIVE) {
           const id = payload as number;
-          if (this.outstanding.delete(id)) {
-            this.push(ok ? { type: 'data-channel-committed', id } : { type: 'data-channel-released', id, reason: `server replied ${code}` });
-          }
+          this.outstanding--;
+          this.push(ok ? { type: 'data-channel-committed', id } : { type: 'data-channel-released', id, reason: `server replied ${code}` });
         } else if (k === Q_AUTH) {
           if (code === 234) this.startTls();
           else if (this.authWait) {
@@ -514,19 +507,50 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
 
   // ---- shared --------------------------------------------------------------------------------
 
+  private heldLineOf(id: number): HeldLine {
+    const c = this.heldC2S;
+    if (c !== null && c.request.id === id) return c;
+    const r = this.heldS2C;
+    if (r !== null && r.request.id === id) return r;
+    throw new NatAlgError('unknown-id', `no pending data-channel request ${id}`);
+  }
+
+  private release(h: HeldLine): void {
+    if (h === this.heldC2S) this.heldC2S = null;
+    else this.heldS2C = null;
+  }
+
   /** Hold `line` for the embedding's answer; the direction consumes nothing until then. */
   private block(
     s: DirectionStream, line: Uint8Array, text: string, request: DataChannelRequest, kind: number,
     found: FoundAddress | null, first: boolean, last: boolean, code: number,
   ): void {
-    this.held.set(request.id, {
+    const h: HeldLine = {
       request, direction: s.direction, line: line.slice(), text, lineStart: s.lineStart, kind, found, first, last, code,
-    });
-    this.outstanding.add(request.id);
+    };
+    if (s === this.c2s) this.heldC2S = h;
+    else this.heldS2C = h;
+    this.outstanding++;
     s.phase = PHASE_BLOCKED;
     this.push({ type: 'data-channel-request', request });
   }
 
+}
+
+/** Validate a replacement endpoint from the embedding (NatAlgError when unusable). */
+function replacementEndpoint(r: Endpoint): Endpoint {
+  if (typeof r !== 'object' || r === null) throw new NatAlgError('invalid-argument', 'replacement endpoint must be an object');
+  const port = r.port;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new NatAlgError('invalid-argument', `replacement port must be an integer 1-65535, not ${String(port)}`);
+  }
+  // A dotted quad that parses strictly is already canonical: the common case, without copies.
+  if (r.family === 4 && typeof r.address === 'string' && parseIPv4(r.address) !== null) return r;
+  try {
+    return makeEndpoint(r.address, port);
+  } catch (err) {
+    throw new NatAlgError('invalid-argument', `replacement endpoint: ${(err as Error).message}`);
+  }
 }
 
 function keywordOf(h: HeldLine): string {
