@@ -18,9 +18,11 @@ import { NatAlgError } from '../errors.js';
 import { canonicalAddress, type Endpoint } from '../net/ip.js';
 import { AddressKeys } from './address-keys.js';
 import { ExpectationStore, externalKey, publicExpectation, type ExpectationRecord } from './expectations.js';
-import { highWord, keyedPair, randomWord, toRandomFunction } from './keyed-hash.js';
+import { ExternalPool } from './external-pool.js';
+import { randomWord, toRandomFunction } from './keyed-hash.js';
 import { resolveOptions } from './options.js';
-import { PortSelector, PortSpace, RESERVED } from './port-space.js';
+import { PeerMemory } from './peers.js';
+import { RESERVED } from './port-space.js';
 import {
   F_ESTABLISHED,
   F_HAS_PEER,
@@ -32,7 +34,8 @@ import {
   SLOT_LIMIT,
   SlotStore,
 } from './slots.js';
-import { TimerHeap } from './timer-heap.js';
+import { EventQueue } from './event-queue.js';
+import { ExpiryQueue } from './expiry.js';
 import {
   PROTOCOLS,
   protocolIndex,
@@ -79,45 +82,30 @@ export class PortTable {
   /** @internal */ readonly keys = new AddressKeys();
   /** @internal */ readonly slots: SlotStore;
   /** @internal */ readonly expectations = new ExpectationStore();
-  private readonly heap = new TimerHeap(1024);
-  private timed = 0; // live mappings with an entry of their own in the heap
-  private readonly selector = new PortSelector();
-  private readonly secretF: number;
-  private readonly secretG: number;
-  private readonly fg = new Uint32Array(2); // scratch for keyedPair
-  /** External addresses: the pool first, then addresses used by static mappings. */
-  private readonly extText: string[] = [];
-  private readonly extKey: number[] = [];
-  private readonly extIndex = new Map<number, number>(); // smallKey(address key) -> index
-  private readonly poolSize: number;
-  private readonly poolLoad: number[];
-  private readonly spaces: (PortSpace | undefined)[] = [];
+  private readonly expiry: ExpiryQueue;
+  private readonly pool: ExternalPool;
   private readonly hosts = new Map<number, Host>();
-  private readonly peers = new Map<number, number[]>(); // slot -> [addrKey, port, ...] beyond the first
+  private readonly peers: PeerMemory;
   private readonly stale = new Int32Array([-1, -1, -1]); // per key kind, see liveOrStale
   private readonly keyCounts = new Int32Array(9); // proto * 3 + keyKind: live mappings per key kind
   private readonly behavior: Int8Array;
   private readonly filter: Int8Array;
-  /** 1:1 static address mappings (basic NAT): internal key <-> external index. */
-  private readonly oneToOneOut = new Map<number, number>();
-  private readonly oneToOneIn = new Map<number, number>();
   private staticCount = 0;
-  private readonly events: MappingEvent[] = [];
-  private eventHead = 0;
-  private droppedEvents = 0;
+  private readonly events: EventQueue<MappingEvent>;
 
   constructor(options: PortTableOptions) {
     this.options = resolveOptions(options);
     const random = toRandomFunction(options.random);
-    this.secretF = randomWord(random);
-    this.secretG = randomWord(random);
+    const secretF = randomWord(random);
+    const secretG = randomWord(random);
     const hashKey = randomWord(random);
     let initial = 1024;
     while (initial > this.options.maxMappings && initial > 1) initial >>= 1;
     this.slots = new SlotStore(initial, this.options.maxMappings, hashKey);
-    for (const a of this.options.externalAddresses) this.externalIndexOf(a, true);
-    this.poolSize = this.options.externalAddresses.length;
-    this.poolLoad = new Array<number>(this.poolSize).fill(0);
+    this.pool = new ExternalPool(this.options, this.keys, secretF, secretG);
+    this.expiry = new ExpiryQueue(this.slots);
+    this.events = new EventQueue(this.options.maxQueuedEvents);
+    this.peers = new PeerMemory(this.slots, this.keys, this.options.maxPeersPerMapping);
     this.behavior = Int8Array.from(this.options.policies.map((p) => BEHAVIOR_KIND[p.mapping]));
     this.filter = Int8Array.from(this.options.policies.map((p) => BEHAVIOR_KIND[p.filtering]));
   }
@@ -134,7 +122,7 @@ export class PortTable {
     const raddr = this.keys.peek(remote.address);
     checkPort(internal.port);
     checkPort(remote.port);
-    const one = iaddr >= 0 ? this.oneToOneOut.get(iaddr) : undefined;
+    const one = iaddr >= 0 ? this.pool.oneToOneOut.get(iaddr) : undefined;
     let mapping: Mapping;
     let created = false;
     let srcExt: number;
@@ -154,16 +142,16 @@ export class PortTable {
       } else {
         if (phase !== undefined) this.setPhase(s, phase);
         this.touch(s, nowMs);
-        this.recordPeer(s, raddr, remote);
+        this.peers.record(s, this.filter[p]!, raddr, remote);
       }
       mapping = this.toMapping(s, created ? internal : undefined);
       srcExt = this.slots.extIdx(s);
       srcPort = this.slots.eport(s);
     }
     let hairpin = null;
-    if (this.options.hairpinning && raddr >= 0 && this.extIndex.has(smallKey(raddr))) {
-      const peerKey = this.extKey[srcExt]!;
-      const target = this.admit(p, this.extIndex.get(smallKey(raddr))!, remote.port, peerKey, this.extText[srcExt]!, srcPort, nowMs, true);
+    if (this.options.hairpinning && raddr >= 0 && this.pool.indexOfKey(raddr) !== undefined) {
+      const peerKey = this.pool.key[srcExt]!;
+      const target = this.admit(p, this.pool.indexOfKey(raddr)!, remote.port, peerKey, this.pool.text[srcExt]!, srcPort, nowMs, true);
       if (!target.ok) return { ok: false, reason: 'hairpin-unreachable' };
       hairpin = { internal: target.mapping.internal, mapping: target.mapping };
     }
@@ -176,7 +164,7 @@ export class PortTable {
     checkPort(remote.port);
     checkPort(external.port);
     const ek = this.keys.peek(external.address);
-    const idx = ek >= 0 ? this.extIndex.get(smallKey(ek)) : undefined;
+    const idx = ek >= 0 ? this.pool.indexOfKey(ek) : undefined;
     if (idx === undefined) return { ok: false, reason: 'no-mapping' };
     return this.admit(p, idx, external.port, this.keys.peek(remote.address), remote.address, remote.port, nowMs, false);
   }
@@ -191,7 +179,7 @@ export class PortTable {
     const iaddr = this.keys.peek(internal.address);
     const remote = opts?.remote;
     const raddr = remote ? this.keys.peek(remote.address) : -1;
-    const one = iaddr >= 0 ? this.oneToOneOut.get(iaddr) : undefined;
+    const one = iaddr >= 0 ? this.pool.oneToOneOut.get(iaddr) : undefined;
     if (one !== undefined) return { ok: true, mapping: this.oneToOneMapping(p, internal, one), created: false };
     if (this.behavior[p]! > 0 && !remote) {
       throw new NatAlgError('invalid-argument', `${protocol} mapping is ${this.options.policies[p]!.mapping}: allocate needs opts.remote`);
@@ -234,7 +222,7 @@ export class PortTable {
     const p = proto(protocol);
     const iaddr = this.keys.peek(internal.address);
     if (iaddr < 0) return null;
-    const one = this.oneToOneOut.get(iaddr);
+    const one = this.pool.oneToOneOut.get(iaddr);
     if (one !== undefined) return this.oneToOneMapping(p, internal, one);
     const s = this.findOutbound(p, iaddr, internal.port, remote ? this.keys.peek(remote.address) : -1, remote?.port ?? 0, nowMs);
     return s < 0 ? null : this.toMapping(s);
@@ -243,9 +231,9 @@ export class PortTable {
   lookupExternal(protocol: Protocol, external: Endpoint, nowMs: number): Mapping | null {
     const p = proto(protocol);
     const ek = this.keys.peek(external.address);
-    const idx = ek >= 0 ? this.extIndex.get(smallKey(ek)) : undefined;
+    const idx = ek >= 0 ? this.pool.indexOfKey(ek) : undefined;
     if (idx === undefined) return null;
-    const inner = this.oneToOneIn.get(idx);
+    const inner = this.pool.oneToOneIn.get(idx);
     if (inner !== undefined) return this.oneToOneMapping(p, this.keys.endpoint(inner, external.port), idx);
     const s = this.findExternal(p, ek, external.port, nowMs);
     return s < 0 ? null : this.toMapping(this.slots.slotOf(s));
@@ -264,9 +252,9 @@ export class PortTable {
 
   /** Id of the live mapping holding an external endpoint (address key, port), or -1. */
   findExternal(protocolIdx: number, address: number, port: number, nowMs: number): number {
-    const idx = this.extIndex.get(smallKey(address));
+    const idx = this.pool.indexOfKey(address);
     if (idx === undefined) return -1;
-    const space = this.spaces[idx * 3 + protocolIdx];
+    const space = this.pool.space(idx, protocolIdx);
     if (!space) return -1;
     const o = space.owner[port]!;
     if (o <= 0) return -1;
@@ -281,9 +269,9 @@ export class PortTable {
     const p = proto(req.protocol);
     checkPort(req.internal.port);
     checkPort(req.external.port);
-    const idx = this.externalIndexOf(req.external.address, true);
-    if (this.oneToOneIn.has(idx)) throw new NatAlgError('invalid-argument', `${req.external.address} is a 1:1 address mapping`);
-    const space = this.spaceFor(idx, p);
+    const idx = this.pool.indexOf(req.external.address, true);
+    if (this.pool.oneToOneIn.has(idx)) throw new NatAlgError('invalid-argument', `${req.external.address} is a 1:1 address mapping`);
+    const space = this.pool.spaceFor(idx, p);
     if (!space.isFree(req.external.port)) return { ok: false, reason: 'port-in-use' };
     const iaddrPeek = this.keys.peek(req.internal.address);
     if (iaddrPeek >= 0 && this.slots.find(p, iaddrPeek, req.internal.port, 0, 0, 0) >= 0) return { ok: false, reason: 'port-in-use' };
@@ -301,32 +289,16 @@ export class PortTable {
 
   /** A 1:1 address mapping (basic NAT, RFC 3022): every port of `internal` appears as `external`. */
   addStaticAddress(internalAddress: string, externalAddress: string): void {
-    const iaddr = this.keys.acquire(internalAddress);
-    const idx = this.externalIndexOf(externalAddress, true);
-    const reject = (why: string) => {
-      this.keys.release(iaddr);
-      throw new NatAlgError('invalid-argument', why);
-    };
-    if (idx < this.poolSize) reject(`${externalAddress} is in the dynamic pool`);
-    if (this.oneToOneIn.has(idx) || this.oneToOneOut.has(iaddr)) reject('address already in a 1:1 mapping');
-    for (let p = 0; p < 3; p++) if (this.spaces[idx * 3 + p]?.usedCount) reject(`${externalAddress} has port forwards`);
-    this.oneToOneOut.set(iaddr, idx);
-    this.oneToOneIn.set(idx, iaddr);
+    this.pool.addOneToOne(internalAddress, externalAddress);
   }
 
   removeStaticAddress(internalAddress: string): boolean {
-    const iaddr = this.keys.peek(internalAddress);
-    const idx = iaddr >= 0 ? this.oneToOneOut.get(iaddr) : undefined;
-    if (idx === undefined) return false;
-    this.oneToOneOut.delete(iaddr);
-    this.oneToOneIn.delete(idx);
-    this.keys.release(iaddr);
-    return true;
+    return this.pool.removeOneToOne(internalAddress);
   }
 
   /** The 1:1 address mappings as [internal, external] pairs. */
   staticAddresses(): [string, string][] {
-    return [...this.oneToOneOut].map(([i, e]) => [this.keys.text(i), this.extText[e]!]);
+    return [...this.pool.oneToOneOut].map(([i, e]) => [this.keys.text(i), this.pool.text[e]!]);
   }
 
   // ------------------------------------------------------------- expectations
@@ -345,10 +317,10 @@ export class PortTable {
     let port: number;
     if (req.external) {
       checkPort(req.external.port);
-      idx = this.externalIndexOf(req.external.address, false);
+      idx = this.pool.indexOf(req.external.address, false);
       if (idx < 0) throw new NatAlgError('invalid-argument', `${req.external.address} is not an external address of this table`);
       port = req.external.port;
-      const space = this.spaceFor(idx, p);
+      const space = this.pool.spaceFor(idx, p);
       const o = space.owner[port]!;
       if (o === 0) space.take(port, RESERVED);
       else if (o > 0 && !this.sameInternal(o - 1, req.internal)) return { ok: false, reason: 'port-in-use' };
@@ -361,11 +333,11 @@ export class PortTable {
         port = this.slots.eport(s);
       } else {
         const host = iaddr >= 0 ? this.hosts.get(iaddr) : undefined;
-        const f = this.pickPort(p, iaddr < 0 ? 0 : iaddr, req.internal.port, 0, 0, host?.pool ?? this.leastLoadedPool());
+        const f = this.pool.pick(p, iaddr < 0 ? 0 : iaddr, req.internal.port, 0, 0, host?.pool ?? this.pool.leastLoaded());
         if (typeof f === 'string') return { ok: false, reason: f };
         idx = f.idx;
         port = f.port;
-        this.spaceFor(idx, p).take(port, RESERVED);
+        this.pool.spaceFor(idx, p).take(port, RESERVED);
       }
     }
     const r: ExpectationRecord = {
@@ -374,7 +346,7 @@ export class PortTable {
       proto: p,
       owner: req.owner,
       internal: req.internal,
-      external: { family: familyOfKey(this.extKey[idx]!), address: this.extText[idx]!, port },
+      external: this.pool.endpoint(idx, port),
       peer: req.peer.port === undefined ? { address: peerAddress } : { address: peerAddress, port: req.peer.port },
       expiresAt: nowMs + timeout,
       extKey: externalKey(idx, p, port),
@@ -406,37 +378,26 @@ export class PortTable {
 
   /** The earliest time at which `handleTimeout` has work, or null when nothing can expire. */
   pollTimeout(): number | null {
-    const t = Math.min(this.settleTop(), this.expectations.nextDeadline());
+    const t = Math.min(this.expiry.next(), this.expectations.nextDeadline());
     return t === Infinity ? null : t;
   }
 
   /** Expire every mapping and expectation due at or before nowMs; events wait in `pollEvent`. */
   handleTimeout(nowMs: number): void {
-    for (;;) {
-      if (this.settleTop() > nowMs) break;
-      const s = this.heap.peekHandle() % SLOT_LIMIT;
-      this.heap.pop();
-      this.timed--;
-      this.emit({ type: 'mapping-expired', mapping: this.toMapping(s) });
+    for (let s = this.expiry.popDue(nowMs); s >= 0; s = this.expiry.popDue(nowMs)) {
+      this.events.push({ type: 'mapping-expired', mapping: this.toMapping(s) });
       this.free(s, true);
     }
     for (;;) {
       const r = this.expectations.popExpired(nowMs);
       if (!r) break;
       this.afterExpectationGone(r);
-      this.emit({ type: 'expectation-expired', expectation: publicExpectation(r) });
+      this.events.push({ type: 'expectation-expired', expectation: publicExpectation(r) });
     }
   }
 
   pollEvent(): MappingEvent | null {
-    if (this.eventHead >= this.events.length) return null;
-    const e = this.events[this.eventHead]!;
-    this.events[this.eventHead++] = undefined as unknown as MappingEvent;
-    if (this.eventHead === this.events.length) {
-      this.events.length = 0;
-      this.eventHead = 0;
-    }
-    return e;
+    return this.events.poll();
   }
 
   get size(): number {
@@ -449,7 +410,7 @@ export class PortTable {
       staticMappings: this.staticCount,
       expectations: this.expectations.size,
       hosts: this.hosts.size,
-      droppedEvents: this.droppedEvents,
+      droppedEvents: this.events.dropped,
     };
   }
 
@@ -463,12 +424,7 @@ export class PortTable {
 
   /** @internal Peers remembered for filtering, beyond the key remote (snapshot support). */
   peersOf(slot: number): Endpoint[] {
-    const out: Endpoint[] = [];
-    const sl = this.slots;
-    if (sl.flags(slot) & F_HAS_PEER) out.push(this.keys.endpoint(sl.raddr(slot), sl.rport(slot)));
-    const extra = this.peers.get(slot);
-    if (extra) for (let i = 0; i < extra.length; i += 2) out.push(this.keys.endpoint(extra[i]!, extra[i + 1]!));
-    return out;
+    return this.peers.list(slot);
   }
 
   /** @internal Recreate a mapping from a snapshot record. */
@@ -480,8 +436,8 @@ export class PortTable {
     peers: readonly Endpoint[],
     expiresAt: number,
   ): void {
-    const idx = this.externalIndexOf(external.address, true);
-    const space = this.spaceFor(idx, p);
+    const idx = this.pool.indexOf(external.address, true);
+    const space = this.pool.spaceFor(idx, p);
     if (!space.isFree(external.port)) throw new NatAlgError('invalid-argument', 'snapshot: external endpoint held twice');
     const s = this.slots.allocate();
     if (s < 0) throw new NatAlgError('capacity', 'snapshot: more mappings than maxMappings');
@@ -490,7 +446,7 @@ export class PortTable {
     const raddr = first ? this.keys.acquire(first.address) : 0;
     this.fill(s, p, this.keys.acquire(internal.address), internal.port, idx, external.port, kind, raddr, first?.port ?? 0);
     this.slots.setFlags(s, (flags & ~F_HAS_PEER) | F_LIVE | (first ? F_HAS_PEER : 0));
-    for (let i = 1; i < peers.length; i++) this.addExtraPeer(s, this.keys.acquire(peers[i]!.address), peers[i]!.port);
+    for (let i = 1; i < peers.length; i++) this.peers.add(s, this.keys.acquire(peers[i]!.address), peers[i]!.port);
     if (this.slots.find(p, this.slots.iaddr(s), internal.port, kind, raddr, first?.port ?? 0) >= 0) {
       throw new NatAlgError('invalid-argument', 'snapshot: internal key held twice');
     }
@@ -499,14 +455,14 @@ export class PortTable {
     space.take(external.port, s + 1);
     if (flags & F_STATIC) this.staticCount++;
     else this.countHost(this.slots.iaddr(s), idx);
-    if (!(flags & F_HELD)) this.schedule(s, expiresAt);
+    if (!(flags & F_HELD)) this.expiry.schedule(s, expiresAt);
   }
 
   /** @internal Re-add an expectation from a snapshot (ids preserved). */
   restoreExpectation(e: Expectation): void {
     const p = proto(e.protocol);
-    const idx = this.externalIndexOf(e.external.address, true);
-    const space = this.spaceFor(idx, p);
+    const idx = this.pool.indexOf(e.external.address, true);
+    const space = this.pool.spaceFor(idx, p);
     if (space.isFree(e.external.port)) space.take(e.external.port, RESERVED);
     this.expectations.bumpIdPast(e.id);
     this.expectations.add({
@@ -528,69 +484,14 @@ export class PortTable {
     return this.slots.flags(slot);
   }
 
-  private emit(e: MappingEvent): void {
-    if (this.events.length - this.eventHead >= this.options.maxQueuedEvents) {
-      this.droppedEvents++;
-      return;
-    }
-    this.events.push(e);
-  }
-
-  /** Drop stale heap tops and re-file refreshed ones; returns the true earliest expiry. */
-  private settleTop(): number {
-    const sl = this.slots;
-    const heap = this.heap;
-    while (heap.size > 0) {
-      const h = heap.peekHandle();
-      const d = heap.peekDeadline();
-      const s = h % SLOT_LIMIT;
-      if (sl.slotOf(h) !== s || sl.flags(s) & F_HELD || sl.heapDeadline(s) !== d) {
-        heap.pop(); // released, held, or superseded by a newer entry
-        continue;
-      }
-      const e = sl.expiry(s);
-      if (e > d) {
-        sl.setHeapDeadline(s, e);
-        heap.replaceTop(e, h);
-        continue;
-      }
-      return d;
-    }
-    return Infinity;
-  }
-
-  private schedule(s: number, expiresAt: number): void {
-    const sl = this.slots;
-    sl.setExpiry(s, expiresAt);
-    sl.setHeapDeadline(s, expiresAt);
-    this.heap.push(expiresAt, sl.handleOf(s));
-    this.timed++;
-    if (this.heap.size > 2 * this.timed + 1024) {
-      this.heap.compact((h, d) => {
-        const slot = h % SLOT_LIMIT;
-        return sl.slotOf(h) === slot && !(sl.flags(slot) & F_HELD) && sl.heapDeadline(slot) === d;
-      });
-    }
-  }
-
   private timeoutOf(s: number): number {
     const pol = this.options.policies[this.slots.proto(s)]!;
     return this.slots.flags(s) & F_ESTABLISHED ? pol.establishedTimeoutMs : pol.transitoryTimeoutMs;
   }
 
   private touch(s: number, nowMs: number): void {
-    const sl = this.slots;
-    if (sl.flags(s) & F_HELD) return;
-    const e = nowMs + this.timeoutOf(s);
-    if (e < sl.expiry(s)) {
-      // Earlier than the filed deadline (an established connection started closing): file anew;
-      // the old entry no longer matches heapDeadline and is dropped when it surfaces.
-      sl.setExpiry(s, e);
-      sl.setHeapDeadline(s, e);
-      this.heap.push(e, sl.handleOf(s));
-    } else {
-      sl.setExpiry(s, e);
-    }
+    if (this.slots.flags(s) & F_HELD) return;
+    this.expiry.move(s, nowMs + this.timeoutOf(s));
   }
 
   private setPhase(s: number, phase: ConnectionPhase): void {
@@ -644,7 +545,7 @@ export class PortTable {
     const host = iaddrPeek >= 0 ? this.hosts.get(iaddrPeek) : undefined;
     if (host && host.count >= this.options.maxMappingsPerHost) return 'host-limit';
     const rport = remote ? remote.port : 0;
-    const pick = this.pickPort(p, iaddrPeek < 0 ? 0 : iaddrPeek, internal.port, kind > 0 ? raddrPeek : 0, kind === 2 ? rport : 0, host ? host.pool : this.leastLoadedPool());
+    const pick = this.pool.pick(p, iaddrPeek < 0 ? 0 : iaddrPeek, internal.port, kind > 0 ? raddrPeek : 0, kind === 2 ? rport : 0, host ? host.pool : this.pool.leastLoaded());
     if (typeof pick === 'string') return pick;
     const s = this.slots.allocate();
     if (s < 0) return 'table-full';
@@ -656,9 +557,9 @@ export class PortTable {
     this.slots.setFlags(s, flags);
     this.slots.insert(s);
     this.keyCounts[p * 3 + kind]!++;
-    this.spaceFor(pick.idx, p).take(pick.port, s + 1);
+    this.pool.spaceFor(pick.idx, p).take(pick.port, s + 1);
     this.countHost(iaddr, pick.idx);
-    if (!hold) this.schedule(s, nowMs + this.timeoutOf(s));
+    if (!hold) this.expiry.schedule(s, nowMs + this.timeoutOf(s));
     return s;
   }
 
@@ -677,70 +578,17 @@ export class PortTable {
   private countHost(iaddr: number, idx: number): void {
     const host = this.hosts.get(iaddr);
     if (host) host.count++;
-    else this.hosts.set(iaddr, { count: 1, pool: idx < this.poolSize ? idx : 0, text: this.keys.text(iaddr) });
-    if (idx < this.poolSize) this.poolLoad[idx]!++;
-  }
-
-  private leastLoadedPool(): number {
-    let best = 0;
-    for (let i = 1; i < this.poolSize; i++) if (this.poolLoad[i]! < this.poolLoad[best]!) best = i;
-    return best;
-  }
-
-  /** Choose an external (address index, port) for a new mapping, or say why none is free. */
-  private pickPort(p: number, iaddr: number, iport: number, raddr: number, rport: number, paired: number): { idx: number; port: number } | 'exhausted' {
-    const pol = this.options.policies[p]!;
-    const privileged = pol.privilegedRange !== null && iport < 1024;
-    const span = privileged ? pol.privilegedRange! : pol.portRange;
-    const range = privileged ? 0 : 1;
-    const hi = highWord(iaddr) ^ (p << 24);
-    keyedPair(this.secretF, this.secretG, iaddr >>> 0, hi, iport, raddr >>> 0, rport, this.fg);
-    const f = this.fg[0]!;
-    const g = this.fg[1]!;
-    const tries = this.options.pooling === 'paired' ? 1 : this.poolSize;
-    const start = this.options.pooling === 'paired' ? paired : f % this.poolSize;
-    for (let t = 0; t < tries; t++) {
-      const idx = (start + t) % this.poolSize;
-      const space = this.spaceFor(idx, p);
-      if (pol.portPreservation && iport >= span.min && iport <= span.max && space.isFree(iport)) return { idx, port: iport };
-      const port = this.selector.select(space, span, range, pol.parityPreservation ? iport & 1 : -1, f, g);
-      if (port >= 0) return { idx, port };
-    }
-    return 'exhausted';
-  }
-
-  private spaceFor(idx: number, p: number): PortSpace {
-    let sp = this.spaces[idx * 3 + p];
-    if (!sp) {
-      const pol = this.options.policies[p]!;
-      sp = new PortSpace(pol.portRange, pol.privilegedRange);
-      this.spaces[idx * 3 + p] = sp;
-    }
-    return sp;
-  }
-
-  /** Index of an external address; with `add`, register a new one (static mappings). -1 if unknown. */
-  private externalIndexOf(address: string, add: boolean): number {
-    const peek = this.keys.peek(address);
-    const known = peek >= 0 ? this.extIndex.get(smallKey(peek)) : undefined;
-    if (known !== undefined) return known;
-    if (!add) return -1;
-    if (this.extText.length >= 65535) throw new NatAlgError('capacity', 'too many external addresses');
-    const key = this.keys.acquire(address);
-    const idx = this.extText.length;
-    this.extText.push(this.keys.text(key));
-    this.extKey.push(key);
-    this.extIndex.set(smallKey(key), idx);
-    return idx;
+    else this.hosts.set(iaddr, { count: 1, pool: idx < this.pool.size ? idx : 0, text: this.keys.text(iaddr) });
+    if (idx < this.pool.size) this.pool.load[idx]!++;
   }
 
   /** Is an inbound packet from (peerKey, peerText, peerPort) admitted at (idx, port)? */
   private admit(p: number, idx: number, port: number, peerKey: number, peerText: string, peerPort: number, nowMs: number, hairpin: boolean): InboundResult {
-    const inner = this.oneToOneIn.get(idx);
+    const inner = this.pool.oneToOneIn.get(idx);
     if (inner !== undefined) {
       return { ok: true, mapping: this.oneToOneMapping(p, this.keys.endpoint(inner, port), idx), via: 'static', expectation: null };
     }
-    const space = this.spaces[idx * 3 + p];
+    const space = this.pool.space(idx, p);
     let o = space ? space.owner[port]! : 0;
     if (o > 0 && !this.alive(o - 1, nowMs)) {
       this.expireNow(o - 1); // expired but not yet collected: collect it now, exactly on time
@@ -749,7 +597,7 @@ export class PortTable {
     let filtered = false;
     if (o > 0) {
       const s = o - 1;
-      if (this.admits(s, peerKey, peerPort)) {
+      if (this.peers.admits(s, this.filter[p]!, peerKey, peerPort)) {
         if (!hairpin && this.options.policies[p]!.inboundRefresh) this.touch(s, nowMs);
         const f = this.slots.flags(s);
         return { ok: true, mapping: this.toMapping(s), via: f & F_STATIC ? 'static' : 'mapping', expectation: null };
@@ -766,49 +614,6 @@ export class PortTable {
     return { ok: false, reason: filtered ? 'filtered' : 'no-mapping' };
   }
 
-  private admits(s: number, peerKey: number, peerPort: number): boolean {
-    const sl = this.slots;
-    const f = sl.flags(s);
-    if (f & F_STATIC) return true;
-    const level = f & F_PEER_LOCKED ? 2 : this.filter[sl.proto(s)]!;
-    if (level === 0) return true;
-    if (peerKey < 0) return false;
-    if (f & F_HAS_PEER && sl.raddr(s) === peerKey && (level === 1 || sl.rport(s) === peerPort)) return true;
-    const extra = this.peers.get(s);
-    if (extra) {
-      for (let i = 0; i < extra.length; i += 2) if (extra[i] === peerKey && (level === 1 || extra[i + 1] === peerPort)) return true;
-    }
-    return false;
-  }
-
-  private recordPeer(s: number, peerKey: number, remote: Endpoint): void {
-    const sl = this.slots;
-    const f = sl.flags(s);
-    if (f & F_HAS_PEER) {
-      if (sl.raddr(s) === peerKey && sl.rport(s) === remote.port) return;
-    } else if (!(f & F_STATIC)) {
-      sl.setRaddr(s, this.keys.acquire(remote.address));
-      sl.setRport(s, remote.port);
-      // The key remote of kind-0 mappings is not part of the key: safe to set after indexing.
-      sl.setFlags(s, f | F_HAS_PEER);
-      return;
-    }
-    if (f & F_STATIC || (this.filter[sl.proto(s)] === 0 && !(f & F_PEER_LOCKED))) return;
-    const extra = this.peers.get(s);
-    if (extra) for (let i = 0; i < extra.length; i += 2) if (extra[i] === peerKey && extra[i + 1] === remote.port) return;
-    this.addExtraPeer(s, this.keys.acquire(remote.address), remote.port);
-  }
-
-  private addExtraPeer(s: number, key: number, port: number): void {
-    let extra = this.peers.get(s);
-    if (!extra) this.peers.set(s, (extra = []));
-    extra.push(key, port);
-    if (extra.length / 2 + 1 > this.options.maxPeersPerMapping) {
-      this.keys.release(extra[0]!);
-      extra.splice(0, 2); // forget the oldest
-    }
-  }
-
   private consume(r: ExpectationRecord, owner: number, peerText: string, peerPort: number, nowMs: number): Mapping | null {
     this.expectations.remove(r.id);
     const p = r.proto;
@@ -817,7 +622,7 @@ export class PortTable {
     const peerKey = this.keys.acquire(peerText);
     if (owner > 0 && this.slots.flags(owner - 1) & F_LIVE) {
       const s = owner - 1; // the internal endpoint's existing mapping: open it to this peer
-      this.addExtraPeer(s, peerKey, peerPort);
+      this.peers.add(s, peerKey, peerPort);
       this.touch(s, nowMs);
       return this.toMapping(s);
     }
@@ -834,16 +639,16 @@ export class PortTable {
     this.slots.setFlags(s, F_LIVE | (2 << KEY_SHIFT) | F_HAS_PEER | F_PEER_LOCKED | (p === 0 ? 0 : F_ESTABLISHED));
     this.slots.insert(s);
     this.keyCounts[p * 3 + 2]!++;
-    this.spaceFor(idx, p).reassign(port, s + 1);
+    this.pool.spaceFor(idx, p).reassign(port, s + 1);
     this.countHost(this.slots.iaddr(s), idx);
-    this.schedule(s, nowMs + this.timeoutOf(s));
+    this.expiry.schedule(s, nowMs + this.timeoutOf(s));
     return this.toMapping(s, r.internal);
   }
 
   /** Free the external port of a gone expectation unless a mapping or another expectation holds it. */
   private afterExpectationGone(r: ExpectationRecord): void {
     const idx = Math.floor(r.extKey / 65536 / 4);
-    const space = this.spaces[idx * 3 + r.proto];
+    const space = this.pool.space(idx, r.proto);
     if (space && space.owner[r.external.port] === RESERVED && !this.expectations.hasExternal(r.extKey)) space.free(r.external.port);
   }
 
@@ -856,7 +661,7 @@ export class PortTable {
   }
 
   private expireNow(s: number): void {
-    this.emit({ type: 'mapping-expired', mapping: this.toMapping(s) });
+    this.events.push({ type: 'mapping-expired', mapping: this.toMapping(s) });
     this.free(s);
   }
 
@@ -868,23 +673,19 @@ export class PortTable {
     const port = sl.eport(s);
     sl.remove(s);
     this.keyCounts[p * 3 + (f >> KEY_SHIFT)]!--;
-    const space = this.spaces[idx * 3 + p]!;
+    const space = this.pool.spaceFor(idx, p); // exists: the mapping holds a port in it
     if (this.expectations.size > 0 && this.expectations.hasExternal(externalKey(idx, p, port))) space.reassign(port, RESERVED);
     else space.free(port);
     if (f & F_STATIC) this.staticCount--;
     else {
       const host = this.hosts.get(sl.iaddr(s));
       if (host && --host.count === 0) this.hosts.delete(sl.iaddr(s));
-      if (idx < this.poolSize) this.poolLoad[idx]!--;
+      if (idx < this.pool.size) this.pool.load[idx]!--;
     }
-    if (!fromHeap && !(f & F_HELD)) this.timed--;
+    if (!fromHeap && !(f & F_HELD)) this.expiry.forget();
     this.keys.release(sl.iaddr(s));
     if (f & F_HAS_PEER) this.keys.release(sl.raddr(s));
-    const extra = this.peers.get(s);
-    if (extra) {
-      for (let i = 0; i < extra.length; i += 2) this.keys.release(extra[i]!);
-      this.peers.delete(s);
-    }
+    this.peers.forget(s);
     sl.release(s);
   }
 
@@ -896,7 +697,7 @@ export class PortTable {
       id: sl.handleOf(s),
       protocol: PROTOCOLS[sl.proto(s)]!,
       internal: internal && internal.port === sl.iport(s) ? internal : this.internalEndpoint(s),
-      external: { family: familyOfKey(this.extKey[idx]!), address: this.extText[idx]!, port: sl.eport(s) },
+      external: this.pool.endpoint(idx, sl.eport(s)),
       kind: f & F_STATIC ? 'static' : 'dynamic',
       expiresAt: f & F_HELD ? null : sl.expiry(s),
     };
@@ -913,23 +714,11 @@ export class PortTable {
       id: -1 - idx,
       protocol: PROTOCOLS[p]!,
       internal,
-      external: { family: familyOfKey(this.extKey[idx]!), address: this.extText[idx]!, port: internal.port },
+      external: this.pool.endpoint(idx, internal.port),
       kind: 'static',
       expiresAt: null,
     };
   }
-}
-
-/**
- * An address key as a Map key that V8 stores unboxed: IPv4 keys folded into int32 (small integers
- * hash fast; values of 2^31 and up would be boxed doubles), IPv6 keys (2^32 and up) unchanged.
- */
-function smallKey(key: number): number {
-  return key < 4294967296 ? key | 0 : key;
-}
-
-function familyOfKey(key: number): 4 | 6 {
-  return key >= 4294967296 ? 6 : 4;
 }
 
 function proto(p: Protocol): number {

@@ -1,0 +1,151 @@
+/**
+ * The NAT's external side: its addresses (the dynamic pool first, then addresses only used by
+ * static mappings), the port space of each address and protocol, the choice of an external
+ * endpoint for a new mapping (paired or arbitrary pooling, RFC 6056 ports), and the 1:1 address
+ * mappings of basic NAT.
+ *
+ * Addresses are referred to by a small index (up to 65535), which is what mapping records store.
+ */
+
+import { NatAlgError } from '../errors.js';
+import type { Endpoint } from '../net/ip.js';
+import type { AddressKeys } from './address-keys.js';
+import { highWord, keyedPair } from './keyed-hash.js';
+import { PortSelector, PortSpace } from './port-space.js';
+import type { ResolvedOptions } from './types.js';
+
+/**
+ * An address key as a Map key that V8 stores unboxed: IPv4 keys folded into int32 (small integers
+ * hash fast; values of 2^31 and up would be boxed doubles), IPv6 keys (2^32 and up) unchanged.
+ */
+export function smallKey(key: number): number {
+  return key < 4294967296 ? key | 0 : key;
+}
+
+export function familyOfKey(key: number): 4 | 6 {
+  return key >= 4294967296 ? 6 : 4;
+}
+
+export class ExternalPool {
+  /** Canonical text and address key of each external address, by index. */
+  readonly text: string[] = [];
+  readonly key: number[] = [];
+  /** Pool addresses are indices 0 .. size-1. */
+  readonly size: number;
+  /** Dynamic mappings per pool address (for least-loaded pairing). */
+  readonly load: number[];
+  /** 1:1 static address mappings: internal address key <-> external index. */
+  readonly oneToOneOut = new Map<number, number>();
+  readonly oneToOneIn = new Map<number, number>();
+  private readonly index = new Map<number, number>(); // smallKey(address key) -> index
+  private readonly spaces: (PortSpace | undefined)[] = [];
+  private readonly selector = new PortSelector();
+  private readonly fg = new Uint32Array(2); // scratch for keyedPair
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly keys: AddressKeys,
+    private readonly secretF: number,
+    private readonly secretG: number,
+  ) {
+    for (const a of options.externalAddresses) this.indexOf(a, true);
+    this.size = options.externalAddresses.length;
+    this.load = new Array<number>(this.size).fill(0);
+  }
+
+  /** Index of an address key, or undefined when it is not one of the NAT's addresses. */
+  indexOfKey(key: number): number | undefined {
+    return this.index.get(smallKey(key));
+  }
+
+  /** Index of an external address; with `add`, register a new one (static mappings). -1 if unknown. */
+  indexOf(address: string, add: boolean): number {
+    const peek = this.keys.peek(address);
+    const known = peek >= 0 ? this.index.get(smallKey(peek)) : undefined;
+    if (known !== undefined) return known;
+    if (!add) return -1;
+    if (this.text.length >= 65535) throw new NatAlgError('capacity', 'too many external addresses');
+    const key = this.keys.acquire(address);
+    const idx = this.text.length;
+    this.text.push(this.keys.text(key));
+    this.key.push(key);
+    this.index.set(smallKey(key), idx);
+    return idx;
+  }
+
+  endpoint(idx: number, port: number): Endpoint {
+    return { family: familyOfKey(this.key[idx]!), address: this.text[idx]!, port };
+  }
+
+  /** The port space of an address and protocol, if it was ever used. */
+  space(idx: number, p: number): PortSpace | undefined {
+    return this.spaces[idx * 3 + p];
+  }
+
+  spaceFor(idx: number, p: number): PortSpace {
+    let sp = this.spaces[idx * 3 + p];
+    if (!sp) {
+      const pol = this.options.policies[p]!;
+      sp = new PortSpace(pol.portRange, pol.privilegedRange);
+      this.spaces[idx * 3 + p] = sp;
+    }
+    return sp;
+  }
+
+  /** The pool address with the fewest dynamic mappings: where a new host is paired. */
+  leastLoaded(): number {
+    let best = 0;
+    for (let i = 1; i < this.size; i++) if (this.load[i]! < this.load[best]!) best = i;
+    return best;
+  }
+
+  /**
+   * Choose an external (address index, port) for a new mapping of (protocol p, internal address
+   * key, internal port, remote key and port when the mapping depends on them), on the `paired`
+   * address with paired pooling; 'exhausted' when no port is free.
+   */
+  pick(p: number, iaddr: number, iport: number, raddr: number, rport: number, paired: number): { idx: number; port: number } | 'exhausted' {
+    const pol = this.options.policies[p]!;
+    const privileged = pol.privilegedRange !== null && iport < 1024;
+    const span = privileged ? pol.privilegedRange! : pol.portRange;
+    const range = privileged ? 0 : 1;
+    keyedPair(this.secretF, this.secretG, iaddr >>> 0, highWord(iaddr) ^ (p << 24), iport, raddr >>> 0, rport, this.fg);
+    const f = this.fg[0]!;
+    const g = this.fg[1]!;
+    const tries = this.options.pooling === 'paired' ? 1 : this.size;
+    const start = this.options.pooling === 'paired' ? paired : f % this.size;
+    for (let t = 0; t < tries; t++) {
+      const idx = (start + t) % this.size;
+      const space = this.spaceFor(idx, p);
+      if (pol.portPreservation && iport >= span.min && iport <= span.max && space.isFree(iport)) return { idx, port: iport };
+      const port = this.selector.select(space, span, range, pol.parityPreservation ? iport & 1 : -1, f, g);
+      if (port >= 0) return { idx, port };
+    }
+    return 'exhausted';
+  }
+
+  /** A 1:1 address mapping (basic NAT). Throws on conflicts: they are configuration mistakes. */
+  addOneToOne(internalAddress: string, externalAddress: string): void {
+    const iaddr = this.keys.acquire(internalAddress);
+    const idx = this.indexOf(externalAddress, true);
+    const reject = (why: string): never => {
+      this.keys.release(iaddr);
+      throw new NatAlgError('invalid-argument', why);
+    };
+    if (idx < this.size) reject(`${externalAddress} is in the dynamic pool`);
+    if (this.oneToOneIn.has(idx) || this.oneToOneOut.has(iaddr)) reject('address already in a 1:1 mapping');
+    for (let p = 0; p < 3; p++) if (this.spaces[idx * 3 + p]?.usedCount) reject(`${externalAddress} has port forwards`);
+    this.oneToOneOut.set(iaddr, idx);
+    this.oneToOneIn.set(idx, iaddr);
+  }
+
+  removeOneToOne(internalAddress: string): boolean {
+    const iaddr = this.keys.peek(internalAddress);
+    const idx = iaddr >= 0 ? this.oneToOneOut.get(iaddr) : undefined;
+    if (idx === undefined) return false;
+    this.oneToOneOut.delete(iaddr);
+    this.oneToOneIn.delete(idx);
+    this.keys.release(iaddr);
+    return true;
+  }
+}
