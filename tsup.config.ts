@@ -17,7 +17,7 @@ const configs: Options[] = [
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,
-    clean: true,
+    clean: false, // the build script empties dist first: two configs cleaning in parallel race
     target: 'node20',
     splitting: false,
     treeshake: true,
