@@ -455,11 +455,10 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     if (code >= 200 && code < 600) {
       const k = this.queue.headKind();
       if (k >= 0 && k !== Q_HELD && k !== Q_LOCAL) {
-        const payload = this.queue.headPayload();
+        const id = k === Q_ACTIVE ? (this.queue.headPayload() as number) : 0;
         this.queue.shift();
         const ok = code < 300;
         if (k === Q_ACTIVE) {
-          const id = payload as number;
           this.outstanding--;
           this.push(ok ? { type: 'data-channel-committed', id } : { type: 'data-channel-released', id, reason: `server replied ${code}` });
         } else if (k === Q_AUTH) {
