@@ -122,3 +122,88 @@ describe('mapping table properties', () => {
     );
   });
 });
+
+describe('expectation properties', () => {
+  type XOp =
+    | { kind: 'expect'; owner: number; port: number; peer: number; withPort: boolean }
+    | { kind: 'hit'; peer: number; peerPort: number; pick: number }
+    | { kind: 'out'; port: number }
+    | { kind: 'advance'; ms: number }
+    | { kind: 'cancel'; owner: number };
+  const xop: fc.Arbitrary<XOp> = fc.oneof(
+    fc.record({ kind: fc.constant('expect' as const), owner: fc.integer({ min: 1, max: 3 }), port: fc.integer({ min: 5000, max: 5005 }), peer: fc.integer({ min: 1, max: 2 }), withPort: fc.boolean() }),
+    fc.record({ kind: fc.constant('hit' as const), peer: fc.integer({ min: 1, max: 2 }), peerPort: fc.constantFrom(20, 21), pick: fc.nat() }),
+    fc.record({ kind: fc.constant('out' as const), port: fc.integer({ min: 5000, max: 5008 }) }),
+    fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 20_000 }) }),
+    fc.record({ kind: fc.constant('cancel' as const), owner: fc.integer({ min: 1, max: 3 }) }),
+  );
+
+  it('one-shot, peer-constrained, time-limited, bounded, and never sharing a port', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1 << 30 }), fc.array(xop, { minLength: 1, maxLength: 80 }), (seed, ops) => {
+        const t = new PortTable({
+          externalAddresses: [EXT],
+          random: seeded(seed),
+          tcp: { portRange: { min: 7000, max: 7007 } },
+          maxExpectationsPerOwner: 2,
+          maxExpectations: 4,
+        });
+        let now = 0;
+        const consumed = new Set<number>();
+        for (const op of ops) {
+          if (op.kind === 'expect') {
+            const r = t.expect({ protocol: 'tcp', owner: op.owner, internal: ep('192.0.2.10', op.port), peer: op.withPort ? { address: `198.51.100.${op.peer}`, port: 20 } : { address: `198.51.100.${op.peer}` } }, now);
+            if (r.ok) expect(r.expectation.expiresAt).toBe(now + 30_000);
+          } else if (op.kind === 'hit') {
+            const list = t.listExpectations();
+            if (list.length === 0) continue;
+            const x = list[op.pick % list.length]!;
+            const peer = ep(`198.51.100.${op.peer}`, op.peerPort);
+            const before = t.listExpectations().filter((e) => e.external.port === x.external.port);
+            const r = t.inbound('tcp', peer, x.external, now);
+            if (r.ok && r.via === 'expectation') {
+              const used = r.expectation!;
+              expect(consumed.has(used.id)).toBe(false);
+              consumed.add(used.id);
+              expect(used.peer.address).toBe(peer.address);
+              if (used.peer.port !== undefined) expect(used.peer.port).toBe(peer.port);
+              expect(used.expiresAt).toBeGreaterThan(now);
+              expect(r.mapping.internal).toEqual(used.internal);
+              expect(t.listExpectations().some((e) => e.id === used.id)).toBe(false);
+            } else if (!r.ok) {
+              // Nobody waiting at that endpoint admits this peer.
+              const admits = before.filter((e) => e.expiresAt > now && e.peer.address === peer.address && (e.peer.port === undefined || e.peer.port === peer.port));
+              expect(admits).toHaveLength(0);
+            }
+          } else if (op.kind === 'out') {
+            t.outbound('tcp', ep('192.0.2.20', op.port), ep('198.51.100.9', 80), now);
+          } else if (op.kind === 'advance') {
+            now += op.ms;
+            t.handleTimeout(now);
+            while (t.pollEvent()) { /* drain */ }
+          } else {
+            t.cancelOwner(op.owner);
+          }
+          const list = t.listExpectations();
+          expect(list.length).toBeLessThanOrEqual(4);
+          for (const o of [1, 2, 3]) expect(list.filter((e) => e.owner === o).length).toBeLessThanOrEqual(2);
+          for (const e of list) expect(e.expiresAt).toBeGreaterThan(now);
+          // An external port is held by one internal endpoint at a time, mapping or pinhole.
+          const holder = new Map<number, string>();
+          for (const m of t.mappings()) {
+            if (m.expiresAt !== null && m.expiresAt <= now) continue;
+            const who = formatEndpoint(m.internal);
+            expect(holder.get(m.external.port) ?? who).toBe(who);
+            holder.set(m.external.port, who);
+          }
+          for (const e of list) {
+            const who = formatEndpoint(e.internal);
+            expect(holder.get(e.external.port) ?? who).toBe(who);
+            holder.set(e.external.port, who);
+          }
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
