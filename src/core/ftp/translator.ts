@@ -1,9 +1,8 @@
 /**
  * The FTP control-channel translator: one instance per control connection, sans-I/O.
  *
- * STATE RULES (the one place they are written down)
- *
- * Bytes and phases of each direction: framing.ts. Meaning, here:
+ * STATE RULES. How bytes move (the phases of each direction) is written down once, in
+ * framing.ts; what lines mean, and the session state, once, here:
  *
  * Client lines are commands; the first bytes (after Telnet commands) name the verb:
  *   PORT EPRT LPRT EPSV (and ALGS with FTP64) are held whole; PASV LPSV AUTH REIN QUIT CCC are
@@ -11,7 +10,8 @@
  *   gets an entry in the pending queue (pending.ts) that the next final reply (2xx-5xx) answers.
  * Server lines are replies `ddd ` / `ddd-` (multi-line until `ddd `). A reply line is held only
  *   when it is the final answer (227/229/228) to a PASV/EPSV/LPSV at the queue head and no address
- *   was found yet in that reply. Its first address is the one rewritten.
+ *   was found yet in that reply (FTP64: every line, to renumber 227 as 229). Its first address is
+ *   the one rewritten; a blocked direction holds that one line and consumes nothing else.
  * On a reply's last line: 2xx to PORT/EPRT/LPRT commits the mapping, 4xx/5xx releases it; 234 to
  *   AUTH starts TLS; 2xx to EPSV ALL turns on EPSV-only; 2xx to REIN resets the session.
  * Local replies (refusals, FTP64 answers) wait in the queue and go out when they reach its head
