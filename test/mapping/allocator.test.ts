@@ -48,3 +48,19 @@ describe('PortAllocator (relay data ports from LO-HI)', () => {
     expect(() => new PortAllocator({ address: '127.0.0.1', range: { min: 0, max: 5 }, random: seeded() })).toThrow(NatAlgError);
   });
 });
+
+describe('PortAllocator.allocatePort (no owner)', () => {
+  it('a different free port per call while held; exhausted is a value; released ports return', () => {
+    const a = new PortAllocator({ address: '127.0.0.1', range: { min: 40000, max: 40002 }, random: seeded(8) });
+    const r = [a.allocatePort('tcp', 0), a.allocatePort('tcp', 0), a.allocatePort('tcp', 0)];
+    const ports = r.map((x) => (x.ok ? x.port : -1));
+    expect([...ports].sort()).toEqual([40000, 40001, 40002]);
+    expect(a.allocatePort('tcp', 0)).toEqual({ ok: false, reason: 'exhausted' });
+    expect(a.allocatePort('udp', 0).ok).toBe(true); // protocols are separate
+    const first = r[0]!;
+    if (!first.ok) throw new Error();
+    expect(a.release(first.id)).toBe(true);
+    const again = a.allocatePort('tcp', 0);
+    expect(again.ok && again.port).toBe(first.port);
+  });
+});

@@ -11,7 +11,7 @@
 import { NatAlgError } from '../errors.js';
 import { endpoint, type Endpoint } from '../net/ip.js';
 import { PortTable } from './table.js';
-import type { AllocationFailure, ConnectionPhase, MappingEvent, PortRange, Protocol, RandomSource } from './types.js';
+import type { AllocationFailure, MappingEvent, PortRange, Protocol, RandomSource } from './types.js';
 
 export interface PortAllocatorOptions {
   /** The address the ports belong to (the relay's listening address). */
@@ -36,6 +36,7 @@ export type PortAllocation =
 export class PortAllocator {
   readonly table: PortTable;
   private readonly ttlMs: number | null;
+  private nextOwner = 0;
 
   constructor(o: PortAllocatorOptions) {
     const range = o.range;
@@ -73,9 +74,28 @@ export class PortAllocator {
    * different owner endpoint gets a different port; the same owner endpoint gets its port back.
    */
   allocate(protocol: Protocol, owner: Endpoint, nowMs: number): PortAllocation {
-    const r = this.table.allocate(protocol, owner, nowMs, { hold: this.ttlMs === null, phase: 'established' as ConnectionPhase });
+    const r = this.table.allocate(protocol, owner, nowMs, { hold: this.ttlMs === null, phase: 'established' });
     if (!r.ok) return r;
     return { ok: true, port: r.mapping.external.port, id: r.mapping.id, endpoint: r.mapping.external };
+  }
+
+  /**
+   * A free port with no owner: every call returns a different port while the earlier ones are
+   * held. This is the call for "a free TCP port from LO-HI for a relay listener".
+   */
+  allocatePort(protocol: Protocol, nowMs: number): PortAllocation {
+    // Each call gets its own synthetic owner endpoint in 0.0.0.0/8 (never a real peer), so the
+    // endpoint-independent mapping never hands back a port that is still held.
+    for (let tries = 0; tries < 16; tries++) {
+      const n = this.nextOwner;
+      this.nextOwner = (this.nextOwner + 1) % 0x1000000;
+      const owner: Endpoint = { family: 4, address: `0.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`, port: 1 };
+      const r = this.table.allocate(protocol, owner, nowMs, { hold: this.ttlMs === null, phase: 'established' });
+      if (!r.ok) return r;
+      if (r.created) return { ok: true, port: r.mapping.external.port, id: r.mapping.id, endpoint: r.mapping.external };
+      // That synthetic owner still holds a port from 16,777,216 calls ago: try the next one.
+    }
+    return { ok: false, reason: 'exhausted' };
   }
 
   /** Give a port back (by the id from `allocate`). False when it was not held. */
