@@ -163,3 +163,38 @@ describe('FtpTranslator: edits', () => {
     }
   });
 });
+
+describe('FtpTranslator: zero-copy pass-through', () => {
+  it('passes a run of uninteresting lines as one view of the input buffer', () => {
+    const t = new FtpTranslator(opts);
+    const greeting = bytes('220 hi\r\n');
+    t.handleData(S2C, greeting, 0);
+    expect(t.pollOutput(S2C)?.buffer).toBe(greeting.buffer);
+    const input = bytes('USER a\r\nPASS b\r\nCWD /x\r\nTYPE I\r\nSTOR f\r\0g\r\n');
+    expect(t.handleData(C2S, input, 0)).toBe(input.length);
+    const out = t.pollOutput(C2S);
+    expect(out?.buffer).toBe(input.buffer);
+    expect(out?.length).toBe(input.length);
+    expect(t.pollOutput(C2S)).toBeNull();
+    const replies = bytes('331 pw\r\n230 ok\r\n250 cwd\r\n200 type\r\n150 go\r\n');
+    t.handleData(S2C, replies, 0);
+    const r = t.pollOutput(S2C);
+    expect(r?.buffer).toBe(replies.buffer);
+    expect(r?.length).toBe(replies.length);
+  });
+
+  it('splits the run only around a rewritten line', () => {
+    const t = new FtpTranslator(opts);
+    t.handleData(S2C, bytes('220 hi\r\n'), 0);
+    t.pollOutput(S2C);
+    const input = bytes('TYPE I\r\nPORT 192,0,2,10,19,137\r\nLIST\r\nNOOP\r\n');
+    const used = t.handleData(C2S, input, 0);
+    const ev = t.pollEvent();
+    if (ev?.type !== 'data-channel-request') throw new Error('no request');
+    t.resolveDataChannel(ev.request.id, { family: 4, address: '192.0.2.1', port: 2000 });
+    t.handleData(C2S, input.subarray(used), 0);
+    const chunks: string[] = [];
+    for (let b = t.pollOutput(C2S); b; b = t.pollOutput(C2S)) chunks.push(text(b));
+    expect(chunks).toEqual(['TYPE I\r\n', 'PORT 192,0,2,1,7,208\r\n', 'LIST\r\nNOOP\r\n']);
+  });
+});
