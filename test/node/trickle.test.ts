@@ -7,7 +7,7 @@ import { connectRaw, listenProxy, noLeaks, pattern } from './helpers.js';
 // A bare FTP server whose RETR trickles the file out in small writes: the relay then sees many
 // small reads while the client is not reading, so its writes queue up. A read buffer reused too
 // early would show up as corrupted bytes.
-function trickleServer(body: Uint8Array, piece: number): net.Server {
+function trickleServer(body: Uint8Array, piece: number, resetAt = Infinity): net.Server {
   return net.createServer((ctl) => {
     let data: net.Server | null = null;
     ctl.write('220 trickle\r\n');
@@ -25,6 +25,11 @@ function trickleServer(body: Uint8Array, piece: number): net.Server {
             data!.close();
             let at = 0;
             const next = () => {
+              if (at >= resetAt) {
+                sock.resetAndDestroy();
+                ctl.write('426 connection reset\r\n');
+                return;
+              }
               if (at >= body.length) {
                 sock.end(() => ctl.write('226 done\r\n'));
                 return;
@@ -81,6 +86,38 @@ describe('relay data path with many small reads', () => {
     const got = Buffer.concat(chunks);
     expect(got.length).toBe(body.length);
     expect(got.equals(Buffer.from(body))).toBe(true);
+    await client.quit();
+  });
+
+  it('passes a reset of the server data connection on to the client as a reset', async () => {
+    const body = pattern(2_000_000, 22);
+    const server = trickleServer(body, 10_000, 500_000);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const proxy: FtpProxy = createFtpProxy({ upstream: { host: '127.0.0.1', port } });
+    const relay = await listenProxy(proxy, '127.0.0.1');
+    const closes: string[] = [];
+    proxy.on('data-close', (e) => closes.push(e.reason));
+    cleanup = async () => {
+      await proxy.shutdown({ graceMs: 0 });
+      await noLeaks(proxy);
+      server.close();
+    };
+    const client = await FtpTestClient.connect(relay, { mode: 'pasv' });
+    await client.login();
+    const target = parsePasvReply(await client.expect('PASV', 2))!;
+    const data = await connectRaw({ family: 4, address: target.address, port: target.port });
+    let got = 0;
+    let error = '';
+    data.on('data', (c: Buffer) => (got += c.length));
+    data.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    const closed = new Promise<void>((resolve) => data.on('close', () => resolve()));
+    await client.expect('RETR f', 1);
+    await closed;
+    expect(error).toBe('ECONNRESET');
+    expect(got).toBeLessThan(body.length);
+    expect((await client.readReply()).code).toBe(426);
+    expect(closes).toEqual(['ECONNRESET']);
     await client.quit();
   });
 });
