@@ -26,6 +26,8 @@ export interface RelayOptions {
 
 export interface RunningRelay {
   readonly process: ChildProcess;
+  /** The line the relay printed when it was ready (it names the address it listens on). */
+  readonly readyLine: string;
   /** Everything the relay printed so far (stdout and stderr), for failure messages. */
   output(): string;
   stop(): Promise<number | null>;
@@ -76,6 +78,7 @@ export async function startRelay(topo: Topology | null, side: Side, o: RelayOpti
   });
   return {
     process: child,
+    readyLine: stdout.split('\n')[0] ?? '',
     output: () => log,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
