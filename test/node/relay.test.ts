@@ -65,7 +65,7 @@ describe('relay on loopback, IPv4', () => {
     expect(refused.lines.join(' ')).toMatch(/no free data port/);
     // The first listener times out, its port is free again.
     await eventually(() => r.proxy.stats().listeners === 0, 3000, 'listener timeout');
-    r.server.files.set('/f.bin', 'hello');
+    r.server.files.set('/f.bin', new TextEncoder().encode('hello'));
     expect(new TextDecoder().decode(await client.retrieve('/f.bin'))).toBe('hello');
     await client.quit();
   });
