@@ -80,3 +80,39 @@ describe('golden transcripts', () => {
     });
   }
 });
+
+/**
+ * Synthetic transcripts (test/fixtures/synthetic, written by generate.py there): shapes of servers
+ * that could not be recorded here, with the expected output written by hand.
+ */
+interface Synthetic {
+  about: string;
+  clientAddress: string;
+  serverAddress: string;
+  replacement: { ipv4: string; ipv6: string; port: number };
+  chunks: Array<{ dir: 'c2s' | 's2c'; data: string }>;
+  expect: { c2s: string; s2c: string };
+}
+
+const synthDir = join(__dirname, '..', 'fixtures', 'synthetic');
+const synthFiles = existsSync(synthDir) ? readdirSync(synthDir).filter((f) => f.endsWith('.json')).sort() : [];
+const latin1 = (b64: string) => Buffer.from(b64, 'base64').toString('latin1');
+
+describe('synthetic transcripts', () => {
+  it('exist', () => expect(synthFiles.length).toBeGreaterThanOrEqual(5));
+  for (const file of synthFiles) {
+    const t = JSON.parse(readFileSync(join(synthDir, file), 'utf8')) as Synthetic;
+    it(`${file}: ${t.about}`, () => {
+      const segments = t.chunks.map((ch) => seg(ch.dir === 'c2s' ? C2S : S2C, Uint8Array.from(Buffer.from(ch.data, 'base64'))));
+      const resolve: Resolver = (r) =>
+        r.family === 4 ? { family: 4, address: t.replacement.ipv4, port: t.replacement.port } : { family: 6, address: t.replacement.ipv6, port: t.replacement.port };
+      const options = { clientAddress: t.clientAddress, serverAddress: t.serverAddress };
+      for (const split of [undefined, (d: Uint8Array) => Array.from({ length: d.length }, () => 1)]) {
+        const r = run(options, segments, resolve, split);
+        expect(r.stuck).toBe(0);
+        expect(text(r.c2s)).toBe(latin1(t.expect.c2s));
+        expect(text(r.s2c)).toBe(latin1(t.expect.s2c));
+      }
+    });
+  }
+});
