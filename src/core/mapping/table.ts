@@ -1,5 +1,5 @@
 /**
- * The NAPT port-mapping table (RFC 4787, RFC 5382, RFC 5508, RFC 7857): which internal endpoint
+ * The NAPT port-mapping table (RFC 4787, RFC 5382, RFC 5508): which internal endpoint
  * is which external endpoint, for how long, and who may come in.
  *
  * Vocabulary (quinn-proto): push traffic with `outbound(…, nowMs)` / `inbound(…, nowMs)`, ask
@@ -17,7 +17,9 @@
 import { NatAlgError } from '../errors.js';
 import { canonicalAddress, type Endpoint } from '../net/ip.js';
 import { AddressKeys } from './address-keys.js';
+import { EventQueue } from './event-queue.js';
 import { ExpectationStore, externalKey, publicExpectation, type ExpectationRecord } from './expectations.js';
+import { ExpiryQueue } from './expiry.js';
 import { ExternalPool } from './external-pool.js';
 import { randomWord, toRandomFunction } from './keyed-hash.js';
 import { resolveOptions } from './options.js';
@@ -31,11 +33,8 @@ import {
   F_PEER_LOCKED,
   F_STATIC,
   KEY_SHIFT,
-  SLOT_LIMIT,
   SlotStore,
 } from './slots.js';
-import { EventQueue } from './event-queue.js';
-import { ExpiryQueue } from './expiry.js';
 import {
   PROTOCOLS,
   protocolIndex,

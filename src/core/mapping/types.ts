@@ -4,7 +4,7 @@
  * exhausted port range is an ordinary result, never an exception and never a silent reuse.
  *
  * Each default names the requirement it comes from (RFC 4787 for UDP, RFC 5382 for TCP, RFC 5508
- * for ICMP, RFC 6056 for port randomisation, RFC 7857 for the updates). docs/mapping.md explains.
+ * for ICMP, RFC 6056 for port randomisation). docs/mapping.md explains.
  */
 
 import type { Endpoint } from '../net/ip.js';
