@@ -103,3 +103,19 @@ describe('MAX_PENDING_COMMANDS', () => {
     expect(text(r.c2s)).toBe('NOOP\r\n'.repeat(511));
   });
 });
+
+describe('replacement endpoints', () => {
+  it.each([
+    ['192.0.2.1', true], ['0.0.0.0', true], ['255.255.255.255', true], ['192.0.2.01', false], ['192.0.2', false],
+    ['192.0.2.1.', false], ['.192.0.2.1', false], ['192.0.2.256', false], ['192.0..1', false], ['1.2.3.4.5', false], ['', false],
+  ])('IPv4 replacement %j accepted: %s', (address, ok) => {
+    const t = new FtpTranslator(opts);
+    t.handleData(S2C, bytes('220 hi\r\n'), 0);
+    t.handleData(C2S, bytes('PORT 192,0,2,10,19,137\r\n'), 0);
+    const e = t.pollEvent();
+    if (e?.type !== 'data-channel-request') throw new Error('no request');
+    const call = () => t.resolveDataChannel(e.request.id, { family: 4, address, port: 2000 });
+    if (ok) expect(call).not.toThrow();
+    else expect(call).toThrow(NatAlgError);
+  });
+});
