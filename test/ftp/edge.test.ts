@@ -70,6 +70,16 @@ describe('answers from the embedding', () => {
     expect(t.isBlocked(S2C)).toBe(false);
   });
 
+  it('REIN releases the current mapping', () => {
+    const r = run(opts, [greet, c('PORT 192,0,2,10,19,137\r\nREIN\r\n'), s('200 ok\r\n220 again\r\n')]);
+    expect(r.events.slice(-2)).toEqual([
+      { type: 'data-channel-committed', id: 1 },
+      { type: 'data-channel-released', id: 1, reason: 'REIN' },
+    ]);
+    const r2 = run(opts, [greet, c('PASV\r\n'), s('227 (10,0,0,5,195,80)\r\n'), c('REIN\r\n'), s('500 no\r\n')]);
+    expect(r2.events.some((e) => e.type === 'data-channel-released')).toBe(false);
+  });
+
   it('REIN does not release mappings of commands sent after it', () => {
     const r = run(opts, [greet, c('REIN\r\nPORT 192,0,2,10,19,137\r\n'), s('220 again\r\n200 ok\r\n')]);
     expect(r.events.filter((e) => e.type === 'data-channel-released')).toEqual([]);

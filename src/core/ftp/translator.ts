@@ -87,6 +87,8 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
   private heldS2C: HeldLine | null = null;
   /** Mappings asked for and neither committed nor released (policy maxPendingDataChannels). */
   private outstanding = 0;
+  /** The latest committed mapping: the server's current data port setting (released by REIN). */
+  private current = 0;
   private nextId = 1;
 
   // Server reply in progress.
@@ -144,6 +146,7 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
       this.queue.replaceTail(Q_ACTIVE, id);
     } else {
       this.outstanding--;
+      this.current = id;
       this.push({ type: 'data-channel-committed', id });
       if (h.last) this.completeReply(h.code);
     }
@@ -460,6 +463,7 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
         const ok = code < 300;
         if (k === Q_ACTIVE) {
           this.outstanding--;
+          if (ok) this.current = id;
           this.push(ok ? { type: 'data-channel-committed', id } : { type: 'data-channel-released', id, reason: `server replied ${code}` });
         } else if (k === Q_AUTH) {
           if (code === 234) this.startTls();
@@ -494,14 +498,20 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
   }
 
   /**
-   * REIN answered 2xx: the session starts over (RFC 959 4.1.1). Mappings are not released here:
-   * every PORT sent before the REIN was answered (committed or released) before the REIN's own
-   * reply, and committed mappings belong to the embedding.
+   * REIN answered 2xx: the session starts over (RFC 959 4.1.1) and the server forgets its data
+   * port: the latest committed mapping is released (a transfer already running may finish).
+   * Every PORT sent before the REIN was answered before the REIN's own reply, so nothing else
+   * of the old session is outstanding.
    */
   private reinitialize(): void {
     this.epsvAll = false;
     this.ftp64Active = this.o.ftp64;
+    if (this.current !== 0) {
+      this.push({ type: 'data-channel-released', id: this.current, reason: 'REIN' });
+      this.current = 0;
+    }
   }
+
 
 
   // ---- shared --------------------------------------------------------------------------------
