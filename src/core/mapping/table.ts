@@ -327,9 +327,14 @@ export class PortTable {
     } else {
       const iaddr = this.keys.peek(req.internal.address);
       const s = iaddr >= 0 ? this.slots.find(p, iaddr, req.internal.port, 0, 0, 0) : -1;
+      const sibling = this.expectations.all().find((x) => x.proto === p && x.internal.port === req.internal.port && x.internal.address === req.internal.address);
       if (s >= 0 && this.alive(s, nowMs)) {
         idx = this.slots.extIdx(s);
         port = this.slots.eport(s);
+      } else if (sibling) {
+        // One internal endpoint, one external endpoint: share the port already reserved for it.
+        idx = Math.floor(sibling.extKey / 65536 / 4);
+        port = sibling.external.port;
       } else {
         const host = iaddr >= 0 ? this.hosts.get(iaddr) : undefined;
         const f = this.pool.pick(p, iaddr < 0 ? 0 : iaddr, req.internal.port, 0, 0, host?.pool ?? this.pool.leastLoaded());
@@ -613,28 +618,31 @@ export class PortTable {
     return { ok: false, reason: filtered ? 'filtered' : 'no-mapping' };
   }
 
+  /**
+   * Turn a matching expectation into the connection's mapping. When the connection cannot be
+   * admitted (its inside 4-tuple is already in use, or a limit), the expectation stays for a
+   * legitimate attempt and null is returned.
+   */
   private consume(r: ExpectationRecord, owner: number, peerText: string, peerPort: number, nowMs: number): Mapping | null {
-    this.expectations.remove(r.id);
     const p = r.proto;
     const idx = Math.floor(r.extKey / 65536 / 4);
     const port = r.external.port;
-    const peerKey = this.keys.acquire(peerText);
     if (owner > 0 && this.slots.flags(owner - 1) & F_LIVE) {
       const s = owner - 1; // the internal endpoint's existing mapping: open it to this peer
-      this.peers.add(s, peerKey, peerPort);
+      this.expectations.remove(r.id);
+      this.peers.add(s, this.keys.acquire(peerText), peerPort);
       this.touch(s, nowMs);
       return this.toMapping(s);
     }
     const iaddrPeek = this.keys.peek(r.internal.address);
-    const existing = iaddrPeek >= 0 ? this.slots.find(p, iaddrPeek, r.internal.port, 2, peerKey, peerPort) : -1;
+    const peerPeek = this.keys.peek(peerText);
+    const existing = iaddrPeek >= 0 && peerPeek >= 0 ? this.slots.find(p, iaddrPeek, r.internal.port, 2, peerPeek, peerPort) : -1;
     const host = iaddrPeek >= 0 ? this.hosts.get(iaddrPeek) : undefined;
-    const s = existing >= 0 || this.slots.live >= this.options.maxMappings || (host && host.count >= this.options.maxMappingsPerHost) ? -1 : this.slots.allocate();
-    if (s < 0) {
-      this.keys.release(peerKey);
-      this.afterExpectationGone(r);
-      return null;
-    }
-    this.fill(s, p, this.keys.acquire(r.internal.address), r.internal.port, idx, port, 2, peerKey, peerPort);
+    if (existing >= 0 || this.slots.live >= this.options.maxMappings || (host && host.count >= this.options.maxMappingsPerHost)) return null;
+    const s = this.slots.allocate();
+    if (s < 0) return null;
+    this.expectations.remove(r.id);
+    this.fill(s, p, this.keys.acquireKnown(iaddrPeek, r.internal.address), r.internal.port, idx, port, 2, this.keys.acquireKnown(peerPeek, peerText), peerPort);
     this.slots.setFlags(s, F_LIVE | (2 << KEY_SHIFT) | F_HAS_PEER | F_PEER_LOCKED | (p === 0 ? 0 : F_ESTABLISHED));
     this.slots.insert(s);
     this.keyCounts[p * 3 + 2]!++;
