@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { PortTable, type Protocol } from '../../src/core/mapping/index.js';
+import { PortTable, type MappingBehavior, type Protocol } from '../../src/core/mapping/index.js';
 import { formatEndpoint } from '../../src/core/net/ip.js';
 import { ep, seeded, EXT, EXT2 } from './helpers.js';
 
@@ -21,7 +21,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 /** A small table where collisions and exhaustion are frequent. */
-function smallTable(seed: number, mapping: 'endpoint-independent' | 'address-and-port-dependent'): PortTable {
+function smallTable(seed: number, mapping: MappingBehavior): PortTable {
   const range = { portRange: { min: 2000, max: 2011 }, privilegedRange: { min: 900, max: 903 }, mapping };
   return new PortTable({ externalAddresses: [EXT, EXT2], random: seeded(seed), tcp: range, udp: range, maxMappingsPerHost: 10 });
 }
@@ -31,7 +31,7 @@ describe('mapping table properties', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 1 << 30 }),
-        fc.constantFrom('endpoint-independent' as const, 'address-and-port-dependent' as const),
+        fc.constantFrom<MappingBehavior>('endpoint-independent', 'address-dependent', 'address-and-port-dependent'),
         fc.array(opArb, { minLength: 1, maxLength: 120 }),
         (seed, mapping, ops) => {
           const t = smallTable(seed, mapping);
