@@ -2,10 +2,9 @@
 // FTP bounce or a privileged data port, endless lines in either direction, and passive replies and
 // PORT commands split at every byte position. The scripted server records every byte it gets, so
 // "nothing was forwarded" is checked on the far side, not inferred from the reply.
-import { createServer, connect, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliAvailable, startRelay, type RunningRelay } from './relay.js';
-import { memoryOf, RawClient, ScriptedServer } from './scripted.js';
+import { listenOnce, memoryOf, pasvEndpoint, RawClient, readAll, ScriptedServer } from './scripted.js';
 
 const haveCli = cliAvailable();
 const inCI = Boolean(process.env.CI);
@@ -28,39 +27,6 @@ describe('hostile-peer prerequisites', () => {
     console.warn(`hostile-peer tests skipped: ${problems.join('; ')}`);
   });
 });
-
-function pasvEndpoint(reply: string): { host: string; port: number } {
-  const m = /(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)/.exec(reply);
-  if (!m) throw new Error(`no address in ${JSON.stringify(reply)}`);
-  const n = m.slice(1).map(Number);
-  return { host: n.slice(0, 4).join('.'), port: (n[4] ?? 0) * 256 + (n[5] ?? 0) };
-}
-
-function listenOnce(host: string, payload: string): Promise<{ server: Server; port: number; peer: Promise<string> }> {
-  return new Promise((resolve) => {
-    let peerResolve: (addr: string) => void = () => undefined;
-    const peer = new Promise<string>((r) => (peerResolve = r));
-    const server = createServer((s) => {
-      peerResolve(s.remoteAddress ?? '');
-      s.end(payload);
-      server.close();
-    });
-    server.listen(0, host, () => {
-      const a = server.address();
-      resolve({ server, port: typeof a === 'object' && a ? a.port : 0, peer });
-    });
-  });
-}
-
-function readAll(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host, port });
-    let data = '';
-    s.on('data', (d: Buffer) => (data += d.toString('latin1')));
-    s.on('end', () => resolve(data));
-    s.on('error', reject);
-  });
-}
 
 describe.skipIf(!haveCli || !onLinux)('hostile peers against the relay', () => {
   let upstream: ScriptedServer;

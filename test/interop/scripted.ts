@@ -176,3 +176,39 @@ export async function memoryOf(pid: number): Promise<{ rss: number; peak: number
   const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
+
+/** The first six comma-separated numbers in a line, as a PORT/227 endpoint. */
+export function pasvEndpoint(reply: string): { host: string; port: number } {
+  const m = /(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)/.exec(reply);
+  if (!m) throw new Error(`no address in ${JSON.stringify(reply)}`);
+  const n = m.slice(1).map(Number);
+  return { host: n.slice(0, 4).join('.'), port: (n[4] ?? 0) * 256 + (n[5] ?? 0) };
+}
+
+/** A one-shot data listener: sends `payload` to the first connection, then closes. */
+export function listenOnce(host: string, payload: string): Promise<{ server: Server; port: number; peer: Promise<string> }> {
+  return new Promise((resolve) => {
+    let peerResolve: (addr: string) => void = () => undefined;
+    const peer = new Promise<string>((r) => (peerResolve = r));
+    const server = createServer((s) => {
+      peerResolve(s.remoteAddress ?? '');
+      s.end(payload);
+      server.close();
+    });
+    server.listen(0, host, () => {
+      const a = server.address();
+      resolve({ server, port: typeof a === 'object' && a ? a.port : 0, peer });
+    });
+  });
+}
+
+/** Connects and reads until the peer ends. */
+export function readAll(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port });
+    let data = '';
+    s.on('data', (d: Buffer) => (data += d.toString('latin1')));
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+  });
+}
