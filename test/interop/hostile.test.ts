@@ -19,6 +19,11 @@ const MiB = 1024 * 1024;
 const INPUT = 256 * MiB;
 const GROWTH_LIMIT = 96 * MiB;
 
+function reportGrowth(before: { rss: number }, after: { rss: number; peak: number }): void {
+  if (!process.env.NAT_ALG_INTEROP_LOG) return;
+  console.log(`relay RSS before ${(before.rss / MiB).toFixed(1)} MiB, peak after ${(after.peak / MiB).toFixed(1)} MiB`);
+}
+
 describe('hostile-peer prerequisites', () => {
   it('has the built CLI and /proc', () => {
     const problems = [haveCli ? '' : 'dist/cli.js (run `npx tsup`)', onLinux ? '' : 'Linux /proc'].filter((p) => p);
@@ -115,6 +120,7 @@ describe.skipIf(!haveCli || !onLinux)('hostile peers against the relay', () => {
     const received = Buffer.concat(upstream.received[index] ?? []).toString('latin1');
     expect(received.length).toBeLessThanOrEqual(8 * 1024);
     expect(received).not.toContain('PORT');
+    reportGrowth(before, after);
     expect(after.peak - before.rss).toBeLessThan(GROWTH_LIMIT);
   });
 
@@ -131,6 +137,7 @@ describe.skipIf(!haveCli || !onLinux)('hostile peers against the relay', () => {
     expect(await client.reply()).toBe('200 NOOP ok');
     client.close();
     const after = await memoryOf(pid);
+    reportGrowth(before, after);
     expect(after.peak - before.rss).toBeLessThan(GROWTH_LIMIT);
   });
 
@@ -156,6 +163,7 @@ describe.skipIf(!haveCli || !onLinux)('hostile peers against the relay', () => {
     client.close();
     const after = await memoryOf(pid);
     expect(toClient).toBeLessThan(64 * 1024);
+    reportGrowth(before, after);
     expect(after.peak - before.rss).toBeLessThan(GROWTH_LIMIT);
   }, 60_000);
 
@@ -178,6 +186,7 @@ describe.skipIf(!haveCli || !onLinux)('hostile peers against the relay', () => {
     if (got !== null) expect(got).toMatch(/^211 end$|^211 end\r?$|^[45]\d\d /m);
     client.close();
     const after = await memoryOf(pid);
+    reportGrowth(before, after);
     expect(after.peak - before.rss).toBeLessThan(GROWTH_LIMIT);
     // And the relay still serves new sessions.
     upstream.onLine((_l, c) => void c.write('200 NOOP ok\r\n'));
