@@ -5,7 +5,7 @@
  */
 
 import { NatAlgError } from '../errors.js';
-import type { Endpoint } from '../net/ip.js';
+import { endpoint as makeEndpoint, type Endpoint } from '../net/ip.js';
 import { formatPort, formatEprt, formatLprt, formatSextet, formatLongAddress, VERB_PORT, VERB_EPRT } from './commands.js';
 import { Q_PASV, Q_EPSV, Q_EPSV_AS_PASV } from './pending.js';
 import type { FoundAddress } from './replies.js';
@@ -41,4 +41,42 @@ export function rewriteReply(kind: number, text: string, found: FoundAddress, e:
   }
   if (kind === Q_EPSV) return head + String(e.port) + tail;
   return head + formatLongAddress(e) + tail;
+}
+
+/** Validate a replacement endpoint from the embedding (NatAlgError when unusable). */
+export function replacementEndpoint(r: Endpoint): Endpoint {
+  if (typeof r !== 'object' || r === null) throw new NatAlgError('invalid-argument', 'replacement endpoint must be an object');
+  const port = r.port;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new NatAlgError('invalid-argument', `replacement port must be an integer 1-65535, not ${String(port)}`);
+  }
+  // A dotted quad that parses strictly is already canonical: the common case, without copies.
+  if (r.family === 4 && typeof r.address === 'string' && isDottedQuad(r.address)) return r;
+  try {
+    return makeEndpoint(r.address, port);
+  } catch (err) {
+    throw new NatAlgError('invalid-argument', `replacement endpoint: ${(err as Error).message}`);
+  }
+}
+
+/** Strict canonical dotted quad (as parseIPv4 accepts it), checked without allocating. */
+function isDottedQuad(text: string): boolean {
+  let fields = 0;
+  let value = -1;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (value < 0 || ++fields > 4) return false;
+      value = -1;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return false; // leading zero
+      value = (value < 0 ? 0 : value * 10) + (c - 48);
+      if (++digits > 3 || value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return fields === 4;
 }

@@ -22,7 +22,7 @@
  */
 
 import { NatAlgError } from '../errors.js';
-import { endpoint as makeEndpoint, type Endpoint } from '../net/ip.js';
+import type { Endpoint } from '../net/ip.js';
 import type { Direction, StreamTranslator } from '../stream/translator.js';
 import {
   parsePort, parseEprt, parseLprt, commandArgument, VERB_NAMES,
@@ -43,7 +43,7 @@ import {
 } from './pending.js';
 import { ascii, latin1, lineBody, lineEnding, replyText } from './text.js';
 import { algsReply, EPSV_ALL_REPLY } from './ftp64.js';
-import { rewriteCommand, rewriteReply } from './rewrite.js';
+import { replacementEndpoint, rewriteCommand, rewriteReply } from './rewrite.js';
 import type { DataChannelRequest, DataCommand, FtpEvent, FtpTranslatorOptions, RefusalReason } from './types.js';
 
 const C2S: Direction = 'client-to-server';
@@ -544,44 +544,6 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     this.push({ type: 'data-channel-request', request });
   }
 
-}
-
-/** Validate a replacement endpoint from the embedding (NatAlgError when unusable). */
-function replacementEndpoint(r: Endpoint): Endpoint {
-  if (typeof r !== 'object' || r === null) throw new NatAlgError('invalid-argument', 'replacement endpoint must be an object');
-  const port = r.port;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new NatAlgError('invalid-argument', `replacement port must be an integer 1-65535, not ${String(port)}`);
-  }
-  // A dotted quad that parses strictly is already canonical: the common case, without copies.
-  if (r.family === 4 && typeof r.address === 'string' && isDottedQuad(r.address)) return r;
-  try {
-    return makeEndpoint(r.address, port);
-  } catch (err) {
-    throw new NatAlgError('invalid-argument', `replacement endpoint: ${(err as Error).message}`);
-  }
-}
-
-/** Strict canonical dotted quad (as parseIPv4 accepts it), checked without allocating. */
-function isDottedQuad(text: string): boolean {
-  let fields = 0;
-  let value = -1;
-  let digits = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : 46;
-    if (c === 46) {
-      if (value < 0 || ++fields > 4) return false;
-      value = -1;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && value === 0) return false; // leading zero
-      value = (value < 0 ? 0 : value * 10) + (c - 48);
-      if (++digits > 3 || value > 255) return false;
-    } else {
-      return false;
-    }
-  }
-  return fields === 4;
 }
 
 function keywordOf(h: HeldLine): string {
