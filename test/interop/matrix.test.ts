@@ -52,6 +52,24 @@ function dataOpens(log: string): { mode?: unknown; command?: unknown }[] {
     .filter((e) => e.event === 'data-open');
 }
 
+function eventCounts(log: string): Record<string, number> {
+  const counts: Record<string, number> = { 'session-open': 0, 'session-close': 0, 'data-open': 0, 'data-close': 0 };
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const e = JSON.parse(line) as { event?: unknown };
+      if (typeof e.event === 'string' && e.event in counts) counts[e.event] = (counts[e.event] ?? 0) + 1;
+    } catch {
+      // Not a log entry.
+    }
+  }
+  return counts;
+}
+
+function balanced(c: Record<string, number>): boolean {
+  return c['session-open'] === c['session-close'] && c['data-open'] === c['data-close'];
+}
+
 const CLIENT_ROWS = CLIENTS.map((c) => [c.name, c] as const);
 const download = randomPayload(256 * 1024);
 const upload = randomPayload(96 * 1024 + 7);
@@ -211,9 +229,19 @@ describe.skipIf(!pre.ok)(`real peers in network namespaces${pre.ok ? '' : ` (ski
       });
 
       afterAll(async () => {
+        // Every session and data channel the cells opened has been closed by the relay once the
+        // clients are gone: nothing leaks between cells.
+        let counts = eventCounts(relay?.output() ?? '');
+        for (let i = 0; i < 40 && !balanced(counts); i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          counts = eventCounts(relay?.output() ?? '');
+        }
         const code = await relay?.stop();
         if (process.env.NAT_ALG_INTEROP_LOG) console.log(`relay ${deployment} ${family} ${kind}:\n${relay?.output()}`);
         expect(code, `relay did not exit cleanly on SIGTERM:\n${relay?.output().slice(-3000)}`).toBe(0);
+        expect(counts['session-open'], 'sessions seen by the relay').toBe(CLIENTS.length);
+        expect(counts['session-close']).toBe(counts['session-open']);
+        expect(counts['data-close']).toBe(counts['data-open']);
       });
 
       it.each(CLIENT_ROWS)('%s', async (_name, client) => {
