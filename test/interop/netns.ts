@@ -20,6 +20,13 @@ import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
 
+// ip, sysctl and vsftpd live in sbin, which a CI job's PATH may lack; children inherit this PATH.
+{
+  const dirs = (process.env.PATH ?? '').split(':').filter((d) => d !== '');
+  for (const dir of ['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin']) if (!dirs.includes(dir)) dirs.push(dir);
+  process.env.PATH = dirs.join(':');
+}
+
 export const INSIDE = {
   host4: '192.0.2.2',
   gw4: '192.0.2.1',
@@ -246,7 +253,7 @@ export interface Prerequisites {
 }
 
 function which(cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin'])) {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
     if (dir && existsSync(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
   }
   return null;
