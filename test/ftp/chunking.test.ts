@@ -21,6 +21,9 @@ const clientLines = [
   'ALGS DISABLE64\r\n', '\xff\xf4\xff\xf2ABOR\r\n', '\xff\xf4\xff\xf2PORT 6,6,6,6,0,21\r\n', 'STOR a\r\0b\xff\xff\r\n',
   'RETR x\n', 'PORT\r\n', 'PORT ' + '9'.repeat(300) + '\r\n', 'NOOP ' + 'x'.repeat(5000) + '\r\n', 'PO', 'RT 1,2', '\r\n',
   '\xff', '\xff\xfb', 'EP', tlsRecord,
+  // around the 128-byte cap of the small-limit options: 128 bytes fits, 129 does not; a line
+  // without its end continues in whatever segment comes next
+  'SITE ' + 'a'.repeat(121) + '\r\n', 'SITE ' + 'b'.repeat(122) + '\r\n', 'STOR ' + 'c'.repeat(80), '\xff\xf4\r\0'.repeat(40),
 ];
 const serverLines = [
   '220 hi\r\n', '200 ok\r\n', '227 Entering Passive Mode (10,0,0,5,195,80).\r\n', '227 =10,0,0,5,0,21\n',
@@ -91,6 +94,11 @@ describe('chunking does not matter', () => {
         const single = run(o, segs, resolver, (d) => Array.from({ length: d.length }, () => 1), end);
         same(whole, random);
         same(whole, single);
+        // No command line longer than the cap reaches the server (while it is plaintext).
+        if (!whole.events.some((e) => e.type === 'tls-started')) {
+          const max = o.policy?.maxLineLength ?? 4096;
+          for (const line of text(whole.c2s).split(/(?<=\n)/)) expect(line.length).toBeLessThanOrEqual(max);
+        }
         const total = segs.reduce((n, s) => n + s.data.length, 0);
         if (total > segs.length * 2 && whole.stuck === 0) expect(single.feeds).toBeGreaterThan(whole.feeds);
       }),

@@ -86,12 +86,15 @@ describe('answers from the embedding', () => {
     expect(r.events.at(-1)).toEqual({ type: 'data-channel-committed', id: 1 });
   });
 
-  it('handles AUTH answered before its line ended', () => {
+  it('a 234 before the AUTH line was sent answers nothing: the server cannot have seen the AUTH', () => {
     const hello = '\x16\x03\x01\x00\x14PORT 6,6,6,6,0,21\r\n';
     const r = run(opts, [greet, c('AUTH TLS'), s('234 go\r\n'), c('\r\n' + hello)]);
-    expect(text(r.c2s)).toBe('AUTH TLS\r\n' + hello);
-    expect(r.translator.isBlocked(C2S)).toBe(false);
-    expect(r.translator.tlsActive).toBe(true);
+    // The AUTH goes out at its LF and then waits for its own reply; the early 234 started nothing.
+    expect(text(r.c2s)).toBe('AUTH TLS\r\n');
+    expect(text(r.s2c)).toBe('220 hi\r\n234 go\r\n');
+    expect(r.translator.isBlocked(C2S)).toBe(true);
+    expect(r.translator.tlsActive).toBe(false);
+    expect(r.stuck).toBe(1);
   });
 
   it('rejects bad arguments to the API with typed errors', () => {

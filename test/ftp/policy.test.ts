@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { run, c, s, text, opts, edits, type Resolver } from './harness.js';
+import { run, c, s, text, bytes, opts, edits, C2S, S2C, type Resolver } from './harness.js';
+import { FtpTranslator } from '../../src/core/ftp/translator.js';
 import type { FtpEvent } from '../../src/core/ftp/types.js';
 
 const greet = s('220 hi\r\n');
@@ -108,10 +109,54 @@ describe('over-long lines', () => {
     expect(removal?.inputLength).toBe(207);
   });
 
-  it('streams an endless non-candidate line without holding it', () => {
+  it('refuses an over-long command of any verb: none of it reaches the server', () => {
     const long = 'STOR ' + 'x'.repeat(100_000);
-    const r = run(small, [greet, c(long), c(long + '\r\n')]);
-    expect(text(r.c2s)).toBe(long + long + '\r\n');
+    const r = run(small, [greet, c(long), c(long + '\r\nNOOP\r\n'), s('200 noop\r\n')]);
+    expect(text(r.c2s)).toBe('NOOP\r\n');
+    expect(text(r.s2c)).toBe('220 hi\r\n500 Command line too long.\r\n200 noop\r\n');
+    expect(r.events.filter((e) => e.type === 'command-refused')).toEqual([
+      { type: 'command-refused', command: 'UNKNOWN', reason: 'line-too-long', reply: '500 Command line too long.' },
+    ]);
+    const removal = edits(r.events).find((e) => e.direction === C2S);
+    expect(removal).toEqual({ direction: C2S, inputOffset: 0, inputLength: 2 * long.length + 2, outputOffset: 0, outputLength: 0, delta: -(2 * long.length + 2) });
+  });
+
+  it('caps client lines at exactly maxLineLength, line end included', () => {
+    const fits = 'SITE ' + 'a'.repeat(128 - 7) + '\r\n';
+    const over = 'SITE ' + 'b'.repeat(128 - 6) + '\r\n';
+    expect(fits.length).toBe(128);
+    const r = run(small, [greet, c(fits + over), s('200 site\r\n')]);
+    expect(text(r.c2s)).toBe(fits);
+    // the local 500 waits for the reply to the SITE forwarded before it
+    expect(text(r.s2c)).toBe('220 hi\r\n200 site\r\n500 Command line too long.\r\n');
+  });
+
+  it('forwards nothing of a command line before its LF, and passes IAC and CR NUL unchanged', () => {
+    const t = new FtpTranslator(opts);
+    t.handleData(S2C, bytes('220 hi\r\n'), 0);
+    t.pollOutput(S2C);
+    expect(t.handleData(C2S, bytes('STOR a\r\0b\xff\xff'), 0)).toBe(11);
+    expect(t.pollOutput(C2S)).toBeNull();
+    expect(t.handleData(C2S, bytes('c\xff\xf4\r\nNOOP\r\nLI'), 0)).toBe(13);
+    const out: string[] = [];
+    for (let b = t.pollOutput(C2S); b; b = t.pollOutput(C2S)) out.push(text(b));
+    expect(out.join('')).toBe('STOR a\r\0b\xff\xffc\xff\xf4\r\nNOOP\r\n');
+    expect(t.pollEvent()).toBeNull();
+  });
+
+  it("closes on an over-long command of any verb when policy overlongLine is 'close'", () => {
+    const r = run({ ...opts, policy: { maxLineLength: 128, overlongLine: 'close' } }, [greet, c('NOOP\r\nSITE ' + 'x'.repeat(200))]);
+    expect(r.events.map((e) => e.type)).toEqual(['close']);
+    expect(text(r.c2s)).toBe('NOOP\r\n');
+  });
+
+  it('streams an endless reply line of no interest without holding it', () => {
+    const long = '211-' + 'x'.repeat(100_000);
+    const t = new FtpTranslator(small);
+    t.handleData(S2C, bytes(long), 0);
+    expect(t.pollOutput(S2C)?.length).toBe(long.length);
+    const r = run(small, [greet, c('STAT\r\n'), s(long), s(long + '\r\n211 end\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\n' + long + long + '\r\n211 end\r\n');
   });
 
   it("closes when policy overlongLine is 'close'", () => {

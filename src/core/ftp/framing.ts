@@ -8,18 +8,25 @@
  *   LINE_START --first bytes decide: not a candidate--> PASS --LF--> LINE_START
  *   LINE_START --candidate--> HOLD --LF--> heldLine() (may block, rewrite, refuse, pass)
  *   LINE_START --refused by its verb--> DISCARD --LF--> LINE_START (removal edit)
- *   HOLD --longer than maxLineLength--> DISCARD (policy 'refuse') | CLOSED (policy 'close')
+ *   HOLD, client PASS --longer than maxLineLength--> DISCARD (policy 'refuse') | CLOSED ('close')
  *   a held line waiting for the embedding --> BLOCKED --resolve/refuse--> LINE_START
  *   TLS --non-record byte at a record boundary--> LINE_START;  --bad header--> OPAQUE (for good)
  *
- * Hot path: in PASS, `passLines` finds each LF with `indexOf` and decides the next line from its
- * first bytes in place; pass-through bytes are queued as one view per run, never copied.
+ * PASS differs by direction. Server to client, a line that cannot matter streams: its bytes go
+ * out as they come, however long it is (a reply is not a command; an endless one costs nothing).
+ * Client to server, every command line is capped: a PASS line goes out whole once its LF is seen
+ * and within maxLineLength, so that no part of an over-long command ever reaches the server.
+ * Command traffic is small; while such a line straddles reads its bytes are copied into the hold
+ * buffer (bounded), otherwise it stays a view of the input like any pass-through run.
+ *
+ * Hot path: in PASS, `passLines`/`passCommands` find each LF with `indexOf` and decide the next
+ * line from its first bytes in place; pass-through bytes are queued as one view per run.
  */
 
 import { NatAlgError } from '../errors.js';
 import type { Direction, StreamEdit } from '../stream/translator.js';
 import { classifyCommand, NEED_MORE } from './commands.js';
-import { classifyReply } from './replies.js';
+import { classifyReply, REPLY_NEED_MORE } from './replies.js';
 import {
   DirectionStream, PHASE_LINE_START, PHASE_PASS, PHASE_HOLD, PHASE_DISCARD, PHASE_BLOCKED, PHASE_TLS,
   PHASE_OPAQUE, PHASE_CLOSED, LINE_NONE, LINE_DROP,
@@ -62,7 +69,7 @@ export abstract class LineFraming {
     while (i < n) {
       const phase = s.phase;
       if (phase === PHASE_PASS) {
-        i = this.passLines(s, bytes, i, n, client);
+        i = client ? this.passCommands(s, bytes, i, n) : this.passLines(s, bytes, i, n);
       } else if (phase === PHASE_LINE_START) {
         i = this.lineStart(s, bytes, i, n, client);
       } else if (phase === PHASE_HOLD) {
@@ -101,6 +108,11 @@ export abstract class LineFraming {
     s.ended = true;
     if (s.phase === PHASE_LINE_START && s.holdLength > 0) {
       s.emit(s.takeHold()); // an undecided line start: not a candidate as far as it goes
+    } else if (s.phase === PHASE_PASS && s.holdLength > 0) {
+      // A command of no interest without its line end, within the cap: it goes as it is.
+      s.emit(s.takeHold());
+      s.phase = PHASE_LINE_START;
+      if (s.lineAction !== LINE_NONE) this.lineEnded(s, 0);
     } else if (s.phase === PHASE_HOLD) {
       const line = s.takeHold();
       this.edit(s, s.lineStart, line.length, 0);
@@ -149,11 +161,11 @@ export abstract class LineFraming {
   }
 
   /**
-   * In PASS: stream lines through, deciding each next line in place while its first bytes are in
-   * this chunk (the hot loop: no copy, no allocation per line). Returns where the general loop
+   * Server PASS: stream lines through, deciding each next line in place while its first bytes are
+   * in this chunk (the hot loop: no copy, no allocation per line). Returns where the general loop
    * must take over.
    */
-  private passLines(s: DirectionStream, bytes: Uint8Array, i: number, n: number, client: boolean): number {
+  private passLines(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
     for (;;) {
       const j = bytes.indexOf(10, i);
       if (j < 0) return n;
@@ -164,8 +176,8 @@ export abstract class LineFraming {
         if (s.phase !== PHASE_LINE_START) return i;
       }
       if (i >= n) return i;
-      const r = client ? classifyCommand(bytes, i, n) : classifyReply(bytes, i, n);
-      if (r === NEED_MORE) return i; // (REPLY_NEED_MORE is the same value)
+      const r = classifyReply(bytes, i, n);
+      if (r === REPLY_NEED_MORE) return i;
       s.lineStart = s.chunkBase + i;
       s.lineCode = r;
       const action = this.decideLine(s, r);
@@ -176,6 +188,53 @@ export abstract class LineFraming {
         return i;
       }
       s.phase = PHASE_PASS;
+    }
+  }
+
+  /**
+   * Client PASS: like passLines, but a line goes out only once it is complete and within
+   * maxLineLength. The current line's bytes so far are in the pending run from chunk index
+   * `lineFrom`, or (lineFrom -1) in the hold buffer when the line began in an earlier chunk.
+   */
+  private passCommands(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
+    for (;;) {
+      const j = bytes.indexOf(10, i);
+      const end = j < 0 ? n : j + 1;
+      const from = s.lineFrom;
+      if ((from >= 0 ? end - from : s.holdLength + (end - i)) > this.maxLine) {
+        if (from >= 0) s.flushRun(from);
+        return this.overlong(s, i, n);
+      }
+      if (j < 0) {
+        // The line goes on in the next chunk: keep what came so far (bounded by the check above).
+        if (from >= 0) {
+          s.flushRun(from);
+          s.append(bytes, from, n);
+          s.lineFrom = -1;
+        } else {
+          s.append(bytes, i, n);
+        }
+        s.skipRun(n);
+        return n;
+      }
+      if (from < 0) s.emit(s.takeHold()); // the line's start, then its rest stays in the run
+      i = end;
+      s.phase = PHASE_LINE_START;
+      s.lineFrom = -1;
+      if (s.lineAction !== LINE_NONE) {
+        this.lineEnded(s, i);
+        if (s.phase !== PHASE_LINE_START) return i;
+      }
+      if (i >= n) return i;
+      const r = classifyCommand(bytes, i, n);
+      if (r === NEED_MORE) return i;
+      s.lineStart = s.chunkBase + i;
+      s.lineCode = r;
+      const action = this.decideLine(s, r);
+      if (action !== PHASE_PASS) s.flushRun(i);
+      s.phase = action;
+      s.lineFrom = i;
+      if (action !== PHASE_PASS) return i;
     }
   }
 
@@ -217,9 +276,11 @@ export abstract class LineFraming {
   private decide(s: DirectionStream, r: number, from: number, at: number): number {
     s.lineCode = r;
     const action = this.decideLine(s, r);
+    const client = s === this.c2s;
     if (from >= 0) {
       if (action === PHASE_PASS) {
         s.phase = PHASE_PASS;
+        s.lineFrom = from; // client: the line waits in the run until its LF
       } else {
         s.flushRun(from);
         s.phase = action;
@@ -231,7 +292,8 @@ export abstract class LineFraming {
     s.lineFrom = -1;
     s.inputOffset = s.at(at);
     if (action === PHASE_PASS) {
-      s.emit(s.takeHold());
+      // A server line streams from here; a client line stays held until its LF.
+      if (!client || endedLine) s.emit(s.takeHold());
       s.phase = PHASE_PASS;
       if (endedLine) {
         s.phase = PHASE_LINE_START;

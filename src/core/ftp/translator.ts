@@ -5,9 +5,11 @@
  * framing.ts; what lines mean, and the session state, once, here:
  *
  * Client lines are commands; the first bytes (after Telnet commands) name the verb:
- *   PORT EPRT LPRT EPSV (and ALGS with FTP64) are held whole; PASV LPSV AUTH REIN QUIT CCC are
- *   acted on by verb and stream; every other line streams untouched. Every line is a command and
- *   gets an entry in the pending queue (pending.ts) that the next final reply (2xx-5xx) answers.
+ *   PORT EPRT LPRT EPSV (and ALGS with FTP64) are held whole and read; every other line is held
+ *   too (up to maxLineLength, never forwarded in part) and goes out unchanged at its LF. Every
+ *   line is a command and, once sent, gets an entry in the pending queue (pending.ts) that the
+ *   next final reply (2xx-5xx) answers; PASV LPSV AUTH REIN are marked there by verb. A line
+ *   longer than maxLineLength is dropped and answered 500 locally (or `close`).
  * Server lines are replies `ddd ` / `ddd-` (multi-line until `ddd `). A reply line is held only
  *   when it is the final answer (227/229/228) to a PASV/EPSV/LPSV at the queue head and no address
  *   was found yet in that reply (FTP64: every line, to renumber 227 as 229). Its first address is
@@ -51,7 +53,7 @@ const S2C: Direction = 'server-to-client';
 
 // What to do when the current line ends (DirectionStream.lineAction).
 // (LINE_NONE and LINE_DROP are generic, in line-reader.ts)
-const LINE_AUTH = 1; // c2s: the AUTH line ended; wait for its reply
+const LINE_COMMAND = 1; // c2s: a command of no interest (or PASV/LPSV/AUTH/REIN) went out: queue it
 const LINE_REPLY_END = 2; // s2c: last line of a reply
 const LINE_DROP_REPLY = 4; // s2c: an overlong candidate reply line; replace it
 
@@ -99,7 +101,6 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
   private epsvAll = false;
   private ftp64Active: boolean;
   private authWait = false; // c2s blocked after an AUTH line until its reply
-  private authResult = 0; // AUTH answered before its line ended: 1 TLS, 2 plaintext
   private tls = false;
 
   constructor(options: FtpTranslatorOptions) {
@@ -196,15 +197,8 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
   protected onLineEnd(s: DirectionStream, action: number): void {
     if (action === LINE_REPLY_END) {
       this.completeReply(s.lineCode >> 1);
-    } else if (action === LINE_AUTH) {
-      if (this.authResult === 1) {
-        s.phase = PHASE_TLS; // the 234 came before this line's end
-        s.tls = new TlsRecordFollower();
-      } else if (this.authResult === 0) {
-        this.authWait = true;
-        s.phase = PHASE_BLOCKED;
-      }
-      this.authResult = 0;
+    } else if (action === LINE_COMMAND) {
+      this.commandSent(s);
     } else if (action === LINE_DROP_REPLY) {
       const first = (s.lineFlags & LINE_FIRST) !== 0;
       const last = (s.lineFlags & LINE_LAST) !== 0;
@@ -224,7 +218,10 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
 
   // ---- commands (client to server) -----------------------------------------------------------
 
-  /** A client line's verb is known: queue it and say how its bytes are handled. */
+  /**
+   * A client line's verb is known: say how its bytes are handled. A line that passes is queued
+   * when it has gone out whole (commandSent): an over-long one never reaches the server.
+   */
   private decideCommand(verb: number): number {
     const s = this.c2s;
     s.lineAction = LINE_NONE;
@@ -240,8 +237,7 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
         return PHASE_HOLD;
       case VERB_ALGS:
         if (this.o.ftp64) return PHASE_HOLD;
-        this.queue.push(Q_OTHER);
-        return PHASE_PASS;
+        break;
       case VERB_PASV:
       case VERB_LPSV:
         if (this.epsvAll) {
@@ -249,19 +245,25 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
           this.refuseLocal('epsv-all', VERB_NAMES[verb]!, REFUSAL_REPLIES['epsv-all']);
           return PHASE_DISCARD;
         }
-        this.queue.push(verb === VERB_PASV ? Q_PASV : Q_LPSV);
-        return PHASE_PASS;
-      case VERB_AUTH:
-        this.queue.push(Q_AUTH);
-        s.lineAction = LINE_AUTH;
-        return PHASE_PASS;
-      case VERB_REIN:
-        this.queue.push(Q_REIN);
-        return PHASE_PASS;
-      default:
-        this.queue.push(Q_OTHER);
-        return PHASE_PASS;
+        break;
     }
+    s.lineAction = LINE_COMMAND;
+    return PHASE_PASS;
+  }
+
+  /** A command that passes went out whole: it now awaits its reply. AUTH waits for it. */
+  private commandSent(s: DirectionStream): void {
+    const verb = s.lineCode;
+    if (verb === VERB_PASV) this.queue.push(Q_PASV);
+    else if (verb === VERB_LPSV) this.queue.push(Q_LPSV);
+    else if (verb === VERB_REIN) this.queue.push(Q_REIN);
+    else if (verb === VERB_AUTH) {
+      this.queue.push(Q_AUTH);
+      if (!s.ended) {
+        this.authWait = true;
+        s.phase = PHASE_BLOCKED;
+      }
+    } else this.queue.push(Q_OTHER);
   }
 
   /** A held client line is complete (line ending included). */
@@ -470,7 +472,7 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
           else if (this.authWait) {
             this.authWait = false;
             this.c2s.phase = PHASE_LINE_START;
-          } else this.authResult = 2;
+          }
         } else if (k === Q_EPSV_ALL) {
           if (ok) this.epsvAll = true;
         } else if (k === Q_REIN) {
@@ -488,8 +490,6 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
       this.authWait = false;
       this.c2s.phase = PHASE_TLS;
       this.c2s.tls = new TlsRecordFollower();
-    } else {
-      this.authResult = 1;
     }
     if (!this.tls) {
       this.tls = true;
