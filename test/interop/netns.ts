@@ -68,7 +68,7 @@ export async function run(
   }
 }
 
-async function must(cmd: string, args: readonly string[]): Promise<string> {
+export async function must(cmd: string, args: readonly string[]): Promise<string> {
   const r = await run(cmd, args);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
   return r.stdout;
@@ -101,7 +101,8 @@ function alive(pid: number): boolean {
 /** Removes namespaces that earlier runs left behind when their process died before teardown. */
 function removeStale(): void {
   for (const name of listNamespaces()) {
-    const m = /^na-(\d+)-\d+-(in|gw|out)$/.exec(name);
+    // Any side name: topologies with extra namespaces (edge-nat.ts) follow the same pattern.
+    const m = /^na-(\d+)-\d+-[a-z]+$/.exec(name);
     if (m && !alive(Number(m[1]))) {
       try {
         execFileSync('ip', ['netns', 'del', name]);
@@ -112,7 +113,7 @@ function removeStale(): void {
   }
 }
 
-const live = new Set<Topology>();
+const live = new Set<Topology<string>>();
 let exitHookInstalled = false;
 let counter = 0;
 
@@ -131,19 +132,25 @@ function installExitHook(): void {
   }
 }
 
-export class Topology {
+/**
+ * The namespaces of one run. `X` names extra namespaces beyond in/gw/out (edge-nat.ts adds an
+ * `edge`); they are made, torn down and checked for leftovers like the other three.
+ */
+export class Topology<X extends string = never> {
   readonly prefix: string;
-  readonly ns: Readonly<Record<Side, string>>;
+  readonly ns: Readonly<Record<Side | X, string>>;
   private readonly children = new Set<ChildProcess>();
   private destroyed = false;
 
-  constructor(prefix: string) {
+  constructor(prefix: string, extra: readonly X[] = []) {
     this.prefix = prefix;
-    this.ns = { in: `${prefix}in`, gw: `${prefix}gw`, out: `${prefix}out` };
+    const ns: Record<string, string> = { in: `${prefix}in`, gw: `${prefix}gw`, out: `${prefix}out` };
+    for (const x of extra) ns[x] = `${prefix}${x}`;
+    this.ns = ns as Record<Side | X, string>;
   }
 
   /** Runs a command inside a namespace and waits for it. */
-  exec(side: Side, cmd: string, args: readonly string[], opts?: { timeoutMs?: number }): Promise<RunResult> {
+  exec(side: Side | X, cmd: string, args: readonly string[], opts?: { timeoutMs?: number }): Promise<RunResult> {
     return run('ip', ['netns', 'exec', this.ns[side], cmd, ...args], opts);
   }
 
@@ -151,7 +158,7 @@ export class Topology {
    * Starts a long-running process inside a namespace. `ip netns exec` execs the command in place,
    * so the child's pid is the process itself; it is killed in `destroy()` if still running.
    */
-  spawn(side: Side, cmd: string, args: readonly string[], opts: { cwd?: string } = {}): ChildProcess {
+  spawn(side: Side | X, cmd: string, args: readonly string[], opts: { cwd?: string } = {}): ChildProcess {
     const child = spawn('ip', ['netns', 'exec', this.ns[side], cmd, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
@@ -175,7 +182,7 @@ export class Topology {
     if (this.destroyed) return;
     this.destroyed = true;
     await Promise.all([...this.children].map((c) => this.stop(c)));
-    for (const name of Object.values(this.ns)) await run('ip', ['netns', 'del', name]);
+    for (const name of Object.values<string>(this.ns)) await run('ip', ['netns', 'del', name]);
     live.delete(this);
     const left = leftoverNamespaces(this.prefix);
     if (left.length > 0) throw new Error(`network namespaces left after teardown: ${left.join(', ')}`);
@@ -191,7 +198,7 @@ export class Topology {
         // Already gone.
       }
     }
-    for (const name of Object.values(this.ns)) {
+    for (const name of Object.values<string>(this.ns)) {
       try {
         execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
       } catch {
@@ -202,18 +209,35 @@ export class Topology {
   }
 }
 
-/** Builds the three namespaces. On any failure the partial topology is removed again. */
-export async function createTopology(): Promise<Topology> {
+/**
+ * Makes the empty namespaces of a topology (loopback up, nothing else), registered for teardown,
+ * and hands them to `wire`. If anything fails, everything made so far is removed again.
+ */
+export async function buildTopology<X extends string>(
+  extra: readonly X[],
+  wire: (topo: Topology<X>) => Promise<void>,
+): Promise<Topology<X>> {
   removeStale();
   installExitHook();
-  const topo = new Topology(`na-${process.pid}-${counter++}-`);
+  const topo = new Topology<X>(`na-${process.pid}-${counter++}-`, extra);
   live.add(topo);
-  const { in: nsIn, gw, out } = topo.ns;
   try {
-    for (const ns of [nsIn, gw, out]) {
+    for (const ns of Object.values<string>(topo.ns)) {
       await must('ip', ['netns', 'add', ns]);
       await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     }
+    await wire(topo);
+  } catch (err) {
+    await topo.destroy().catch(() => undefined);
+    throw err;
+  }
+  return topo;
+}
+
+/** Builds the three namespaces. On any failure the partial topology is removed again. */
+export function createTopology(): Promise<Topology> {
+  return buildTopology([], async (topo) => {
+    const { in: nsIn, gw, out } = topo.ns;
     await must('ip', ['link', 'add', 'eth0', 'netns', nsIn, 'type', 'veth', 'peer', 'name', 'in0', 'netns', gw]);
     await must('ip', ['link', 'add', 'eth0', 'netns', out, 'type', 'veth', 'peer', 'name', 'out0', 'netns', gw]);
     const addrs: [string, string, string][] = [
@@ -238,11 +262,7 @@ export async function createTopology(): Promise<Topology> {
     await must('ip', ['-n', nsIn, '-6', 'route', 'add', 'default', 'via', INSIDE.gw6]);
     await must('ip', ['netns', 'exec', gw, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
     await must('ip', ['netns', 'exec', gw, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=0']);
-  } catch (err) {
-    await topo.destroy().catch(() => undefined);
-    throw err;
-  }
-  return topo;
+  });
 }
 
 export interface Prerequisites {
@@ -252,7 +272,7 @@ export interface Prerequisites {
   readonly python: string;
 }
 
-function which(cmd: string): string | null {
+export function which(cmd: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     if (dir && existsSync(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
   }
