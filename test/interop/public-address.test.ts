@@ -184,6 +184,21 @@ function pasvEndpoint(reply: string): string | null {
   return `${n[0]}.${n[1]}.${n[2]}.${n[3]}:${(n[4] ?? 0) * 256 + (n[5] ?? 0)}`;
 }
 
+/** Waits until the relay has logged a close for every session it opened, then counts. */
+async function settledCounts(relay: RunningRelay | undefined): Promise<Record<string, number>> {
+  const count = (): Record<string, number> => {
+    const c: Record<string, number> = { 'session-open': 0, 'session-close': 0, 'data-open': 0, 'data-close': 0 };
+    for (const e of entries(relay?.output() ?? '')) if (typeof e.event === 'string' && e.event in c) c[e.event] = (c[e.event] ?? 0) + 1;
+    return c;
+  };
+  let c = count();
+  for (let i = 0; i < 40 && c['session-open'] !== c['session-close']; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    c = count();
+  }
+  return c;
+}
+
 function inDataRange(endpoint: string | null): boolean {
   const port = Number(endpoint?.split(':').pop());
   return port >= DATA_PORTS.min && port <= DATA_PORTS.max;
@@ -343,9 +358,15 @@ describe.skipIf(!ready)(`relay behind an edge NAT${ready ? '' : ` (skipped: ${pr
         relay = await startRelay(topo, 'gw', relayOptions(true));
       });
       afterAll(async () => {
+        // Every session and data channel of the group was closed: nothing leaks behind the NAT.
+        const counts = await settledCounts(relay);
         const code = await relay?.stop();
         if (process.env.NAT_ALG_INTEROP_LOG) console.log(`relay ${kind} with --public-address:\n${relay?.output()}`);
         expect(code, `relay did not exit cleanly on SIGTERM:\n${relay?.output().slice(-3000)}`).toBe(0);
+        expect(counts['session-open'], 'sessions seen by the relay').toBe(CLIENTS.length);
+        expect(counts['session-close']).toBe(counts['session-open']);
+        expect(counts['data-open']).toBe(2 * CLIENTS.length);
+        expect(counts['data-close']).toBe(counts['data-open']);
       });
 
       it.each(CLIENTS.map((c) => [c.name, c] as const))('%s transfers both ways through the edge', async (_name, client) => {
@@ -399,9 +420,14 @@ describe.skipIf(!ready)(`relay behind an edge NAT${ready ? '' : ` (skipped: ${pr
         relay = await startRelay(topo, 'gw', relayOptions(false));
       });
       afterAll(async () => {
+        const counts = await settledCounts(relay);
         const code = await relay?.stop();
         if (process.env.NAT_ALG_INTEROP_LOG) console.log(`relay ${kind} without --public-address:\n${relay?.output()}`);
         expect(code, `relay did not exit cleanly on SIGTERM:\n${relay?.output().slice(-3000)}`).toBe(0);
+        // The failed sessions ended too (the clients gave up and closed their control connections).
+        // curl opens a second session for its upload after the failed download, hence "at least".
+        expect(counts['session-open'], 'sessions seen by the relay').toBeGreaterThanOrEqual(PASV_CLIENTS.length + 2);
+        expect(counts['session-close']).toBe(counts['session-open']);
       });
 
       it.each(PASV_CLIENTS.map((c) => [c.name, c] as const))(
