@@ -1,10 +1,8 @@
 /**
  * Storage of mappings as fixed 48-byte records in one ArrayBuffer (read through a Float64Array
- * and a Uint32Array view), plus the internal-side index: an open-addressing hash table (linear
- * probing, backward-shift deletion, no tombstones) over an Int32Array of slot + 1. No object and
- * no string per mapping, so a million mappings cost a fixed, small number of bytes each, and a
- * lookup touches the bucket and one record (two or three cache lines) rather than one line per
- * field as separate arrays would.
+ * and a Uint32Array view). No object and no string per mapping, so a million mappings cost a
+ * fixed, small number of bytes each. Lookups do not start here: the index (lookup-index.ts)
+ * answers them from its own entries and reaches a record only when it needs more than the key.
  *
  * Record of slot s: f64[6s] internal address key, f64[6s+1] remote address key, f64[6s+2]
  * expiry, f64[6s+3] deadline filed in the timer heap; u32[12s+8] internal port | remote port
@@ -19,8 +17,6 @@
  * A handle (the public mapping id) is generation * 2^24 + slot, so a released slot reused by a
  * new mapping never answers to the old id.
  */
-
-import { finalize32, highWord } from './keyed-hash.js';
 
 export const SLOT_BITS = 24;
 export const SLOT_LIMIT = 1 << SLOT_BITS;
@@ -47,28 +43,20 @@ export class SlotStore {
   private fresh = 0;
   live = 0;
 
-  private buckets: Int32Array;
-  private mask: number;
-
   constructor(
     initialCapacity: number,
     private readonly maxCapacity: number,
-    private readonly hashKey: number,
   ) {
     this.capacity = initialCapacity;
     const buf = new ArrayBuffer(initialCapacity * RECORD_BYTES);
     this.f64 = new Float64Array(buf);
     this.u32 = new Uint32Array(buf);
     this.freeList = new Int32Array(initialCapacity);
-    let size = 2;
-    while (size < initialCapacity * 2) size *= 2;
-    this.buckets = new Int32Array(size);
-    this.mask = size - 1;
   }
 
   /** Bytes held by the typed arrays. */
   get byteLength(): number {
-    return this.f64.byteLength + this.freeList.byteLength + this.buckets.byteLength;
+    return this.f64.byteLength + this.freeList.byteLength;
   }
 
   // Field accessors (one record per slot; see the file comment for the layout).
@@ -182,77 +170,6 @@ export class SlotStore {
     return this.flags(slot) >> KEY_SHIFT;
   }
 
-  /** Keyed bucket hash: two multiply-xorshift rounds keyed by the table secret, one finaliser. */
-  private hash(proto: number, addr: number, port: number, kind: number, raddr: number, rport: number): number {
-    let h = Math.imul((addr >>> 0) ^ this.hashKey, 0x9e3779b1);
-    h ^= Math.imul(port | (proto << 16) | (kind << 20) | ((highWord(addr) & 0xff) << 24), 0x85ebca77);
-    if (kind !== 0) {
-      h = Math.imul(h ^ (h >>> 15), 0xc2b2ae3d) ^ (raddr >>> 0) ^ (highWord(raddr) << 27);
-      if (kind === 2) h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ rport;
-    }
-    return finalize32(h ^ this.hashKey);
-  }
-
-  private matches(slot: number, proto: number, addr: number, port: number, kind: number, raddr: number, rport: number): boolean {
-    if (this.f64[slot * 6] !== addr) return false;
-    const u = this.u32;
-    const w = u[slot * 12 + 8]!;
-    if ((w & 0xffff) !== port) return false;
-    const c = u[slot * 12 + 10]!;
-    if (c >>> 8 !== proto || (c & 0xff) >> KEY_SHIFT !== kind) return false;
-    return kind === 0 || (this.f64[slot * 6 + 1] === raddr && (kind === 1 || w >>> 16 === rport));
-  }
-
-  /** The slot holding this internal key, or -1. */
-  find(proto: number, addr: number, port: number, kind: number, raddr: number, rport: number): number {
-    const b = this.buckets;
-    let i = this.hash(proto, addr, port, kind, raddr, rport) & this.mask;
-    for (;;) {
-      const v = b[i]!;
-      if (v === 0) return -1;
-      if (this.matches(v - 1, proto, addr, port, kind, raddr, rport)) return v - 1;
-      i = (i + 1) & this.mask;
-    }
-  }
-
-  /** Index the slot by its internal key (fields must be set; the key must not be present). */
-  insert(slot: number): void {
-    const b = this.buckets;
-    let i = this.hashOfSlot(slot) & this.mask;
-    while (b[i] !== 0) i = (i + 1) & this.mask;
-    b[i] = slot + 1;
-  }
-
-  private hashOfSlot(slot: number): number {
-    return this.hash(this.proto(slot), this.iaddr(slot), this.iport(slot), this.flags(slot) >> KEY_SHIFT, this.raddr(slot), this.rport(slot));
-  }
-
-  /** Remove the slot from the index (backward-shift deletion keeps probe chains intact). */
-  remove(slot: number): void {
-    const b = this.buckets;
-    const mask = this.mask;
-    let i = this.hashOfSlot(slot) & mask;
-    while (b[i] !== slot + 1) {
-      if (b[i] === 0) return;
-      i = (i + 1) & mask;
-    }
-    let hole = i;
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      const v = b[j]!;
-      if (v === 0) break;
-      const home = this.hashOfSlot(v - 1) & mask;
-      // Move v into the hole unless its home lies cyclically in (hole, j].
-      const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
-      if (!inRange) {
-        b[hole] = v;
-        hole = j;
-      }
-    }
-    b[hole] = 0;
-  }
-
   private grow(): boolean {
     if (this.capacity >= this.maxCapacity) return false;
     const cap = Math.min(this.capacity * 2, this.maxCapacity);
@@ -265,12 +182,6 @@ export class SlotStore {
     fl.set(this.freeList);
     this.freeList = fl;
     this.capacity = cap;
-    // Rehash into a table at least twice the slot capacity (load factor at most 1/2).
-    let size = 2;
-    while (size < cap * 2) size *= 2;
-    this.buckets = new Int32Array(size);
-    this.mask = size - 1;
-    for (let s = 0; s < this.fresh; s++) if (this.flags(s) & F_LIVE) this.insert(s);
     return true;
   }
 }

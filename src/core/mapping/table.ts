@@ -21,6 +21,7 @@ import { EventQueue } from './event-queue.js';
 import { ExpectationStore, externalKey, publicExpectation, type ExpectationRecord } from './expectations.js';
 import { ExpiryQueue } from './expiry.js';
 import { ExternalPool } from './external-pool.js';
+import { MappingIndex } from './lookup-index.js';
 import { randomWord, toRandomFunction } from './keyed-hash.js';
 import { resolveOptions } from './options.js';
 import { PeerMemory } from './peers.js';
@@ -33,6 +34,7 @@ import {
   F_PEER_LOCKED,
   F_STATIC,
   KEY_SHIFT,
+  SLOT_LIMIT,
   SlotStore,
 } from './slots.js';
 import {
@@ -80,6 +82,7 @@ export class PortTable {
   readonly options: ResolvedOptions;
   /** @internal */ readonly keys = new AddressKeys();
   /** @internal */ readonly slots: SlotStore;
+  /** @internal */ readonly index: MappingIndex;
   /** @internal */ readonly expectations = new ExpectationStore();
   private readonly expiry: ExpiryQueue;
   private readonly pool: ExternalPool;
@@ -100,7 +103,8 @@ export class PortTable {
     const hashKey = randomWord(random);
     let initial = 1024;
     while (initial > this.options.maxMappings && initial > 1) initial >>= 1;
-    this.slots = new SlotStore(initial, this.options.maxMappings, hashKey);
+    this.slots = new SlotStore(initial, this.options.maxMappings);
+    this.index = new MappingIndex(this.slots, initial, hashKey);
     this.pool = new ExternalPool(this.options, this.keys, secretF, secretG);
     this.expiry = new ExpiryQueue(this.slots);
     this.events = new EventQueue(this.options.maxQueuedEvents);
@@ -245,20 +249,20 @@ export class PortTable {
    * keys: an IPv4 address as an unsigned 32-bit number (see `ipv4ToNumber`).
    */
   findInternal(protocolIdx: number, address: number, port: number, nowMs: number, remoteAddress = -1, remotePort = 0): number {
-    const s = this.findOutbound(protocolIdx, address, port, remoteAddress, remotePort, nowMs);
-    return s < 0 ? -1 : this.slots.handleOf(s);
+    const pos = this.findOutboundPos(protocolIdx, address, port, remoteAddress, remotePort, nowMs);
+    if (pos < 0) return -1;
+    const ix = this.index.inside;
+    return ix.gen(pos) * SLOT_LIMIT + ix.slot(pos);
   }
 
   /** Id of the live mapping holding an external endpoint (address key, port), or -1. */
   findExternal(protocolIdx: number, address: number, port: number, nowMs: number): number {
     const idx = this.pool.indexOfKey(address);
     if (idx === undefined) return -1;
-    const space = this.pool.space(idx, protocolIdx);
-    if (!space) return -1;
-    const o = space.owner[port]!;
-    if (o <= 0) return -1;
-    const s = o - 1;
-    return this.alive(s, nowMs) ? this.slots.handleOf(s) : -1;
+    const pos = this.index.outsidePos(idx, protocolIdx, port);
+    if (pos < 0) return -1;
+    const ox = this.index.outside;
+    return this.index.alive(ox, pos, nowMs) ? ox.gen(pos) * SLOT_LIMIT + ox.slot(pos) : -1;
   }
 
   // ----------------------------------------------------------- static mappings
@@ -273,13 +277,13 @@ export class PortTable {
     const space = this.pool.spaceFor(idx, p);
     if (!space.isFree(req.external.port)) return { ok: false, reason: 'port-in-use' };
     const iaddrPeek = this.keys.peek(req.internal.address);
-    if (iaddrPeek >= 0 && this.slots.find(p, iaddrPeek, req.internal.port, 0, 0, 0) >= 0) return { ok: false, reason: 'port-in-use' };
+    if (iaddrPeek >= 0 && this.findAny(p, iaddrPeek, req.internal.port, 0, 0, 0) >= 0) return { ok: false, reason: 'port-in-use' };
     const s = this.slots.allocate();
     if (s < 0) return { ok: false, reason: 'table-full' };
     const iaddr = this.keys.acquire(req.internal.address);
     this.fill(s, p, iaddr, req.internal.port, idx, req.external.port, 0, 0, 0);
     this.slots.setFlags(s, F_LIVE | F_STATIC | F_HELD);
-    this.slots.insert(s);
+    this.index.insert(s);
     this.keyCounts[p * 3]!++;
     space.take(req.external.port, s + 1);
     this.staticCount++;
@@ -326,7 +330,7 @@ export class PortTable {
       else if (o === RESERVED && !this.reservedFor(externalKey(idx, p, port), req.internal)) return { ok: false, reason: 'port-in-use' };
     } else {
       const iaddr = this.keys.peek(req.internal.address);
-      const s = iaddr >= 0 ? this.slots.find(p, iaddr, req.internal.port, 0, 0, 0) : -1;
+      const s = iaddr >= 0 ? this.findAny(p, iaddr, req.internal.port, 0, 0, 0) : -1;
       const sibling = this.expectations.all().find((x) => x.proto === p && x.internal.port === req.internal.port && x.internal.address === req.internal.address);
       if (s >= 0 && this.alive(s, nowMs)) {
         idx = this.slots.extIdx(s);
@@ -451,15 +455,15 @@ export class PortTable {
     this.fill(s, p, this.keys.acquire(internal.address), internal.port, idx, external.port, kind, raddr, first?.port ?? 0);
     this.slots.setFlags(s, (flags & ~F_HAS_PEER) | F_LIVE | (first ? F_HAS_PEER : 0));
     for (let i = 1; i < peers.length; i++) this.peers.add(s, this.keys.acquire(peers[i]!.address), peers[i]!.port);
-    if (this.slots.find(p, this.slots.iaddr(s), internal.port, kind, raddr, first?.port ?? 0) >= 0) {
+    if (this.findAny(p, this.slots.iaddr(s), internal.port, kind, raddr, first?.port ?? 0) >= 0) {
       throw new NatAlgError('invalid-argument', 'snapshot: internal key held twice');
     }
-    this.slots.insert(s);
+    if (!(flags & F_HELD)) this.expiry.schedule(s, expiresAt);
+    this.index.insert(s);
     this.keyCounts[p * 3 + kind]!++;
     space.take(external.port, s + 1);
     if (flags & F_STATIC) this.staticCount++;
     else this.countHost(this.slots.iaddr(s), idx);
-    if (!(flags & F_HELD)) this.expiry.schedule(s, expiresAt);
   }
 
   /** @internal Re-add an expectation from a snapshot (ids preserved). */
@@ -495,7 +499,10 @@ export class PortTable {
 
   private touch(s: number, nowMs: number): void {
     if (this.slots.flags(s) & F_HELD) return;
-    this.expiry.move(s, nowMs + this.timeoutOf(s));
+    const e = nowMs + this.timeoutOf(s);
+    // Index entries hold a lower bound of the expiry: only an earlier one must reach them now.
+    if (e < this.slots.expiry(s)) this.index.lowerExpiry(s, e);
+    this.expiry.move(s, e);
   }
 
   private setPhase(s: number, phase: ConnectionPhase): void {
@@ -508,20 +515,33 @@ export class PortTable {
     return (f & F_LIVE) !== 0 && ((f & F_HELD) !== 0 || this.slots.expiry(s) > nowMs);
   }
 
+  /** Slot of the live mapping for an internal key (most specific key kind first), or -1. */
   private findOutbound(p: number, iaddr: number, iport: number, raddr: number, rport: number, nowMs: number): number {
-    const sl = this.slots;
-    const base = p * 3;
-    let s = -1;
-    if (raddr >= 0 && this.keyCounts[base + 2]! > 0) s = this.liveOrStale(sl.find(p, iaddr, iport, 2, raddr, rport), 2, nowMs);
-    if (s < 0 && raddr >= 0 && this.keyCounts[base + 1]! > 0) s = this.liveOrStale(sl.find(p, iaddr, iport, 1, raddr, 0), 1, nowMs);
-    if (s < 0) s = this.liveOrStale(sl.find(p, iaddr, iport, 0, 0, 0), 0, nowMs);
-    return s;
+    const pos = this.findOutboundPos(p, iaddr, iport, raddr, rport, nowMs);
+    return pos < 0 ? -1 : this.index.inside.slot(pos);
   }
 
-  /** The slot if alive; an expired one is remembered per key kind so `create` can collect it. */
-  private liveOrStale(s: number, kind: number, nowMs: number): number {
-    if (s < 0 || this.alive(s, nowMs)) return s;
-    this.stale[kind] = s;
+  /** As findOutbound, as a position in the internal index (its entry has the id's generation). */
+  private findOutboundPos(p: number, iaddr: number, iport: number, raddr: number, rport: number, nowMs: number): number {
+    const ix = this.index;
+    const base = p * 3;
+    let pos = -1;
+    if (raddr >= 0 && this.keyCounts[base + 2]! > 0) pos = this.liveOrStale(ix.insidePos(p, iaddr, iport, 2, raddr, rport), 2, nowMs);
+    if (pos < 0 && raddr >= 0 && this.keyCounts[base + 1]! > 0) pos = this.liveOrStale(ix.insidePos(p, iaddr, iport, 1, raddr, 0), 1, nowMs);
+    if (pos < 0) pos = this.liveOrStale(ix.insidePos(p, iaddr, iport, 0, 0, 0), 0, nowMs);
+    return pos;
+  }
+
+  /** Slot holding an internal key, expired or not, or -1. */
+  private findAny(p: number, iaddr: number, iport: number, kind: number, raddr: number, rport: number): number {
+    const pos = this.index.insidePos(p, iaddr, iport, kind, raddr, rport);
+    return pos < 0 ? -1 : this.index.inside.slot(pos);
+  }
+
+  /** The position if its mapping is alive; an expired one is remembered per key kind so `create` can collect it. */
+  private liveOrStale(pos: number, kind: number, nowMs: number): number {
+    if (pos < 0 || this.index.alive(this.index.inside, pos, nowMs)) return pos;
+    this.stale[kind] = this.index.inside.slot(pos);
     return -1;
   }
 
@@ -559,11 +579,11 @@ export class PortTable {
     let flags = F_LIVE | (kind << KEY_SHIFT) | (remote ? F_HAS_PEER : 0) | (hold ? F_HELD : 0);
     if (phase === 'established' || (phase === null && p !== 0)) flags |= F_ESTABLISHED;
     this.slots.setFlags(s, flags);
-    this.slots.insert(s);
+    if (!hold) this.expiry.schedule(s, nowMs + this.timeoutOf(s));
+    this.index.insert(s);
     this.keyCounts[p * 3 + kind]!++;
     this.pool.spaceFor(pick.idx, p).take(pick.port, s + 1);
     this.countHost(iaddr, pick.idx);
-    if (!hold) this.expiry.schedule(s, nowMs + this.timeoutOf(s));
     return s;
   }
 
@@ -636,7 +656,7 @@ export class PortTable {
     }
     const iaddrPeek = this.keys.peek(r.internal.address);
     const peerPeek = this.keys.peek(peerText);
-    const existing = iaddrPeek >= 0 && peerPeek >= 0 ? this.slots.find(p, iaddrPeek, r.internal.port, 2, peerPeek, peerPort) : -1;
+    const existing = iaddrPeek >= 0 && peerPeek >= 0 ? this.findAny(p, iaddrPeek, r.internal.port, 2, peerPeek, peerPort) : -1;
     const host = iaddrPeek >= 0 ? this.hosts.get(iaddrPeek) : undefined;
     if (existing >= 0 || this.slots.live >= this.options.maxMappings || (host && host.count >= this.options.maxMappingsPerHost)) return null;
     const s = this.slots.allocate();
@@ -644,11 +664,11 @@ export class PortTable {
     this.expectations.remove(r.id);
     this.fill(s, p, this.keys.acquireKnown(iaddrPeek, r.internal.address), r.internal.port, idx, port, 2, this.keys.acquireKnown(peerPeek, peerText), peerPort);
     this.slots.setFlags(s, F_LIVE | (2 << KEY_SHIFT) | F_HAS_PEER | F_PEER_LOCKED | (p === 0 ? 0 : F_ESTABLISHED));
-    this.slots.insert(s);
+    this.expiry.schedule(s, nowMs + this.timeoutOf(s));
+    this.index.insert(s);
     this.keyCounts[p * 3 + 2]!++;
     this.pool.spaceFor(idx, p).reassign(port, s + 1);
     this.countHost(this.slots.iaddr(s), idx);
-    this.expiry.schedule(s, nowMs + this.timeoutOf(s));
     return this.toMapping(s, r.internal);
   }
 
@@ -678,7 +698,7 @@ export class PortTable {
     const f = sl.flags(s);
     const idx = sl.extIdx(s);
     const port = sl.eport(s);
-    sl.remove(s);
+    this.index.remove(s);
     this.keyCounts[p * 3 + (f >> KEY_SHIFT)]!--;
     const space = this.pool.spaceFor(idx, p); // exists: the mapping holds a port in it
     if (this.expectations.size > 0 && this.expectations.hasExternal(externalKey(idx, p, port))) space.reassign(port, RESERVED);

@@ -1,0 +1,196 @@
+/**
+ * An open-addressing hash table over one ArrayBuffer: the lookup structure of the mapping table
+ * (one instance per side, internal and external).
+ *
+ * Why this shape: at a million mappings nothing fits in cache, so a lookup costs what it touches.
+ * Each entry carries its key inline beside the answer (slot, generation, expiry), 24 bytes, so a
+ * hit reads one entry and usually one cache line; chained buckets or an index of record numbers
+ * would add a second dependent miss per lookup.
+ *
+ * Entry at position i: u32[6i] key word 0, u32[6i+1] key word 1, u32[6i+2] slot + 1 (0 = empty),
+ * u32[6i+3] generation of the slot, f64[3i+2] expiry (a lower bound the caller may refine).
+ *
+ * Linear probing, power-of-two capacity, load at most 1/2 (doubling before it would pass), and
+ * backward-shift deletion: no tombstones, so probe chains never lengthen with churn. The caller
+ * supplies the hash of every key (so one key may hash more than its two stored words, see
+ * lookup-index.ts) and, for moves, a function giving the hash of a stored entry.
+ *
+ * Equal stored keys may occur (the caller stores a partial key and verifies elsewhere): `find`
+ * returns the first match and `next` continues the probe after it.
+ */
+
+/** Hash of a stored entry, from its key words and slot (for deletion and growth). */
+export type HomeOf = (k0: number, k1: number, slot: number) => number;
+
+const STRIDE = 6; // u32 words per entry
+const MIN_CAPACITY = 8;
+
+export class HashIndex {
+  private u32: Uint32Array;
+  private f64: Float64Array;
+  private mask: number;
+  /** Entries held. */
+  size = 0;
+
+  constructor(
+    capacity: number,
+    private readonly homeOf: HomeOf,
+  ) {
+    const cap = powerOfTwoAtLeast(Math.max(capacity, MIN_CAPACITY));
+    const buf = new ArrayBuffer(cap * STRIDE * 4);
+    this.u32 = new Uint32Array(buf);
+    this.f64 = new Float64Array(buf);
+    this.mask = cap - 1;
+  }
+
+  /** Positions in the table (a power of two). */
+  get capacity(): number {
+    return this.mask + 1;
+  }
+
+  get byteLength(): number {
+    return this.u32.byteLength;
+  }
+
+  /** Position of the first entry with key (k0, k1) on the probe path of `hash`, or -1. */
+  find(hash: number, k0: number, k1: number): number {
+    const u = this.u32;
+    const mask = this.mask;
+    let i = hash & mask;
+    for (;;) {
+      const o = i * STRIDE;
+      if (u[o + 2] === 0) return -1;
+      if (u[o] === k0 && u[o + 1] === k1) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** The next entry with key (k0, k1) after position `pos` on the same probe path, or -1. */
+  next(pos: number, k0: number, k1: number): number {
+    const u = this.u32;
+    const mask = this.mask;
+    let i = (pos + 1) & mask;
+    for (;;) {
+      const o = i * STRIDE;
+      if (u[o + 2] === 0) return -1;
+      if (u[o] === k0 && u[o + 1] === k1) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Position of the entry for `slot` on the probe path of `hash`, or -1. */
+  locate(hash: number, slot: number): number {
+    const u = this.u32;
+    const mask = this.mask;
+    const v = slot + 1;
+    let i = hash & mask;
+    for (;;) {
+      const w = u[i * STRIDE + 2]!;
+      if (w === 0) return -1;
+      if (w === v) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  slot(pos: number): number {
+    return this.u32[pos * STRIDE + 2]! - 1;
+  }
+
+  gen(pos: number): number {
+    return this.u32[pos * STRIDE + 3]!;
+  }
+
+  expiry(pos: number): number {
+    return this.f64[pos * 3 + 2]!;
+  }
+
+  setExpiry(pos: number, v: number): void {
+    this.f64[pos * 3 + 2] = v;
+  }
+
+  /** Add an entry (grows first when the load would pass 1/2). Returns its position. */
+  insert(hash: number, k0: number, k1: number, slot: number, gen: number, expiry: number): number {
+    if ((this.size + 1) * 2 > this.mask + 1) this.resize((this.mask + 1) * 2);
+    const i = this.place(hash, k0, k1, slot, gen, expiry);
+    this.size++;
+    return i;
+  }
+
+  /** Remove the entry at `pos`, shifting later entries of its cluster back into the hole. */
+  removeAt(pos: number): void {
+    const u = this.u32;
+    const f = this.f64;
+    const mask = this.mask;
+    let hole = pos;
+    let j = pos;
+    for (;;) {
+      j = (j + 1) & mask;
+      const o = j * STRIDE;
+      const v = u[o + 2]!;
+      if (v === 0) break;
+      const home = this.homeOf(u[o]!, u[o + 1]!, v - 1) & mask;
+      // The entry at j may move back to the hole unless its home lies cyclically in (hole, j].
+      const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!stays) {
+        const h = hole * STRIDE;
+        u[h] = u[o]!;
+        u[h + 1] = u[o + 1]!;
+        u[h + 2] = v;
+        u[h + 3] = u[o + 3]!;
+        f[hole * 3 + 2] = f[j * 3 + 2]!;
+        hole = j;
+      }
+    }
+    const h = hole * STRIDE;
+    u[h] = u[h + 1] = u[h + 2] = u[h + 3] = 0;
+    f[hole * 3 + 2] = 0;
+    this.size--;
+  }
+
+  /** Every entry's slot (tests and diagnostics; O(capacity)). */
+  *slots(): IterableIterator<number> {
+    for (let i = 0; i <= this.mask; i++) {
+      const v = this.u32[i * STRIDE + 2]!;
+      if (v !== 0) yield v - 1;
+    }
+  }
+
+  /** Rebuild at `capacity` positions (a power of two, more than twice the entries). */
+  private resize(capacity: number): void {
+    const oldU = this.u32;
+    const oldF = this.f64;
+    const oldCap = this.mask + 1;
+    const buf = new ArrayBuffer(capacity * STRIDE * 4);
+    this.u32 = new Uint32Array(buf);
+    this.f64 = new Float64Array(buf);
+    this.mask = capacity - 1;
+    for (let i = 0; i < oldCap; i++) {
+      const o = i * STRIDE;
+      const v = oldU[o + 2]!;
+      if (v === 0) continue;
+      const k0 = oldU[o]!;
+      const k1 = oldU[o + 1]!;
+      this.place(this.homeOf(k0, k1, v - 1), k0, k1, v - 1, oldU[o + 3]!, oldF[i * 3 + 2]!);
+    }
+  }
+
+  private place(hash: number, k0: number, k1: number, slot: number, gen: number, expiry: number): number {
+    const u = this.u32;
+    const mask = this.mask;
+    let i = hash & mask;
+    while (u[i * STRIDE + 2] !== 0) i = (i + 1) & mask;
+    const o = i * STRIDE;
+    u[o] = k0;
+    u[o + 1] = k1;
+    u[o + 2] = slot + 1;
+    u[o + 3] = gen;
+    this.f64[i * 3 + 2] = expiry;
+    return i;
+  }
+}
+
+function powerOfTwoAtLeast(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}

@@ -1,0 +1,152 @@
+/**
+ * The lookup index of the mapping table: two HashIndex tables over the slot records, one keyed by
+ * the internal side, one by the external side, so a lookup from either side reads one hash entry
+ * (key, slot, generation and expiry side by side) and not the record behind it.
+ *
+ * Internal key: protocol, internal address and port, key kind, and for key kinds 1 and 2 the
+ * remote address (and port). The remote does not fit in the entry: it is folded into the hash
+ * and into 11 bits of key word 1, and a candidate is confirmed against the record. Kind 0 keys
+ * (endpoint-independent mapping, static forwards) are exact in the entry: word 0 is the address
+ * key modulo 2^32, word 1 holds port, protocol, kind and whether the key is an interned IPv6 one.
+ *
+ * External key: (external address index, protocol, port), exact in the entry.
+ *
+ * Expiry in an entry is a lower bound of the record's: a refresh only moves the record (and the
+ * timer heap, lazily), and a lookup that finds the entry's bound passed reads the record once and
+ * writes the true expiry back. Only a change to an earlier expiry (a TCP mapping falling back to
+ * its transitory timeout) must reach the entries at once: `lowerExpiry`. Held mappings carry
+ * Infinity.
+ */
+
+import { HashIndex } from './hash-index.js';
+import { highWord } from './keyed-hash.js';
+import { F_HELD, KEY_SHIFT, type SlotStore } from './slots.js';
+
+const V6_BIT = 1 << 20;
+const REMOTE_SHIFT = 21; // 11 bits of the remote hash in key word 1
+
+export class MappingIndex {
+  readonly inside: HashIndex;
+  readonly outside: HashIndex;
+
+  constructor(
+    private readonly slots: SlotStore,
+    initialEntries: number,
+    private readonly secret: number,
+  ) {
+    this.inside = new HashIndex(initialEntries * 2, (k0, k1, s) => this.insideHome(k0, k1, s));
+    this.outside = new HashIndex(initialEntries * 2, (k0, k1) => mix(k0, k1, 0, this.secret));
+  }
+
+  get byteLength(): number {
+    return this.inside.byteLength + this.outside.byteLength;
+  }
+
+  /**
+   * Position in `inside` of the mapping with this internal key, expired or not, or -1.
+   * `raddr`/`rport` matter for kind 1 (address) and 2 (address and port) only.
+   */
+  insidePos(p: number, iaddr: number, iport: number, kind: number, raddr: number, rport: number): number {
+    const rw = kind === 0 ? 0 : remoteWord(raddr, kind === 2 ? rport : 0);
+    const k0 = iaddr >>> 0;
+    const k1 = insideWord(p, iaddr, iport, kind, rw);
+    const ix = this.inside;
+    let pos = ix.find(mix(k0, k1, rw, this.secret), k0, k1);
+    if (kind !== 0) {
+      const sl = this.slots;
+      while (pos >= 0) {
+        const s = ix.slot(pos);
+        if (sl.raddr(s) === raddr && (kind === 1 || sl.rport(s) === rport)) break;
+        pos = ix.next(pos, k0, k1);
+      }
+    }
+    return pos;
+  }
+
+  /** Position in `outside` of the mapping holding (external index, protocol, port), or -1. */
+  outsidePos(idx: number, p: number, port: number): number {
+    const k0 = port | (p << 16);
+    return this.outside.find(mix(k0, idx, 0, this.secret), k0, idx);
+  }
+
+  /** Is the entry at `pos` of `ix` alive at nowMs? Refreshes a passed lower bound from the record. */
+  alive(ix: HashIndex, pos: number, nowMs: number): boolean {
+    if (ix.expiry(pos) > nowMs) return true;
+    const e = this.slots.expiry(ix.slot(pos)); // held entries carry Infinity and never get here
+    if (e <= nowMs) return false;
+    ix.setExpiry(pos, e);
+    return true;
+  }
+
+  /** Index a slot whose fields, flags and (unless held) expiry are set. */
+  insert(s: number): void {
+    const sl = this.slots;
+    const e = sl.flags(s) & F_HELD ? Infinity : sl.expiry(s);
+    const g = sl.gen(s);
+    const kind = sl.flags(s) >> KEY_SHIFT;
+    const iaddr = sl.iaddr(s);
+    const rw = kind === 0 ? 0 : remoteWord(sl.raddr(s), kind === 2 ? sl.rport(s) : 0);
+    const k0 = iaddr >>> 0;
+    const k1 = insideWord(sl.proto(s), iaddr, sl.iport(s), kind, rw);
+    this.inside.insert(mix(k0, k1, rw, this.secret), k0, k1, s, g, e);
+    const x0 = sl.eport(s) | (sl.proto(s) << 16);
+    const x1 = sl.extIdx(s);
+    this.outside.insert(mix(x0, x1, 0, this.secret), x0, x1, s, g, e);
+  }
+
+  /** Remove a slot from both sides (before its record changes). */
+  remove(s: number): void {
+    const a = this.insidePosOfSlot(s);
+    if (a >= 0) this.inside.removeAt(a);
+    const b = this.outsidePosOfSlot(s);
+    if (b >= 0) this.outside.removeAt(b);
+  }
+
+  /** The slot's expiry moved earlier than its entries may say: bring both bounds down to `e`. */
+  lowerExpiry(s: number, e: number): void {
+    const a = this.insidePosOfSlot(s);
+    if (a >= 0 && this.inside.expiry(a) > e) this.inside.setExpiry(a, e);
+    const b = this.outsidePosOfSlot(s);
+    if (b >= 0 && this.outside.expiry(b) > e) this.outside.setExpiry(b, e);
+  }
+
+  private insidePosOfSlot(s: number): number {
+    return this.inside.locate(this.insideHome(0, 0, s), s);
+  }
+
+  private outsidePosOfSlot(s: number): number {
+    const sl = this.slots;
+    const x0 = sl.eport(s) | (sl.proto(s) << 16);
+    return this.outside.locate(mix(x0, sl.extIdx(s), 0, this.secret), s);
+  }
+
+  /** Hash of a slot's internal key; kind 0 entries need only their stored words. */
+  private insideHome(k0: number, k1: number, s: number): number {
+    if (k1 !== 0 && ((k1 >>> 18) & 3) === 0) return mix(k0, k1, 0, this.secret);
+    const sl = this.slots;
+    const kind = sl.flags(s) >> KEY_SHIFT;
+    const iaddr = sl.iaddr(s);
+    const rw = kind === 0 ? 0 : remoteWord(sl.raddr(s), kind === 2 ? sl.rport(s) : 0);
+    const w0 = iaddr >>> 0;
+    return mix(w0, insideWord(sl.proto(s), iaddr, sl.iport(s), kind, rw), rw, this.secret);
+  }
+}
+
+function insideWord(p: number, iaddr: number, iport: number, kind: number, rw: number): number {
+  return (iport | (p << 16) | (kind << 18) | (iaddr >= 4294967296 ? V6_BIT : 0) | ((rw & 0x7ff) << REMOTE_SHIFT)) >>> 0;
+}
+
+/** A 32-bit digest of a remote address key and port (nonzero-spread, unkeyed: mixed again in `mix`). */
+function remoteWord(raddr: number, rport: number): number {
+  let h = Math.imul((raddr >>> 0) ^ 0x5bd1e995, 0x9e3779b1) ^ highWord(raddr);
+  h = Math.imul(h ^ (h >>> 15) ^ rport, 0x85ebca77);
+  return (h ^ (h >>> 13)) >>> 0;
+}
+
+/** Keyed bucket hash of three words: a host that cannot predict it cannot build long probe chains. */
+function mix(a: number, b: number, c: number, key: number): number {
+  let h = Math.imul(a ^ key, 0x9e3779b1) ^ b;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ c;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
