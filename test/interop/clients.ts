@@ -105,7 +105,7 @@ function ftplib(name: string, passive: boolean): ClientSpec {
 
 export const CLIENTS: readonly ClientSpec[] = [
   curl('curl EPSV', 'EPSV', ['--ftp-pasv']),
-  curl('curl PASV', 'PASV', ['--ftp-pasv', '--disable-epsv']),
+  curl('curl PASV', 'PASV', ['--ftp-pasv', '--disable-epsv', '--no-ftp-skip-pasv-ip']),
   curl('curl EPRT', 'EPRT', ['--ftp-port', '-']),
   curl('curl PORT', 'PORT', ['--ftp-port', '-', '--disable-eprt']),
   lftp('lftp passive', true),
