@@ -8,7 +8,7 @@ import { NatAlgError } from '../errors.js';
 import { endpoint as makeEndpoint, type Endpoint } from '../net/ip.js';
 import { formatPort, formatEprt, formatLprt, formatSextet, formatLongAddress, VERB_PORT, VERB_EPRT } from './commands.js';
 import { Q_PASV, Q_EPSV, Q_EPSV_AS_PASV } from './pending.js';
-import type { FoundAddress } from './replies.js';
+import { quadOfText } from './sextet.js';
 
 /**
  * A client command (`verb` PORT/EPRT/LPRT) with replacement `e`. PORT cannot carry IPv6, so an
@@ -21,13 +21,11 @@ export function rewriteCommand(verb: number, e: Endpoint, ftp64: boolean): strin
 }
 
 /**
- * A passive reply line (`kind`: the queue kind of the command it answers) whose address is at
- * `found`. `whole`: the line is a complete single-line reply (FTP64 then answers a full 229).
- * Throws NatAlgError when the replacement cannot be expressed (IPv6 in a 227).
+ * A passive reply line (`kind`: the queue kind of the command it answers) whose address text lies
+ * between `head` and `tail`. `whole`: the line is a complete single-line reply (FTP64 then
+ * answers a full 229). Throws NatAlgError when the replacement cannot be expressed (IPv6 in a 227).
  */
-export function rewriteReply(kind: number, text: string, found: FoundAddress, e: Endpoint, whole: boolean): string {
-  const head = text.slice(0, found.start);
-  const tail = text.slice(found.end);
+export function rewriteReply(kind: number, head: string, tail: string, e: Endpoint, whole: boolean): string {
   if (kind === Q_PASV) {
     if (e.family !== 4) throw new NatAlgError('invalid-argument', 'a 227 reply can carry only an IPv4 endpoint');
     return head + formatSextet(e) + tail;
@@ -51,32 +49,10 @@ export function replacementEndpoint(r: Endpoint): Endpoint {
     throw new NatAlgError('invalid-argument', `replacement port must be an integer 1-65535, not ${String(port)}`);
   }
   // A dotted quad that parses strictly is already canonical: the common case, without copies.
-  if (r.family === 4 && typeof r.address === 'string' && isDottedQuad(r.address)) return r;
+  if (r.family === 4 && typeof r.address === 'string' && quadOfText(r.address) !== null) return r;
   try {
     return makeEndpoint(r.address, port);
   } catch (err) {
     throw new NatAlgError('invalid-argument', `replacement endpoint: ${(err as Error).message}`);
   }
-}
-
-/** Strict canonical dotted quad (as parseIPv4 accepts it), checked without allocating. */
-function isDottedQuad(text: string): boolean {
-  let fields = 0;
-  let value = -1;
-  let digits = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : 46;
-    if (c === 46) {
-      if (value < 0 || ++fields > 4) return false;
-      value = -1;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && value === 0) return false; // leading zero
-      value = (value < 0 ? 0 : value * 10) + (c - 48);
-      if (++digits > 3 || value > 255) return false;
-    } else {
-      return false;
-    }
-  }
-  return fields === 4;
 }

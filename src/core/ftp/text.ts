@@ -27,6 +27,19 @@ export function ascii(text: string): Uint8Array {
   return out;
 }
 
+/** `text` and a line ending of `eol` bytes (1: LF; 0 or 2: CRLF) as bytes. */
+export function asciiLine(text: string, eol: number): Uint8Array {
+  const n = text.length;
+  const out = new Uint8Array(n + (eol === 1 ? 1 : 2));
+  for (let i = 0; i < n; i++) out[i] = text.charCodeAt(i) & 0xff;
+  if (eol === 1) out[n] = 10;
+  else {
+    out[n] = 13;
+    out[n + 1] = 10;
+  }
+  return out;
+}
+
 /** Length of the line ending at the end of `line`: 2 for CRLF, 1 for LF, 0 when there is none. */
 export function lineEndingLength(line: Uint8Array): number {
   const n = line.length;

@@ -43,12 +43,18 @@ import {
   PendingQueue, expectedPassiveCode, Q_OTHER, Q_GREETING, Q_ACTIVE, Q_PASV, Q_EPSV, Q_LPSV, Q_EPSV_AS_PASV,
   Q_AUTH, Q_EPSV_ALL, Q_REIN, Q_HELD, Q_LOCAL, type LocalReply,
 } from './pending.js';
-import { ascii, latin1, lineBody, lineEnding, replyText } from './text.js';
+import { ascii, asciiLine, latin1, lineBody, lineEnding, lineEndingLength, replyText } from './text.js';
+import {
+  scanSextet, scanned, quadOfFields, quadOfText, sextetText, sextetLength, writeSextet, writeEol, PieceCache, EMPTY_PIECE,
+  type Piece,
+} from './sextet.js';
 import { algsReply, EPSV_ALL_REPLY } from './ftp64.js';
 import { replacementEndpoint, rewriteCommand, rewriteReply } from './rewrite.js';
 import type { DataChannelRequest, DataCommand, FtpEvent, FtpTranslatorOptions, RefusalReason } from './types.js';
 
 const C2S: Direction = 'client-to-server';
+const EMPTY_BYTES = new Uint8Array(0);
+const PORT_SPACE = ascii('PORT ');
 const S2C: Direction = 'server-to-client';
 
 // What to do when the current line ends (DirectionStream.lineAction).
@@ -63,17 +69,25 @@ const LINE_DROP_REPLY = 4; // s2c: an overlong candidate reply line; replace it
  */
 export const MAX_PENDING_COMMANDS = 512;
 
-/** A data-channel request waiting for the embedding, with the held line it will rewrite. */
+/**
+ * A data-channel request waiting for the embedding, with what is needed to rewrite its line.
+ * The line's bytes are not kept: its text is, as the address and the pieces around it.
+ */
 interface HeldLine {
   readonly request: DataChannelRequest;
   readonly direction: Direction;
-  readonly line: Uint8Array;
-  /** The line's text without its line ending. */
+  /** The line's text without its line ending (head + address + tail). */
   readonly text: string;
   readonly lineStart: number;
+  readonly lineLength: number;
+  /** Length of the line's ending: 2 CRLF, 1 LF, 0 none. */
+  readonly eol: number;
   /** Verb (c2s) or queue kind of the passive command (s2c). */
   readonly kind: number;
-  readonly found: FoundAddress | null;
+  /** s2c: the text before and after the address; `fast`: with their bytes (sextet.ts). */
+  readonly head: Piece;
+  readonly tail: Piece;
+  readonly fast: boolean;
   /** s2c: the line is the reply's last line / first line. */
   readonly last: boolean;
   readonly first: boolean;
@@ -103,6 +117,11 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
   private authWait = false; // c2s blocked after an AUTH line until its reply
   private tls = false;
 
+  // The words around addresses, as the peers repeat them (see sextet.ts).
+  private readonly commandHead = new PieceCache(latin1);
+  private readonly replyHead = new PieceCache(latin1);
+  private readonly replyTail = new PieceCache(latin1);
+
   constructor(options: FtpTranslatorOptions) {
     const o = resolveOptions(options);
     super(o.policy.maxLineLength, o.policy.overlongLine === 'close');
@@ -131,15 +150,40 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
   resolveDataChannel(id: number, replacement: Endpoint): void {
     const h = this.heldLineOf(id);
     const e = replacementEndpoint(replacement);
+    let after: string;
+    let out: Uint8Array;
+    const quad = e.family === 4 ? quadOfText(e.address) : null;
+    if (h.direction === C2S) {
+      if (quad !== null && h.kind === VERB_PORT) {
+        // The usual case, built straight into bytes: PORT h1,h2,h3,h4,p1,p2
+        after = 'PORT ' + sextetText(quad, e.port);
+        out = new Uint8Array(5 + sextetLength(quad, e.port) + (h.eol === 1 ? 1 : 2));
+        out.set(PORT_SPACE);
+        writeEol(out, writeSextet(out, 5, quad, e.port), h.eol);
+      } else {
+        after = rewriteCommand(h.kind, e, this.ftp64Active);
+        out = asciiLine(after, h.eol);
+      }
+    } else {
+      if (quad !== null && h.kind === Q_PASV && h.fast) {
+        // The usual case: only the numbers change, the server's words are copied as bytes.
+        const head = h.head.bytes;
+        const tail = h.tail.bytes;
+        after = h.head.text + sextetText(quad, e.port) + h.tail.text;
+        out = new Uint8Array(head.length + sextetLength(quad, e.port) + tail.length + (h.eol === 1 ? 1 : 2));
+        out.set(head);
+        const p = writeSextet(out, head.length, quad, e.port);
+        out.set(tail, p);
+        writeEol(out, p + tail.length, h.eol);
+      } else {
+        after = rewriteReply(h.kind, h.head.text, h.tail.text, e, h.first && h.last);
+        out = asciiLine(after, h.eol);
+      }
+    }
     const text = h.text;
-    const after = h.direction === C2S
-      ? rewriteCommand(h.kind, e, this.ftp64Active)
-      : rewriteReply(h.kind, text, h.found!, e, h.first && h.last);
-    const eol = lineEnding(h.line);
     this.release(h);
     const s = this.side(h.direction);
-    const out = ascii(after + eol);
-    const edit = this.replaceLine(s, h.lineStart, h.line.length, out);
+    const edit = this.replaceLine(s, h.lineStart, h.lineLength, out);
     this.push({ type: 'line-translated', direction: h.direction, keyword: keywordOf(h), before: text, after, edit });
     this.push({ type: 'edit', edit });
     s.phase = PHASE_LINE_START;
@@ -162,12 +206,12 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     s.phase = PHASE_LINE_START;
     if (h.direction === C2S) {
       const reply = `425 Cannot open data connection (${why}).`;
-      this.edit(s, h.lineStart, h.line.length, 0);
+      this.edit(s, h.lineStart, h.lineLength, 0);
       this.queue.replaceTail(Q_LOCAL, { bytes: ascii(reply + '\r\n') } satisfies LocalReply);
       this.push({ type: 'command-refused', command: VERB_NAMES[h.kind]!, reason: 'mapping-refused', reply });
       this.drain();
     } else {
-      const reply = this.replacePassive(h.line, h.first, h.last, why, h.lineStart);
+      const reply = this.replacePassive(h.text, h.lineLength, h.eol, h.first, h.last, why, h.lineStart);
       this.push({ type: 'command-refused', command: h.request.command, reason: 'mapping-refused', reply });
       if (h.last) this.completeReply(h.code);
     }
@@ -270,6 +314,7 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
   private heldCommand(line: Uint8Array): void {
     const s = this.c2s;
     const verb = s.lineCode;
+    if (verb === VERB_PORT && !this.epsvAll && this.heldPort(line)) return;
     const text = lineBody(line);
     const argument = commandArgument(text);
     const name = VERB_NAMES[verb]!;
@@ -312,7 +357,40 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
       id: this.nextId++, mode: 'active', command: name as DataCommand, original, family, connector: 'server',
     };
     this.queue.push(Q_HELD, request.id);
-    this.block(s, line, text, request, verb, null, false, false, 0);
+    this.block(s, {
+      request, direction: C2S, text, lineStart: s.lineStart, lineLength: line.length, eol: lineEndingLength(line), kind: verb,
+      head: EMPTY_PIECE, tail: EMPTY_PIECE, fast: false, first: false, last: false, code: 0,
+    });
+  }
+
+  /**
+   * PORT in its usual shape and passing the policy, read from the bytes (sextet.ts). False when
+   * anything is unusual: the general path then decides, refusals included.
+   */
+  private heldPort(line: Uint8Array): boolean {
+    const s = this.c2s;
+    const eol = lineEndingLength(line);
+    const end = line.length - eol;
+    let p = 0;
+    while (p < end && line[p] === 255) p += line[p + 1]! >= 251 && line[p + 1]! <= 254 ? 3 : 2;
+    p += 4; // the verb (classifyCommand found it here)
+    if (line[p] !== 32 || !scanSextet(line, p + 1, end) || scanned.end !== end) return false;
+    const f = scanned.fields;
+    const quad = quadOfFields(f);
+    const port = f[4]! * 256 + f[5]!;
+    const original = ownAddress({ family: 4, address: quad.dotted, port }, this.o);
+    if (checkDataAddress(original, this.o, this.outstanding) !== null) return false;
+    const head = this.commandHead.get(line, 0, p + 1);
+    const text = head.text + (scanned.canonical ? sextetText(quad, port) : latin1(line, p + 1, end));
+    const request: DataChannelRequest = {
+      id: this.nextId++, mode: 'active', command: 'PORT', original, family: this.o.serverFamily, connector: 'server',
+    };
+    this.queue.push(Q_HELD, request.id);
+    this.block(s, {
+      request, direction: C2S, text, lineStart: s.lineStart, lineLength: line.length, eol, kind: VERB_PORT,
+      head: EMPTY_PIECE, tail: EMPTY_PIECE, fast: false, first: false, last: false, code: 0,
+    });
+    return true;
   }
 
   /** Refuse a held client line: it is removed and the client gets `reply` in its turn. */
@@ -380,8 +458,9 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     const last = (s.lineFlags & LINE_LAST) !== 0;
     const code = s.lineCode >> 1;
     const kind = this.replyWanted;
-    const text = lineBody(line);
     const from = classifyReply(line, 0, line.length) >= 0 ? 4 : 0;
+    if (kind === Q_PASV && this.held227(line, from, first, last, code)) return;
+    const text = lineBody(line);
     if (this.replyFound) {
       // FTP64, a line after the address: only the reply code changes.
       this.passReplyLine(line, text);
@@ -394,7 +473,7 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
       : find227(text, from);
     if (f === null) {
       if (first && last) {
-        this.replacePassive(line, true, true, 'no address in the reply', s.lineStart);
+        this.replacePassive(text, line.length, lineEndingLength(line), true, true, 'no address in the reply', s.lineStart);
         this.push({ type: 'protocol-error', direction: S2C, message: `${code} reply without an address` });
       } else {
         this.passReplyLine(line, text);
@@ -409,14 +488,14 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     if (f === MALFORMED) problem = 'malformed address in the reply';
     else if (!this.o.policy.allowLowDataPorts && f.endpoint.port < 1024) problem = 'data port below 1024';
     if (problem !== null) {
-      this.replacePassive(line, first, last, problem, s.lineStart);
+      this.replacePassive(text, line.length, lineEndingLength(line), first, last, problem, s.lineStart);
       this.push({ type: 'protocol-error', direction: S2C, message: `${problem}; reply replaced` });
       if (last) this.completeReply(code);
       return;
     }
     const found = f as FoundAddress;
     if (this.outstanding >= this.o.policy.maxPendingDataChannels) {
-      const reply = this.replacePassive(line, first, last, 'too many data connections pending', s.lineStart);
+      const reply = this.replacePassive(text, line.length, lineEndingLength(line), first, last, 'too many data connections pending', s.lineStart);
       this.push({ type: 'command-refused', command, reason: 'too-many-data-channels', reply });
       if (last) this.completeReply(code);
       return;
@@ -429,7 +508,43 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
       family: kind === Q_PASV ? 4 : this.o.clientFamily,
       connector: 'client',
     };
-    this.block(s, line, text, request, kind, found, first, last, code);
+    const head: Piece = { text: text.slice(0, found.start), bytes: EMPTY_BYTES };
+    const tail: Piece = { text: text.slice(found.end), bytes: EMPTY_BYTES };
+    this.block(s, {
+      request, direction: S2C, text, lineStart: s.lineStart, lineLength: line.length, eol: lineEndingLength(line), kind,
+      head, tail, fast: false, first, last, code,
+    });
+  }
+
+  /**
+   * A 227 in its usual shape (the first number after the code starts a valid sextet) passing the
+   * policy, read from the bytes (sextet.ts). False when anything is unusual: the general path
+   * then decides, replacements included.
+   */
+  private held227(line: Uint8Array, from: number, first: boolean, last: boolean, code: number): boolean {
+    if (this.replyFound || this.outstanding >= this.o.policy.maxPendingDataChannels) return false;
+    const s = this.s2c;
+    const eol = lineEndingLength(line);
+    const end = line.length - eol;
+    let i = from;
+    while (i < end && (line[i]! < 48 || line[i]! > 57)) i++;
+    if (i >= end || !scanSextet(line, i, end)) return false;
+    const f = scanned.fields;
+    const port = f[4]! * 256 + f[5]!;
+    if (port < 1024 && !this.o.policy.allowLowDataPorts) return false;
+    const quad = quadOfFields(f);
+    const head = this.replyHead.get(line, 0, i);
+    const tail = this.replyTail.get(line, scanned.end, end);
+    const span = scanned.canonical ? sextetText(quad, port) : latin1(line, i, scanned.end);
+    this.replyFound = true;
+    const request: DataChannelRequest = {
+      id: this.nextId++, mode: 'passive', command: 'PASV', original: { family: 4, address: quad.dotted, port }, family: 4, connector: 'client',
+    };
+    this.block(s, {
+      request, direction: S2C, text: head.text + span + tail.text, lineStart: s.lineStart, lineLength: line.length, eol, kind: Q_PASV,
+      head, tail, fast: true, first, last, code,
+    });
+    return true;
   }
 
   /** Send on a held reply line that has no address to rewrite (renumbered 227 -> 229 under FTP64). */
@@ -445,12 +560,12 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     this.push({ type: 'edit', edit });
   }
 
-  /** Replace a passive reply line by a refusal; returns the new text. */
-  private replacePassive(line: Uint8Array, first: boolean, last: boolean, why: string, lineStart: number): string {
-    let prefix = classifyReply(line, 0, line.length) >= 0 ? latin1(line, 0, 4) : ' ';
+  /** Replace a passive reply line (`before`: its text) by a refusal; returns the new text. */
+  private replacePassive(before: string, lineLength: number, eol: number, first: boolean, last: boolean, why: string, lineStart: number): string {
+    let prefix = /^[0-9]{3}[ -]/.test(before) ? before.slice(0, 4) : ' ';
     if (this.replyWanted === Q_EPSV_AS_PASV && prefix.startsWith('227')) prefix = '229' + prefix.slice(3);
     const text = first && last ? passiveRefusal(why) : `${prefix}Cannot open data connection (${why}).`;
-    const edit = this.replaceLine(this.s2c, lineStart, line.length, ascii(text + lineEnding(line)));
+    const edit = this.replaceLine(this.s2c, lineStart, lineLength, asciiLine(text, eol));
     this.push({ type: 'edit', edit });
     return text;
   }
@@ -529,19 +644,13 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     else this.heldS2C = null;
   }
 
-  /** Hold `line` for the embedding's answer; the direction consumes nothing until then. */
-  private block(
-    s: DirectionStream, line: Uint8Array, text: string, request: DataChannelRequest, kind: number,
-    found: FoundAddress | null, first: boolean, last: boolean, code: number,
-  ): void {
-    const h: HeldLine = {
-      request, direction: s.direction, line: line.slice(), text, lineStart: s.lineStart, kind, found, first, last, code,
-    };
+  /** Hold a line for the embedding's answer; the direction consumes nothing until then. */
+  private block(s: DirectionStream, h: HeldLine): void {
     if (s === this.c2s) this.heldC2S = h;
     else this.heldS2C = h;
     this.outstanding++;
     s.phase = PHASE_BLOCKED;
-    this.push({ type: 'data-channel-request', request });
+    this.push({ type: 'data-channel-request', request: h.request });
   }
 
 }
