@@ -6,6 +6,10 @@
  * expiry files a new entry and makes the old one stale (its deadline no longer matches). Stale
  * entries (released slots, superseded deadlines) are dropped when they surface, and compacted
  * away when they outnumber the live ones. No work is proportional to the table size per packet.
+ *
+ * `floor` is a lower bound of every timed mapping's expiry (the heap's earliest deadline as last
+ * seen, lowered by every earlier schedule or move): lookups need no per-mapping expiry while
+ * nowMs is below it.
  */
 
 import { F_HELD, SLOT_LIMIT, type SlotStore } from './slots.js';
@@ -15,6 +19,8 @@ export class ExpiryQueue {
   private readonly heap = new TimerHeap(1024);
   /** Live timed mappings (each has exactly one current entry). */
   private timed = 0;
+  /** No timed mapping expires before this. */
+  floor = Infinity;
 
   constructor(private readonly slots: SlotStore) {}
 
@@ -25,6 +31,7 @@ export class ExpiryQueue {
     sl.setHeapDeadline(s, expiresAt);
     this.heap.push(expiresAt, sl.handleOf(s));
     this.timed++;
+    if (expiresAt < this.floor) this.floor = expiresAt;
     if (this.heap.size > 2 * this.timed + 1024) {
       this.heap.compact((h, d) => this.current(h, d));
     }
@@ -34,6 +41,7 @@ export class ExpiryQueue {
   move(s: number, expiresAt: number): void {
     const sl = this.slots;
     sl.setExpiry(s, expiresAt);
+    if (expiresAt < this.floor) this.floor = expiresAt;
     if (expiresAt < sl.heapDeadline(s)) {
       sl.setHeapDeadline(s, expiresAt);
       this.heap.push(expiresAt, sl.handleOf(s));
@@ -63,8 +71,11 @@ export class ExpiryQueue {
         heap.replaceTop(e, h);
         continue;
       }
+      // Every timed mapping has an entry no later than its expiry, so the top bounds them all.
+      this.floor = d;
       return d;
     }
+    this.floor = Infinity;
     return Infinity;
   }
 

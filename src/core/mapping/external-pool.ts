@@ -14,14 +14,6 @@ import { highWord, keyedPair } from './keyed-hash.js';
 import { PortSelector, PortSpace } from './port-space.js';
 import type { ResolvedOptions } from './types.js';
 
-/**
- * An address key as a Map key that V8 stores unboxed: IPv4 keys folded into int32 (small integers
- * hash fast; values of 2^31 and up would be boxed doubles), IPv6 keys (2^32 and up) unchanged.
- */
-export function smallKey(key: number): number {
-  return key < 4294967296 ? key | 0 : key;
-}
-
 export function familyOfKey(key: number): 4 | 6 {
   return key >= 4294967296 ? 6 : 4;
 }
@@ -37,7 +29,11 @@ export class ExternalPool {
   /** 1:1 static address mappings: internal address key <-> external index. */
   readonly oneToOneOut = new Map<number, number>();
   readonly oneToOneIn = new Map<number, number>();
-  private readonly index = new Map<number, number>(); // smallKey(address key) -> index
+  // Address key -> index, open addressing over typed arrays (a Map.get costs more than the rest
+  // of an external lookup): keys as f64, index + 1 beside them (0 = empty), at most 1/4 full.
+  private addrKeys = new Float64Array(16);
+  private addrIdx = new Int32Array(16);
+  private addrShift = 28; // 32 - log2(positions)
   private readonly spaces: (PortSpace | undefined)[] = [];
   private readonly selector = new PortSelector();
   private readonly fg = new Uint32Array(2); // scratch for keyedPair
@@ -55,21 +51,55 @@ export class ExternalPool {
 
   /** Index of an address key, or undefined when it is not one of the NAT's addresses. */
   indexOfKey(key: number): number | undefined {
-    return this.index.get(smallKey(key));
+    const i = this.find(key);
+    return i < 0 ? undefined : i;
+  }
+
+  /** Index of an address key, or -1. */
+  find(key: number): number {
+    const keys = this.addrKeys;
+    const mask = keys.length - 1;
+    let i = Math.imul((key >>> 0) ^ highWord(key), 0x9e3779b1) >>> this.addrShift;
+    for (;;) {
+      const v = this.addrIdx[i]!;
+      if (v === 0) return -1;
+      if (keys[i] === key) return v - 1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private addKey(key: number, idx: number): void {
+    if ((this.text.length + 1) * 4 > this.addrKeys.length) {
+      const oldKeys = this.addrKeys;
+      const oldIdx = this.addrIdx;
+      this.addrKeys = new Float64Array(oldKeys.length * 2);
+      this.addrIdx = new Int32Array(oldKeys.length * 2);
+      this.addrShift--;
+      for (let i = 0; i < oldKeys.length; i++) if (oldIdx[i]! !== 0) this.place(oldKeys[i]!, oldIdx[i]! - 1);
+    }
+    this.place(key, idx);
+  }
+
+  private place(key: number, idx: number): void {
+    const mask = this.addrKeys.length - 1;
+    let i = Math.imul((key >>> 0) ^ highWord(key), 0x9e3779b1) >>> this.addrShift;
+    while (this.addrIdx[i] !== 0) i = (i + 1) & mask;
+    this.addrKeys[i] = key;
+    this.addrIdx[i] = idx + 1;
   }
 
   /** Index of an external address; with `add`, register a new one (static mappings). -1 if unknown. */
   indexOf(address: string, add: boolean): number {
     const peek = this.keys.peek(address);
-    const known = peek >= 0 ? this.index.get(smallKey(peek)) : undefined;
-    if (known !== undefined) return known;
+    const known = peek >= 0 ? this.find(peek) : -1;
+    if (known >= 0) return known;
     if (!add) return -1;
     if (this.text.length >= 65535) throw new NatAlgError('capacity', 'too many external addresses');
     const key = this.keys.acquire(address);
     const idx = this.text.length;
+    this.addKey(key, idx);
     this.text.push(this.keys.text(key));
     this.key.push(key);
-    this.index.set(smallKey(key), idx);
     return idx;
   }
 

@@ -3,12 +3,12 @@
  * (one instance per side, internal and external).
  *
  * Why this shape: at a million mappings nothing fits in cache, so a lookup costs what it touches.
- * Each entry carries its key inline beside the answer (slot, generation, expiry), 24 bytes, so a
- * hit reads one entry and usually one cache line; chained buckets or an index of record numbers
- * would add a second dependent miss per lookup.
+ * Each entry carries its key inline beside the answer (slot and generation, which make the
+ * mapping's id), 16 bytes aligned to 16, so a hit reads one entry in one cache line; chained
+ * buckets or an index of record numbers would add a second dependent miss per lookup.
  *
- * Entry at position i: u32[6i] key word 0, u32[6i+1] key word 1, u32[6i+2] slot + 1 (0 = empty),
- * u32[6i+3] generation of the slot, f64[3i+2] expiry (a lower bound the caller may refine).
+ * Entry at position i: u32[4i] key word 0, u32[4i+1] key word 1, u32[4i+2] slot + 1 (0 = empty),
+ * u32[4i+3] generation of the slot.
  *
  * Linear probing, power-of-two capacity, load at most 1/2 (doubling before it would pass), and
  * backward-shift deletion: no tombstones, so probe chains never lengthen with churn. The caller
@@ -22,12 +22,11 @@
 /** Hash of a stored entry, from its key words and slot (for deletion and growth). */
 export type HomeOf = (k0: number, k1: number, slot: number) => number;
 
-const STRIDE = 6; // u32 words per entry
+const STRIDE = 4; // u32 words per entry
 const MIN_CAPACITY = 8;
 
 export class HashIndex {
   private u32: Uint32Array;
-  private f64: Float64Array;
   private mask: number;
   /** Entries held. */
   size = 0;
@@ -37,9 +36,7 @@ export class HashIndex {
     private readonly homeOf: HomeOf,
   ) {
     const cap = powerOfTwoAtLeast(Math.max(capacity, MIN_CAPACITY));
-    const buf = new ArrayBuffer(cap * STRIDE * 4);
-    this.u32 = new Uint32Array(buf);
-    this.f64 = new Float64Array(buf);
+    this.u32 = new Uint32Array(cap * STRIDE);
     this.mask = cap - 1;
   }
 
@@ -100,18 +97,10 @@ export class HashIndex {
     return this.u32[pos * STRIDE + 3]!;
   }
 
-  expiry(pos: number): number {
-    return this.f64[pos * 3 + 2]!;
-  }
-
-  setExpiry(pos: number, v: number): void {
-    this.f64[pos * 3 + 2] = v;
-  }
-
   /** Add an entry (grows first when the load would pass 1/2). Returns its position. */
-  insert(hash: number, k0: number, k1: number, slot: number, gen: number, expiry: number): number {
+  insert(hash: number, k0: number, k1: number, slot: number, gen: number): number {
     if ((this.size + 1) * 2 > this.mask + 1) this.resize((this.mask + 1) * 2);
-    const i = this.place(hash, k0, k1, slot, gen, expiry);
+    const i = this.place(hash, k0, k1, slot, gen);
     this.size++;
     return i;
   }
@@ -119,7 +108,6 @@ export class HashIndex {
   /** Remove the entry at `pos`, shifting later entries of its cluster back into the hole. */
   removeAt(pos: number): void {
     const u = this.u32;
-    const f = this.f64;
     const mask = this.mask;
     let hole = pos;
     let j = pos;
@@ -137,13 +125,11 @@ export class HashIndex {
         u[h + 1] = u[o + 1]!;
         u[h + 2] = v;
         u[h + 3] = u[o + 3]!;
-        f[hole * 3 + 2] = f[j * 3 + 2]!;
         hole = j;
       }
     }
     const h = hole * STRIDE;
     u[h] = u[h + 1] = u[h + 2] = u[h + 3] = 0;
-    f[hole * 3 + 2] = 0;
     this.size--;
   }
 
@@ -158,11 +144,8 @@ export class HashIndex {
   /** Rebuild at `capacity` positions (a power of two, more than twice the entries). */
   private resize(capacity: number): void {
     const oldU = this.u32;
-    const oldF = this.f64;
     const oldCap = this.mask + 1;
-    const buf = new ArrayBuffer(capacity * STRIDE * 4);
-    this.u32 = new Uint32Array(buf);
-    this.f64 = new Float64Array(buf);
+    this.u32 = new Uint32Array(capacity * STRIDE);
     this.mask = capacity - 1;
     for (let i = 0; i < oldCap; i++) {
       const o = i * STRIDE;
@@ -170,11 +153,11 @@ export class HashIndex {
       if (v === 0) continue;
       const k0 = oldU[o]!;
       const k1 = oldU[o + 1]!;
-      this.place(this.homeOf(k0, k1, v - 1), k0, k1, v - 1, oldU[o + 3]!, oldF[i * 3 + 2]!);
+      this.place(this.homeOf(k0, k1, v - 1), k0, k1, v - 1, oldU[o + 3]!);
     }
   }
 
-  private place(hash: number, k0: number, k1: number, slot: number, gen: number, expiry: number): number {
+  private place(hash: number, k0: number, k1: number, slot: number, gen: number): number {
     const u = this.u32;
     const mask = this.mask;
     let i = hash & mask;
@@ -184,7 +167,6 @@ export class HashIndex {
     u[o + 1] = k1;
     u[o + 2] = slot + 1;
     u[o + 3] = gen;
-    this.f64[i * 3 + 2] = expiry;
     return i;
   }
 }

@@ -11,16 +11,17 @@
  *
  * External key: (external address index, protocol, port), exact in the entry.
  *
- * Expiry in an entry is a lower bound of the record's: a refresh only moves the record (and the
- * timer heap, lazily), and a lookup that finds the entry's bound passed reads the record once and
- * writes the true expiry back. Only a change to an earlier expiry (a TCP mapping falling back to
- * its transitory timeout) must reach the entries at once: `lowerExpiry`. Held mappings carry
- * Infinity.
+ * Expiry is not in the entries (it would make them 24 bytes and need updating per refresh):
+ * the expiry queue keeps `floor`, a lower bound of every timed mapping's expiry, and an entry is
+ * alive without further reading while nowMs is below it. That is the case whenever the embedding
+ * has run `handleTimeout` for the time it passes in; a lookup after a deadline that was not yet
+ * handled reads the record's expiry (a second access, as exact as the first).
  */
 
 import { HashIndex } from './hash-index.js';
 import { highWord } from './keyed-hash.js';
-import { F_HELD, KEY_SHIFT, type SlotStore } from './slots.js';
+import type { ExpiryQueue } from './expiry.js';
+import { F_HELD, KEY_SHIFT, SLOT_LIMIT, type SlotStore } from './slots.js';
 
 const V6_BIT = 1 << 20;
 const REMOTE_SHIFT = 21; // 11 bits of the remote hash in key word 1
@@ -31,6 +32,7 @@ export class MappingIndex {
 
   constructor(
     private readonly slots: SlotStore,
+    private readonly expiry: ExpiryQueue,
     initialEntries: number,
     private readonly secret: number,
   ) {
@@ -69,29 +71,35 @@ export class MappingIndex {
     return this.outside.find(mix(k0, idx, 0, this.secret), k0, idx);
   }
 
-  /** Is the entry at `pos` of `ix` alive at nowMs? Refreshes a passed lower bound from the record. */
-  alive(ix: HashIndex, pos: number, nowMs: number): boolean {
-    if (ix.expiry(pos) > nowMs) return true;
-    const e = this.slots.expiry(ix.slot(pos)); // held entries carry Infinity and never get here
-    if (e <= nowMs) return false;
-    ix.setExpiry(pos, e);
-    return true;
+  /** Id (generation * 2^24 + slot) of the live mapping holding an external endpoint, or -1. */
+  outsideHandle(idx: number, p: number, port: number, nowMs: number): number {
+    const k0 = port | (p << 16);
+    const ox = this.outside;
+    const pos = ox.find(mix(k0, idx, 0, this.secret), k0, idx);
+    if (pos < 0 || !(nowMs < this.expiry.floor || this.alive(ox, pos, nowMs))) return -1;
+    return ox.gen(pos) * SLOT_LIMIT + ox.slot(pos);
   }
 
-  /** Index a slot whose fields, flags and (unless held) expiry are set. */
+  /** Is the mapping of the entry at `pos` of `ix` alive at nowMs? */
+  alive(ix: HashIndex, pos: number, nowMs: number): boolean {
+    if (nowMs < this.expiry.floor) return true;
+    const s = ix.slot(pos);
+    return (this.slots.flags(s) & F_HELD) !== 0 || this.slots.expiry(s) > nowMs;
+  }
+
+  /** Index a slot whose fields and flags are set. */
   insert(s: number): void {
     const sl = this.slots;
-    const e = sl.flags(s) & F_HELD ? Infinity : sl.expiry(s);
     const g = sl.gen(s);
     const kind = sl.flags(s) >> KEY_SHIFT;
     const iaddr = sl.iaddr(s);
     const rw = kind === 0 ? 0 : remoteWord(sl.raddr(s), kind === 2 ? sl.rport(s) : 0);
     const k0 = iaddr >>> 0;
     const k1 = insideWord(sl.proto(s), iaddr, sl.iport(s), kind, rw);
-    this.inside.insert(mix(k0, k1, rw, this.secret), k0, k1, s, g, e);
+    this.inside.insert(mix(k0, k1, rw, this.secret), k0, k1, s, g);
     const x0 = sl.eport(s) | (sl.proto(s) << 16);
     const x1 = sl.extIdx(s);
-    this.outside.insert(mix(x0, x1, 0, this.secret), x0, x1, s, g, e);
+    this.outside.insert(mix(x0, x1, 0, this.secret), x0, x1, s, g);
   }
 
   /** Remove a slot from both sides (before its record changes). */
@@ -100,14 +108,6 @@ export class MappingIndex {
     if (a >= 0) this.inside.removeAt(a);
     const b = this.outsidePosOfSlot(s);
     if (b >= 0) this.outside.removeAt(b);
-  }
-
-  /** The slot's expiry moved earlier than its entries may say: bring both bounds down to `e`. */
-  lowerExpiry(s: number, e: number): void {
-    const a = this.insidePosOfSlot(s);
-    if (a >= 0 && this.inside.expiry(a) > e) this.inside.setExpiry(a, e);
-    const b = this.outsidePosOfSlot(s);
-    if (b >= 0 && this.outside.expiry(b) > e) this.outside.setExpiry(b, e);
   }
 
   private insidePosOfSlot(s: number): number {

@@ -104,9 +104,9 @@ export class PortTable {
     let initial = 1024;
     while (initial > this.options.maxMappings && initial > 1) initial >>= 1;
     this.slots = new SlotStore(initial, this.options.maxMappings);
-    this.index = new MappingIndex(this.slots, initial, hashKey);
     this.pool = new ExternalPool(this.options, this.keys, secretF, secretG);
     this.expiry = new ExpiryQueue(this.slots);
+    this.index = new MappingIndex(this.slots, this.expiry, initial, hashKey);
     this.events = new EventQueue(this.options.maxQueuedEvents);
     this.peers = new PeerMemory(this.slots, this.keys, this.options.maxPeersPerMapping);
     this.behavior = Int8Array.from(this.options.policies.map((p) => BEHAVIOR_KIND[p.mapping]));
@@ -257,12 +257,8 @@ export class PortTable {
 
   /** Id of the live mapping holding an external endpoint (address key, port), or -1. */
   findExternal(protocolIdx: number, address: number, port: number, nowMs: number): number {
-    const idx = this.pool.indexOfKey(address);
-    if (idx === undefined) return -1;
-    const pos = this.index.outsidePos(idx, protocolIdx, port);
-    if (pos < 0) return -1;
-    const ox = this.index.outside;
-    return this.index.alive(ox, pos, nowMs) ? ox.gen(pos) * SLOT_LIMIT + ox.slot(pos) : -1;
+    const idx = this.pool.find(address);
+    return idx < 0 ? -1 : this.index.outsideHandle(idx, protocolIdx, port, nowMs);
   }
 
   // ----------------------------------------------------------- static mappings
@@ -499,10 +495,7 @@ export class PortTable {
 
   private touch(s: number, nowMs: number): void {
     if (this.slots.flags(s) & F_HELD) return;
-    const e = nowMs + this.timeoutOf(s);
-    // Index entries hold a lower bound of the expiry: only an earlier one must reach them now.
-    if (e < this.slots.expiry(s)) this.index.lowerExpiry(s, e);
-    this.expiry.move(s, e);
+    this.expiry.move(s, nowMs + this.timeoutOf(s));
   }
 
   private setPhase(s: number, phase: ConnectionPhase): void {
