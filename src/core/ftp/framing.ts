@@ -143,8 +143,11 @@ export abstract class LineFraming {
 
   /** A line's first bytes decided (`r` from classifyCommand/classifyReply): return its phase. */
   protected abstract decideLine(s: DirectionStream, r: number): number;
-  /** A held candidate line is complete (line ending included, or none at end of stream). */
-  protected abstract heldLine(s: DirectionStream, line: Uint8Array): void;
+  /**
+   * A held candidate line is complete: buf[from..to), line ending included. `buf` is the input
+   * chunk or the hold buffer, valid during the call only (copy what must outlive it).
+   */
+  protected abstract heldLine(s: DirectionStream, buf: Uint8Array, from: number, to: number): void;
   /** A line with a non-generic `lineAction` ended; input and output positions are after it. */
   protected abstract onLineEnd(s: DirectionStream, action: number): void;
   /** A candidate line is over-long and will be dropped up to its LF: set `lineAction`, report. */
@@ -313,7 +316,9 @@ export abstract class LineFraming {
       s.phase = PHASE_HOLD;
       if (endedLine) {
         s.phase = PHASE_LINE_START;
-        this.heldLine(s, s.takeHold());
+        const length = s.holdLength;
+        s.holdLength = 0;
+        this.heldLine(s, s.hold!, 0, length);
       }
     }
     return at;
@@ -335,18 +340,19 @@ export abstract class LineFraming {
       s.skipRun(n);
       return n;
     }
-    let line: Uint8Array;
-    if (direct) {
-      line = bytes.subarray(s.lineFrom, end);
-      s.lineFrom = -1;
-    } else {
-      s.append(bytes, i, end);
-      line = s.takeHold();
-    }
     s.skipRun(end);
     s.phase = PHASE_LINE_START;
     s.inputOffset = s.at(end);
-    this.heldLine(s, line);
+    if (direct) {
+      const from = s.lineFrom;
+      s.lineFrom = -1;
+      this.heldLine(s, bytes, from, end);
+    } else {
+      s.append(bytes, i, end);
+      const length = s.holdLength;
+      s.holdLength = 0;
+      this.heldLine(s, s.hold!, 0, length);
+    }
     return end;
   }
 

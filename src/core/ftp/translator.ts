@@ -223,9 +223,15 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     return s === this.c2s ? this.decideCommand(r) : this.decideReply(s, r);
   }
 
-  protected heldLine(s: DirectionStream, line: Uint8Array): void {
-    if (s === this.c2s) this.heldCommand(line);
-    else this.heldReply(line);
+  protected heldLine(s: DirectionStream, buf: Uint8Array, from: number, to: number): void {
+    // The usual PORT and 227 are read in place; anything else gets a line of its own.
+    if (s === this.c2s) {
+      if (s.lineCode === VERB_PORT && !this.epsvAll && this.heldPort(buf, from, to)) return;
+      this.heldCommand(buf === s.hold ? buf.slice(from, to) : buf.subarray(from, to));
+    } else {
+      if (this.replyWanted === Q_PASV && this.held227(buf, from, to)) return;
+      this.heldReply(buf === s.hold ? buf.slice(from, to) : buf.subarray(from, to));
+    }
   }
 
   protected onOverlong(s: DirectionStream): void {
@@ -314,7 +320,6 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
   private heldCommand(line: Uint8Array): void {
     const s = this.c2s;
     const verb = s.lineCode;
-    if (verb === VERB_PORT && !this.epsvAll && this.heldPort(line)) return;
     const text = lineBody(line);
     const argument = commandArgument(text);
     const name = VERB_NAMES[verb]!;
@@ -367,11 +372,11 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
    * PORT in its usual shape and passing the policy, read from the bytes (sextet.ts). False when
    * anything is unusual: the general path then decides, refusals included.
    */
-  private heldPort(line: Uint8Array): boolean {
+  private heldPort(line: Uint8Array, from: number, to: number): boolean {
     const s = this.c2s;
-    const eol = lineEndingLength(line);
-    const end = line.length - eol;
-    let p = 0;
+    const eol = eolLength(line, from, to);
+    const end = to - eol;
+    let p = from;
     while (p < end && line[p] === 255) p += line[p + 1]! >= 251 && line[p + 1]! <= 254 ? 3 : 2;
     p += 4; // the verb (classifyCommand found it here)
     if (line[p] !== 32 || !scanSextet(line, p + 1, end) || scanned.end !== end) return false;
@@ -380,14 +385,14 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     const port = f[4]! * 256 + f[5]!;
     const original = ownAddress({ family: 4, address: quad.dotted, port }, this.o);
     if (checkDataAddress(original, this.o, this.outstanding) !== null) return false;
-    const head = this.commandHead.get(line, 0, p + 1);
+    const head = this.commandHead.get(line, from, p + 1);
     const text = head.text + (scanned.canonical ? sextetText(quad, port) : latin1(line, p + 1, end));
     const request: DataChannelRequest = {
       id: this.nextId++, mode: 'active', command: 'PORT', original, family: this.o.serverFamily, connector: 'server',
     };
     this.queue.push(Q_HELD, request.id);
     this.block(s, {
-      request, direction: C2S, text, lineStart: s.lineStart, lineLength: line.length, eol, kind: VERB_PORT,
+      request, direction: C2S, text, lineStart: s.lineStart, lineLength: to - from, eol, kind: VERB_PORT,
       head: EMPTY_PIECE, tail: EMPTY_PIECE, fast: false, first: false, last: false, code: 0,
     });
     return true;
@@ -458,8 +463,7 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
     const last = (s.lineFlags & LINE_LAST) !== 0;
     const code = s.lineCode >> 1;
     const kind = this.replyWanted;
-    const from = classifyReply(line, 0, line.length) >= 0 ? 4 : 0;
-    if (kind === Q_PASV && this.held227(line, from, first, last, code)) return;
+    const from = s.lineCode >= 0 ? 4 : 0; // after the reply code, if the line has one
     const text = lineBody(line);
     if (this.replyFound) {
       // FTP64, a line after the address: only the reply code changes.
@@ -521,19 +525,20 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
    * policy, read from the bytes (sextet.ts). False when anything is unusual: the general path
    * then decides, replacements included.
    */
-  private held227(line: Uint8Array, from: number, first: boolean, last: boolean, code: number): boolean {
+  private held227(line: Uint8Array, from: number, to: number): boolean {
     if (this.replyFound || this.outstanding >= this.o.policy.maxPendingDataChannels) return false;
     const s = this.s2c;
-    const eol = lineEndingLength(line);
-    const end = line.length - eol;
-    let i = from;
+    const eol = eolLength(line, from, to);
+    const end = to - eol;
+    let i = s.lineCode >= 0 ? from + 4 : from; // after the reply code, if the line has one
     while (i < end && (line[i]! < 48 || line[i]! > 57)) i++;
     if (i >= end || !scanSextet(line, i, end)) return false;
     const f = scanned.fields;
     const port = f[4]! * 256 + f[5]!;
     if (port < 1024 && !this.o.policy.allowLowDataPorts) return false;
     const quad = quadOfFields(f);
-    const head = this.replyHead.get(line, 0, i);
+    s.lineAction = LINE_NONE; // the reply's end is handled when the line is sent
+    const head = this.replyHead.get(line, from, i);
     const tail = this.replyTail.get(line, scanned.end, end);
     const span = scanned.canonical ? sextetText(quad, port) : latin1(line, i, scanned.end);
     this.replyFound = true;
@@ -541,8 +546,8 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
       id: this.nextId++, mode: 'passive', command: 'PASV', original: { family: 4, address: quad.dotted, port }, family: 4, connector: 'client',
     };
     this.block(s, {
-      request, direction: S2C, text: head.text + span + tail.text, lineStart: s.lineStart, lineLength: line.length, eol, kind: Q_PASV,
-      head, tail, fast: true, first, last, code,
+      request, direction: S2C, text: head.text + span + tail.text, lineStart: s.lineStart, lineLength: to - from, eol, kind: Q_PASV,
+      head, tail, fast: true, first: (s.lineFlags & LINE_FIRST) !== 0, last: (s.lineFlags & LINE_LAST) !== 0, code: s.lineCode >> 1,
     });
     return true;
   }
@@ -657,5 +662,11 @@ export class FtpTranslator extends LineFraming implements StreamTranslator<FtpEv
 
 function keywordOf(h: HeldLine): string {
   if (h.direction === C2S) return VERB_NAMES[h.kind]!;
-  return String(h.code);
+  return h.code === 227 ? '227' : String(h.code);
+}
+
+/** Length of the line ending of buf[from..to): 2 CRLF, 1 LF, 0 none. */
+function eolLength(buf: Uint8Array, from: number, to: number): number {
+  if (to === from || buf[to - 1] !== 10) return 0;
+  return to - from >= 2 && buf[to - 2] === 13 ? 2 : 1;
 }
