@@ -3,7 +3,10 @@
  * - ftp.passthrough: MB/s through both directions of a realistic control stream (typical commands
  *   and replies, multi-line FEAT/HELP/STAT replies, long path names) fed in 1460-byte chunks,
  *   with the ratio against a plain newline scan (`indexOf(10)` loop) of the same chunks.
- *   Goals: >= 1000 MB/s and ratio >= 0.5.
+ *   Goals: >= 1000 MB/s and ratio >= 0.5. The absolute figure depends on the machine (on a
+ *   shared 2-core VM the indexOf scan itself runs at 0.7-0.9 GB/s); the ratio is the portable one.
+ *   Client lines are held until their LF (the line cap), so lines cut by the 1460-byte chunking
+ *   are copied once: that cost is part of the figure.
  * - ftp.rewrite: PORT and 227 lines rewritten per second with a resolver that answers at once.
  *   Goal: >= 1e6 lines/s.
  */

@@ -170,7 +170,7 @@ export abstract class LineFraming {
    */
   private passLines(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
     for (;;) {
-      const j = bytes.indexOf(10, i);
+      const j = findLF(bytes, i, n);
       if (j < 0) return n;
       i = j + 1;
       s.phase = PHASE_LINE_START;
@@ -201,7 +201,7 @@ export abstract class LineFraming {
    */
   private passCommands(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
     for (;;) {
-      const j = bytes.indexOf(10, i);
+      const j = findLF(bytes, i, n);
       const end = j < 0 ? n : j + 1;
       const from = s.lineFrom;
       if ((from >= 0 ? end - from : s.holdLength + (end - i)) > this.maxLine) {
@@ -426,6 +426,16 @@ export abstract class LineFraming {
   protected push(e: FtpEvent): void {
     this.events[this.eventTail++] = e;
   }
+}
+
+/**
+ * Index of the next LF in bytes[i..n), or -1. Control lines are short: a plain loop finds their
+ * end sooner than a call to indexOf; a long line is left to indexOf after the first bytes.
+ */
+function findLF(bytes: Uint8Array, i: number, n: number): number {
+  const stop = n - i > 128 ? i + 128 : n;
+  for (; i < stop; i++) if (bytes[i] === 10) return i;
+  return i < n ? bytes.indexOf(10, i) : -1;
 }
 
 export function checkTime(nowMs: number): void {

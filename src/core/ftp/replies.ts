@@ -23,6 +23,16 @@ export const REPLY_NOT_A_REPLY = -2;
  */
 export function classifyReply(buf: Uint8Array, from: number, to: number): number {
   const avail = to - from;
+  if (avail >= 4) {
+    // The common case, straight through: three digits and a space or a hyphen.
+    const a = buf[from]! - 48;
+    const b = buf[from + 1]! - 48;
+    const c = buf[from + 2]! - 48;
+    if (a < 0 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return REPLY_NOT_A_REPLY;
+    const d = buf[from + 3];
+    if (d === 32) return (a * 100 + b * 10 + c) * 2;
+    return d === 45 ? (a * 100 + b * 10 + c) * 2 + 1 : REPLY_NOT_A_REPLY;
+  }
   const lim = avail < 4 ? avail : 4;
   for (let k = 0; k < lim; k++) {
     const c = buf[from + k]!;
