@@ -71,6 +71,20 @@ export class MappingIndex {
     return this.outside.find(mix(k0, idx, 0, this.secret), k0, idx);
   }
 
+  /**
+   * Id (generation * 2^24 + slot) of the live endpoint-independent (kind 0) mapping of an internal
+   * endpoint, or -1: `insidePos` + `alive` for the common key, in one short function so the whole
+   * lookup inlines.
+   */
+  insideHandle(p: number, iaddr: number, iport: number, nowMs: number): number {
+    const k0 = iaddr >>> 0;
+    const k1 = iport | (p << 16) | (iaddr >= 4294967296 ? V6_BIT : 0);
+    const ix = this.inside;
+    const pos = ix.find(mix(k0, k1, 0, this.secret), k0, k1);
+    if (pos < 0 || !(nowMs < this.expiry.floor || this.alive(ix, pos, nowMs))) return -1;
+    return ix.gen(pos) * SLOT_LIMIT + ix.slot(pos);
+  }
+
   /** Id (generation * 2^24 + slot) of the live mapping holding an external endpoint, or -1. */
   outsideHandle(idx: number, p: number, port: number, nowMs: number): number {
     const k0 = port | (p << 16);

@@ -224,7 +224,12 @@ export class PortTable {
    * keys: an IPv4 address as an unsigned 32-bit number (see `ipv4ToNumber`).
    */
   findInternal(protocolIdx: number, address: number, port: number, nowMs: number, remoteAddress = -1, remotePort = 0): number {
-    const pos = this.st.findOutboundPos(protocolIdx, address, port, remoteAddress, remotePort, nowMs);
+    const st = this.st;
+    const kc = st.keyCounts;
+    const base = protocolIdx * 3;
+    // Only endpoint-independent keys can match: the one-entry path, nothing else to try.
+    if (remoteAddress < 0 || (kc[base + 1] === 0 && kc[base + 2] === 0)) return st.index.insideHandle(protocolIdx, address, port, nowMs);
+    const pos = st.findOutboundPos(protocolIdx, address, port, remoteAddress, remotePort, nowMs);
     if (pos < 0) return -1;
     const ix = this.st.index.inside;
     return ix.gen(pos) * SLOT_LIMIT + ix.slot(pos);
