@@ -1,8 +1,9 @@
 /**
  * Line framing for both directions of an FTP control connection: where lines start and end, which
  * bytes stream through untouched, which line is held whole, dropped or replaced, and the TLS
- * stretches that are only followed. What a line *means* is decided by the subclass (translator.ts)
- * through the hooks at the bottom; this file only moves bytes and keeps offsets exact.
+ * stretches that are only followed. What a line *means* is decided by the subclasses (the rules
+ * in session.ts, applied by translator.ts) through the hooks at the bottom; this file only moves
+ * bytes and keeps offsets exact.
  *
  * Phases per direction (DirectionStream.phase):
  *   LINE_START --first bytes decide: not a candidate--> PASS --LF--> LINE_START
@@ -139,7 +140,7 @@ export abstract class LineFraming {
     return this.side(direction).phase === PHASE_BLOCKED;
   }
 
-  // ---- hooks: what lines mean (translator.ts) ------------------------------------------------
+  // ---- hooks: what lines mean (translator.ts, session.ts) ----------------------------------
 
   /** A line's first bytes decided (`r` from classifyCommand/classifyReply): return its phase. */
   protected abstract decideLine(s: DirectionStream, r: number): number;

@@ -10,7 +10,7 @@
 import type { Direction } from '../stream/translator.js';
 import { TlsRecordFollower } from './tls-records.js';
 
-/** What the translator is doing with this direction's bytes (see translator.ts for the rules). */
+/** What the translator is doing with this direction's bytes (framing.ts; line rules in session.ts). */
 export const PHASE_LINE_START = 0; // at a line start, or deciding (first bytes in `hold`)
 export const PHASE_PASS = 1; // inside a line that streams through until its LF
 export const PHASE_HOLD = 2; // inside a candidate line, collecting it in `hold`
@@ -20,7 +20,7 @@ export const PHASE_TLS = 5; // encrypted: forward untouched, follow record frami
 export const PHASE_OPAQUE = 6; // framing lost or connection closing: forward untouched, never parse
 export const PHASE_CLOSED = 7; // the translator asked for the connection to be closed: drop input
 
-/** What to do when the current line ends (DirectionStream.lineAction); more in translator.ts. */
+/** What to do when the current line ends (DirectionStream.lineAction); more in session.ts. */
 export const LINE_NONE = 0;
 /** A refused line being dropped: report its removal when its LF comes. */
 export const LINE_DROP = 3;
@@ -43,7 +43,7 @@ export class DirectionStream {
   holdLength = 0;
   /** Input offset of the first byte of the current line. */
   lineStart = 0;
-  /** Per-line note set when the line's kind was decided (see translator.ts LINE_* constants). */
+  /** Per-line note set when the line's kind was decided (see session.ts LINE_* constants). */
   lineAction = 0;
   /** Client: the verb code. Server: the reply classification (code * 2 + continues). */
   lineCode = 0;
