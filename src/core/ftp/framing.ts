@@ -284,7 +284,7 @@ export abstract class LineFraming {
     if (from >= 0) {
       if (action === PHASE_PASS) {
         s.phase = PHASE_PASS;
-        s.lineFrom = from; // client: the line waits in the run until its LF
+        if (client) s.lineFrom = from; // the command waits in the run until its LF
       } else {
         s.flushRun(from);
         s.phase = action;
