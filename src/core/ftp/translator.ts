@@ -248,8 +248,8 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
     }
     if (r === REPLY_NOT_A_REPLY) return PHASE_PASS; // not a reply line: no effect on pairing
     const code = r >> 1;
-    const head = this.queue.headKind();
-    this.replyWanted = code >= 200 && code < 600 && expectedPassiveCode(head) === code ? head : 0;
+    // Only 227/228/229 can be a passive answer; most replies are decided by the code alone.
+    this.replyWanted = code >= 227 && code <= 229 && expectedPassiveCode(this.queue.headKind()) === code ? this.queue.headKind() : 0;
     this.replyFound = false;
     s.lineFlags = LINE_FIRST;
     if (r & 1) this.multiCode = code;
