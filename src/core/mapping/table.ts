@@ -21,6 +21,7 @@ import { NatAlgError } from '../errors.js';
 import type { Endpoint } from '../net/ip.js';
 import type { AddressKeys } from './address-keys.js';
 import { externalKey, publicExpectation, type ExpectationStore } from './expectations.js';
+import type { ExternalPool } from './external-pool.js';
 import type { MappingIndex } from './lookup-index.js';
 import { Pinholes } from './pinholes.js';
 import { F_HELD, F_LIVE, F_STATIC, SLOT_LIMIT, type SlotStore } from './slots.js';
@@ -58,10 +59,17 @@ export interface StaticMappingRequest {
 export class PortTable {
   /** @internal */ readonly st: MappingStore;
   private readonly pinholes: Pinholes;
+  // The store's parts the numeric lookups use, one load closer.
+  private readonly ix: MappingIndex;
+  private readonly keyCounts: Int32Array;
+  private readonly pool: ExternalPool;
 
   constructor(options: PortTableOptions) {
     this.st = new MappingStore(options);
     this.pinholes = new Pinholes(this.st);
+    this.ix = this.st.index;
+    this.keyCounts = this.st.keyCounts;
+    this.pool = this.st.pool;
   }
 
   get options(): ResolvedOptions {
@@ -224,12 +232,11 @@ export class PortTable {
    * keys: an IPv4 address as an unsigned 32-bit number (see `ipv4ToNumber`).
    */
   findInternal(protocolIdx: number, address: number, port: number, nowMs: number, remoteAddress = -1, remotePort = 0): number {
-    const st = this.st;
-    const kc = st.keyCounts;
+    const kc = this.keyCounts;
     const base = protocolIdx * 3;
     // Only endpoint-independent keys can match: the one-entry path, nothing else to try.
-    if (remoteAddress < 0 || (kc[base + 1] === 0 && kc[base + 2] === 0)) return st.index.insideHandle(protocolIdx, address, port, nowMs);
-    const pos = st.findOutboundPos(protocolIdx, address, port, remoteAddress, remotePort, nowMs);
+    if (remoteAddress < 0 || (kc[base + 1] === 0 && kc[base + 2] === 0)) return this.ix.insideHandle(protocolIdx, address, port, nowMs);
+    const pos = this.st.findOutboundPos(protocolIdx, address, port, remoteAddress, remotePort, nowMs);
     if (pos < 0) return -1;
     const ix = this.st.index.inside;
     return ix.gen(pos) * SLOT_LIMIT + ix.slot(pos);
@@ -237,8 +244,8 @@ export class PortTable {
 
   /** Id of the live mapping holding an external endpoint (address key, port), or -1. */
   findExternal(protocolIdx: number, address: number, port: number, nowMs: number): number {
-    const idx = this.st.pool.find(address);
-    return idx < 0 ? -1 : this.st.index.outsideHandle(idx, protocolIdx, port, nowMs);
+    const idx = this.pool.find(address);
+    return idx < 0 ? -1 : this.ix.outsideHandle(idx, protocolIdx, port, nowMs);
   }
 
   // ----------------------------------------------------------- static mappings
