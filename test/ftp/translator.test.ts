@@ -80,6 +80,39 @@ describe('FtpTranslator: passive mode', () => {
     }
   });
 
+  it('rewrites the usual shapes in place: words kept byte for byte as they change, before/after texts exact', () => {
+    const replies = [
+      '227 Entering Passive Mode (10,0,0,5,195,80).\r\n',
+      '227 Entering Passive Mode (10,0,0,5,195,81).\r\n',
+      '227 Entering passive mode (010,000,000,005,195,082)\n',
+      '227 Entering Passive Mode (10,0,0,5,195,83).\r\n',
+    ];
+    const segs = [greet];
+    for (const reply of replies) segs.push(c('PORT 192,0,2,10,4,1\r\nPASV\r\n'), s('200 PORT ok\r\n' + reply));
+    const r = run(opts, segs);
+    const translated = r.events.flatMap((e) => (e.type === 'line-translated' ? [[e.keyword, e.before, e.after]] : []));
+    const ports = [40001, 40002, 40003, 40004, 40005, 40006, 40007, 40008];
+    const sextet = (p: number) => `192,0,2,1,${p >> 8},${p & 255}`;
+    expect(translated).toEqual([
+      ['PORT', 'PORT 192,0,2,10,4,1', `PORT ${sextet(ports[0]!)}`],
+      ['227', replies[0]!.trimEnd(), `227 Entering Passive Mode (${sextet(ports[1]!)}).`],
+      ['PORT', 'PORT 192,0,2,10,4,1', `PORT ${sextet(ports[2]!)}`],
+      ['227', replies[1]!.trimEnd(), `227 Entering Passive Mode (${sextet(ports[3]!)}).`],
+      ['PORT', 'PORT 192,0,2,10,4,1', `PORT ${sextet(ports[4]!)}`],
+      ['227', replies[2]!.trimEnd(), `227 Entering passive mode (${sextet(ports[5]!)})`],
+      ['PORT', 'PORT 192,0,2,10,4,1', `PORT ${sextet(ports[6]!)}`],
+      ['227', replies[3]!.trimEnd(), `227 Entering Passive Mode (${sextet(ports[7]!)}).`],
+    ]);
+    expect(text(r.s2c)).toBe(
+      '220 Welcome\r\n' +
+        translated
+          .filter(([k]) => k === '227')
+          .map(([, , after], i) => `200 PORT ok\r\n${after}${i === 2 ? '\n' : '\r\n'}`)
+          .join(''),
+    );
+    expect(text(r.c2s)).toBe(translated.filter(([k]) => k === 'PORT').map(([, , after]) => `${after}\r\nPASV\r\n`).join(''));
+  });
+
   it('does not act on a 227 nobody asked for', () => {
     const r = run(opts, [greet, c('NOOP\r\n'), s('227 Entering Passive Mode (10,0,0,5,195,80).\r\n')]);
     expect(text(r.s2c)).toBe('220 Welcome\r\n227 Entering Passive Mode (10,0,0,5,195,80).\r\n');
