@@ -88,4 +88,15 @@ describe('PieceCache', () => {
     expect(other.text).toBe('227 Entering passive mode (');
     expect(cache.get(line, 3, 3).text).toBe('');
   });
+
+  it('before: the last piece when the bytes start with it and a digit follows', () => {
+    const cache = new PieceCache(latin1);
+    expect(cache.before(bytes('227 (1,2,3,4,5,6)'), 0, 17)).toBeNull(); // nothing seen yet
+    const head = cache.get(bytes('227 ('), 0, 5);
+    expect(cache.before(bytes('227 (10,0,0,5,4,1)'), 0, 18)).toBe(head);
+    expect(cache.before(bytes('xx227 (10,0,0,5,4,1)'), 2, 20)).toBe(head);
+    expect(cache.before(bytes('227 (x10,0,0,5,4,1)'), 0, 19)).toBeNull(); // no digit right after
+    expect(cache.before(bytes('228 (10,0,0,5,4,1)'), 0, 18)).toBeNull();
+    expect(cache.before(bytes('227 ('), 0, 5)).toBeNull(); // ends there
+  });
 });

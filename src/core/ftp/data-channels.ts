@@ -120,24 +120,28 @@ export class DataChannels {
    * general path then decides, replacements included. `codeLength`: 4 when the line starts with
    * a reply code, else 0.
    */
-  read227(buf: Uint8Array, from: number, to: number, codeLength: number, place: Omit<ReplyPlace, 'lineLength' | 'eol'>): HeldLine | null {
+  read227(
+    buf: Uint8Array, from: number, to: number, codeLength: number, lineStart: number, first: boolean, last: boolean, code: number,
+  ): HeldLine | null {
     if (this.full) return null;
     const eol = eolLength(buf, from, to);
     const end = to - eol;
-    let i = from + codeLength;
-    while (i < end && (buf[i]! < 48 || buf[i]! > 57)) i++;
+    // The words before the address are usually those of the server's previous 227.
+    let head = codeLength > 0 ? this.replyHead.before(buf, from, end) : null;
+    let i = head !== null ? from + head.bytes.length : from + codeLength;
+    if (head === null) while (i < end && (buf[i]! < 48 || buf[i]! > 57)) i++;
     if (i >= end || !scanSextet(buf, i, end)) return null;
     const f = scanned.fields;
     const port = f[4]! * 256 + f[5]!;
     if (port < 1024 && !this.o.policy.allowLowDataPorts) return null;
     const quad = quadOfFields(f);
-    const head = this.replyHead.get(buf, from, i);
+    if (head === null) head = this.replyHead.get(buf, from, i);
     const tail = this.replyTail.get(buf, scanned.end, end);
     const span = scanned.canonical ? sextetText(quad, port) : latin1(buf, i, scanned.end);
     return {
       request: this.request('passive', 'PASV', { family: 4, address: quad.dotted, port }, 4),
-      direction: S2C, text: head.text + span + tail.text, lineStart: place.lineStart, lineLength: to - from, eol, kind: Q_PASV,
-      head, tail, fast: true, first: place.first, last: place.last, code: place.code,
+      direction: S2C, text: head.text + span + tail.text, lineStart, lineLength: to - from, eol, kind: Q_PASV,
+      head, tail, fast: true, first, last, code,
     };
   }
 

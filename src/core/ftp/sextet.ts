@@ -175,6 +175,21 @@ export class PieceCache {
 
   constructor(private readonly decode: (bytes: Uint8Array, from: number, to: number) => string) {}
 
+  /**
+   * The last piece, if buf[from..) starts with it and a digit follows (the address of the usual
+   * reply comes right after the same words every time): one pass instead of a search for the
+   * first digit and a comparison.
+   */
+  before(buf: Uint8Array, from: number, to: number): Piece | null {
+    const last = this.last.bytes;
+    const n = last.length;
+    if (n === 0 || from + n >= to) return null;
+    const d = buf[from + n]!;
+    if (d < 48 || d > 57) return null;
+    for (let k = 0; k < n; k++) if (last[k] !== buf[from + k]) return null;
+    return this.last;
+  }
+
   get(buf: Uint8Array, from: number, to: number): Piece {
     const n = to - from;
     if (n === 0) return EMPTY_PIECE;

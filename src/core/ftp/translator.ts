@@ -112,8 +112,9 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
       this.heldCommand(buf === s.hold ? buf.slice(from, to) : buf.subarray(from, to));
     } else {
       if (this.replyWanted === Q_PASV && !this.replyFound) {
-        const place = { lineStart: s.lineStart, first: (s.lineFlags & LINE_FIRST) !== 0, last: (s.lineFlags & LINE_LAST) !== 0, code: s.lineCode >> 1 };
-        const h = this.channels.read227(buf, from, to, s.lineCode >= 0 ? 4 : 0, place);
+        const first = (s.lineFlags & LINE_FIRST) !== 0;
+        const last = (s.lineFlags & LINE_LAST) !== 0;
+        const h = this.channels.read227(buf, from, to, s.lineCode >= 0 ? 4 : 0, s.lineStart, first, last, s.lineCode >> 1);
         if (h !== null) {
           s.lineAction = LINE_NONE; // the reply's end is handled when the line is sent
           this.replyFound = true;
