@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { HashIndex } from '../../src/core/mapping/hash-index.js';
+import { HashIndex, hashWords } from '../../src/core/mapping/hash-index.js';
 import { PortTable, type Mapping } from '../../src/core/mapping/index.js';
 import { ipv4ToNumber } from '../../src/core/net/ip.js';
 import { ep, seeded, EXT } from './helpers.js';
@@ -11,37 +11,46 @@ import { ep, seeded, EXT } from './helpers.js';
  */
 function weakIndex(bits: number, capacity = 8): HashIndex {
   const mask = bits === 0 ? 0 : (1 << bits) - 1;
-  return new HashIndex(capacity, (k0) => k0 & mask);
+  return new HashIndex(capacity, 0, (k0) => k0 & mask);
 }
 
+// Keys in these tests set k1 bit 18 (EXTRA_KEY), so the table asks homeOf for their hash.
+const X = 1 << 18;
 const home = (bits: number, k0: number): number => (bits === 0 ? 0 : k0 & ((1 << bits) - 1));
 
 describe('HashIndex', () => {
   it('finds what it holds, reports slot and generation, misses what it does not', () => {
     const ix = weakIndex(3);
-    const a = ix.insert(home(3, 5), 5, 1, 40, 7);
-    ix.insert(home(3, 13), 13, 1, 41, 8); // same home as 5
-    expect(ix.find(home(3, 5), 5, 1)).toBe(a);
+    const a = ix.insert(home(3, 5), 5, 1 | X, 40, 7);
+    ix.insert(home(3, 13), 13, 1 | X, 41, 8); // same home as 5
+    expect(ix.find(home(3, 5), 5, 1 | X)).toBe(a);
     expect(ix.slot(a)).toBe(40);
     expect(ix.gen(a)).toBe(7);
-    const b = ix.find(home(3, 13), 13, 1);
+    const b = ix.find(home(3, 13), 13, 1 | X);
     expect(ix.slot(b)).toBe(41);
     expect(ix.gen(b)).toBe(8);
-    expect(ix.find(home(3, 21), 21, 1)).toBe(-1); // same home, absent
-    expect(ix.find(home(3, 5), 5, 2)).toBe(-1); // other second word
+    expect(ix.find(home(3, 21), 21, 1 | X)).toBe(-1); // same home, absent
+    expect(ix.find(home(3, 5), 5, 2 | X)).toBe(-1); // other second word
   });
 
-  it('grows by doubling before the load passes 1/2, keeping every entry', () => {
-    const ix = weakIndex(16, 8);
+  it('grows (by 4 while small) before the load passes 1/2, keeping every entry; hashes keys itself', () => {
+    const ix = new HashIndex(8, 12345, () => {
+      throw new Error('keys without extra bits are hashed by the table');
+    });
     const seen = [ix.capacity];
     for (let k = 0; k < 1000; k++) {
-      ix.insert(home(16, k * 7919), k * 7919, k, k, k & 3);
+      ix.insert(hashWords(k * 7919, k, 0, 12345), k * 7919, k, k, k & 3);
       expect(ix.size * 2).toBeLessThanOrEqual(ix.capacity);
       if (ix.capacity !== seen[seen.length - 1]) seen.push(ix.capacity);
     }
-    expect(seen).toEqual([8, 16, 32, 64, 128, 256, 512, 1024, 2048]);
+    expect(seen).toEqual([8, 32, 128, 512, 2048]);
+    for (let k = 0; k < 1000; k += 2) ix.removeAt(ix.locate(hashWords(k * 7919, k, 0, 12345), k));
     for (let k = 0; k < 1000; k++) {
-      const pos = ix.find(home(16, k * 7919), k * 7919, k);
+      const pos = ix.find(hashWords(k * 7919, k, 0, 12345), k * 7919, k);
+      if (k % 2 === 0) {
+        expect(pos).toBe(-1);
+        continue;
+      }
       expect(ix.slot(pos)).toBe(k);
       expect(ix.gen(pos)).toBe(k & 3);
     }
@@ -49,7 +58,7 @@ describe('HashIndex', () => {
 
   it('backward-shift deletion keeps one long cluster searchable (every key on one home)', () => {
     const ix = weakIndex(0, 64);
-    for (let k = 0; k < 30; k++) ix.insert(0, k, 0, k, 0);
+    for (let k = 0; k < 30; k++) ix.insert(0, k, X, k, 0);
     const rnd = seeded(4);
     const left = new Set(Array.from({ length: 30 }, (_, k) => k));
     while (left.size > 0) {
@@ -57,8 +66,8 @@ describe('HashIndex', () => {
       const k = keys[Math.floor(rnd() * keys.length)]!;
       ix.removeAt(ix.locate(0, k));
       left.delete(k);
-      for (const other of left) expect(ix.slot(ix.find(0, other, 0))).toBe(other);
-      expect(ix.find(0, k, 0)).toBe(-1);
+      for (const other of left) expect(ix.slot(ix.find(0, other, X))).toBe(other);
+      expect(ix.find(0, k, X)).toBe(-1);
     }
     expect(ix.size).toBe(0);
     expect([...ix.slots()]).toEqual([]);
@@ -66,24 +75,24 @@ describe('HashIndex', () => {
 
   it('clusters that wrap past the end of the table shift back across it', () => {
     const cap = 16;
-    const custom = new HashIndex(cap, () => cap - 2); // every key homes two from the end
-    for (let k = 0; k < 5; k++) custom.insert(cap - 2, k, 9, k, 0); // positions cap-2, cap-1, 0, 1, 2
+    const custom = new HashIndex(cap, 0, () => cap - 2); // every key homes two from the end
+    for (let k = 0; k < 5; k++) custom.insert(cap - 2, k, 9 | X, k, 0); // positions cap-2, cap-1, 0, 1, 2
     expect(custom.locate(cap - 2, 2)).toBe(0);
     custom.removeAt(custom.locate(cap - 2, 0));
-    for (let k = 1; k < 5; k++) expect(custom.slot(custom.find(cap - 2, k, 9))).toBe(k);
+    for (let k = 1; k < 5; k++) expect(custom.slot(custom.find(cap - 2, k, 9 | X))).toBe(k);
     expect(custom.locate(cap - 2, 4)).toBe(1); // moved back by one, across the end
     expect(custom.size).toBe(4);
   });
 
   it('equal stored keys are all reachable with next', () => {
     const ix = weakIndex(2);
-    ix.insert(1, 1, 5, 10, 0);
-    ix.insert(1, 9, 5, 11, 0); // other key, same home
-    ix.insert(1, 1, 5, 12, 0); // same key again
-    const first = ix.find(1, 1, 5);
-    const second = ix.next(first, 1, 5);
+    ix.insert(1, 1, 5 | X, 10, 0);
+    ix.insert(1, 9, 5 | X, 11, 0); // other key, same home
+    ix.insert(1, 1, 5 | X, 12, 0); // same key again
+    const first = ix.find(1, 1, 5 | X);
+    const second = ix.next(first, 1, 5 | X);
     expect([ix.slot(first), ix.slot(second)]).toEqual([10, 12]);
-    expect(ix.next(second, 1, 5)).toBe(-1);
+    expect(ix.next(second, 1, 5 | X)).toBe(-1);
   });
 
   it('agrees with a Map under random inserts, deletes and lookups (fast-check)', () => {
@@ -94,9 +103,11 @@ describe('HashIndex', () => {
       k1: fc.integer({ min: 0, max: 2 }),
     });
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 4 }), fc.array(opArb, { maxLength: 300 }), (bits, ops: Op[]) => {
-        const ix = weakIndex(bits, 8);
-        const h = (k0: number): number => home(bits, k0);
+      // bits -1: the table's own hash (keys without extra bits); 0-4: a weak hash through homeOf.
+      fc.property(fc.integer({ min: -1, max: 4 }), fc.array(opArb, { maxLength: 300 }), (bits, ops: Op[]) => {
+        const ix = bits < 0 ? new HashIndex(8, 99, () => -1) : weakIndex(bits, 8);
+        const w = (k1: number): number => (bits < 0 ? k1 : k1 | X);
+        const h = (k0: number, k1: number): number => (bits < 0 ? hashWords(k0, k1, 0, 99) : home(bits, k0));
         const model = new Map<string, { slot: number; gen: number }>();
         let nextSlot = 0;
         for (const { op, k0, k1 } of ops) {
@@ -104,19 +115,19 @@ describe('HashIndex', () => {
           const had = model.get(key);
           if (op === 'put' && !had) {
             const v = { slot: nextSlot++, gen: (k0 * 31 + k1) >>> 0 };
-            ix.insert(h(k0), k0, k1, v.slot, v.gen);
+            ix.insert(h(k0, w(k1)), k0, w(k1), v.slot, v.gen);
             model.set(key, v);
           } else if (op === 'del' && had) {
-            ix.removeAt(ix.locate(h(k0), had.slot));
+            ix.removeAt(ix.locate(h(k0, w(k1)), had.slot));
             model.delete(key);
           }
-          const pos = ix.find(h(k0), k0, k1);
+          const pos = ix.find(h(k0, w(k1)), k0, w(k1));
           const want = model.get(key);
           if (want) {
             expect(pos).toBeGreaterThanOrEqual(0);
             expect(ix.slot(pos)).toBe(want.slot);
             expect(ix.gen(pos)).toBe(want.gen);
-            expect(ix.next(pos, k0, k1)).toBe(-1);
+            expect(ix.next(pos, k0, w(k1))).toBe(-1);
           } else expect(pos).toBe(-1);
           expect(ix.size).toBe(model.size);
           expect(ix.size * 2).toBeLessThanOrEqual(ix.capacity);
@@ -124,7 +135,7 @@ describe('HashIndex', () => {
         // Every stored key is still found (no entry stranded behind a hole).
         for (const [key, v] of model) {
           const [k0, k1] = key.split('/').map(Number) as [number, number];
-          expect(ix.slot(ix.find(h(k0), k0, k1))).toBe(v.slot);
+          expect(ix.slot(ix.find(h(k0, w(k1)), k0, w(k1)))).toBe(v.slot);
         }
         expect([...ix.slots()].sort((a, b) => a - b)).toEqual([...model.values()].map((v) => v.slot).sort((a, b) => a - b));
       }),

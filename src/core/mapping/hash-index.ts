@@ -10,20 +10,33 @@
  * Entry at position i: u32[4i] key word 0, u32[4i+1] key word 1, u32[4i+2] slot + 1 (0 = empty),
  * u32[4i+3] generation of the slot.
  *
- * Linear probing, power-of-two capacity, load at most 1/2 (doubling before it would pass), and
- * backward-shift deletion: no tombstones, so probe chains never lengthen with churn. The caller
- * supplies the hash of every key (so one key may hash more than its two stored words, see
- * lookup-index.ts) and, for moves, a function giving the hash of a stored entry.
+ * Linear probing, power-of-two capacity, load at most 1/2 (growing before it would pass: by 4
+ * while small, where rehashing is most of the cost of filling a table, then by 2), and
+ * backward-shift deletion: no tombstones, so probe chains never lengthen with churn.
+ *
+ * Hashes: the hash of a key is `hashWords(k0, k1, 0, secret)` when bits 18-19 of k1 are zero. A
+ * key with those bits set hashes more than its two stored words (see lookup-index.ts): the caller
+ * computes its hash, and the table asks `homeOf` for it when it moves the entry.
  *
  * Equal stored keys may occur (the caller stores a partial key and verifies elsewhere): `find`
  * returns the first match and `next` continues the probe after it.
  */
 
-/** Hash of a stored entry, from its key words and slot (for deletion and growth). */
+/** Hash of a stored entry whose key is not all in its words, from its slot (deletion, growth). */
 export type HomeOf = (k0: number, k1: number, slot: number) => number;
 
 const STRIDE = 4; // u32 words per entry
 const MIN_CAPACITY = 8;
+const SMALL = 1 << 16; // positions below which the table grows by 4
+const EXTRA_KEY = 3 << 18; // k1 bits saying the key has more than its two words
+
+/** Keyed hash of three words: a host that cannot predict it cannot build long probe chains. */
+export function hashWords(a: number, b: number, c: number, key: number): number {
+  let h = Math.imul(a ^ key, 0x9e3779b1) ^ b;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ c;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
 
 export class HashIndex {
   private u32: Uint32Array;
@@ -33,6 +46,7 @@ export class HashIndex {
 
   constructor(
     capacity: number,
+    private readonly secret: number,
     private readonly homeOf: HomeOf,
   ) {
     const cap = powerOfTwoAtLeast(Math.max(capacity, MIN_CAPACITY));
@@ -99,7 +113,8 @@ export class HashIndex {
 
   /** Add an entry (grows first when the load would pass 1/2). Returns its position. */
   insert(hash: number, k0: number, k1: number, slot: number, gen: number): number {
-    if ((this.size + 1) * 2 > this.mask + 1) this.resize((this.mask + 1) * 2);
+    const cap = this.mask + 1;
+    if ((this.size + 1) * 2 > cap) this.resize(cap < SMALL ? cap * 4 : cap * 2);
     const i = this.place(hash, k0, k1, slot, gen);
     this.size++;
     return i;
@@ -116,7 +131,7 @@ export class HashIndex {
       const o = j * STRIDE;
       const v = u[o + 2]!;
       if (v === 0) break;
-      const home = this.homeOf(u[o]!, u[o + 1]!, v - 1) & mask;
+      const home = this.hashOf(u[o]!, u[o + 1]!, v - 1) & mask;
       // The entry at j may move back to the hole unless its home lies cyclically in (hole, j].
       const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (!stays) {
@@ -153,8 +168,12 @@ export class HashIndex {
       if (v === 0) continue;
       const k0 = oldU[o]!;
       const k1 = oldU[o + 1]!;
-      this.place(this.homeOf(k0, k1, v - 1), k0, k1, v - 1, oldU[o + 3]!);
+      this.place(this.hashOf(k0, k1, v - 1), k0, k1, v - 1, oldU[o + 3]!);
     }
+  }
+
+  private hashOf(k0: number, k1: number, slot: number): number {
+    return k1 & EXTRA_KEY ? this.homeOf(k0, k1, slot) : hashWords(k0, k1, 0, this.secret);
   }
 
   private place(hash: number, k0: number, k1: number, slot: number, gen: number): number {

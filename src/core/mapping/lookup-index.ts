@@ -18,7 +18,7 @@
  * handled reads the record's expiry (a second access, as exact as the first).
  */
 
-import { HashIndex } from './hash-index.js';
+import { HashIndex, hashWords as mix } from './hash-index.js';
 import { highWord } from './keyed-hash.js';
 import type { ExpiryQueue } from './expiry.js';
 import { F_HELD, KEY_SHIFT, SLOT_LIMIT, type SlotStore } from './slots.js';
@@ -36,8 +36,9 @@ export class MappingIndex {
     initialEntries: number,
     private readonly secret: number,
   ) {
-    this.inside = new HashIndex(initialEntries * 2, (k0, k1, s) => this.insideHome(k0, k1, s));
-    this.outside = new HashIndex(initialEntries * 2, (k0, k1) => mix(k0, k1, 0, this.secret));
+    this.inside = new HashIndex(initialEntries * 2, secret, (_k0, _k1, s) => this.insideHome(s));
+    // External keys are all in their words: the table hashes them itself.
+    this.outside = new HashIndex(initialEntries * 2, secret, () => 0);
   }
 
   get byteLength(): number {
@@ -125,7 +126,7 @@ export class MappingIndex {
   }
 
   private insidePosOfSlot(s: number): number {
-    return this.inside.locate(this.insideHome(0, 0, s), s);
+    return this.inside.locate(this.insideHome(s), s);
   }
 
   private outsidePosOfSlot(s: number): number {
@@ -134,9 +135,8 @@ export class MappingIndex {
     return this.outside.locate(mix(x0, sl.extIdx(s), 0, this.secret), s);
   }
 
-  /** Hash of a slot's internal key; kind 0 entries need only their stored words. */
-  private insideHome(k0: number, k1: number, s: number): number {
-    if (k1 !== 0 && ((k1 >>> 18) & 3) === 0) return mix(k0, k1, 0, this.secret);
+  /** Hash of a slot's internal key, from its record. */
+  private insideHome(s: number): number {
     const sl = this.slots;
     const kind = sl.flags(s) >> KEY_SHIFT;
     const iaddr = sl.iaddr(s);
@@ -155,12 +155,4 @@ function remoteWord(raddr: number, rport: number): number {
   let h = Math.imul((raddr >>> 0) ^ 0x5bd1e995, 0x9e3779b1) ^ highWord(raddr);
   h = Math.imul(h ^ (h >>> 15) ^ rport, 0x85ebca77);
   return (h ^ (h >>> 13)) >>> 0;
-}
-
-/** Keyed bucket hash of three words: a host that cannot predict it cannot build long probe chains. */
-function mix(a: number, b: number, c: number, key: number): number {
-  let h = Math.imul(a ^ key, 0x9e3779b1) ^ b;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ c;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
 }
