@@ -1,15 +1,14 @@
 /**
- * The lookup index of the mapping table: two HashIndex tables over the slot records, one keyed by
- * the internal side, one by the external side, so a lookup from either side reads one hash entry
- * (key, slot, generation and expiry side by side) and not the record behind it.
+ * The internal-side lookup index of the mapping table: a HashIndex over the slot records, so a
+ * lookup reads one hash entry (key, slot and generation side by side) and not the record behind
+ * it. The external side needs no hashing: its index is the port space's cell array (holder and
+ * generation per port, port-space.ts), one read as well.
  *
  * Internal key: protocol, internal address and port, key kind, and for key kinds 1 and 2 the
  * remote address (and port). The remote does not fit in the entry: it is folded into the hash
  * and into 11 bits of key word 1, and a candidate is confirmed against the record. Kind 0 keys
  * (endpoint-independent mapping, static forwards) are exact in the entry: word 0 is the address
  * key modulo 2^32, word 1 holds port, protocol, kind and whether the key is an interned IPv6 one.
- *
- * External key: (external address index, protocol, port), exact in the entry.
  *
  * Expiry is not in the entries (it would make them 24 bytes and need updating per refresh):
  * the expiry queue keeps `floor`, a lower bound of every timed mapping's expiry, and an entry is
@@ -28,7 +27,6 @@ const REMOTE_SHIFT = 21; // 11 bits of the remote hash in key word 1
 
 export class MappingIndex {
   readonly inside: HashIndex;
-  readonly outside: HashIndex;
 
   constructor(
     private readonly slots: SlotStore,
@@ -37,12 +35,15 @@ export class MappingIndex {
     private readonly secret: number,
   ) {
     this.inside = new HashIndex(initialEntries * 2, secret, (_k0, _k1, s) => this.insideHome(s));
-    // External keys are all in their words: the table hashes them itself.
-    this.outside = new HashIndex(initialEntries * 2, secret, () => 0);
   }
 
   get byteLength(): number {
-    return this.inside.byteLength + this.outside.byteLength;
+    return this.inside.byteLength;
+  }
+
+  /** No timed mapping expires before this (see ExpiryQueue.floor). */
+  get floor(): number {
+    return this.expiry.floor;
   }
 
   /**
@@ -66,12 +67,6 @@ export class MappingIndex {
     return pos;
   }
 
-  /** Position in `outside` of the mapping holding (external index, protocol, port), or -1. */
-  outsidePos(idx: number, p: number, port: number): number {
-    const k0 = port | (p << 16);
-    return this.outside.find(mix(k0, idx, 0, this.secret), k0, idx);
-  }
-
   /**
    * Id (generation * 2^24 + slot) of the live endpoint-independent (kind 0) mapping of an internal
    * endpoint, or -1: `insidePos` + `alive` for the common key, in one short function so the whole
@@ -84,15 +79,6 @@ export class MappingIndex {
     const pos = ix.find(mix(k0, k1, 0, this.secret), k0, k1);
     if (pos < 0 || !(nowMs < this.expiry.floor || this.alive(ix, pos, nowMs))) return -1;
     return ix.gen(pos) * SLOT_LIMIT + ix.slot(pos);
-  }
-
-  /** Id (generation * 2^24 + slot) of the live mapping holding an external endpoint, or -1. */
-  outsideHandle(idx: number, p: number, port: number, nowMs: number): number {
-    const k0 = port | (p << 16);
-    const ox = this.outside;
-    const pos = ox.find(mix(k0, idx, 0, this.secret), k0, idx);
-    if (pos < 0 || !(nowMs < this.expiry.floor || this.alive(ox, pos, nowMs))) return -1;
-    return ox.gen(pos) * SLOT_LIMIT + ox.slot(pos);
   }
 
   /** Is the mapping of the entry at `pos` of `ix` alive at nowMs? */
@@ -112,27 +98,16 @@ export class MappingIndex {
     const k0 = iaddr >>> 0;
     const k1 = insideWord(sl.proto(s), iaddr, sl.iport(s), kind, rw);
     this.inside.insert(mix(k0, k1, rw, this.secret), k0, k1, s, g);
-    const x0 = sl.eport(s) | (sl.proto(s) << 16);
-    const x1 = sl.extIdx(s);
-    this.outside.insert(mix(x0, x1, 0, this.secret), x0, x1, s, g);
   }
 
-  /** Remove a slot from both sides (before its record changes). */
+  /** Remove a slot (before its record changes). */
   remove(s: number): void {
     const a = this.insidePosOfSlot(s);
     if (a >= 0) this.inside.removeAt(a);
-    const b = this.outsidePosOfSlot(s);
-    if (b >= 0) this.outside.removeAt(b);
   }
 
   private insidePosOfSlot(s: number): number {
     return this.inside.locate(this.insideHome(s), s);
-  }
-
-  private outsidePosOfSlot(s: number): number {
-    const sl = this.slots;
-    const x0 = sl.eport(s) | (sl.proto(s) << 16);
-    return this.outside.locate(mix(x0, sl.extIdx(s), 0, this.secret), s);
   }
 
   /** Hash of a slot's internal key, from its record. */

@@ -35,7 +35,7 @@ export class Pinholes {
       if (idx < 0) throw new NatAlgError('invalid-argument', `${req.external.address} is not an external address of this table`);
       port = req.external.port;
       const space = this.st.pool.spaceFor(idx, p);
-      const o = space.owner[port]!;
+      const o = space.holder(port);
       if (o === 0) space.take(port, RESERVED);
       else if (o > 0 && !this.sameInternal(o - 1, req.internal)) return { ok: false, reason: 'port-in-use' };
       else if (o === RESERVED && !this.reservedFor(externalKey(idx, p, port), req.internal)) return { ok: false, reason: 'port-in-use' };
@@ -143,7 +143,7 @@ export class Pinholes {
     this.st.expiry.schedule(s, nowMs + this.st.timeoutOf(s));
     this.st.index.insert(s);
     this.st.keyCounts[p * 3 + 2]!++;
-    this.st.pool.spaceFor(idx, p).reassign(port, s + 1);
+    this.st.pool.spaceFor(idx, p).reassign(port, s + 1, this.st.slots.gen(s));
     this.st.countHost(this.st.slots.iaddr(s), idx);
     return this.st.toMapping(s, r.internal);
   }
@@ -152,7 +152,7 @@ export class Pinholes {
   afterGone(r: ExpectationRecord): void {
     const idx = Math.floor(r.extKey / 65536 / 4);
     const space = this.st.pool.space(idx, r.proto);
-    if (space && space.owner[r.external.port] === RESERVED && !this.st.expectations.hasExternal(r.extKey)) space.free(r.external.port);
+    if (space && space.holder(r.external.port) === RESERVED && !this.st.expectations.hasExternal(r.extKey)) space.free(r.external.port);
   }
 
   sameInternal(s: number, e: Endpoint): boolean {

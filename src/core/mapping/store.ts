@@ -108,7 +108,7 @@ export class MappingStore {
     if (!(flags & F_HELD)) this.expiry.schedule(s, expiresAt);
     this.index.insert(s);
     this.keyCounts[p * 3 + kind]!++;
-    space.take(external.port, s + 1);
+    space.take(external.port, s + 1, this.slots.gen(s));
     if (flags & F_STATIC) this.staticCount++;
     else this.countHost(this.slots.iaddr(s), idx);
   }
@@ -200,7 +200,7 @@ export class MappingStore {
     if (!hold) this.expiry.schedule(s, nowMs + this.timeoutOf(s));
     this.index.insert(s);
     this.keyCounts[p * 3 + kind]!++;
-    this.pool.spaceFor(pick.idx, p).take(pick.port, s + 1);
+    this.pool.spaceFor(pick.idx, p).take(pick.port, s + 1, this.slots.gen(s));
     this.countHost(iaddr, pick.idx);
     return s;
   }

@@ -245,7 +245,12 @@ export class PortTable {
   /** Id of the live mapping holding an external endpoint (address key, port), or -1. */
   findExternal(protocolIdx: number, address: number, port: number, nowMs: number): number {
     const idx = this.pool.find(address);
-    return idx < 0 ? -1 : this.ix.outsideHandle(idx, protocolIdx, port, nowMs);
+    const space = idx < 0 ? undefined : this.pool.space(idx, protocolIdx);
+    if (!space) return -1;
+    const o = space.cells[port * 2]!;
+    if (!(o > 0)) return -1;
+    if (!(nowMs < this.ix.floor) && !this.st.alive(o - 1, nowMs)) return -1;
+    return space.gen(port) * SLOT_LIMIT + (o - 1);
   }
 
   // ----------------------------------------------------------- static mappings
@@ -268,7 +273,7 @@ export class PortTable {
     this.st.slots.setFlags(s, F_LIVE | F_STATIC | F_HELD);
     this.st.index.insert(s);
     this.st.keyCounts[p * 3]!++;
-    space.take(req.external.port, s + 1);
+    space.take(req.external.port, s + 1, this.st.slots.gen(s));
     this.st.staticCount++;
     return { ok: true, mapping: this.st.toMapping(s, req.internal), created: true };
   }
@@ -382,10 +387,10 @@ export class PortTable {
       return { ok: true, mapping: this.st.oneToOneMapping(p, this.st.keys.endpoint(inner, port), idx), via: 'static', expectation: null };
     }
     const space = this.st.pool.space(idx, p);
-    let o = space ? space.owner[port]! : 0;
+    let o = space ? space.holder(port) : 0;
     if (o > 0 && !this.st.alive(o - 1, nowMs)) {
       this.st.expireNow(o - 1); // expired but not yet collected: collect it now, exactly on time
-      o = space!.owner[port]!;
+      o = space!.holder(port);
     }
     let filtered = false;
     if (o > 0) {
