@@ -169,6 +169,36 @@ describe('mapping lookups through the index', () => {
     expect(t.findInternal(1, ipv4ToNumber('192.0.2.10'), 5000, 1, ipv4ToNumber('198.51.100.99'), 1)).toBe(-1);
   });
 
+  it('external side: a port reused by a reused slot answers with the new id only', () => {
+    const t = new PortTable({ externalAddresses: [EXT], random: seeded(5), udp: { portRange: { min: 4000, max: 4000 }, privilegedRange: null } });
+    const x = ipv4ToNumber(EXT);
+    const first = t.allocate('udp', ep('192.0.2.1', 1), 0);
+    if (!first.ok) throw new Error('setup');
+    expect(t.findExternal(1, x, 4000, 1)).toBe(first.mapping.id);
+    expect(t.release(first.mapping.id)).toBe(true);
+    expect(t.findExternal(1, x, 4000, 1)).toBe(-1);
+    const second = t.allocate('udp', ep('192.0.2.2', 2), 0);
+    if (!second.ok) throw new Error('setup');
+    expect(second.mapping.external.port).toBe(4000);
+    expect(second.mapping.id).not.toBe(first.mapping.id);
+    expect(t.findExternal(1, x, 4000, 1)).toBe(second.mapping.id);
+    expect(t.findExternal(1, x, 4001, 1)).toBe(-1);
+    expect(t.findExternal(0, x, 4000, 1)).toBe(-1); // other protocol
+    expect(t.findExternal(1, ipv4ToNumber('203.0.113.99'), 4000, 1)).toBe(-1); // not ours
+  });
+
+  it('external side: a connection admitted by an expectation is found by its new id', () => {
+    const t = new PortTable({ externalAddresses: [EXT], random: seeded(6) });
+    const e = t.expect({ protocol: 'tcp', owner: 'c1', internal: ep('192.0.2.7', 20), peer: { address: '198.51.100.9' } }, 0);
+    if (!e.ok) throw new Error('setup');
+    const x = ipv4ToNumber(EXT);
+    expect(t.findExternal(0, x, e.expectation.external.port, 1)).toBe(-1); // a reservation is no mapping
+    const r = t.inbound('tcp', ep('198.51.100.9', 40000), e.expectation.external, 10);
+    if (!r.ok) throw new Error(r.reason);
+    expect(r.via).toBe('expectation');
+    expect(t.findExternal(0, x, e.expectation.external.port, 11)).toBe(r.mapping.id);
+  });
+
   it('past an unhandled deadline, lookups read the exact expiry of each mapping', () => {
     const t = new PortTable({ externalAddresses: [EXT], random: seeded(8) });
     const a = t.allocate('udp', ep('192.0.2.1', 1), 0);
