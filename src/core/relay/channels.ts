@@ -39,6 +39,14 @@ export interface ChannelHost {
   readonly events: RelayEvent[];
   readonly timeouts: RelayTimeouts;
   readonly ports: DataPortSource | null;
+  /**
+   * Listeners waiting for their peer (binding or listening) kept at once. A client that sends
+   * PASV after PASV (or PORT after PORT) without ever connecting would otherwise hold a listener
+   * and a data port per command until each times out, and drain the port range shared by every
+   * session. Beyond this the oldest waiting listener goes: the server itself honours only its
+   * latest PASV/PORT, so an old one could not carry a transfer anyway.
+   */
+  readonly maxWaiting: number;
   /** Answer the translator's request (the line can go on) or refuse it (it answers the client). */
   resolve(requestId: number, replacement: Endpoint): void;
   refuse(requestId: number, reason: string): void;
@@ -80,6 +88,7 @@ export class DataChannels {
   }
 
   open(request: DataChannelRequest, plan: ChannelPlan, nowMs: number): void {
+    this.makeRoom(nowMs);
     const { ports } = this.host;
     const port = ports ? ports.acquire(plan.bindAddress, nowMs) : 0;
     if (port === null) {
@@ -203,6 +212,21 @@ export class DataChannels {
 
   closeAll(reason: string, nowMs: number): void {
     for (const c of [...this.channels.values()]) this.close(c, reason, nowMs);
+  }
+
+  /** Close the oldest waiting listeners (already answered ones first) so one more fits. */
+  private makeRoom(nowMs: number): void {
+    const waiting: Channel[] = [];
+    for (const c of this.channels.values()) if (c.state === 'binding' || c.state === 'listening') waiting.push(c);
+    let excess = waiting.length - Math.max(0, this.host.maxWaiting - 1);
+    for (const answered of [true, false]) {
+      for (const c of waiting) {
+        if (excess <= 0) return;
+        if (c.unanswered === answered || c.state === 'closed') continue;
+        this.close(c, 'superseded by a newer data channel', nowMs);
+        excess--;
+      }
+    }
   }
 
   private releasePorts(c: Channel, nowMs: number): void {

@@ -18,7 +18,7 @@
 import { NatAlgError } from '../errors.js';
 import type { Endpoint } from '../net/ip.js';
 import { reverse, type Direction } from '../stream/translator.js';
-import type { DataChannelRequest, FtpEvent } from '../ftp/types.js';
+import { DEFAULT_FTP_POLICY, type DataChannelRequest, type FtpEvent } from '../ftp/types.js';
 import type { DataPortSource } from './ports.js';
 import { planDataChannel } from './plan.js';
 import { DataChannels } from './channels.js';
@@ -99,6 +99,7 @@ export class FtpRelaySession {
       events: this.events,
       timeouts: this.timeouts,
       ports: this.ports,
+      maxWaiting: Math.max(1, options.policy?.maxPendingDataChannels ?? DEFAULT_FTP_POLICY.maxPendingDataChannels),
       resolve: (id, replacement) => this.translator?.resolveDataChannel(id, replacement),
       refuse: (id, reason) => {
         if (!this.isClosed) this.translator?.refuseDataChannel(id, oneLine(reason));

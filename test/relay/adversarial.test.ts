@@ -1,0 +1,58 @@
+/**
+ * Hostile peers against the relay session: resources a client or server could pile up, peers
+ * that try to steer the relay, input after the end. Driven through the fake transport.
+ */
+import { describe, it, expect } from 'vitest';
+import { endpoint, PortRangeSource, type FtpRelaySessionOptions } from '../../src/core/index.js';
+import { FakeTransport } from './fake-transport.js';
+
+const CLIENT = endpoint('203.0.113.5', 50123);
+const CLIENT_LOCAL = endpoint('192.0.2.1', 21);
+const SERVER = endpoint('198.51.100.7', 21);
+const SERVER_LOCAL = endpoint('198.51.100.1', 40000);
+
+function ready(extra: Partial<FtpRelaySessionOptions> = {}): FakeTransport {
+  const t = new FakeTransport({ client: CLIENT, clientLocal: CLIENT_LOCAL, upstream: { host: SERVER.address, port: SERVER.port }, ...extra });
+  t.connectUpstream(SERVER_LOCAL, SERVER);
+  t.send('server', '220 ready\r\n');
+  return t;
+}
+
+const waiting = (t: FakeTransport) => [...t.channels.values()].filter((c) => c.listening && !c.closed).length;
+
+describe('relay session: data listeners a peer cannot pile up', () => {
+  it('PASV after PASV without connecting: the waiting listeners stay bounded', () => {
+    const t = ready({ dataPorts: new PortRangeSource(50000, 50015) });
+    for (let k = 0; k < 100; k++) {
+      t.send('client', 'PASV\r\n');
+      t.send('server', `227 Entering Passive Mode (198,51,100,7,200,${k})\r\n`);
+    }
+    // 16 data ports for 100 PASVs: each answer still gets a listener
+    expect(t.lines('client').filter((l) => l.startsWith('227 '))).toHaveLength(100);
+    expect(waiting(t)).toBeLessThanOrEqual(8);
+    expect(t.session.openChannels).toBeLessThanOrEqual(8);
+  });
+
+  it('PORT after PORT without the server connecting: bounded too', () => {
+    const t = ready();
+    for (let k = 0; k < 100; k++) {
+      t.send('client', `PORT 203,0,113,5,100,${k}\r\n`);
+      t.send('server', '200 PORT ok\r\n');
+    }
+    expect(t.lines('server').filter((l) => l.startsWith('PORT '))).toHaveLength(100);
+    expect(t.session.openChannels).toBeLessThanOrEqual(8);
+  });
+
+  it('the newest listener still works after older ones were dropped', () => {
+    const t = ready();
+    for (let k = 0; k < 20; k++) {
+      t.send('client', 'EPSV\r\n');
+      t.send('server', `229 Entering Extended Passive Mode (|||${30000 + k}|)\r\n`);
+    }
+    const [id, ch] = t.lastChannel();
+    expect(ch.listening).toBe(true);
+    expect(t.incoming(id, endpoint(CLIENT.address, 40000))).toBe(true);
+    expect(t.channel(id).connect?.target).toEqual(endpoint(SERVER.address, 30019));
+    expect(t.channel(id).spliced).toBe(true);
+  });
+});
