@@ -11,6 +11,7 @@ import { NatAlgError } from '../../src/core/errors.js';
 import type { DataChannelRequest, FtpEvent, FtpTranslatorOptions } from '../../src/core/ftp/types.js';
 import type { Direction } from '../../src/core/stream/translator.js';
 import { PHASE_LINE_START } from '../../src/core/ftp/line-reader.js';
+import { run, c, s } from './harness.js';
 import { C2S, S2C, bytes, concat, edits, applyEdits, text } from './harness.js';
 
 const optionsList: FtpTranslatorOptions[] = [
@@ -200,5 +201,27 @@ describe('adversarial sessions', () => {
       }),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 1500) },
     );
+  });
+});
+
+describe('allowForeignDataAddress still never names the gateway itself', () => {
+  const trusting: FtpTranslatorOptions = { clientAddress: '192.0.2.10', serverAddress: '198.51.100.20', policy: { allowForeignDataAddress: true } };
+  const refusedLines = [
+    'PORT 127,0,0,1,19,137\r\n', 'EPRT |1|127.0.0.1|5001|\r\n', 'EPRT |2|::1|5001|\r\n', 'EPRT |2|::ffff:127.0.0.1|5001|\r\n',
+    'PORT 224,0,0,1,19,137\r\n', 'PORT 255,255,255,255,19,137\r\n', 'PORT 0,1,2,3,19,137\r\n', 'EPRT |2|ff02::1|5001|\r\n',
+  ];
+  for (const line of refusedLines) {
+    it(`refuses ${line.trim()} from a client that is not on loopback`, () => {
+      const r = run(trusting, [s('220 hi\r\n'), c(line)]);
+      expect(r.events.filter((e) => e.type === 'data-channel-request')).toEqual([]);
+      expect(text(r.c2s)).toBe('');
+      expect(text(r.s2c)).toBe('220 hi\r\n504 Data address refused: it must be your own address.\r\n');
+    });
+  }
+  it('still lets a loopback client name itself, and any client name a third host', () => {
+    const loop = run({ ...trusting, clientAddress: '127.0.0.1' }, [s('220 hi\r\n'), c('PORT 127,0,0,1,19,137\r\n')]);
+    expect(loop.events.filter((e) => e.type === 'data-channel-request')).toHaveLength(1);
+    const third = run(trusting, [s('220 hi\r\n'), c('PORT 198,51,100,99,19,137\r\n')]);
+    expect(third.events.filter((e) => e.type === 'data-channel-request')).toHaveLength(1);
   });
 });

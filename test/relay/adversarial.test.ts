@@ -56,3 +56,24 @@ describe('relay session: data listeners a peer cannot pile up', () => {
     expect(t.channel(id).spliced).toBe(true);
   });
 });
+
+describe('relay session: a passive reply cannot steer the relay at itself', () => {
+  for (const [name, quad] of [['unspecified', '0,0,0,0'], ['loopback', '127,0,0,1'], ['broadcast', '255,255,255,255']] as const) {
+    it(`a trusted 227 naming the ${name} address connects to the server instead`, () => {
+      const t = ready({ policy: { allowForeignDataAddress: true } });
+      t.send('client', 'PASV\r\n');
+      t.send('server', `227 Entering Passive Mode (${quad},19,137)\r\n`);
+      const [id, ch] = t.lastChannel();
+      expect(t.incoming(id, endpoint(CLIENT.address, 40000))).toBe(true);
+      expect(ch.connect?.target).toEqual(endpoint(SERVER.address, 19 * 256 + 137));
+    });
+  }
+  it('a trusted 228 naming ::1 connects to the server instead', () => {
+    const t = ready({ policy: { allowForeignDataAddress: true } });
+    t.send('client', 'LPSV\r\n');
+    t.send('server', '228 Entering Long Passive Mode (6,16,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,2,19,137)\r\n');
+    const [id, ch] = t.lastChannel();
+    expect(t.incoming(id, endpoint(CLIENT.address, 40000))).toBe(true);
+    expect(ch.connect?.target).toEqual(endpoint(SERVER.address, 19 * 256 + 137));
+  });
+});

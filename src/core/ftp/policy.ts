@@ -4,7 +4,7 @@
  */
 
 import { NatAlgError } from '../errors.js';
-import { canonicalAddress, familyOf, type AddressFamily, type Endpoint } from '../net/ip.js';
+import { canonicalAddress, familyOf, isV4Mapped, parseAddress, type AddressFamily, type Endpoint } from '../net/ip.js';
 import { DEFAULT_FTP_POLICY, type FtpPolicy, type FtpTranslatorOptions, type RefusalReason } from './types.js';
 
 /** Smallest allowed maxLineLength: a PORT line for an IPv6 LPRT needs about 80 bytes. */
@@ -67,10 +67,29 @@ export function ownAddress(e: Endpoint, o: ResolvedOptions): Endpoint {
 /** Policy for an address a client names for the server to connect to; null when allowed. */
 export function checkDataAddress(e: Endpoint, o: ResolvedOptions, outstanding: number): RefusalReason | null {
   const p = o.policy;
-  if (!p.allowForeignDataAddress && e.address !== o.clientAddress) return 'foreign-address';
+  if (e.address !== o.clientAddress && (!p.allowForeignDataAddress || namesNoRemoteHost(e.address))) return 'foreign-address';
   if (!p.allowLowDataPorts && e.port < 1024) return 'low-port';
   if (outstanding >= p.maxPendingDataChannels) return 'too-many-data-channels';
   return null;
+}
+
+/**
+ * An address that cannot be another host on the network: unspecified, "this network" (0/8),
+ * loopback, multicast, broadcast and the reserved 240/4. Connecting to one means connecting to
+ * the gateway itself (or to a group), so even `allowForeignDataAddress` never lets a peer name
+ * one that is not its own address. Any spelling (IPv4-mapped IPv6 is read as its IPv4 address).
+ */
+export function namesNoRemoteHost(address: string): boolean {
+  const a = parseAddress(address);
+  if (a === null) return true;
+  const b = a.bytes;
+  if (a.family === 4 || isV4Mapped(b)) {
+    const first = b[b.length - 4]!;
+    return first === 0 || first === 127 || first >= 224;
+  }
+  if (b[0] === 0xff) return true; // multicast
+  for (let i = 0; i < 15; i++) if (b[i] !== 0) return false;
+  return b[15] === 0 || b[15] === 1; // :: and ::1
 }
 
 /** Reply lines (without line ending) sent to the client for each refusal. */

@@ -7,6 +7,7 @@
 
 import { endpoint, type AddressFamily, type Endpoint } from '../net/ip.js';
 import type { DataChannelRequest } from '../ftp/types.js';
+import { namesNoRemoteHost } from '../ftp/policy.js';
 import type { Side } from './types.js';
 
 export interface PlanContext {
@@ -45,6 +46,15 @@ function family(address: string): AddressFamily {
   return endpoint(address, 0).family;
 }
 
+/**
+ * A passive reply's own address is used only when the policy trusts it, and never when it names
+ * the relay itself (0.0.0.0 reaches the relay's loopback on most systems) or a group: that is a
+ * server steering the relay at its own services, or a server bound to the wildcard address.
+ */
+function trusted(address: string, ctx: PlanContext): boolean {
+  return ctx.trustPassiveAddress === true && (address === ctx.server || !namesNoRemoteHost(address));
+}
+
 /** The plan, or a reason why none exists (no address of the family the line needs). */
 export function planDataChannel(request: DataChannelRequest, ctx: PlanContext): ChannelPlan | string {
   const listenSide: Side = request.connector;
@@ -63,8 +73,7 @@ export function planDataChannel(request: DataChannelRequest, ctx: PlanContext): 
     advertiseAddress,
     expectedPeer: towardsClient ? ctx.client : ctx.server,
     connectSide: towardsClient ? 'server' : 'client',
-    connectTarget:
-      towardsClient && !ctx.trustPassiveAddress ? endpoint(ctx.server, request.original.port) : request.original,
+    connectTarget: towardsClient && !trusted(request.original.address, ctx) ? endpoint(ctx.server, request.original.port) : request.original,
     connectFrom: towardsClient ? ctx.serverLocal : ctx.clientLocal,
   };
 }
