@@ -1,6 +1,6 @@
 /**
- * An open-addressing hash table over one ArrayBuffer: the lookup structure of the mapping table
- * (one instance per side, internal and external).
+ * An open-addressing hash table over one Uint32Array: the internal-side lookup structure of the
+ * mapping table (lookup-index.ts). The external side needs no hash (port-space.ts).
  *
  * Why this shape: at a million mappings nothing fits in cache, so a lookup costs what it touches.
  * Each entry carries its key inline beside the answer (slot and generation, which make the
