@@ -77,3 +77,36 @@ describe('relay session: a passive reply cannot steer the relay at itself', () =
     expect(ch.connect?.target).toEqual(endpoint(SERVER.address, 19 * 256 + 137));
   });
 });
+
+describe('relay session: a FIN never overtakes a held line', () => {
+  it('client sends PORT and closes before the listener is bound: PORT goes out before the FIN', () => {
+    const t = ready();
+    t.autoListen = false;
+    t.send('client', 'PORT 203,0,113,5,100,1\r\n');
+    t.end('client');
+    expect(t.gotFin.server).toBe(false);
+    const [id, ch] = t.lastChannel();
+    t.session.handleDataListening(id, endpoint(ch.local.address, 50001), t.now);
+    t.run();
+    const kinds = t.actions.map((a) => (a.type === 'write' ? `write-${a.side}` : a.type === 'end' ? `end-${a.side}` : a.type));
+    expect(kinds.lastIndexOf('write-server')).toBeLessThan(kinds.indexOf('end-server'));
+    expect(t.received.server).toBe('PORT 198,51,100,1,195,81\r\n');
+    expect(t.gotFin.server).toBe(true);
+  });
+
+  it('server sends 227 and closes before the listener is bound: the 227 goes out before the FIN', () => {
+    const t = ready();
+    t.autoListen = false;
+    t.send('client', 'PASV\r\n');
+    t.send('server', '227 Entering Passive Mode (198,51,100,7,19,137)\r\n');
+    t.end('server');
+    expect(t.gotFin.client).toBe(false);
+    const [id, ch] = t.lastChannel();
+    t.session.handleDataListening(id, endpoint(ch.local.address, 50002), t.now);
+    t.run();
+    expect(t.lines('client').at(-1)).toBe('227 Entering Passive Mode (192,0,2,1,195,82)');
+    expect(t.gotFin.client).toBe(true);
+    const kinds = t.actions.map((a) => (a.type === 'write' ? `write-${a.side}` : a.type === 'end' ? `end-${a.side}` : a.type));
+    expect(kinds.lastIndexOf('write-client')).toBeLessThan(kinds.indexOf('end-client'));
+  });
+});

@@ -223,8 +223,7 @@ export class FtpRelaySession {
       this.closeSession('client left before the upstream connection', false, nowMs);
       return;
     }
-    this.pump(nowMs);
-    if (!this.held[side]) this.finishInput(side, nowMs);
+    this.pump(nowMs); // passes the FIN on once all input of that side went through
   }
 
   /** The control connection of `side` failed (reset, error): everything is torn down. */
@@ -336,11 +335,18 @@ export class FtpRelaySession {
       for (const side of ['client', 'server'] as const) {
         const input = this.held[side];
         const dir = directionFrom(side);
-        if (!input || t.isBlocked(dir)) continue;
-        const used = t.handleData(dir, input, nowMs);
-        if (used > 0) moved = true;
-        this.held[side] = used >= input.length ? null : input.slice(used);
-        if (!this.held[side] && this.ended[side]) this.finishInput(side, nowMs);
+        // A blocked direction still owes a line (a data-channel answer, the reply to AUTH): its
+        // FIN waits for it, or the peer would get the line after the end of its stream.
+        if (t.isBlocked(dir)) continue;
+        if (input) {
+          const used = t.handleData(dir, input, nowMs);
+          if (used > 0) moved = true;
+          this.held[side] = used >= input.length ? null : input.slice(used);
+        }
+        if (!this.held[side] && this.ended[side] && !this.finished[side] && !t.isBlocked(dir)) {
+          this.finishInput(side, nowMs);
+          moved = true;
+        }
       }
       if (!moved) break;
     }
