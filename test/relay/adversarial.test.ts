@@ -110,3 +110,27 @@ describe('relay session: a FIN never overtakes a held line', () => {
     expect(kinds.lastIndexOf('write-client')).toBeLessThan(kinds.indexOf('end-client'));
   });
 });
+
+describe('relay session: nothing is written after a FIN', () => {
+  it('a refused command after the server closed gets no local reply written after the end', () => {
+    const t = ready();
+    t.send('client', 'USER a\r\n');
+    t.send('server', '331 pw\r\n');
+    t.end('server');
+    expect(t.gotFin.client).toBe(true);
+    t.send('client', 'PORT 6,6,6,6,100,1\r\n');
+    t.send('client', 'x'.repeat(5000) + '\r\n');
+    const kinds = t.actions.map((a) => (a.type === 'write' ? `write-${a.side}` : a.type === 'end' ? `end-${a.side}` : a.type));
+    expect(kinds.slice(kinds.indexOf('end-client'))).not.toContain('write-client');
+  });
+});
+
+describe('relay session: the last bytes before a FIN', () => {
+  it('a last command without its line end still reaches the server before the FIN', () => {
+    const t = ready();
+    t.send('client', 'QUIT');
+    t.end('client');
+    expect(t.received.server).toBe('QUIT');
+    expect(t.gotFin.server).toBe(true);
+  });
+});

@@ -71,6 +71,8 @@ export class FtpRelaySession {
   private readonly ended: Record<Side, boolean> = { client: false, server: false };
   /** Input of this side fully through the translator and its FIN passed on. */
   private readonly finished: Record<Side, boolean> = { client: false, server: false };
+  /** Our FIN went to this side's peer: nothing more may be written to it. */
+  private readonly finSent: Record<Side, boolean> = { client: false, server: false };
   private connectDeadline: number;
   private lastActivity: number;
   private draining = false;
@@ -364,6 +366,10 @@ export class FtpRelaySession {
   }
 
   private write(side: Side, bytes: Uint8Array): void {
+    // That peer has had our FIN (its counterpart closed): a local reply the translator still
+    // makes (a refusal of a later command) can no longer reach it, and writing after the end
+    // is an error on most transports.
+    if (this.finSent[side]) return;
     if (side === 'client') this.bytes.controlToClient += bytes.length;
     else this.bytes.controlToServer += bytes.length;
     this.actions.push({ type: 'write', side, bytes });
@@ -389,6 +395,7 @@ export class FtpRelaySession {
     this.flushOutput(t, directionFrom(side));
     this.flushOutput(t, reverse(directionFrom(side)));
     this.actions.push({ type: 'end', side: otherSide(side) });
+    this.finSent[otherSide(side)] = true;
     this.afterChannelChange(nowMs);
   }
 
