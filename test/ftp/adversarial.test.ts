@@ -225,3 +225,30 @@ describe('allowForeignDataAddress still never names the gateway itself', () => {
     expect(third.events.filter((e) => e.type === 'data-channel-request')).toHaveLength(1);
   });
 });
+
+describe('Telnet commands inside a verb do not hide it', () => {
+  // Servers that strip Telnet commands anywhere in a line (ProFTPD does) read these as the verb.
+  const greet = s('220 hi\r\n');
+  const hidden = ['PO\xff\xf1RT 6,6,6,6,0,21\r\n', 'PORT\xff\xf1 6,6,6,6,0,21\r\n', 'P\xff\xfb\x01ORT 6,6,6,6,0,21\r\n', 'EP\xff\xf2RT |1|6.6.6.6|21|\r\n'];
+  for (const line of hidden) {
+    it(`${JSON.stringify(line)} is read as the data command it is`, () => {
+      for (const split of [undefined, (d: Uint8Array) => Array.from({ length: d.length }, () => 1)]) {
+        const r = run(optionsList[0]!, [greet, c(line)], undefined, split);
+        expect(text(r.c2s)).toBe('');
+        expect(r.events.find((e) => e.type === 'command-refused')).toMatchObject({ reason: 'foreign-address' });
+      }
+    });
+  }
+  it('a hidden PASV gets its 227 translated', () => {
+    const r = run(optionsList[0]!, [greet, c('PA\xff\xf1SV\r\n'), s('227 Entering Passive Mode (10,0,0,5,195,80).\r\n')]);
+    expect(text(r.s2c)).toContain('227 Entering Passive Mode (192,0,2,1,156,65).');
+  });
+  it('a hidden AUTH is followed into TLS', () => {
+    const r = run(optionsList[0]!, [greet, c('AU\xff\xf1TH TLS\r\n'), s('234 go\r\n')]);
+    expect(r.events.some((e) => e.type === 'tls-started')).toBe(true);
+  });
+  it('a doubled IAC is a data byte: the line is no verb of ours', () => {
+    const r = run(optionsList[0]!, [greet, c('PO\xff\xffRT 6,6,6,6,0,21\r\n')]);
+    expect(text(r.c2s)).toBe('PO\xff\xffRT 6,6,6,6,0,21\r\n');
+  });
+});

@@ -59,7 +59,7 @@ const KEY_CCC = key4(0, 67, 67, 67);
 /**
  * Decide from the first bytes of a client line (buf[from..to), from = line start) which verb it
  * carries. Leading Telnet commands (IAC x, IAC WILL|WONT|DO|DONT x) are skipped because servers
- * strip them: `IAC IP IAC DM PORT ...` is a PORT. Verbs are case-insensitive and end at a space,
+ * strip them: `IAC IP IAC DM PORT ...` is a PORT; so are Telnet commands inside the verb. Verbs are case-insensitive and end at a space,
  * CR or LF; anything else (a longer word, a tab, a doubled IAC) makes the line VERB_OTHER.
  * Returns NEED_MORE when the bytes so far do not decide.
  */
@@ -78,13 +78,29 @@ export function classifyCommand(buf: Uint8Array, from: number, to: number): numb
       p += 2;
     }
   }
-  const start = p;
+  let letters = 0;
   let k = 0;
   while (p < to) {
+    if (buf[p] === IAC) {
+      // A Telnet command inside the verb or before its end: servers that strip Telnet commands
+      // anywhere in a line (ProFTPD does) read `PO IAC NOP RT` as PORT, so it is one here too.
+      if (p + 1 >= to) return NEED_MORE;
+      const c = buf[p + 1]!;
+      if (c === IAC || c === 10) return VERB_OTHER; // a data byte 255: the word is no verb
+      if (c >= 251 && c <= 254) {
+        if (p + 2 >= to) return NEED_MORE;
+        if (buf[p + 2] === 10) return VERB_OTHER;
+        p += 3;
+      } else {
+        p += 2;
+      }
+      continue;
+    }
     const c = buf[p]! & 0xdf; // ASCII upper case
     if (c < 65 || c > 90 || buf[p]! > 122) break;
-    if (p - start === 4) return VERB_OTHER; // five letters: no verb of ours
+    if (letters === 4) return VERB_OTHER; // five letters: no verb of ours
     k = ((k << 8) | c) >>> 0;
+    letters++;
     p++;
   }
   if (p >= to) return NEED_MORE;
