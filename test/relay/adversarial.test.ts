@@ -134,3 +134,15 @@ describe('relay session: the last bytes before a FIN', () => {
     expect(t.gotFin.server).toBe(true);
   });
 });
+
+describe('relay session: data after an end is refused without harm', () => {
+  it('handleControlData after handleControlEnd throws invalid-state and the session goes on', () => {
+    const t = ready();
+    t.end('client');
+    expect(() => t.session.handleControlData('client', new TextEncoder().encode('NOOP\r\n'), t.now)).toThrow(
+      expect.objectContaining({ kind: 'invalid-state' }),
+    );
+    expect(() => t.send('server', '200 still here\r\n')).not.toThrow();
+    expect(t.lines('client').at(-1)).toBe('200 still here');
+  });
+});

@@ -190,6 +190,10 @@ export class FtpRelaySession {
     if (!translator) {
       throw new NatAlgError('invalid-state', `control data from the ${side} before the upstream connection`);
     }
+    if (this.ended[side]) {
+      // Checked before anything changes: kept, these bytes would fail every later pump.
+      throw new NatAlgError('invalid-state', `control data from the ${side} after its end`);
+    }
     if (this.held[side]) {
       // The embedding should have paused this side; keep the order, up to a bound.
       const prev = this.held[side]!;
