@@ -97,16 +97,34 @@ export function createFtpTranslatorStreams(options: FtpTranslatorStreamsOptions)
       result = null;
     }
     Promise.resolve(result).then(
-      (ep) => {
-        if (ep) translator.resolveDataChannel(request.id, ep);
-        else translator.refuseDataChannel(request.id);
-        pump();
-      },
-      () => {
-        translator.refuseDataChannel(request.id);
-        pump();
-      },
+      (ep) => settle(request, ep),
+      () => settle(request, null),
     );
+  }
+
+  /**
+   * Answer the translator. An endpoint it cannot use (IPv6 for a 227, port 0) refuses the
+   * command: thrown inside the promise chain it would only be an unhandled rejection, and the
+   * held line would never go. Anything else that goes wrong here fails both streams.
+   */
+  function settle(request: DataChannelRequest, ep: Endpoint | null): void {
+    try {
+      if (ep) {
+        try {
+          translator.resolveDataChannel(request.id, ep);
+        } catch (err) {
+          if (!(err instanceof NatAlgError) || err.kind !== 'invalid-argument') throw err;
+          translator.refuseDataChannel(request.id, 'unusable data endpoint');
+        }
+      } else {
+        translator.refuseDataChannel(request.id);
+      }
+      pump();
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      streams['client-to-server'].destroy(e);
+      streams['server-to-client'].destroy(e);
+    }
   }
 
   function pump(): void {
