@@ -252,3 +252,23 @@ describe('Telnet commands inside a verb do not hide it', () => {
     expect(text(r.c2s)).toBe('PO\xff\xffRT 6,6,6,6,0,21\r\n');
   });
 });
+
+describe('a local reply is not stranded behind a line that is no reply', () => {
+  const o = optionsList[0]!;
+  it('refusal queued while the server is in the middle of a stray text line goes out at its end', () => {
+    const r = run(o, [s('220 hi\r\nstray'), c('PORT 6,6,6,6,100,1\r\n'), s(' text\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\nstray text\r\n504 Data address refused: it must be your own address.\r\n');
+  });
+  it('refusal queued before a stray text line goes out before it, at once', () => {
+    const r = run(o, [s('220 hi\r\n'), c('PORT 6,6,6,6,100,1\r\n'), s('stray text\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\n504 Data address refused: it must be your own address.\r\nstray text\r\n');
+  });
+  it('refusal queued while a stray line has not yet shown it is no reply goes out at its end', () => {
+    const r = run(o, [s('220 hi\r\n22'), c('PORT 6,6,6,6,100,1\r\n'), s('x\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\n22x\r\n504 Data address refused: it must be your own address.\r\n');
+  });
+  it('inside a multi-line reply it still waits for the reply end', () => {
+    const r = run(o, [s('220 hi\r\n'), c('NOOP\r\n'), s('211-x\r\nstray'), c('PORT 6,6,6,6,100,1\r\n'), s(' text\r\n211 end\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\n211-x\r\nstray text\r\n211 end\r\n504 Data address refused: it must be your own address.\r\n');
+  });
+});

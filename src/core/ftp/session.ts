@@ -30,7 +30,7 @@
  */
 
 import type { DirectionStream } from './line-reader.js';
-import { PHASE_LINE_START, PHASE_BLOCKED, PHASE_TLS } from './line-reader.js';
+import { PHASE_LINE_START, PHASE_BLOCKED, PHASE_TLS, PHASE_PASS, LINE_NONE } from './line-reader.js';
 import { LineFraming } from './framing.js';
 import { TlsRecordFollower } from './tls-records.js';
 import { VERB_AUTH, VERB_LPSV, VERB_PASV, VERB_REIN } from './commands.js';
@@ -202,6 +202,11 @@ export abstract class FtpSession extends LineFraming {
       const local = this.queue.headPayload() as LocalReply;
       this.queue.shift();
       this.insert(s, local.bytes);
+    }
+    // Held up by a server line that is no reply (outside any reply, nothing ends on it): go
+    // out at its end rather than wait for the server's next reply, which may never come.
+    if (this.queue.headKind() === Q_LOCAL && s.phase === PHASE_PASS && this.multiCode < 0 && s.lineAction === LINE_NONE) {
+      s.lineAction = LINE_REPLY_END;
     }
   }
 }

@@ -247,7 +247,11 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
       // FTP64 holds every line of the reply: its 227 code lines are renumbered 229.
       return this.replyWanted !== 0 && (!this.replyFound || this.replyWanted === Q_EPSV_AS_PASV) ? PHASE_HOLD : PHASE_PASS;
     }
-    if (r === REPLY_NOT_A_REPLY) return PHASE_PASS; // not a reply line: no effect on pairing
+    if (r === REPLY_NOT_A_REPLY) {
+      // Not a reply line: no effect on pairing, but a local reply waiting goes out at its end.
+      if (this.queue.headKind() === Q_LOCAL) s.lineAction = LINE_REPLY_END;
+      return PHASE_PASS;
+    }
     const code = r >> 1;
     // Only 227/228/229 can be a passive answer; most replies are decided by the code alone.
     this.replyWanted = code >= 227 && code <= 229 && expectedPassiveCode(this.queue.headKind()) === code ? this.queue.headKind() : 0;
