@@ -21,6 +21,8 @@ const clientLines = [
   'ALGS DISABLE64\r\n', '\xff\xf4\xff\xf2ABOR\r\n', '\xff\xf4\xff\xf2PORT 6,6,6,6,0,21\r\n', 'STOR a\r\0b\xff\xff\r\n',
   'RETR x\n', 'PORT\r\n', 'PORT ' + '9'.repeat(300) + '\r\n', 'NOOP ' + 'x'.repeat(5000) + '\r\n', 'PO', 'RT 1,2', '\r\n',
   '\xff', '\xff\xfb', 'EP', tlsRecord,
+  // Telnet commands inside a verb (Telnet-stripping servers read these as PORT / PASV / AUTH)
+  'PO\xff\xf1RT 6,6,6,6,0,21\r\n', 'P\xff\xfb\x01ORT 192,0,2,10,19,137\r\n', 'PA\xff', '\xf1SV\r\n', 'AU\xff\xf1TH TLS\r\n',
   // around the 128-byte cap of the small-limit options: 128 bytes fits, 129 does not; a line
   // without its end continues in whatever segment comes next
   'SITE ' + 'a'.repeat(121) + '\r\n', 'SITE ' + 'b'.repeat(122) + '\r\n', 'STOR ' + 'c'.repeat(80), '\xff\xf4\r\0'.repeat(40),
