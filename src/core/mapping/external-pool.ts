@@ -14,6 +14,8 @@ import { highWord, keyedPair } from './keyed-hash.js';
 import { PortSelector, PortSpace } from './port-space.js';
 import type { ResolvedOptions } from './types.js';
 
+const NO_CELLS = new Int32Array(0);
+
 export function familyOfKey(key: number): 4 | 6 {
   return key >= 4294967296 ? 6 : 4;
 }
@@ -35,6 +37,12 @@ export class ExternalPool {
   private addrIdx = new Int32Array(16);
   private addrShift = 28; // 32 - log2(positions)
   private readonly spaces: (PortSpace | undefined)[] = [];
+  /**
+   * cells[idx * 3 + p]: the cell array of that port space (see PortSpace), or an empty array when
+   * the space was never used, so an external lookup is one monomorphic typed-array read with no
+   * branch on a missing space (an empty array reads `undefined`, which is not a holder).
+   */
+  readonly cells: Int32Array[] = [];
   private readonly selector = new PortSelector();
   private readonly fg = new Uint32Array(2); // scratch for keyedPair
 
@@ -100,6 +108,7 @@ export class ExternalPool {
     this.addKey(key, idx);
     this.text.push(this.keys.text(key));
     this.key.push(key);
+    for (let p = 0; p < 3; p++) this.cells.push(NO_CELLS);
     return idx;
   }
 
@@ -118,6 +127,7 @@ export class ExternalPool {
       const pol = this.options.policies[p]!;
       sp = new PortSpace(pol.portRange, pol.privilegedRange);
       this.spaces[idx * 3 + p] = sp;
+      this.cells[idx * 3 + p] = sp.cells;
     }
     return sp;
   }
@@ -132,9 +142,10 @@ export class ExternalPool {
   /**
    * Choose an external (address index, port) for a new mapping of (protocol p, internal address
    * key, internal port, remote key and port when the mapping depends on them), on the `paired`
-   * address with paired pooling; 'exhausted' when no port is free.
+   * address with paired pooling. Returns idx * 65536 + port (a number, so the allocation path
+   * creates no object), or -1 when no port is free ('exhausted').
    */
-  pick(p: number, iaddr: number, iport: number, raddr: number, rport: number, paired: number): { idx: number; port: number } | 'exhausted' {
+  pick(p: number, iaddr: number, iport: number, raddr: number, rport: number, paired: number): number {
     const pol = this.options.policies[p]!;
     const privileged = pol.privilegedRange !== null && iport < 1024;
     const span = privileged ? pol.privilegedRange! : pol.portRange;
@@ -142,16 +153,17 @@ export class ExternalPool {
     keyedPair(this.secretF, this.secretG, iaddr >>> 0, highWord(iaddr) ^ (p << 24), iport, raddr >>> 0, rport, this.fg);
     const f = this.fg[0]!;
     const g = this.fg[1]!;
-    const tries = this.options.pooling === 'paired' ? 1 : this.size;
-    const start = this.options.pooling === 'paired' ? paired : f % this.size;
+    const arbitrary = this.options.pooling !== 'paired';
+    const tries = arbitrary ? this.size : 1;
+    const start = arbitrary ? f % this.size : paired;
     for (let t = 0; t < tries; t++) {
       const idx = (start + t) % this.size;
       const space = this.spaceFor(idx, p);
-      if (pol.portPreservation && iport >= span.min && iport <= span.max && space.isFree(iport)) return { idx, port: iport };
+      if (pol.portPreservation && iport >= span.min && iport <= span.max && space.isFree(iport)) return idx * 65536 + iport;
       const port = this.selector.select(space, span, range, pol.parityPreservation ? iport & 1 : -1, f, g);
-      if (port >= 0) return { idx, port };
+      if (port >= 0) return idx * 65536 + port;
     }
-    return 'exhausted';
+    return -1;
   }
 
   /** A 1:1 address mapping (basic NAT). Throws on conflicts: they are configuration mistakes. */

@@ -3,7 +3,7 @@
  * relay-facing PortAllocator, and snapshot/restore. See docs/mapping.md.
  */
 export * from './types.js';
-export { PortTable, type AllocateOptions, type StaticMappingRequest } from './table.js';
+export { PortTable, ALLOCATE_FAILURES, type AllocateOptions, type StaticMappingRequest } from './table.js';
 export { PortAllocator, type PortAllocatorOptions, type PortAllocation } from './allocator.js';
 export {
   snapshotPortTable,

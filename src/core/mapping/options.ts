@@ -83,6 +83,7 @@ export function resolveOptions(o: PortTableOptions): ResolvedOptions {
     pooling,
     policies,
     maxMappings: checkInt('maxMappings', o.maxMappings ?? 262_144, 1, SLOT_LIMIT),
+    initialCapacity: checkInt('initialCapacity', o.initialCapacity ?? 1024, 1, SLOT_LIMIT),
     maxMappingsPerHost: checkInt('maxMappingsPerHost', o.maxMappingsPerHost ?? 8192, 1, SLOT_LIMIT),
     maxPeersPerMapping: checkInt('maxPeersPerMapping', o.maxPeersPerMapping ?? 64, 1, 65536),
     maxExpectations: checkInt('maxExpectations', o.maxExpectations ?? 1024, 0, 1 << 20),

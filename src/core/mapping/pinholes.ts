@@ -53,9 +53,9 @@ export class Pinholes {
       } else {
         const host = iaddr >= 0 ? this.st.hosts.get(iaddr) : undefined;
         const f = this.st.pool.pick(p, iaddr < 0 ? 0 : iaddr, req.internal.port, 0, 0, host?.pool ?? this.st.pool.leastLoaded());
-        if (typeof f === 'string') return { ok: false, reason: f };
-        idx = f.idx;
-        port = f.port;
+        if (f < 0) return { ok: false, reason: 'exhausted' };
+        idx = f >>> 16;
+        port = f & 0xffff;
         this.st.pool.spaceFor(idx, p).take(port, RESERVED);
       }
     }

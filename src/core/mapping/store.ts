@@ -61,8 +61,7 @@ export class MappingStore {
     const secretF = randomWord(random);
     const secretG = randomWord(random);
     const hashKey = randomWord(random);
-    let initial = 1024;
-    while (initial > this.options.maxMappings && initial > 1) initial >>= 1;
+    const initial = Math.min(this.options.initialCapacity, this.options.maxMappings);
     this.slots = new SlotStore(initial, this.options.maxMappings);
     this.pool = new ExternalPool(this.options, this.keys, secretF, secretG);
     this.expiry = new ExpiryQueue(this.slots);
@@ -167,11 +166,16 @@ export class MappingStore {
     this.stale[0] = this.stale[1] = this.stale[2] = -1;
   }
 
-  /** Create a mapping; call right after `clearStale` + `findOutbound` for the same key. */
+  /**
+   * Create a mapping; call right after `clearStale` + `findOutbound` for the same key.
+   * `internalAddress` is the address text, read only when `iaddrPeek` is -1 (an IPv6 address not
+   * interned yet): the numeric path passes an IPv4 key and no text.
+   */
   create(
     p: number,
-    internal: Endpoint,
     iaddrPeek: number,
+    iport: number,
+    internalAddress: string,
     remote: Endpoint | null,
     raddrPeek: number,
     nowMs: number,
@@ -185,23 +189,28 @@ export class MappingStore {
     if (stale >= 0) this.expireNow(stale);
     if (this.slots.live >= this.options.maxMappings) return 'table-full';
     const host = iaddrPeek >= 0 ? this.hosts.get(iaddrPeek) : undefined;
-    if (host && host.count >= this.options.maxMappingsPerHost) return 'host-limit';
+    if (host !== undefined && host.count >= this.options.maxMappingsPerHost) return 'host-limit';
     const rport = remote ? remote.port : 0;
-    const pick = this.pool.pick(p, iaddrPeek < 0 ? 0 : iaddrPeek, internal.port, kind > 0 ? raddrPeek : 0, kind === 2 ? rport : 0, host ? host.pool : this.pool.leastLoaded());
-    if (typeof pick === 'string') return pick;
+    const pick = this.pool.pick(p, iaddrPeek < 0 ? 0 : iaddrPeek, iport, kind > 0 ? raddrPeek : 0, kind === 2 ? rport : 0, host !== undefined ? host.pool : this.pool.leastLoaded());
+    if (pick < 0) return 'exhausted';
+    const idx = pick >>> 16;
+    const eport = pick & 0xffff;
     const s = this.slots.allocate();
     if (s < 0) return 'table-full';
-    const iaddr = this.keys.acquireKnown(iaddrPeek, internal.address);
+    const iaddr = this.keys.acquireKnown(iaddrPeek, internalAddress);
     const raddr = remote ? this.keys.acquireKnown(raddrPeek, remote.address) : 0;
-    this.fill(s, p, iaddr, internal.port, pick.idx, pick.port, kind, raddr, rport);
+    this.fill(s, p, iaddr, iport, idx, eport, kind, raddr, rport);
     let flags = F_LIVE | (kind << KEY_SHIFT) | (remote ? F_HAS_PEER : 0) | (hold ? F_HELD : 0);
     if (phase === 'established' || (phase === null && p !== 0)) flags |= F_ESTABLISHED;
     this.slots.setFlags(s, flags);
     if (!hold) this.expiry.schedule(s, nowMs + this.timeoutOf(s));
     this.index.insert(s);
     this.keyCounts[p * 3 + kind]!++;
-    this.pool.spaceFor(pick.idx, p).take(pick.port, s + 1, this.slots.gen(s));
-    this.countHost(iaddr, pick.idx);
+    this.pool.spaceFor(idx, p).take(eport, s + 1, this.slots.gen(s));
+    if (host !== undefined) {
+      host.count++;
+      if (idx < this.pool.size) this.pool.load[idx]!++;
+    } else this.countHost(iaddr, idx);
     return s;
   }
 

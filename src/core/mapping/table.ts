@@ -21,6 +21,7 @@ import { NatAlgError } from '../errors.js';
 import type { Endpoint } from '../net/ip.js';
 import type { AddressKeys } from './address-keys.js';
 import { externalKey, publicExpectation, type ExpectationStore } from './expectations.js';
+import type { ExpiryQueue } from './expiry.js';
 import type { ExternalPool } from './external-pool.js';
 import type { MappingIndex } from './lookup-index.js';
 import { Pinholes } from './pinholes.js';
@@ -41,6 +42,7 @@ import type {
   Protocol,
   ResolvedOptions,
 } from './types.js';
+import { PROTOCOLS } from './types.js';
 
 export interface AllocateOptions {
   /** The remote endpoint, when known (required for address-dependent mapping behaviours). */
@@ -56,6 +58,13 @@ export interface StaticMappingRequest {
   readonly external: Endpoint;
 }
 
+/**
+ * What a negative `allocateId` result means: code -1 - i is ALLOCATE_FAILURES[i]. 'one-to-one':
+ * the address is under a 1:1 address mapping (no per-port mapping; use `allocate`).
+ */
+export const ALLOCATE_FAILURES = ['exhausted', 'host-limit', 'table-full', 'family-mismatch', 'one-to-one'] as const;
+const ONE_TO_ONE = -5;
+
 export class PortTable {
   /** @internal */ readonly st: MappingStore;
   private readonly pinholes: Pinholes;
@@ -63,6 +72,7 @@ export class PortTable {
   private readonly ix: MappingIndex;
   private readonly keyCounts: Int32Array;
   private readonly pool: ExternalPool;
+  private readonly expiry: ExpiryQueue;
 
   constructor(options: PortTableOptions) {
     this.st = new MappingStore(options);
@@ -70,6 +80,7 @@ export class PortTable {
     this.ix = this.st.index;
     this.keyCounts = this.st.keyCounts;
     this.pool = this.st.pool;
+    this.expiry = this.st.expiry;
   }
 
   get options(): ResolvedOptions {
@@ -121,7 +132,7 @@ export class PortTable {
       this.st.clearStale();
       let s = iaddr >= 0 ? this.st.findOutbound(p, iaddr, internal.port, raddr, remote.port, nowMs) : -1;
       if (s < 0) {
-        const r = this.st.create(p, internal, iaddr, remote, raddr, nowMs, phase ?? null, false);
+        const r = this.st.create(p, iaddr, internal.port, internal.address, remote, raddr, nowMs, phase ?? null, false);
         if (typeof r === 'string') return { ok: false, reason: r };
         s = r;
         created = true;
@@ -177,9 +188,49 @@ export class PortTable {
       this.st.touch(s, nowMs);
       return { ok: true, mapping: this.st.toMapping(s), created: false };
     }
-    const r = this.st.create(p, internal, iaddr, remote ?? null, raddr, nowMs, opts?.phase ?? null, opts?.hold ?? false);
+    const r = this.st.create(p, iaddr, internal.port, internal.address, remote ?? null, raddr, nowMs, opts?.phase ?? null, opts?.hold ?? false);
     if (typeof r === 'string') return { ok: false, reason: r };
     return { ok: true, mapping: this.st.toMapping(r, internal), created: true };
+  }
+
+  /**
+   * `allocate` for an endpoint-independent mapping of an IPv4 internal endpoint, in numbers:
+   * `protocolIdx` (0 tcp, 1 udp, 2 icmp), `address` as an unsigned 32-bit number (`ipv4ToNumber`).
+   * Returns the mapping's id (found or created; read its external endpoint with `externalPort` /
+   * `externalAddress`), or a negative code: -1 - ALLOCATE_FAILURES.indexOf(reason). The same
+   * checks and state changes as `allocate`, without parsing text or building result objects.
+   * Throws NatAlgError on misuse (bad numbers, a protocol whose mapping depends on the remote).
+   */
+  allocateId(protocolIdx: number, address: number, port: number, nowMs: number): number {
+    if ((protocolIdx >>> 0) > 2 || address >>> 0 !== address || (port & 0xffff) !== port) {
+      throw new NatAlgError('invalid-argument', `allocateId: bad protocol index, IPv4 address number or port (${protocolIdx}, ${address}, ${port})`);
+    }
+    const st = this.st;
+    if (st.pool.oneToOneOut.size > 0 && st.pool.oneToOneOut.has(address)) return ONE_TO_ONE;
+    if (st.behavior[protocolIdx]! > 0) {
+      throw new NatAlgError('invalid-argument', `${PROTOCOLS[protocolIdx]!} mapping is ${this.options.policies[protocolIdx]!.mapping}: use allocate with opts.remote`);
+    }
+    st.clearStale();
+    const pos = st.liveOrStale(this.ix.insidePos(protocolIdx, address, port, 0, 0, 0), 0, nowMs);
+    if (pos >= 0) {
+      const s = this.ix.inside.slot(pos);
+      st.touch(s, nowMs);
+      return st.slots.handleOf(s);
+    }
+    const r = st.create(protocolIdx, address, port, '', null, -1, nowMs, null, false);
+    return typeof r === 'string' ? -1 - ALLOCATE_FAILURES.indexOf(r) : st.slots.handleOf(r);
+  }
+
+  /** External port of a live mapping id (from `allocateId`, `findInternal`, ...), or -1. */
+  externalPort(id: number): number {
+    const s = this.st.slots.slotOf(id);
+    return s < 0 ? -1 : this.st.slots.eport(s);
+  }
+
+  /** External address key of a live mapping id (an IPv4 address as a number), or -1. */
+  externalAddress(id: number): number {
+    const s = this.st.slots.slotOf(id);
+    return s < 0 ? -1 : this.pool.key[this.st.slots.extIdx(s)]!;
   }
 
   /** Remove a mapping now (no event). False when the id is unknown or already gone. */
@@ -232,10 +283,16 @@ export class PortTable {
    * keys: an IPv4 address as an unsigned 32-bit number (see `ipv4ToNumber`).
    */
   findInternal(protocolIdx: number, address: number, port: number, nowMs: number, remoteAddress = -1, remotePort = 0): number {
+    // Without a remote only endpoint-independent keys can match: the one-entry path.
+    if (remoteAddress < 0) return this.ix.insideHandle(protocolIdx, address, port, nowMs);
+    return this.findInternalDependent(protocolIdx, address, port, nowMs, remoteAddress, remotePort);
+  }
+
+  /** findInternal when endpoint-dependent keys exist for the protocol (kept out of the short path). */
+  private findInternalDependent(protocolIdx: number, address: number, port: number, nowMs: number, remoteAddress: number, remotePort: number): number {
     const kc = this.keyCounts;
     const base = protocolIdx * 3;
-    // Only endpoint-independent keys can match: the one-entry path, nothing else to try.
-    if (remoteAddress < 0 || (kc[base + 1] === 0 && kc[base + 2] === 0)) return this.ix.insideHandle(protocolIdx, address, port, nowMs);
+    if (kc[base + 1] === 0 && kc[base + 2] === 0) return this.ix.insideHandle(protocolIdx, address, port, nowMs);
     const pos = this.st.findOutboundPos(protocolIdx, address, port, remoteAddress, remotePort, nowMs);
     if (pos < 0) return -1;
     const ix = this.st.index.inside;
@@ -245,12 +302,13 @@ export class PortTable {
   /** Id of the live mapping holding an external endpoint (address key, port), or -1. */
   findExternal(protocolIdx: number, address: number, port: number, nowMs: number): number {
     const idx = this.pool.find(address);
-    const space = idx < 0 ? undefined : this.pool.space(idx, protocolIdx);
-    if (!space) return -1;
-    const o = space.cells[port * 2]!;
+    if (idx < 0) return -1;
+    // The port's cell: holder (slot + 1) and, beside it in the same cache line, its generation.
+    const cells = this.pool.cells[idx * 3 + protocolIdx]!;
+    const o = cells[port * 2]!;
     if (!(o > 0)) return -1;
-    if (!(nowMs < this.ix.floor) && !this.st.alive(o - 1, nowMs)) return -1;
-    return space.gen(port) * SLOT_LIMIT + (o - 1);
+    if (!(nowMs < this.expiry.floor) && !this.st.alive(o - 1, nowMs)) return -1;
+    return (cells[port * 2 + 1]! >>> 0) * SLOT_LIMIT + (o - 1);
   }
 
   // ----------------------------------------------------------- static mappings

@@ -116,6 +116,12 @@ export interface PortTableOptions {
   readonly icmp?: Partial<ProtocolPolicy>;
   /** Live mappings in total (dynamic and static). Default 262,144. */
   readonly maxMappings?: number;
+  /**
+   * Mappings to make room for at construction (records and index), capped at maxMappings.
+   * Default 1,024; the table grows by doubling past it. A NAT that knows its load sets it to skip
+   * the rehashing and copying of growth (at 1,000,000 about 80 MB up front).
+   */
+  readonly initialCapacity?: number;
   /** Live dynamic mappings per internal address, so one host cannot exhaust the table (RFC 6888 REQ-4). Default 8,192. */
   readonly maxMappingsPerHost?: number;
   /** Remote peers remembered per mapping for address(-and-port)-dependent filtering. Default 64; the oldest is forgotten first. */
@@ -137,6 +143,7 @@ export interface ResolvedOptions {
   readonly pooling: 'paired' | 'arbitrary';
   readonly policies: readonly [ProtocolPolicy, ProtocolPolicy, ProtocolPolicy];
   readonly maxMappings: number;
+  readonly initialCapacity: number;
   readonly maxMappingsPerHost: number;
   readonly maxPeersPerMapping: number;
   readonly maxExpectations: number;
