@@ -146,3 +146,20 @@ describe('relay session: data after an end is refused without harm', () => {
     expect(t.lines('client').at(-1)).toBe('200 still here');
   });
 });
+
+describe('relay session: its own 421 starts a line', () => {
+  it('after a server line cut short, the 421 still goes on a line of its own', () => {
+    const t = ready();
+    t.send('client', 'NOOP\r\n');
+    t.send('server', '200 partial');
+    t.session.close('Service shutting down', t.now);
+    t.run();
+    expect(t.received.client).toBe('220 ready\r\n200 partial\r\n421 Service shutting down\r\n');
+  });
+  it('after a complete line nothing is added', () => {
+    const t = ready();
+    t.session.close('Service shutting down', t.now);
+    t.run();
+    expect(t.received.client).toBe('220 ready\r\n421 Service shutting down\r\n');
+  });
+});

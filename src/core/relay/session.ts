@@ -71,6 +71,8 @@ export class FtpRelaySession {
   private readonly ended: Record<Side, boolean> = { client: false, server: false };
   /** Input of this side fully through the translator and its FIN passed on. */
   private readonly finished: Record<Side, boolean> = { client: false, server: false };
+  /** The last byte written to this side was not a line end (a server line cut short). */
+  private readonly lineOpen: Record<Side, boolean> = { client: false, server: false };
   /** Our FIN went to this side's peer: nothing more may be written to it. */
   private readonly finSent: Record<Side, boolean> = { client: false, server: false };
   private connectDeadline: number;
@@ -374,6 +376,7 @@ export class FtpRelaySession {
     // makes (a refusal of a later command) can no longer reach it, and writing after the end
     // is an error on most transports.
     if (this.finSent[side]) return;
+    if (bytes.length > 0) this.lineOpen[side] = bytes[bytes.length - 1] !== 10;
     if (side === 'client') this.bytes.controlToClient += bytes.length;
     else this.bytes.controlToServer += bytes.length;
     this.actions.push({ type: 'write', side, bytes });
@@ -459,7 +462,9 @@ export class FtpRelaySession {
   private sayToClient(line: string): void {
     if (this.translator?.tlsActive) return;
     if (this.finished.server) return; // the client has had our FIN already
-    this.write('client', new TextEncoder().encode(`${line}\r\n`));
+    // After a server line cut short, end it first: the 421 must start a line to be read as one.
+    const lead = this.lineOpen.client ? '\r\n' : '';
+    this.write('client', new TextEncoder().encode(`${lead}${line}\r\n`));
   }
 
   private closeSession(reason: string, graceful: boolean, nowMs: number): void {
