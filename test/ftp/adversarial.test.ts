@@ -209,6 +209,8 @@ describe('allowForeignDataAddress still never names the gateway itself', () => {
   const refusedLines = [
     'PORT 127,0,0,1,19,137\r\n', 'EPRT |1|127.0.0.1|5001|\r\n', 'EPRT |2|::1|5001|\r\n', 'EPRT |2|::ffff:127.0.0.1|5001|\r\n',
     'PORT 224,0,0,1,19,137\r\n', 'PORT 255,255,255,255,19,137\r\n', 'PORT 0,1,2,3,19,137\r\n', 'EPRT |2|ff02::1|5001|\r\n',
+    'PORT 169,254,169,254,4,0\r\n', 'EPRT |1|169.254.169.254|1024|\r\n', 'EPRT |2|fe80::1|5001|\r\n', 'EPRT |2|febf::1|5001|\r\n',
+    'EPRT |2|::ffff:169.254.1.1|5001|\r\n',
   ];
   for (const line of refusedLines) {
     it(`refuses ${line.trim()} from a client that is not on loopback`, () => {
@@ -223,6 +225,9 @@ describe('allowForeignDataAddress still never names the gateway itself', () => {
     expect(loop.events.filter((e) => e.type === 'data-channel-request')).toHaveLength(1);
     const third = run(trusting, [s('220 hi\r\n'), c('PORT 198,51,100,99,19,137\r\n')]);
     expect(third.events.filter((e) => e.type === 'data-channel-request')).toHaveLength(1);
+    // fec0::/10 (old site-local) is outside fe80::/10 and is not the gateway's own link.
+    const near = run(trusting, [s('220 hi\r\n'), c('EPRT |2|fec0::1|5001|\r\n')]);
+    expect(near.events.filter((e) => e.type === 'data-channel-request')).toHaveLength(1);
   });
 });
 

@@ -8,6 +8,6 @@ export {
   parse227, parse229, parse228, format227, format229, format228, find227, find228, find229, classifyReply,
   isReplyEnd, MALFORMED, type FoundAddress,
 } from './replies.js';
-export { REFUSAL_REPLIES, passiveRefusal } from './policy.js';
+export { REFUSAL_REPLIES, passiveRefusal, namesNoRemoteHost } from './policy.js';
 export { algsReply, EPSV_ALL_REPLY, type AlgsAnswer } from './ftp64.js';
 export { TlsRecordFollower, MAX_RECORD_BODY } from './tls-records.js';
