@@ -19,6 +19,11 @@ const TABLE_SIZE = 256; // RFC 6056 Algorithm 4 counters; any power of two will 
 export class PortSpace {
   /** cells[2 * port] holder, cells[2 * port + 1] generation of the holding slot. */
   readonly cells = new Int32Array(65536 * 2);
+  /**
+   * One bit per port, set while the port is taken: what the port choice probes. 8 KB, so the
+   * probes of a port walk stay in the first-level cache, where the 512 KB of cells would miss.
+   */
+  readonly taken = new Int32Array(2048);
   /** used[range * 2 + parity]: range 0 = privileged range, 1 = main range. */
   private readonly used = new Int32Array(4);
 
@@ -51,6 +56,7 @@ export class PortSpace {
   take(port: number, value: number, gen = 0): void {
     this.cells[port * 2] = value;
     this.cells[port * 2 + 1] = gen;
+    this.taken[port >>> 5] |= 1 << (port & 31);
     const r = this.rangeOf(port);
     if (r >= 0) this.used[r * 2 + (port & 1)]!++;
   }
@@ -64,6 +70,7 @@ export class PortSpace {
   free(port: number): void {
     if (this.cells[port * 2] === 0) return;
     this.cells[port * 2] = 0;
+    this.taken[port >>> 5] &= ~(1 << (port & 31));
     const r = this.rangeOf(port);
     if (r >= 0) this.used[r * 2 + (port & 1)]!--;
   }
@@ -114,14 +121,29 @@ export class PortSelector {
   }
 
   private walk(space: PortSpace, span: PortRange, num: number, bucket: number, f: number, parity: number): number {
-    const cells = space.cells;
-    for (let count = num; count > 0; count--) {
-      const next = this.table[bucket]!;
-      this.table[bucket] = next + 1;
-      const port = span.min + ((f + next) % num);
-      if (cells[port * 2] === 0 && (parity < 0 || (port & 1) === parity)) return port;
+    const taken = space.taken;
+    // Port of counter value `next` is min + (f + next) mod num; successive values step the offset
+    // by one, so it is reduced once (and without `%` on numbers past 2^31, a slow float modulo).
+    const next = this.table[bucket]!;
+    let off = mod(f, num) + mod(next, num);
+    if (off >= num) off -= num;
+    let count = 0;
+    while (count < num) {
+      count++;
+      const port = span.min + off;
+      if ((taken[port >>> 5]! & (1 << (port & 31))) === 0 && (parity < 0 || (port & 1) === parity)) {
+        this.table[bucket] = (next + count) >>> 0;
+        return port;
+      }
+      if (++off === num) off = 0;
     }
+    this.table[bucket] = (next + count) >>> 0;
     // `num` consecutive counter values visit every port of the span once: nothing is missed.
     return -1;
   }
+}
+
+/** n mod m for 0 <= n < 2^32 and 0 < m <= 65536, exactly, without a float modulo. */
+function mod(n: number, m: number): number {
+  return n - Math.floor(n / m) * m;
 }
