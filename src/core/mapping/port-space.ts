@@ -56,7 +56,7 @@ export class PortSpace {
   take(port: number, value: number, gen = 0): void {
     this.cells[port * 2] = value;
     this.cells[port * 2 + 1] = gen;
-    this.taken[port >>> 5] |= 1 << (port & 31);
+    this.taken[port >>> 5]! |= 1 << (port & 31);
     const r = this.rangeOf(port);
     if (r >= 0) this.used[r * 2 + (port & 1)]!++;
   }
@@ -70,7 +70,7 @@ export class PortSpace {
   free(port: number): void {
     if (this.cells[port * 2] === 0) return;
     this.cells[port * 2] = 0;
-    this.taken[port >>> 5] &= ~(1 << (port & 31));
+    this.taken[port >>> 5]! &= ~(1 << (port & 31));
     const r = this.rangeOf(port);
     if (r >= 0) this.used[r * 2 + (port & 1)]!--;
   }

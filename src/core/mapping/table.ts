@@ -119,7 +119,7 @@ export class PortTable {
     const raddr = this.st.keys.peek(remote.address);
     checkPort(internal.port);
     checkPort(remote.port);
-    const one = iaddr >= 0 ? this.st.pool.oneToOneOut.get(iaddr) : undefined;
+    const one = iaddr >= 0 && this.st.pool.oneToOneOut.size > 0 ? this.st.pool.oneToOneOut.get(iaddr) : undefined;
     let mapping: Mapping;
     let created = false;
     let srcExt: number;
@@ -176,7 +176,7 @@ export class PortTable {
     const iaddr = this.st.keys.peek(internal.address);
     const remote = opts?.remote;
     const raddr = remote ? this.st.keys.peek(remote.address) : -1;
-    const one = iaddr >= 0 ? this.st.pool.oneToOneOut.get(iaddr) : undefined;
+    const one = iaddr >= 0 && this.st.pool.oneToOneOut.size > 0 ? this.st.pool.oneToOneOut.get(iaddr) : undefined;
     if (one !== undefined) return { ok: true, mapping: this.st.oneToOneMapping(p, internal, one), created: false };
     if (this.st.behavior[p]! > 0 && !remote) {
       throw new NatAlgError('invalid-argument', `${protocol} mapping is ${this.options.policies[p]!.mapping}: allocate needs opts.remote`);
@@ -259,7 +259,7 @@ export class PortTable {
     const p = proto(protocol);
     const iaddr = this.st.keys.peek(internal.address);
     if (iaddr < 0) return null;
-    const one = this.st.pool.oneToOneOut.get(iaddr);
+    const one = this.st.pool.oneToOneOut.size > 0 ? this.st.pool.oneToOneOut.get(iaddr) : undefined;
     if (one !== undefined) return this.st.oneToOneMapping(p, internal, one);
     const s = this.st.findOutbound(p, iaddr, internal.port, remote ? this.st.keys.peek(remote.address) : -1, remote?.port ?? 0, nowMs);
     return s < 0 ? null : this.st.toMapping(s);
@@ -270,7 +270,7 @@ export class PortTable {
     const ek = this.st.keys.peek(external.address);
     const idx = ek >= 0 ? this.st.pool.indexOfKey(ek) : undefined;
     if (idx === undefined) return null;
-    const inner = this.st.pool.oneToOneIn.get(idx);
+    const inner = this.st.pool.oneToOneIn.size > 0 ? this.st.pool.oneToOneIn.get(idx) : undefined;
     if (inner !== undefined) return this.st.oneToOneMapping(p, this.st.keys.endpoint(inner, external.port), idx);
     const s = this.findExternal(p, ek, external.port, nowMs);
     return s < 0 ? null : this.st.toMapping(this.st.slots.slotOf(s));
@@ -440,7 +440,7 @@ export class PortTable {
 
   /** Is an inbound packet from (peerKey, peerText, peerPort) admitted at (idx, port)? */
   private admit(p: number, idx: number, port: number, peerKey: number, peerText: string, peerPort: number, nowMs: number, hairpin: boolean): InboundResult {
-    const inner = this.st.pool.oneToOneIn.get(idx);
+    const inner = this.st.pool.oneToOneIn.size > 0 ? this.st.pool.oneToOneIn.get(idx) : undefined;
     if (inner !== undefined) {
       return { ok: true, mapping: this.st.oneToOneMapping(p, this.st.keys.endpoint(inner, port), idx), via: 'static', expectation: null };
     }
