@@ -6,7 +6,7 @@
  *   data-channel mapping) and the embedding answers.
  * - No clock: time is a parameter (`nowMs`, milliseconds on any monotonic clock of the caller's).
  * - No randomness of its own: random sources are injected, so every run is reproducible.
- * - Platform-neutral: `Uint8Array` only, no `node:` modules, no `Buffer`; runs in any JS runtime.
+ * - Platform-neutral: `Uint8Array` only, no `node:` modules or Node byte types; runs in any JS runtime.
  * - Bad input from a peer never throws; misuse of the API throws a typed `NatAlgError`.
  */
 
