@@ -12,6 +12,8 @@ import { endpoint, type Endpoint, type FtpRelaySession, type Side } from '../cor
 const DATA_READ_BYTES = 256 * 1024;
 /** Reads up to this size are copied out so that the read buffer can be used again. */
 const DATA_COPY_BYTES = 16 * 1024;
+/** Read buffers kept per connection for reuse once their writes are done (a full socket queues a few). */
+const DATA_SPARE_BUFFERS = 4;
 
 /** Counts every socket and data listener a session opens, so leaks are visible. */
 export interface HandleCounter {
@@ -112,37 +114,55 @@ export class DataSockets {
   connect(id: number, target: Endpoint, localAddress: string): void {
     const ch = this.channels.get(id);
     if (!ch) return;
-    // The relay's own connection reads into fresh large buffers handed straight to the other
-    // socket: fewer, bigger reads than the stream default, and no copy (a passive RETR, the
-    // common bulk case, flows this way).
-    // A small read is copied out and its buffer read into again; a large one is handed on as it
-    // is, so a trickle of small reads does not pin a large buffer per write.
-    let spare: Buffer | null = null;
+    // The relay's own connection reads into large buffers of its own (onread) handed straight to
+    // the other socket: fewer, bigger reads than the stream default, and no copy (a passive RETR,
+    // the common bulk case, flows this way). A buffer is read into again only once the kernel
+    // has all of it: at once when the write went through whole, else when its write callback
+    // runs; one still referenced by a queued write is never handed back to the socket.
+    // A small read is copied out and its buffer read into again, so a trickle of small reads
+    // queued behind a full socket does not pin a large buffer per write.
+    const free: Buffer[] = [];
+    /** Buffers of the writes not yet called back, in write order; null once taken back early. */
+    const inflight: (Buffer | null)[] = [];
+    let next: Buffer | null = null;
+    const written = (): void => {
+      const done = inflight.shift();
+      if (done && free.length < DATA_SPARE_BUFFERS && ch.accepted && !ch.accepted.destroyed) free.push(done);
+    };
     const s = net.connect({
       host: target.address,
       port: target.port,
       localAddress,
       allowHalfOpen: true,
       onread: {
-        buffer: () => spare ?? Buffer.allocUnsafe(DATA_READ_BYTES),
+        buffer: () => {
+          const b = next ?? free.pop() ?? Buffer.allocUnsafe(DATA_READ_BYTES);
+          next = null;
+          return b;
+        },
         callback: (n: number, buf: Uint8Array): boolean => {
           ch.outgoingBytes += n;
-          let chunk: Uint8Array;
-          if (n <= DATA_COPY_BYTES) {
-            chunk = Buffer.from(buf.subarray(0, n)); // a copy: `buf` is read into again
-            spare = buf as Buffer;
-          } else {
-            chunk = buf.subarray(0, n);
-            spare = null;
-          }
           const sink = ch.accepted;
           // Returning false pauses this socket: when the other side's write buffer is full (until
           // its 'drain'), and before the splice (not expected: it starts paused; kept, not lost).
-          if (!ch.spliced || !sink) {
-            ch.early.push(chunk);
-            return false;
+          if (n <= DATA_COPY_BYTES || !ch.spliced || !sink || sink.destroyed) {
+            const chunk = Buffer.from(buf.subarray(0, n)); // a copy: `buf` is read into again
+            next = buf as Buffer;
+            if (!ch.spliced || !sink) {
+              ch.early.push(chunk);
+              return false;
+            }
+            return sink.destroyed ? false : sink.write(chunk);
           }
-          return sink.destroyed ? false : sink.write(chunk);
+          const at = inflight.length;
+          inflight.push(buf as Buffer);
+          const ok = sink.write(buf.subarray(0, n), written);
+          // Nothing queued: the kernel took it all, the buffer is free now (its callback is still to come).
+          if (sink.writableLength === 0 && inflight[at] === buf) {
+            inflight[at] = null;
+            next = buf as Buffer;
+          }
+          return ok;
         },
       },
     });

@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFtpProxy, type FtpProxy } from '../../src/node/index.js';
 import { FtpTestClient, parsePasvReply } from '../../src/testing/index.js';
-import { connectRaw, listenProxy, noLeaks, pattern } from './helpers.js';
+import { connectRaw, eventually, listenProxy, noLeaks, pattern } from './helpers.js';
 
 // A bare FTP server whose RETR trickles the file out in small writes: the relay then sees many
 // small reads while the client is not reading, so its writes queue up. A read buffer reused too
@@ -86,6 +86,49 @@ describe('relay data path with many small reads', () => {
     const got = Buffer.concat(chunks);
     expect(got.length).toBe(body.length);
     expect(got.equals(Buffer.from(body))).toBe(true);
+    await client.quit();
+  });
+
+  it('keeps every byte when large reads meet a client that reads in fits and starts', async () => {
+    // Large pieces go straight from the relay's read buffers to the client; a client that keeps
+    // stopping leaves writes half taken by the kernel. A buffer read into again while the rest
+    // of its write still waits would show up as corrupted bytes.
+    const body = pattern(24_000_000, 23);
+    const server = trickleServer(body, 20_000);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const proxy: FtpProxy = createFtpProxy({ upstream: { host: '127.0.0.1', port } });
+    const relay = await listenProxy(proxy, '127.0.0.1');
+    const closes: { toClient: number; toServer: number }[] = [];
+    proxy.on('data-close', (e) => closes.push({ ...e.bytes }));
+    cleanup = async () => {
+      await proxy.shutdown({ graceMs: 0 });
+      await noLeaks(proxy);
+      server.close();
+    };
+    const client = await FtpTestClient.connect(relay, { mode: 'pasv' });
+    await client.login();
+    const target = parsePasvReply(await client.expect('PASV', 2))!;
+    const data = await connectRaw({ family: 4, address: target.address, port: target.port });
+    const chunks: Buffer[] = [];
+    let reads = 0;
+    data.on('data', (c: Buffer) => {
+      chunks.push(c);
+      // Stop now and then for a moment, so the relay's writes back up part way.
+      if (++reads % 50 === 0) {
+        data.pause();
+        setTimeout(() => data.resume(), 60);
+      }
+    });
+    const closed = new Promise<void>((resolve) => data.on('close', () => resolve()));
+    await client.expect('RETR f', 1);
+    await closed;
+    const got = Buffer.concat(chunks);
+    expect(got.length).toBe(body.length);
+    expect(got.equals(Buffer.from(body))).toBe(true);
+    expect((await client.readReply()).code).toBe(226);
+    await eventually(() => closes.length === 1);
+    expect(closes).toEqual([{ toClient: body.length, toServer: 0 }]);
     await client.quit();
   });
 
