@@ -24,7 +24,7 @@ import { createFtpProxy } from '../src/node/index.js';
 import { median, type BenchResult } from './harness.js';
 
 const THROUGHPUT_BYTES = 32 << 20;
-const THROUGHPUT_ROUNDS = 9;
+const THROUGHPUT_ROUNDS = 25;
 const SESSIONS = 1000;
 const SESSION_FILE_BYTES = 256 << 10;
 const IDLE_SESSIONS = 500;
