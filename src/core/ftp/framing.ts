@@ -28,7 +28,7 @@
 import { NatAlgError } from '../errors.js';
 import type { Direction, StreamEdit } from '../stream/translator.js';
 import { classifyCommand, NEED_MORE } from './commands.js';
-import { classifyReply, REPLY_NEED_MORE } from './replies.js';
+import { classifyReply, REPLY_NEED_MORE, REPLY_NOT_A_REPLY } from './replies.js';
 import {
   DirectionStream, PHASE_LINE_START, PHASE_PASS, PHASE_HOLD, PHASE_DISCARD, PHASE_BLOCKED, PHASE_TLS,
   PHASE_OPAQUE, PHASE_CLOSED, LINE_NONE, LINE_DROP,
@@ -183,6 +183,16 @@ export abstract class LineFraming {
         if (s.phase !== PHASE_LINE_START) return i;
       }
       if (i >= n) return i;
+      if (s.passText) {
+        const c = bytes[i]!;
+        if (c < 48 || c > 57) {
+          s.lineStart = s.chunkBase + i;
+          s.lineCode = REPLY_NOT_A_REPLY;
+          s.lineFlags = 0;
+          s.phase = PHASE_PASS;
+          continue;
+        }
+      }
       const r = classifyReply(bytes, i, n);
       if (r === REPLY_NEED_MORE) return i;
       s.lineStart = s.chunkBase + i;

@@ -49,6 +49,12 @@ export class DirectionStream {
   lineCode = 0;
   /** Server: LINE_FIRST / LINE_LAST of the reply the line belongs to. */
   lineFlags = 0;
+  /**
+   * Server: set by the line rules when a line that does not start with a digit would stream with
+   * no line action and nothing else to note (the body of a multi-line reply nobody holds): the
+   * framing then passes such lines without asking. Recomputed at every decided line.
+   */
+  passText = false;
   /** Index in the current chunk where a held line starts, or -1 when its bytes are in `hold`. */
   lineFrom = -1;
 

@@ -236,6 +236,13 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
 
   /** A server line's first bytes are known: track reply structure, hold it if it matters. */
   private decideReply(s: DirectionStream, r: number): number {
+    const phase = this.replyPhase(s, r);
+    // Inside a multi-line reply that streams, its text lines (no digit first) change nothing.
+    s.passText = phase === PHASE_PASS && this.multiCode >= 0;
+    return phase;
+  }
+
+  private replyPhase(s: DirectionStream, r: number): number {
     s.lineAction = LINE_NONE;
     s.lineFlags = 0;
     if (this.multiCode >= 0) {
