@@ -33,7 +33,8 @@ export const NEED_MORE = -1;
 const IAC = 255;
 
 /** Bytes that can start a line carrying one of our verbs: their first letters (any case) and IAC. */
-const VERB_START = new Uint8Array(256);
+/** Non-zero for the bytes that can start a verb of ours (or a Telnet command). */
+export const VERB_START = new Uint8Array(256);
 for (const ch of 'PELACRQ') {
   VERB_START[ch.charCodeAt(0)] = 1;
   VERB_START[ch.toLowerCase().charCodeAt(0)] = 1;

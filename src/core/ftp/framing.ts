@@ -27,7 +27,7 @@
 
 import { NatAlgError } from '../errors.js';
 import type { Direction, StreamEdit } from '../stream/translator.js';
-import { classifyCommand, NEED_MORE } from './commands.js';
+import { classifyCommand, NEED_MORE, VERB_OTHER, VERB_START } from './commands.js';
 import { classifyReply, REPLY_NEED_MORE, REPLY_NOT_A_REPLY } from './replies.js';
 import {
   DirectionStream, PHASE_LINE_START, PHASE_PASS, PHASE_HOLD, PHASE_DISCARD, PHASE_BLOCKED, PHASE_TLS,
@@ -243,7 +243,7 @@ export abstract class LineFraming {
         if (s.phase !== PHASE_LINE_START) return i;
       }
       if (i >= n) return i;
-      const r = classifyCommand(bytes, i, n);
+      const r = VERB_START[bytes[i]!] === 0 ? VERB_OTHER : classifyCommand(bytes, i, n);
       if (r === NEED_MORE) return i;
       s.lineStart = s.chunkBase + i;
       s.lineCode = r;

@@ -124,7 +124,11 @@ export class DirectionStream {
     const n = to - from;
     if (this.holdLength + n > this.capacity) return false;
     if (this.hold === null) this.hold = new Uint8Array(this.capacity);
-    this.hold.set(bytes.subarray(from, to), this.holdLength);
+    const hold = this.hold;
+    let at = this.holdLength;
+    // Usually a few bytes of a short line: a loop costs less than a subarray view for set().
+    if (n <= 64) for (let k = from; k < to; k++) hold[at++] = bytes[k]!;
+    else hold.set(bytes.subarray(from, to), at);
     this.holdLength += n;
     return true;
   }
