@@ -197,6 +197,7 @@ export abstract class FtpSession extends LineFraming {
 
   /** Send local replies that reached the queue head, when the client side is between replies. */
   protected drain(): void {
+    if (this.queue.headKind() !== Q_LOCAL) return; // the usual case: nothing local to send
     const s = this.s2c;
     while (this.queue.headKind() === Q_LOCAL && s.phase === PHASE_LINE_START && s.holdLength === 0 && this.multiCode < 0) {
       const local = this.queue.headPayload() as LocalReply;
