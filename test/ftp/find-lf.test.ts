@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { findLF } from '../../src/core/ftp/framing.js';
+import { findLF, NO_VIEW } from '../../src/core/ftp/framing.js';
 
 const find = (b: Uint8Array, i: number, n: number) => findLF(b, new DataView(b.buffer, b.byteOffset, b.byteLength), i, n);
 const naive = (b: Uint8Array, i: number, n: number) => {
@@ -43,6 +43,7 @@ describe('findLF', () => {
           const n = b.length === 0 ? 0 : Math.max(x, y) % (b.length + 1);
           const i = n === 0 ? 0 : Math.min(x, y) % (n + 1);
           expect(find(b, i, n)).toBe(naive(b, i, n));
+          expect(findLF(b, NO_VIEW, i, n)).toBe(naive(b, i, n));
         },
       ),
       { numRuns: 2000 },

@@ -39,6 +39,8 @@ import type { FtpEvent } from './types.js';
 const C2S: Direction = 'client-to-server';
 const S2C: Direction = 'server-to-client';
 const EMPTY = new Uint8Array(0);
+/** findLF without a view: byte by byte. */
+export const NO_VIEW = new DataView(new ArrayBuffer(0));
 
 export abstract class LineFraming {
   protected readonly c2s: DirectionStream;
@@ -72,7 +74,9 @@ export abstract class LineFraming {
     while (i < n) {
       const phase = s.phase;
       if (phase === PHASE_PASS) {
-        if (view === null) view = new DataView(bytes.buffer, bytes.byteOffset, n);
+        // A view costs about as much as scanning a few short lines: worth it for a long run only
+        // (a run cut short by a held line resumes in a new call with what is left).
+        if (view === null) view = n - i >= 256 ? new DataView(bytes.buffer, bytes.byteOffset, n) : NO_VIEW;
         i = client ? this.passCommands(s, bytes, view, i, n) : this.passLines(s, bytes, view, i, n);
       } else if (phase === PHASE_LINE_START) {
         i = this.lineStart(s, bytes, i, n, client);
@@ -443,15 +447,15 @@ export abstract class LineFraming {
 }
 
 /**
- * Index of the next LF in bytes[i..n), or -1 (`view` covers the same bytes as `bytes`). Control
- * lines are short, so a call to indexOf per line costs more than the scan itself: this reads
- * eight bytes per step as two little-endian words and tests them for a 0x0a byte at once
+ * Index of the next LF in bytes[i..n), or -1 (`view` covers the same bytes as `bytes`, or is
+ * NO_VIEW for a byte-by-byte scan). Control lines are short, so a call to indexOf per line costs
+ * more than the scan itself: this reads eight bytes per step as two little-endian words and tests them for a 0x0a byte at once
  * (x ^ 0x0a0a0a0a has a zero byte; the lowest flagged byte of the zero-byte test is exact, higher
  * ones may be false, so the lowest is taken). A long line is left to indexOf after 256 bytes.
  */
 export function findLF(bytes: Uint8Array, view: DataView, i: number, n: number): number {
   const stop = n - i > 256 ? i + 256 : n;
-  const words = stop - 7;
+  const words = view === NO_VIEW ? i : stop - 7;
   for (; i < words; i += 8) {
     const a = view.getUint32(i, true) ^ 0x0a0a0a0a;
     const b = view.getUint32(i + 4, true) ^ 0x0a0a0a0a;
