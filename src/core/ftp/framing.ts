@@ -449,9 +449,10 @@ export abstract class LineFraming {
 /**
  * Index of the next LF in bytes[i..n), or -1 (`view` covers the same bytes as `bytes`, or is
  * NO_VIEW for a byte-by-byte scan). Control lines are short, so a call to indexOf per line costs
- * more than the scan itself: this reads eight bytes per step as two little-endian words and tests them for a 0x0a byte at once
- * (x ^ 0x0a0a0a0a has a zero byte; the lowest flagged byte of the zero-byte test is exact, higher
- * ones may be false, so the lowest is taken). A long line is left to indexOf after 256 bytes.
+ * more than the scan itself: this reads eight bytes per step as two little-endian words and tests
+ * them for a 0x0a byte at once (x ^ 0x0a0a0a0a has a zero byte; the lowest flagged byte of the
+ * zero-byte test is exact, higher ones may be false, so the lowest is taken). A long line is left
+ * to indexOf after 256 bytes.
  */
 export function findLF(bytes: Uint8Array, view: DataView, i: number, n: number): number {
   const stop = n - i > 256 ? i + 256 : n;
