@@ -76,7 +76,7 @@ export abstract class LineFraming {
       if (phase === PHASE_PASS) {
         // A view costs about as much as scanning a few short lines: worth it for a long run only
         // (a run cut short by a held line resumes in a new call with what is left).
-        if (view === null) view = n - i >= 256 ? new DataView(bytes.buffer, bytes.byteOffset, n) : NO_VIEW;
+        if (view === null) view = n - i >= 1024 ? new DataView(bytes.buffer, bytes.byteOffset, n) : NO_VIEW;
         i = client ? this.passCommands(s, bytes, view, i, n) : this.passLines(s, bytes, view, i, n);
       } else if (phase === PHASE_LINE_START) {
         i = this.lineStart(s, bytes, i, n, client);
