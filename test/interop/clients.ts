@@ -38,13 +38,17 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function curl(name: string, expects: ClientSpec['expects'], flags: string[]): ClientSpec {
+/**
+ * The builders below take `trace`: the client then writes its protocol trace (curl -v, lftp
+ * debug, ftplib debuglevel 1) to its output, for tests that read the replies the client was given.
+ */
+export function curl(name: string, expects: ClientSpec['expects'], flags: readonly string[], trace = false): ClientSpec {
   return {
     name,
     expects,
     run(topo, side, job) {
       const base = `ftp://${urlHost(job.target.host)}:${job.target.port}/`;
-      const common = ['-sS', '--max-time', '10', '--connect-timeout', '5', ...flags];
+      const common = ['-sS', ...(trace ? ['-v'] : []), '--max-time', '10', '--connect-timeout', '5', ...flags];
       return topo.exec(side, 'curl', [
         ...common, `${base}data.bin`, '-o', job.downloadTo,
         '--next', ...common, '-T', job.uploadFrom, `${base}upload/${job.uploadName}`,
@@ -53,12 +57,13 @@ function curl(name: string, expects: ClientSpec['expects'], flags: string[]): Cl
   };
 }
 
-function lftp(name: string, passive: boolean): ClientSpec {
+export function lftp(name: string, passive: boolean, trace = false): ClientSpec {
   return {
     name,
     expects: passive ? 'PASV' : 'PORT',
     run(topo, side, job) {
       const script = [
+        ...(trace ? ['debug 5'] : []),
         `set ftp:passive-mode ${passive ? 'on' : 'off'}`,
         'set ftp:auto-passive-mode no',
         'set ftp:fix-pasv-address no',
@@ -77,8 +82,9 @@ function lftp(name: string, passive: boolean): ClientSpec {
 
 const FTPLIB = `
 import ftplib, sys
-host, port, mode, down, up, name = sys.argv[1:7]
+host, port, mode, down, up, name, debug = sys.argv[1:8]
 f = ftplib.FTP(timeout=8)
+f.set_debuglevel(int(debug))
 f.trust_server_pasv_ipv4_address = True
 f.connect(host, int(port))
 f.login()
@@ -90,14 +96,14 @@ with open(up, "rb") as src:
 f.quit()
 `;
 
-function ftplib(name: string, passive: boolean): ClientSpec {
+export function ftplib(name: string, passive: boolean, trace = false): ClientSpec {
   return {
     name,
     expects: passive ? 'PASV' : 'PORT',
     run(topo, side, job) {
       return topo.exec(side, job.python, [
         '-c', FTPLIB, job.target.host, String(job.target.port), passive ? 'passive' : 'active',
-        job.downloadTo, job.uploadFrom, job.uploadName,
+        job.downloadTo, job.uploadFrom, job.uploadName, trace ? '1' : '0',
       ], { timeoutMs: 30_000 });
     },
   };

@@ -17,6 +17,7 @@ import {
   RELAY_CONTROL_PORT,
   type EdgeTopology,
 } from './edge-nat.js';
+import { curl as curlSpec, ftplib as ftplibSpec, lftp as lftpSpec, type ClientSpec } from './clients.js';
 import { acquireInteropLock } from './lock.js';
 import { checkPrerequisites, which, type RunResult } from './netns.js';
 import { cliAvailable, hostPort, startRelay, type RunningRelay } from './relay.js';
@@ -55,92 +56,23 @@ const DATA_RANGE = `${DATA_PORTS.min}-${DATA_PORTS.max}`;
 const download = randomPayload(192 * 1024);
 const upload = randomPayload(64 * 1024 + 3);
 
-interface Job {
-  readonly downloadTo: string;
-  readonly uploadFrom: string;
-  readonly uploadName: string;
-  readonly python: string;
-}
-
 /**
- * A client run from the outside namespace with its protocol trace on (curl -v, lftp debug,
- * ftplib debuglevel 1), so the test can read the 227/229 the client was given.
+ * A client of the matrix (clients.ts), run from the outside namespace with its protocol trace on,
+ * so the test can read the 227/229 the client was given.
  */
-interface Client {
-  readonly name: string;
+interface Client extends ClientSpec {
   readonly mode: 'passive' | 'active';
-  readonly command: 'PASV' | 'EPSV' | 'PORT' | 'EPRT';
-  run(topo: EdgeTopology, job: Job): Promise<RunResult>;
+  readonly command: ClientSpec['expects'];
 }
 
-function curl(name: string, command: Client['command'], flags: readonly string[]): Client {
-  return {
-    name,
-    mode: command === 'PASV' || command === 'EPSV' ? 'passive' : 'active',
-    command,
-    run(topo, job) {
-      const base = `ftp://${TARGET.host}:${TARGET.port}/`;
-      const common = ['-sS', '-v', '--max-time', '10', '--connect-timeout', '5', ...flags];
-      return topo.exec('out', 'curl', [
-        ...common, `${base}data.bin`, '-o', job.downloadTo,
-        '--next', ...common, '-T', job.uploadFrom, `${base}upload/${job.uploadName}`,
-      ], { timeoutMs: 30_000 });
-    },
-  };
+function traced(spec: ClientSpec): Client {
+  const passive = spec.expects === 'PASV' || spec.expects === 'EPSV';
+  return { ...spec, mode: passive ? 'passive' : 'active', command: spec.expects };
 }
 
-function lftp(name: string, passive: boolean): Client {
-  return {
-    name,
-    mode: passive ? 'passive' : 'active',
-    command: passive ? 'PASV' : 'PORT',
-    run(topo, job) {
-      const script = [
-        'debug 5',
-        `set ftp:passive-mode ${passive ? 'on' : 'off'}`,
-        'set ftp:auto-passive-mode no',
-        'set ftp:fix-pasv-address no',
-        'set net:max-retries 1',
-        'set net:timeout 5',
-        'set cmd:fail-exit yes',
-        `open -u anonymous,lftp@ ftp://${TARGET.host}:${TARGET.port}`,
-        `get data.bin -o ${job.downloadTo}`,
-        `put ${job.uploadFrom} -o upload/${job.uploadName}`,
-        'bye',
-      ].join('; ');
-      return topo.exec('out', 'lftp', ['-c', script], { timeoutMs: 30_000 });
-    },
-  };
-}
-
-const FTPLIB = `
-import ftplib, sys
-host, port, mode, down, up, name = sys.argv[1:7]
-f = ftplib.FTP(timeout=8)
-f.set_debuglevel(1)
-f.trust_server_pasv_ipv4_address = True
-f.connect(host, int(port))
-f.login()
-f.set_pasv(mode == "passive")
-with open(down, "wb") as out:
-    f.retrbinary("RETR data.bin", out.write)
-with open(up, "rb") as src:
-    f.storbinary("STOR upload/" + name, src)
-f.quit()
-`;
-
-function ftplib(name: string, passive: boolean): Client {
-  return {
-    name,
-    mode: passive ? 'passive' : 'active',
-    command: passive ? 'PASV' : 'PORT',
-    run(topo, job) {
-      return topo.exec('out', job.python, [
-        '-c', FTPLIB, TARGET.host, String(TARGET.port), passive ? 'passive' : 'active', job.downloadTo, job.uploadFrom, job.uploadName,
-      ], { timeoutMs: 30_000 });
-    },
-  };
-}
+const curl = (name: string, command: ClientSpec['expects'], flags: readonly string[]) => traced(curlSpec(name, command, flags, true));
+const lftp = (name: string, passive: boolean) => traced(lftpSpec(name, passive, true));
+const ftplib = (name: string, passive: boolean) => traced(ftplibSpec(name, passive, true));
 
 // curl has skipped the 227's address by default since 7.74.0 (it reuses the control connection's
 // address): --no-ftp-skip-pasv-ip makes it connect where the 227 says, as lftp and ftplib do here.
@@ -256,7 +188,7 @@ describe.skipIf(!ready)(`relay behind an edge NAT${ready ? '' : ` (skipped: ${pr
     const work = mkdtempSync(join(base, 'cell-'));
     const downloadTo = join(work, 'data.bin');
     const uploadName = `cell-${++cellNo}-${client.name.replace(/\W+/g, '-')}.bin`;
-    const result = await client.run(topo, { downloadTo, uploadFrom: uploadFile, uploadName, python: pre.python });
+    const result = await client.run(topo, 'out', { target: TARGET, downloadTo, uploadFrom: uploadFile, uploadName, python: pre.python });
     let downloaded: Buffer | null = null;
     try {
       downloaded = readFileSync(downloadTo);
