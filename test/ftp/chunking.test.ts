@@ -3,89 +3,8 @@
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { run, seg, C2S, S2C, concat, edits, applyEdits, text, type Segment, type Resolver, type RunResult } from './harness.js';
-import type { FtpTranslatorOptions } from '../../src/core/ftp/types.js';
-
-const optionsList: FtpTranslatorOptions[] = [
-  { clientAddress: '192.0.2.10', serverAddress: '198.51.100.20' },
-  { clientAddress: '192.0.2.10', serverAddress: '198.51.100.20', policy: { maxLineLength: 128, maxPendingDataChannels: 2 } },
-  { clientAddress: '192.0.2.10', serverAddress: '198.51.100.20', policy: { maxLineLength: 128, overlongLine: 'close' } },
-  { clientAddress: '2001:db8::10', serverAddress: '198.51.100.20', ftp64: true },
-];
-
-const tlsRecord = '\x17\x03\x03\x00\x0aPORT 6,6,\r\n';
-const clientLines = [
-  'USER anonymous\r\n', 'PASS guest\r\n', 'PORT 192,0,2,10,19,137\r\n', 'PORT 6,6,6,6,0,21\r\n', 'port 192,0,2,10,4,1\n',
-  'EPRT |1|192.0.2.10|5001|\r\n', 'EPRT |2|2001:db8::10|5001|\r\n', 'LPRT 4,4,192,0,2,10,2,19,137\r\n', 'PASV\r\n',
-  'EPSV\r\n', 'EPSV ALL\r\n', 'LPSV\r\n', 'REIN\r\n', 'QUIT\r\n', 'AUTH TLS\r\n', 'CCC\r\n', 'ALGS STATUS64\r\n',
-  'ALGS DISABLE64\r\n', '\xff\xf4\xff\xf2ABOR\r\n', '\xff\xf4\xff\xf2PORT 6,6,6,6,0,21\r\n', 'STOR a\r\0b\xff\xff\r\n',
-  'RETR x\n', 'PORT\r\n', 'PORT ' + '9'.repeat(300) + '\r\n', 'NOOP ' + 'x'.repeat(5000) + '\r\n', 'PO', 'RT 1,2', '\r\n',
-  '\xff', '\xff\xfb', 'EP', tlsRecord,
-  // Telnet commands inside a verb (Telnet-stripping servers read these as PORT / PASV / AUTH)
-  'PO\xff\xf1RT 6,6,6,6,0,21\r\n', 'P\xff\xfb\x01ORT 192,0,2,10,19,137\r\n', 'PA\xff', '\xf1SV\r\n', 'AU\xff\xf1TH TLS\r\n',
-  // around the 128-byte cap of the small-limit options: 128 bytes fits, 129 does not; a line
-  // without its end continues in whatever segment comes next
-  'SITE ' + 'a'.repeat(121) + '\r\n', 'SITE ' + 'b'.repeat(122) + '\r\n', 'STOR ' + 'c'.repeat(80), '\xff\xf4\r\0'.repeat(40),
-];
-const serverLines = [
-  '220 hi\r\n', '200 ok\r\n', '227 Entering Passive Mode (10,0,0,5,195,80).\r\n', '227 =10,0,0,5,0,21\n',
-  '227-multi\r\n227 (10,0,0,5,195,80)\r\n', '227-a\r\n 1,2,3,4,5,6\r\n227 b\r\n', '229 Entering Extended Passive Mode (|||50000|)\r\n',
-  '228 Entering Long Passive Mode (4,4,10,0,0,5,2,195,80)\r\n', '234 go\r\n', '500 no\r\n', '150 opening\r\n',
-  '226 done\r\n', '214-help\r\n 227 (1,2,3,4,5,6)\r\n214 end\r\n', '221 bye\r\n', '421 timeout\r\n', '120 later\r\n',
-  '227 (10,0,0,300,1,1)\r\n', '227 ' + 'y'.repeat(300) + '\r\n', 'garbage\r\n', '22', '7 (10,0,0,5,195,80)\r\n', tlsRecord,
-];
-
-const bytesOf = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0) & 0xff);
-
-const segmentArb: fc.Arbitrary<Segment> = fc.oneof(
-  { weight: 5, arbitrary: fc.array(fc.constantFrom(...clientLines), { minLength: 1, maxLength: 4 }).map((ls) => seg(C2S, ls.join(''))) },
-  { weight: 5, arbitrary: fc.array(fc.constantFrom(...serverLines), { minLength: 1, maxLength: 4 }).map((ls) => seg(S2C, ls.join(''))) },
-  { weight: 1, arbitrary: fc.tuple(fc.boolean(), fc.uint8Array({ minLength: 1, maxLength: 40 })).map(([cl, b]) => seg(cl ? C2S : S2C, b)) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .tuple(fc.boolean(), fc.array(fc.constantFrom('\r', '\n', '\0', '\xff', '2', '7', ' ', '-', 'P', 'O', 'R', 'T', ',', '(', '|'), { maxLength: 30 }))
-      .filter(([, cs]) => cs.length > 0)
-      .map(([cl, cs]) => seg(cl ? C2S : S2C, cs.join(''))),
-  },
-);
-
-const sessionArb = fc.tuple(
-  fc.constantFrom(...optionsList),
-  fc.array(segmentArb, { minLength: 1, maxLength: 12 }).map((ss) => [seg(S2C, '220 hi\r\n'), ...ss]),
-  fc.boolean(),
-);
-
-/** Resolver that refuses every third request, so both answers are exercised. */
-const resolver: Resolver = (r) =>
-  r.id % 3 === 0 ? { refuse: 'test refusal' } : r.family === 4 ? { family: 4, address: '192.0.2.1', port: 40000 + r.id } : { family: 6, address: '2001:db8::1', port: 40000 + r.id };
-
-function same(a: RunResult, b: RunResult): void {
-  expect(text(b.c2s)).toBe(text(a.c2s));
-  expect(text(b.s2c)).toBe(text(a.s2c));
-  expect(b.events).toEqual(a.events);
-  expect(b.stuck > 0).toBe(a.stuck > 0);
-}
-
-function randomSplits(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-  return (d: Uint8Array) => {
-    const out: number[] = [];
-    let left = d.length;
-    while (left > 0) {
-      const n = Math.min(left, 1 + Math.floor(next() * 9));
-      out.push(n);
-      left -= n;
-    }
-    return out;
-  };
-}
+import { run, seg, C2S, S2C, concat, edits, applyEdits, text } from './harness.js';
+import { optionsList, sessionArb, resolver, same, randomSplits } from './arbitraries.js';
 
 describe('chunking does not matter', () => {
   it('random sessions: whole segments = random chunks = one byte at a time', () => {
@@ -176,4 +95,3 @@ describe('robustness', () => {
   });
 });
 
-void bytesOf;

@@ -77,8 +77,10 @@ export function run(
   resolver: Resolver = fixedResolver,
   split: (data: Uint8Array, index: number) => number[] = (d) => [d.length],
   end = false,
+  setup?: (t: FtpTranslator) => void,
 ): RunResult {
   const t = new FtpTranslator(options);
+  setup?.(t);
   const out: Record<Direction, Uint8Array[]> = { 'client-to-server': [], 'server-to-client': [] };
   const waiting: Record<Direction, Uint8Array[]> = { 'client-to-server': [], 'server-to-client': [] };
   const events: FtpEvent[] = [];

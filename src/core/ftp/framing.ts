@@ -22,7 +22,8 @@
  *
  * Hot path: in PASS, `passLines`/`passCommands` find each LF with `findLF` (eight bytes a step)
  * and decide the next line from its first bytes in place; pass-through bytes are queued as one
- * view per run.
+ * view per run. fast-lanes.ts overrides both with loops that also apply the session rules for
+ * ordinary lines; these general ones are the reference it is tested against.
  */
 
 import { NatAlgError } from '../errors.js';
@@ -45,7 +46,7 @@ export const NO_VIEW = new DataView(new ArrayBuffer(0));
 export abstract class LineFraming {
   protected readonly c2s: DirectionStream;
   protected readonly s2c: DirectionStream;
-  private readonly maxLine: number;
+  protected readonly maxLine: number;
   private readonly closeOnOverlong: boolean;
   private readonly events: Array<FtpEvent | undefined> = [];
   private eventHead = 0;
@@ -176,7 +177,7 @@ export abstract class LineFraming {
    * in this chunk (the hot loop: no copy, no allocation per line). Returns where the general loop
    * must take over.
    */
-  private passLines(s: DirectionStream, bytes: Uint8Array, view: DataView, i: number, n: number): number {
+  protected passLines(s: DirectionStream, bytes: Uint8Array, view: DataView, i: number, n: number): number {
     for (;;) {
       const j = findLF(bytes, view, i, n);
       if (j < 0) return n;
@@ -217,7 +218,7 @@ export abstract class LineFraming {
    * maxLineLength. The current line's bytes so far are in the pending run from chunk index
    * `lineFrom`, or (lineFrom -1) in the hold buffer when the line began in an earlier chunk.
    */
-  private passCommands(s: DirectionStream, bytes: Uint8Array, view: DataView, i: number, n: number): number {
+  protected passCommands(s: DirectionStream, bytes: Uint8Array, view: DataView, i: number, n: number): number {
     for (;;) {
       const j = findLF(bytes, view, i, n);
       const end = j < 0 ? n : j + 1;
@@ -375,7 +376,7 @@ export abstract class LineFraming {
   }
 
   /** A candidate line grew past maxLineLength (or its first bytes never decided). */
-  private overlong(s: DirectionStream, i: number, n: number): number {
+  protected overlong(s: DirectionStream, i: number, n: number): number {
     s.holdLength = 0;
     s.lineFrom = -1;
     s.skipRun(i);
@@ -391,7 +392,7 @@ export abstract class LineFraming {
   }
 
   /** The current line of `s` ended just before chunk index `i` and has a line action. */
-  private lineEnded(s: DirectionStream, i: number): void {
+  protected lineEnded(s: DirectionStream, i: number): void {
     const action = s.lineAction;
     s.lineAction = LINE_NONE;
     if (s.chunk.length > 0) {

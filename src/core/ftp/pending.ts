@@ -62,6 +62,17 @@ export class PendingQueue {
     return this.size > 0 ? this.kinds[this.head]! : -1;
   }
 
+  /** Kind of the entry after the head, or -1. */
+  nextKind(): number {
+    return this.size > 1 ? this.kinds[(this.head + 1) & (this.kinds.length - 1)]! : -1;
+  }
+
+  /** shift() for an entry known to carry no payload. */
+  shiftPlain(): void {
+    this.head = (this.head + 1) & (this.kinds.length - 1);
+    this.size--;
+  }
+
   headPayload(): unknown {
     return this.payloads[this.head];
   }
