@@ -18,7 +18,7 @@
 import { NEED_MORE, VERB_CCC, VERB_LPSV, VERB_OTHER, VERB_PASV, VERB_QUIT, VERB_START, classifyCommand } from './commands.js';
 import { REPLY_NOT_A_REPLY } from './replies.js';
 import { DirectionStream, LINE_FIRST, LINE_LAST, LINE_NONE, PHASE_LINE_START, PHASE_PASS } from './line-reader.js';
-import { findLF } from './framing.js';
+import { scanLF, wordsEnd } from '../stream/lf-scan.js';
 import { Q_EPSV, Q_EPSV_AS_PASV, Q_GREETING, Q_LOCAL, Q_LPSV, Q_OTHER, Q_PASV } from './pending.js';
 import { FtpSession, LINE_COMMAND, LINE_REPLY_END, MAX_PENDING_COMMANDS } from './session.js';
 
@@ -49,6 +49,7 @@ export abstract class FastLanes extends FtpSession {
   protected override passLines(s: DirectionStream, bytes: Uint8Array, view: DataView, i: number, n: number): number {
     if (!this.fastLanes) return super.passLines(s, bytes, view, i, n);
     const q = this.queue;
+    const words = wordsEnd(view, n);
     let action = s.lineAction;
     let code = s.lineCode;
     let flags = s.lineFlags;
@@ -59,7 +60,7 @@ export abstract class FastLanes extends FtpSession {
     let newReply = false;
     let phase = PHASE_PASS;
     for (;;) {
-      const j = findLF(bytes, view, i, n);
+      const j = scanLF(bytes, view, i, words, n);
       if (j < 0) {
         i = n;
         break;
@@ -147,6 +148,7 @@ export abstract class FastLanes extends FtpSession {
   protected override passCommands(s: DirectionStream, bytes: Uint8Array, view: DataView, i: number, n: number): number {
     if (!this.fastLanes) return super.passCommands(s, bytes, view, i, n);
     const q = this.queue;
+    const words = wordsEnd(view, n);
     const maxLine = this.maxLine;
     const plainPassive = !this.epsvAll;
     let action = s.lineAction;
@@ -155,7 +157,7 @@ export abstract class FastLanes extends FtpSession {
     let phase = PHASE_PASS;
     let start = -1;
     for (;;) {
-      const j = findLF(bytes, view, i, n);
+      const j = scanLF(bytes, view, i, words, n);
       const end = j < 0 ? n : j + 1;
       if ((from >= 0 ? end - from : s.holdLength + (end - i)) > maxLine || j < 0) {
         // over-long, or going on in the next chunk: the general path (it scans the rest again)

@@ -20,7 +20,7 @@
  * Command traffic is small; while such a line straddles reads its bytes are copied into the hold
  * buffer (bounded), otherwise it stays a view of the input like any pass-through run.
  *
- * Hot path: in PASS, `passLines`/`passCommands` find each LF with `findLF` (eight bytes a step)
+ * Hot path: in PASS, `passLines`/`passCommands` find each LF with `findLF` (stream/lf-scan.ts)
  * and decide the next line from its first bytes in place; pass-through bytes are queued as one
  * view per run. fast-lanes.ts overrides both with loops that also apply the session rules for
  * ordinary lines; these general ones are the reference it is tested against.
@@ -35,13 +35,12 @@ import {
   PHASE_OPAQUE, PHASE_CLOSED, LINE_NONE, LINE_DROP,
 } from './line-reader.js';
 import { TLS_BROKEN, TLS_PLAINTEXT } from './tls-records.js';
+import { chunkView, findLF } from '../stream/lf-scan.js';
 import type { FtpEvent } from './types.js';
 
 const C2S: Direction = 'client-to-server';
 const S2C: Direction = 'server-to-client';
 const EMPTY = new Uint8Array(0);
-/** findLF without a view: byte by byte. */
-export const NO_VIEW = new DataView(new ArrayBuffer(0));
 
 export abstract class LineFraming {
   protected readonly c2s: DirectionStream;
@@ -75,9 +74,9 @@ export abstract class LineFraming {
     while (i < n) {
       const phase = s.phase;
       if (phase === PHASE_PASS) {
-        // A view costs about as much as scanning a few short lines: worth it for a long run only
-        // (a run cut short by a held line resumes in a new call with what is left).
-        if (view === null) view = n - i >= 1024 ? new DataView(bytes.buffer, bytes.byteOffset, n) : NO_VIEW;
+        // one view per chunk, for a run long enough to pay for it (a run cut short by a held
+        // line resumes in a new call with what is left)
+        if (view === null) view = chunkView(bytes, n - i);
         i = client ? this.passCommands(s, bytes, view, i, n) : this.passLines(s, bytes, view, i, n);
       } else if (phase === PHASE_LINE_START) {
         i = this.lineStart(s, bytes, i, n, client);
@@ -445,30 +444,6 @@ export abstract class LineFraming {
   protected push(e: FtpEvent): void {
     this.events[this.eventTail++] = e;
   }
-}
-
-/**
- * Index of the next LF in bytes[i..n), or -1 (`view` covers the same bytes as `bytes`, or is
- * NO_VIEW for a byte-by-byte scan). Control lines are short, so a call to indexOf per line costs
- * more than the scan itself: this reads eight bytes per step as two little-endian words and tests
- * them for a 0x0a byte at once (x ^ 0x0a0a0a0a has a zero byte; the lowest flagged byte of the
- * zero-byte test is exact, higher ones may be false, so the lowest is taken). A long line is left
- * to indexOf after 256 bytes.
- */
-export function findLF(bytes: Uint8Array, view: DataView, i: number, n: number): number {
-  const stop = n - i > 256 ? i + 256 : n;
-  const words = view === NO_VIEW ? i : stop - 7;
-  for (; i < words; i += 8) {
-    const a = view.getUint32(i, true) ^ 0x0a0a0a0a;
-    const b = view.getUint32(i + 4, true) ^ 0x0a0a0a0a;
-    const za = (a - 0x01010101) & ~a & 0x80808080;
-    const zb = (b - 0x01010101) & ~b & 0x80808080;
-    if ((za | zb) !== 0) {
-      return za !== 0 ? i + ((31 - Math.clz32(za & -za)) >> 3) : i + 4 + ((31 - Math.clz32(zb & -zb)) >> 3);
-    }
-  }
-  for (; i < stop; i++) if (bytes[i] === 10) return i;
-  return i < n ? bytes.indexOf(10, i) : -1;
 }
 
 export function checkTime(nowMs: number): void {

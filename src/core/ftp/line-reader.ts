@@ -100,7 +100,9 @@ export class DirectionStream {
   /** Queue the pending pass-through run of the current chunk up to index `upto`. */
   flushRun(upto: number): void {
     if (upto > this.runFrom) {
-      this.out[this.outTail++] = this.chunk.subarray(this.runFrom, upto);
+      const c = this.chunk;
+      // a whole chunk passing through goes out as it came: no view to make
+      this.out[this.outTail++] = this.runFrom === 0 && upto === c.length ? c : c.subarray(this.runFrom, upto);
       this.outputOffset += upto - this.runFrom;
     }
     this.runFrom = upto;

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { findLF, NO_VIEW } from '../../src/core/ftp/framing.js';
+import { chunkView, findLF, MIN_VIEW_BYTES, NO_VIEW } from '../../src/core/stream/lf-scan.js';
 
 const find = (b: Uint8Array, i: number, n: number) => findLF(b, new DataView(b.buffer, b.byteOffset, b.byteLength), i, n);
 const naive = (b: Uint8Array, i: number, n: number) => {
@@ -48,5 +48,27 @@ describe('findLF', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('chunkView', () => {
+  it('views exactly the chunk when enough is left to scan, else asks for the byte loop', () => {
+    const a = new Uint8Array(4000);
+    const v = chunkView(a.subarray(10, 2010), 2000);
+    expect(v.buffer).toBe(a.buffer);
+    expect(v.byteOffset).toBe(10);
+    expect(v.byteLength).toBe(2000);
+    expect(chunkView(a.subarray(10, 2010), MIN_VIEW_BYTES - 1)).toBe(NO_VIEW);
+  });
+
+  it('slices of one buffer at every offset and length agree with a byte loop', () => {
+    const buf = new Uint8Array(200);
+    for (let k = 0; k < buf.length; k++) buf[k] = k % 23 === 22 ? 10 : 0x0b;
+    for (let from = 0; from < 40; from++) {
+      for (let len = 0; len < 120; len += 7) {
+        const b = buf.subarray(from, from + len);
+        expect(find(b, 0, b.length)).toBe(naive(b, 0, b.length));
+      }
+    }
   });
 });
