@@ -1,10 +1,11 @@
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import {
   parsePort, parseEprt, parseLprt, formatPort, formatEprt, formatLprt, classifyCommand, commandArgument,
   parse227, parse229, parse228, find227, find229, format227, format229, format228, classifyReply, MALFORMED,
   TlsRecordFollower,
 } from '../../src/core/ftp/index.js';
-import { VERB_OTHER, VERB_PORT, VERB_EPSV, VERB_CCC, VERB_AUTH, NEED_MORE } from '../../src/core/ftp/commands.js';
+import { VERB_OTHER, VERB_PORT, VERB_EPSV, VERB_CCC, VERB_AUTH, NEED_MORE, VERB_START, classifySlowly } from '../../src/core/ftp/commands.js';
 import { REPLY_NEED_MORE, REPLY_NOT_A_REPLY } from '../../src/core/ftp/replies.js';
 import { TLS_BROKEN, TLS_CONTINUE, TLS_PLAINTEXT } from '../../src/core/ftp/tls-records.js';
 
@@ -73,6 +74,29 @@ describe('command classification', () => {
   ])('classifyCommand(%j) = %i', (text, want) => {
     const buf = b(text);
     expect(classifyCommand(buf, 0, buf.length)).toBe(want);
+  });
+
+  it.each([
+    ['CWD /x', VERB_OTHER], ['ccc\r\n', VERB_CCC], ['CC\xff\xf1C\r\n', VERB_CCC], ['PORT\xff\xf1 ', VERB_PORT], ['PAS\xffV ', VERB_OTHER],
+    ['PASV\xff', NEED_MORE], ['QUIT\n\n', 10], ['RETR5', VERB_OTHER], ['CDUP\r', VERB_OTHER], ['AUT\x00 ', VERB_OTHER],
+  ])('five bytes or more decide at once the way the long path does: %j', (text, want) => {
+    const buf = b(text);
+    expect(classifyCommand(buf, 0, buf.length)).toBe(want);
+    expect(classifySlowly(buf, 0, buf.length)).toBe(want);
+  });
+
+  it('the quick five-byte decision always agrees with the long path', () => {
+    const alphabet = fc.constantFrom(...'PORTEPSVLACQUIHNGcdw xp \r\n\t\xff\xf1\xfb\x01@[`{5'.split('').map((c) => c.charCodeAt(0)));
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 12 }), fc.nat(3), (bytes, from) => {
+        const buf = Uint8Array.from([65, 65, 65, ...bytes]);
+        const at = Math.min(from, buf.length);
+        // the long path, after the first-byte test both share
+        const want = at < buf.length && VERB_START[buf[at]!] === 0 ? VERB_OTHER : classifySlowly(buf, at, buf.length);
+        expect(classifyCommand(buf, at, buf.length)).toBe(want);
+      }),
+      { numRuns: 20000 },
+    );
   });
 
   it('commandArgument skips Telnet commands and takes what follows the first space', () => {

@@ -66,6 +66,61 @@ const KEY_CCC = key4(0, 67, 67, 67);
  */
 export function classifyCommand(buf: Uint8Array, from: number, to: number): number {
   if (from < to && VERB_START[buf[from]!] === 0) return VERB_OTHER; // the common case, decided at once
+  if (to - from >= 5) {
+    // Next most common: a plain word of three or four letters (CWD, RETR, PWD), decided from its
+    // first five bytes at once; anything unusual (Telnet commands, short words) goes the long way.
+    const w = wordAt(buf, from);
+    if (w !== NEED_MORE) return w;
+  }
+  return classifySlowly(buf, from, to);
+}
+
+const LETTER = 1;
+const END = 2; // space, CR, LF: a verb ends there
+/** Byte classes for wordAt: letters, verb ends, and 0 for the rest (IAC included). */
+const BYTE_CLASS = new Uint8Array(256);
+for (let c = 65; c <= 90; c++) BYTE_CLASS[c] = BYTE_CLASS[c + 32] = LETTER;
+BYTE_CLASS[32] = BYTE_CLASS[13] = BYTE_CLASS[10] = END;
+
+/**
+ * The verb of buf[from..from+5) when its first three bytes are letters and no Telnet command
+ * is among the five; NEED_MORE (not decided here) otherwise. Same answers as classifySlowly.
+ */
+function wordAt(buf: Uint8Array, from: number): number {
+  const c0 = buf[from]!;
+  const c1 = buf[from + 1]!;
+  const c2 = buf[from + 2]!;
+  const c3 = buf[from + 3]!;
+  if ((BYTE_CLASS[c0]! & BYTE_CLASS[c1]! & BYTE_CLASS[c2]!) !== LETTER || c3 === IAC) return NEED_MORE;
+  const k3 = ((c0 & 0xdf) << 16) | ((c1 & 0xdf) << 8) | (c2 & 0xdf);
+  const t3 = BYTE_CLASS[c3]!;
+  if (t3 === END) return k3 === KEY_CCC ? VERB_CCC : VERB_OTHER;
+  if (t3 !== LETTER) return VERB_OTHER; // a word of ours ends at a space, CR or LF only
+  const c4 = buf[from + 4]!;
+  if (c4 === IAC) return NEED_MORE;
+  if (BYTE_CLASS[c4] !== END) return VERB_OTHER;
+  return verbOfKey(((k3 << 8) | (c3 & 0xdf)) >>> 0);
+}
+
+function verbOfKey(k: number): number {
+  switch (k) {
+    case KEY_PORT: return VERB_PORT;
+    case KEY_EPRT: return VERB_EPRT;
+    case KEY_LPRT: return VERB_LPRT;
+    case KEY_PASV: return VERB_PASV;
+    case KEY_EPSV: return VERB_EPSV;
+    case KEY_LPSV: return VERB_LPSV;
+    case KEY_AUTH: return VERB_AUTH;
+    case KEY_REIN: return VERB_REIN;
+    case KEY_QUIT: return VERB_QUIT;
+    case KEY_ALGS: return VERB_ALGS;
+    case KEY_CCC: return VERB_CCC;
+    default: return VERB_OTHER;
+  }
+}
+
+/** classifyCommand the long way: Telnet commands anywhere in the verb, short input. */
+export function classifySlowly(buf: Uint8Array, from: number, to: number): number {
   let p = from;
   while (p < to && buf[p] === IAC) {
     if (p + 1 >= to) return NEED_MORE;
@@ -107,20 +162,7 @@ export function classifyCommand(buf: Uint8Array, from: number, to: number): numb
   if (p >= to) return NEED_MORE;
   const d = buf[p];
   if (d !== 32 && d !== 13 && d !== 10) return VERB_OTHER;
-  switch (k) {
-    case KEY_PORT: return VERB_PORT;
-    case KEY_EPRT: return VERB_EPRT;
-    case KEY_LPRT: return VERB_LPRT;
-    case KEY_PASV: return VERB_PASV;
-    case KEY_EPSV: return VERB_EPSV;
-    case KEY_LPSV: return VERB_LPSV;
-    case KEY_AUTH: return VERB_AUTH;
-    case KEY_REIN: return VERB_REIN;
-    case KEY_QUIT: return VERB_QUIT;
-    case KEY_ALGS: return VERB_ALGS;
-    case KEY_CCC: return VERB_CCC;
-    default: return VERB_OTHER;
-  }
+  return verbOfKey(k);
 }
 
 /**

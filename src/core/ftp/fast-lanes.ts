@@ -33,10 +33,9 @@ PLAIN_COMMAND[VERB_CCC] = Q_OTHER;
 PLAIN_COMMAND[VERB_PASV] = Q_PASV;
 PLAIN_COMMAND[VERB_LPSV] = Q_LPSV;
 
-/** Queue kinds (offset by one, -1 = empty) whose answer only removes them (completeReply). */
+/** Queue kinds whose final reply only removes them (completeReply). */
 const PLAIN_ANSWER = new Uint8Array(16);
-for (const k of [Q_OTHER, Q_GREETING, Q_PASV, Q_EPSV, Q_LPSV, Q_EPSV_AS_PASV]) PLAIN_ANSWER[k + 1] = 1;
-PLAIN_ANSWER[0] = 1; // nothing pending: a stray reply pairs with nothing
+for (const k of [Q_OTHER, Q_GREETING, Q_PASV, Q_EPSV, Q_LPSV, Q_EPSV_AS_PASV]) PLAIN_ANSWER[k] = 1;
 
 export abstract class FastLanes extends FtpSession {
   /** Off: every line takes the general path (the reference; for tests). */
@@ -69,15 +68,9 @@ export abstract class FastLanes extends FtpSession {
       phase = PHASE_LINE_START;
       if (action !== LINE_NONE) {
         // completeReply when it only removes the answered command and no local reply is due
-        const k = q.headKind();
+        if (action !== LINE_REPLY_END) break;
         const c = code >> 1;
-        if (action !== LINE_REPLY_END || PLAIN_ANSWER[k + 1] === 0) break;
-        if (c >= 200 && c < 600 && k >= 0) {
-          if (q.nextKind() === Q_LOCAL) break;
-          q.shiftPlain();
-        } else if (k === Q_LOCAL) {
-          break;
-        }
+        if (c >= 200 && c < 600 ? !q.answerPlain(PLAIN_ANSWER) : q.headKind() === Q_LOCAL) break;
         action = LINE_NONE;
       }
       if (i >= n) break;
@@ -171,7 +164,7 @@ export abstract class FastLanes extends FtpSession {
       if (action !== LINE_NONE) {
         const kind = action === LINE_COMMAND ? PLAIN_COMMAND[verb]! : -1;
         if (kind < 0) break;
-        q.push(kind);
+        q.pushPlain(kind);
         action = LINE_NONE;
       }
       if (i >= n) break;

@@ -62,15 +62,29 @@ export class PendingQueue {
     return this.size > 0 ? this.kinds[this.head]! : -1;
   }
 
-  /** Kind of the entry after the head, or -1. */
-  nextKind(): number {
-    return this.size > 1 ? this.kinds[(this.head + 1) & (this.kinds.length - 1)]! : -1;
+  /** push() of an entry without payload. */
+  pushPlain(kind: number): void {
+    if (this.size === this.kinds.length) this.grow();
+    this.kinds[(this.head + this.size) & (this.kinds.length - 1)] = kind;
+    this.size++;
   }
 
-  /** shift() for an entry known to carry no payload. */
-  shiftPlain(): void {
-    this.head = (this.head + 1) & (this.kinds.length - 1);
-    this.size--;
+  /**
+   * Pair a final reply with the head entry when that only removes it: its kind is one `plain`
+   * marks (indexed by kind) and no local reply comes next (it must go out right after this
+   * reply). Nothing pending: nothing to pair, done too. False: nothing changed.
+   */
+  answerPlain(plain: Uint8Array): boolean {
+    const size = this.size;
+    if (size === 0) return true;
+    const kinds = this.kinds;
+    const head = this.head;
+    if (plain[kinds[head]!] === 0) return false;
+    const next = (head + 1) & (kinds.length - 1);
+    if (size > 1 && kinds[next] === Q_LOCAL) return false;
+    this.head = next;
+    this.size = size - 1;
+    return true;
   }
 
   headPayload(): unknown {
