@@ -35,7 +35,7 @@ import {
   PHASE_OPAQUE, PHASE_CLOSED, LINE_NONE, LINE_DROP,
 } from './line-reader.js';
 import { TLS_BROKEN, TLS_PLAINTEXT } from './tls-records.js';
-import { chunkView, findLF } from '../stream/lf-scan.js';
+import { chunkView, findLF, NO_VIEW } from '../stream/lf-scan.js';
 import type { FtpEvent } from './types.js';
 
 const C2S: Direction = 'client-to-server';
@@ -344,7 +344,7 @@ export abstract class LineFraming {
 
   /** In HOLD: collect the candidate line up to its LF, within maxLineLength. */
   private holdMore(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
-    const j = bytes.indexOf(10, i);
+    const j = findLF(bytes, NO_VIEW, i, n); // a short line: a loop costs less than a call to indexOf
     const end = j < 0 ? n : j + 1;
     const direct = s.lineFrom >= 0;
     const length = direct ? end - s.lineFrom : s.holdLength + (end - i);
