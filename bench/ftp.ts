@@ -44,7 +44,7 @@ interface Stream {
 }
 
 /** Both directions cut into MSS chunks and interleaved as a conversation would be. */
-function buildStream(targetBytes: number): Stream {
+export function buildStream(targetBytes: number): Stream {
   const cs: string[] = [];
   const ss: string[] = ['220 (vsFTPd 3.0.3)\r\n'];
   let n = 0;
@@ -74,7 +74,7 @@ function buildStream(targetBytes: number): Stream {
   return { chunks, bytes: n };
 }
 
-function passthrough(stream: Stream): () => void {
+export function passthrough(stream: Stream): () => void {
   return () => {
     const t = new FtpTranslator({ clientAddress: '192.0.2.10', serverAddress: '198.51.100.20' });
     for (const [dir, chunk] of stream.chunks) {
@@ -97,7 +97,7 @@ function newlineScan(stream: Stream): () => void {
   };
 }
 
-function rewrite(pairs: number): { fn: () => void; lines: number } {
+export function rewrite(pairs: number): { fn: () => void; lines: number } {
   const c: string[] = [];
   const s: string[] = ['220 ready\r\n'];
   for (let k = 0; k < pairs; k++) {
