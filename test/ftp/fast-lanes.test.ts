@@ -3,13 +3,14 @@
  * general path is the reference. For the same input, with the fast lanes on and off, the bytes
  * out, the events (edits included), what is consumed and where a direction blocks must be the same.
  */
-import { describe, it, expect, vi, afterEach } from 'vitest';
+import { describe, it, expect, vi, afterEach, beforeAll, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, seg, C2S, S2C, fixedResolver, type Segment, type RunResult } from './harness.js';
 import { optionsList, sessionArb, resolver, same, randomSplits, clientLines, serverLines } from './arbitraries.js';
 import { LineFraming } from '../../src/core/ftp/framing.js';
+import { LINE_ENDS } from '../../src/core/stream/line-ends.js';
 import type { FtpTranslatorOptions } from '../../src/core/ftp/types.js';
 
 const off = (t: { fastLanes: boolean }) => {
@@ -93,6 +94,28 @@ describe('fast lanes = general path', () => {
     expect(r.events.filter((e) => e.type === 'command-refused').map((e) => e.type === 'command-refused' && e.command)).toEqual(['PASV', 'LPSV']);
   });
 
+  it('chunks of several line-end windows (16 KiB each), lines across their edges', () => {
+    const segs = [seg(S2C, '220 hi\r\n')];
+    for (let round = 0; round < 4; round++) {
+      const commands: string[] = [];
+      const replies: string[] = [];
+      for (let k = 0; k < 450; k++) {
+        const pasv = k % 150 === 7;
+        commands.push(pasv ? 'PASV\r\n' : `RETR file-${round}-${k}-${'x'.repeat(20 + (k % 57))}\r\n`);
+        replies.push(pasv ? '227 Entering Passive Mode (10,0,0,5,195,80).\r\n'
+          : k % 97 === 0 ? `211-x\r\n${' y'.repeat(k % 300)}\r\n211 z\r\n` : `226 Transfer ${k} complete.${'.'.repeat(30 + (k % 41))}\r\n`);
+      }
+      segs.push(seg(C2S, commands.join('')), seg(S2C, replies.join('')));
+    }
+    expect(segs[1]!.data.length).toBeGreaterThan(16384);
+    expect(segs[2]!.data.length).toBeGreaterThan(2 * 16384);
+    const r = both(optionsList[0]!, segs);
+    expect(r.events.some((e) => e.type === 'close')).toBe(false);
+    // every 227 asks; the test resolver refuses every third request
+    expect(r.events.filter((e) => e.type === 'data-channel-request')).toHaveLength(12);
+    expect(r.events.filter((e) => e.type === 'line-translated')).toHaveLength(8);
+  });
+
   it('golden transcripts', () => {
     const dir = join(__dirname, '..', 'fixtures', 'transcripts');
     const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
@@ -105,6 +128,25 @@ describe('fast lanes = general path', () => {
       const general = run(o, segs, fixedResolver, undefined, false, off);
       same(general, fast);
     }
+  });
+});
+
+describe('fast lanes = general path with the JavaScript line-end scan (no WebAssembly)', () => {
+  beforeAll(() => {
+    expect(LINE_ENDS.setBackend('js')).toBe('js');
+  });
+  afterAll(() => {
+    LINE_ENDS.setBackend('simd');
+  });
+
+  it('dense and random sessions', () => {
+    fc.assert(
+      fc.property(fc.oneof(denseSession, sessionArb), fc.integer(), ([o, segs, end], seed) => {
+        both(o, segs, undefined, end);
+        both(o, segs, () => randomSplits(seed), end);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

@@ -18,7 +18,7 @@
 import { NEED_MORE, VERB_CCC, VERB_LPSV, VERB_OTHER, VERB_PASV, VERB_QUIT, VERB_START, classifyCommand } from './commands.js';
 import { REPLY_NOT_A_REPLY } from './replies.js';
 import { DirectionStream, LINE_FIRST, LINE_LAST, LINE_NONE, PHASE_LINE_START, PHASE_PASS } from './line-reader.js';
-import { scanLF, wordsEnd } from '../stream/lf-scan.js';
+import { LINE_ENDS } from '../stream/line-ends.js';
 import { Q_EPSV, Q_EPSV_AS_PASV, Q_GREETING, Q_LOCAL, Q_LPSV, Q_OTHER, Q_PASV } from './pending.js';
 import { FtpSession, LINE_COMMAND, LINE_REPLY_END, MAX_PENDING_COMMANDS } from './session.js';
 
@@ -45,10 +45,11 @@ export abstract class FastLanes extends FtpSession {
    * The server side of passLines: reply lines that pass. Entry: PASS inside a decided line.
    * Returns the chunk index where the general loop takes over (phase set for it).
    */
-  protected override passLines(s: DirectionStream, bytes: Uint8Array, view: DataView, i: number, n: number): number {
-    if (!this.fastLanes) return super.passLines(s, bytes, view, i, n);
+  protected override passLines(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
+    if (!this.fastLanes) return super.passLines(s, bytes, i, n);
     const q = this.queue;
-    const words = wordsEnd(view, n);
+    const ends = LINE_ENDS;
+    if (ends.owner !== s || ends.call !== s.calls) ends.begin(s, s.calls, bytes);
     let action = s.lineAction;
     let code = s.lineCode;
     let flags = s.lineFlags;
@@ -59,7 +60,7 @@ export abstract class FastLanes extends FtpSession {
     let newReply = false;
     let phase = PHASE_PASS;
     for (;;) {
-      const j = scanLF(bytes, view, i, words, n);
+      const j = ends.next(i);
       if (j < 0) {
         i = n;
         break;
@@ -138,10 +139,11 @@ export abstract class FastLanes extends FtpSession {
    * The client side of passCommands: command lines that pass. Entry: PASS inside a decided line
    * (its bytes so far in the run from `lineFrom`, or held when lineFrom is -1).
    */
-  protected override passCommands(s: DirectionStream, bytes: Uint8Array, view: DataView, i: number, n: number): number {
-    if (!this.fastLanes) return super.passCommands(s, bytes, view, i, n);
+  protected override passCommands(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
+    if (!this.fastLanes) return super.passCommands(s, bytes, i, n);
     const q = this.queue;
-    const words = wordsEnd(view, n);
+    const ends = LINE_ENDS;
+    if (ends.owner !== s || ends.call !== s.calls) ends.begin(s, s.calls, bytes);
     const maxLine = this.maxLine;
     const plainPassive = !this.epsvAll;
     let action = s.lineAction;
@@ -150,7 +152,7 @@ export abstract class FastLanes extends FtpSession {
     let phase = PHASE_PASS;
     let start = -1;
     for (;;) {
-      const j = scanLF(bytes, view, i, words, n);
+      const j = ends.next(i);
       const end = j < 0 ? n : j + 1;
       if ((from >= 0 ? end - from : s.holdLength + (end - i)) > maxLine || j < 0) {
         // over-long, or going on in the next chunk: the general path (it scans the rest again)
@@ -190,7 +192,7 @@ export abstract class FastLanes extends FtpSession {
     }
     if (phase === PHASE_PASS) {
       // Stopped inside a line (over-long, or cut by the chunk's end): the general loop again.
-      return super.passCommands(s, bytes, view, i, n);
+      return super.passCommands(s, bytes, i, n);
     }
     if (action !== LINE_NONE) {
       this.lineEnded(s, i);

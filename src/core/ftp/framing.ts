@@ -23,7 +23,8 @@
  * Hot path: in PASS, `passLines`/`passCommands` find each LF with `findLF` (stream/lf-scan.ts)
  * and decide the next line from its first bytes in place; pass-through bytes are queued as one
  * view per run. fast-lanes.ts overrides both with loops that also apply the session rules for
- * ordinary lines; these general ones are the reference it is tested against.
+ * ordinary lines (and take line ends from stream/line-ends.ts); these general ones are the
+ * reference it is tested against.
  */
 
 import { NatAlgError } from '../errors.js';
@@ -36,6 +37,7 @@ import {
 } from './line-reader.js';
 import { TLS_BROKEN, TLS_PLAINTEXT } from './tls-records.js';
 import { chunkView, findLF, NO_VIEW } from '../stream/lf-scan.js';
+import { LINE_ENDS } from '../stream/line-ends.js';
 import type { FtpEvent } from './types.js';
 
 const C2S: Direction = 'client-to-server';
@@ -70,14 +72,11 @@ export abstract class LineFraming {
     s.mark = 0;
     let i = 0;
     const client = s === this.c2s;
-    let view: DataView | null = null;
+    s.calls++;
     while (i < n) {
       const phase = s.phase;
       if (phase === PHASE_PASS) {
-        // one view per chunk, for a run long enough to pay for it (a run cut short by a held
-        // line resumes in a new call with what is left)
-        if (view === null) view = chunkView(bytes, n - i);
-        i = client ? this.passCommands(s, bytes, view, i, n) : this.passLines(s, bytes, view, i, n);
+        i = client ? this.passCommands(s, bytes, i, n) : this.passLines(s, bytes, i, n);
       } else if (phase === PHASE_LINE_START) {
         i = this.lineStart(s, bytes, i, n, client);
       } else if (phase === PHASE_HOLD) {
@@ -102,6 +101,7 @@ export abstract class LineFraming {
       }
     }
     s.flushRun(i);
+    LINE_ENDS.release(s); // the lanes' list of this chunk's line ends
     s.inputOffset = s.chunkBase + i;
     s.chunk = EMPTY;
     s.runFrom = 0;
@@ -176,7 +176,8 @@ export abstract class LineFraming {
    * in this chunk (the hot loop: no copy, no allocation per line). Returns where the general loop
    * must take over.
    */
-  protected passLines(s: DirectionStream, bytes: Uint8Array, view: DataView, i: number, n: number): number {
+  protected passLines(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
+    const view = chunkView(bytes, n - i);
     for (;;) {
       const j = findLF(bytes, view, i, n);
       if (j < 0) return n;
@@ -217,7 +218,8 @@ export abstract class LineFraming {
    * maxLineLength. The current line's bytes so far are in the pending run from chunk index
    * `lineFrom`, or (lineFrom -1) in the hold buffer when the line began in an earlier chunk.
    */
-  protected passCommands(s: DirectionStream, bytes: Uint8Array, view: DataView, i: number, n: number): number {
+  protected passCommands(s: DirectionStream, bytes: Uint8Array, i: number, n: number): number {
+    const view = chunkView(bytes, n - i);
     for (;;) {
       const j = findLF(bytes, view, i, n);
       const end = j < 0 ? n : j + 1;

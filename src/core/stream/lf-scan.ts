@@ -43,26 +43,3 @@ export function findLF(bytes: Uint8Array, view: DataView, i: number, n: number):
   return i < n ? bytes.indexOf(10, i) : -1;
 }
 
-/**
- * findLF for a loop over many lines of one chunk: `wordsEnd` is wordsEnd(view, n), computed once.
- * No hand-over to indexOf for long lines (they are rare in the runs this serves, and a call per
- * line is what this saves).
- */
-export function scanLF(bytes: Uint8Array, view: DataView, i: number, wordsEnd: number, n: number): number {
-  for (; i < wordsEnd; i += 8) {
-    const a = view.getUint32(i, true) ^ 0x0a0a0a0a;
-    const b = view.getUint32(i + 4, true) ^ 0x0a0a0a0a;
-    const za = (a - 0x01010101) & ~a & 0x80808080;
-    const zb = (b - 0x01010101) & ~b & 0x80808080;
-    if ((za | zb) !== 0) {
-      return za !== 0 ? i + ((31 - Math.clz32(za & -za)) >> 3) : i + 4 + ((31 - Math.clz32(zb & -zb)) >> 3);
-    }
-  }
-  for (; i < n; i++) if (bytes[i] === 10) return i;
-  return -1;
-}
-
-/** Where scanLF's word steps stop for bytes[..n): none without a view. */
-export function wordsEnd(view: DataView, n: number): number {
-  return view === NO_VIEW ? 0 : n - 7;
-}
