@@ -69,7 +69,8 @@ Options:
   --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
   --max-sessions N          sessions at once; more clients get 421 (default 1000)
   --max-sessions-per-client N
-                            sessions at once from one client address (default 64)
+                            sessions at once from one client: an IPv4 address or
+                            an IPv6 /64 (default 64)
   --idle-timeout SECONDS    close a control connection idle this long (default 600)
   -h, --help                show this help
 

@@ -12,6 +12,7 @@ import {
   endpoint,
   NatAlgError,
   MappedPortSource,
+  prefixOf,
   type DataPortSource,
   type Endpoint,
   type RelayEvent,
@@ -27,6 +28,7 @@ import type {
 
 const DEFAULT_MAX_SESSIONS = 1000;
 const DEFAULT_MAX_SESSIONS_PER_CLIENT = 64;
+const DEFAULT_CLIENT_PREFIX6 = 64;
 const DEFAULT_GRACE_MS = 10_000;
 const REFUSE_LINGER_MS = 2000;
 
@@ -39,6 +41,11 @@ export function createFtpProxy(options: FtpProxyOptions): FtpProxy {
   return new FtpProxyServer(options);
 }
 
+/** What maxSessionsPerClient counts by: the IPv4 address, or the IPv6 block. */
+export function clientKey(client: Endpoint, prefixLength6 = DEFAULT_CLIENT_PREFIX6): string {
+  return client.family === 6 ? prefixOf(client.address, prefixLength6) : client.address;
+}
+
 function validate(options: FtpProxyOptions): void {
   const u = options.upstream;
   if (!u || typeof u.host !== 'string' || u.host.length === 0) {
@@ -48,6 +55,10 @@ function validate(options: FtpProxyOptions): void {
     throw new NatAlgError('invalid-argument', `upstream.port ${u.port} is not 1-65535`);
   }
   if (options.publicAddress !== undefined) endpoint(options.publicAddress, 0); // throws AddressError
+  const p6 = options.clientPrefixLength6;
+  if (p6 !== undefined && (!Number.isInteger(p6) || p6 < 1 || p6 > 128)) {
+    throw new NatAlgError('invalid-argument', `clientPrefixLength6 must be an integer 1-128, got ${p6}`);
+  }
   for (const key of ['maxSessions', 'maxSessionsPerClient', 'idleTimeoutMs', 'dataListenTimeoutMs', 'upstreamConnectTimeoutMs'] as const) {
     const v = options[key];
     if (v !== undefined && (!Number.isFinite(v) || v <= 0)) {
@@ -184,7 +195,8 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     }
     const maxTotal = this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     const maxPer = this.options.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT;
-    const mine = this.perClient.get(client.address) ?? 0;
+    const who = clientKey(client, this.options.clientPrefixLength6);
+    const mine = this.perClient.get(who) ?? 0;
     if (!this.accepting || this.sessionCount >= maxTotal || mine >= maxPer) {
       const reason = !this.accepting ? 'shutting down' : 'Too many connections';
       this.emit('session-refused', { client, reason });
@@ -197,15 +209,15 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       return;
     }
     const sessionId = this.nextSession++;
-    this.perClient.set(client.address, mine + 1);
+    this.perClient.set(who, mine + 1);
     let driver: SessionDriver | null = null;
     const onEvent = (e: RelayEvent) => this.onSessionEvent(sessionId, client, e);
     const onGone = () => {
       if (driver) this.drivers.delete(driver);
       this.sessionCount--;
-      const left = (this.perClient.get(client.address) ?? 1) - 1;
-      if (left <= 0) this.perClient.delete(client.address);
-      else this.perClient.set(client.address, left);
+      const left = (this.perClient.get(who) ?? 1) - 1;
+      if (left <= 0) this.perClient.delete(who);
+      else this.perClient.set(who, left);
       this.settle();
     };
     // Counted from here, so that a 'session-open' listener already sees this session in stats().

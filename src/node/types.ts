@@ -31,8 +31,14 @@ export interface FtpProxyOptions {
   readonly ftp64?: 'auto' | boolean;
   /** Sessions at once; beyond it a client gets `421 Too many connections`. Default 1000. */
   readonly maxSessions?: number;
-  /** Sessions at once per client address. Default 64. */
+  /** Sessions at once per client: per IPv4 address, per IPv6 block (below). Default 64. */
   readonly maxSessionsPerClient?: number;
+  /**
+   * IPv6 clients are counted per block of this many leading bits: a host usually owns a whole
+   * /64 and could otherwise open its sessions from as many addresses. 128 counts each address.
+   * Default 64.
+   */
+  readonly clientPrefixLength6?: number;
   /** No control traffic and no transfer for this long closes a session. Default 600000 (10 min). */
   readonly idleTimeoutMs?: number;
   /** A data listener nobody connects to is closed after this long. Default 30000. */

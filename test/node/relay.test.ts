@@ -183,5 +183,10 @@ describe('FtpProxy API', () => {
     expect(() => createFtpProxy({ upstream: { host: '127.0.0.1', port: 21 }, dataPorts: { min: 10, max: 5 } })).toThrow(
       expect.objectContaining({ kind: 'invalid-argument' }),
     );
+    for (const clientPrefixLength6 of [0, 129, 64.5]) {
+      expect(() => createFtpProxy({ upstream: { host: '127.0.0.1', port: 21 }, clientPrefixLength6 })).toThrow(
+        expect.objectContaining({ kind: 'invalid-argument' }),
+      );
+    }
   });
 });

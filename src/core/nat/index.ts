@@ -5,4 +5,4 @@
 export * from './rfc6052.js';
 export * from './realm.js';
 export * from './ftp-data.js';
-export { parseCidr, cidrContains, cidrContainsBytes, type Cidr } from '../net/cidr.js';
+export { parseCidr, cidrContains, cidrContainsBytes, prefixOf, type Cidr } from '../net/cidr.js';

@@ -49,3 +49,21 @@ export function cidrContains(block: Cidr, address: string): boolean {
   const p = parseAddress(address);
   return p !== null && cidrContainsBytes(block, p.bytes);
 }
+
+/**
+ * The block of `prefixLength` bits holding an address, as canonical `addr/len` text (an address
+ * of the other length is taken whole). Used to count one party per block: an IPv6 host usually
+ * owns a whole /64 and can pick a new address in it per connection. Throws AddressError.
+ */
+export function prefixOf(address: string, prefixLength: number): string {
+  const parsed = parseAddress(address);
+  if (!parsed) throw new AddressError(address, 'not an IPv4 or IPv6 address');
+  const bits = parsed.bytes.length * 8;
+  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > bits) {
+    throw new AddressError(`${address}/${prefixLength}`, `length must be 0-${bits}`);
+  }
+  const b = parsed.bytes.slice();
+  for (let bit = prefixLength; bit < bits; bit++) b[bit >> 3] = b[bit >> 3]! & ~(0x80 >> (bit & 7));
+  return `${formatAddress(b)}/${prefixLength}`;
+}
+
