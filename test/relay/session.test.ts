@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { endpoint, PortRangeSource, type Endpoint, type FtpRelaySessionOptions } from '../../src/core/index.js';
 import { FakeTransport } from './fake-transport.js';
+import { MAX_HELD_BYTES } from '../../src/core/relay/session.js';
 
 // Documentation addresses only: nothing here touches a network.
 const CLIENT = endpoint('203.0.113.5', 50123);
@@ -417,5 +418,42 @@ describe('FtpRelaySession: bounds', () => {
     const chunk = 'NOOP\r\n'.repeat(20_000); // 120 kB per read
     for (let i = 0; i < 9 && !t.closed; i++) t.send('client', chunk);
     expect(t.closed).toEqual({ reason: expect.stringContaining('while paused'), graceful: false });
+  });
+
+  it('keeps what it holds as its own copy: an embedding may read into the same buffer again', () => {
+    const t = ready();
+    t.autoListen = false;
+    const buf = new Uint8Array(64);
+    const feed = (text: string) => {
+      buf.fill(0x58); // scribble first: only the bytes passed may be read
+      const n = buf.length - text.length;
+      for (let k = 0; k < text.length; k++) buf[n + k] = text.charCodeAt(k);
+      t.session.handleControlData('client', buf.subarray(n), t.now);
+      t.run();
+    };
+    feed('PORT 203,0,113,5,200,10\r\nNOOP\r\n'); // blocked at PORT: the NOOP is held
+    expect(t.paused.client).toBe(true);
+    feed('TYPE I\r\n'); // arrives while paused, into the same buffer
+    feed('SYST\r\n');
+    buf.fill(0x21);
+    const [id, ch] = t.lastChannel();
+    t.session.handleDataListening(id, endpoint(ch.local.address, 55555), t.now);
+    t.run();
+    expect(t.lines('server')).toEqual(['USER anonymous', 'PORT 198,51,100,1,217,3', 'NOOP', 'TYPE I', 'SYST']);
+  });
+
+  it('many small reads while paused are held in order up to the bound, then the session closes', () => {
+    const t = ready();
+    t.autoListen = false;
+    t.send('client', 'PORT 203,0,113,5,200,10\r\n');
+    const line = 'NOOP\r\n';
+    let sent = 0;
+    while (!t.closed && sent < 300_000) {
+      t.send('client', line);
+      sent++;
+    }
+    expect(t.closed).toEqual({ reason: expect.stringContaining('while paused'), graceful: false });
+    expect(sent * line.length).toBeGreaterThan(MAX_HELD_BYTES - line.length); // the full allowance, no less
+    expect(sent * line.length).toBeLessThanOrEqual(MAX_HELD_BYTES + line.length);
   });
 });

@@ -65,8 +65,13 @@ export class FtpRelaySession {
   private readonly events: RelayEvent[] = [];
   private readonly channels: DataChannels;
 
-  /** Input the translator did not take yet (it waits for a data-channel answer), per side. */
-  private readonly held: Record<Side, Uint8Array | null> = { client: null, server: null };
+  /**
+   * Input the translator did not take yet (it waits for a data-channel answer), per side, in
+   * arrival order: a list, so that input arriving while paused is never joined into ever larger
+   * copies. What outlives the call that brought it is a copy (the embedding may reuse its buffer).
+   */
+  private readonly held: Record<Side, Uint8Array[]> = { client: [], server: [] };
+  private readonly heldBytes: Record<Side, number> = { client: 0, server: 0 };
   private readonly paused: Record<Side, boolean> = { client: true, server: false };
   private readonly ended: Record<Side, boolean> = { client: false, server: false };
   /** Input of this side fully through the translator and its FIN passed on. */
@@ -196,20 +201,14 @@ export class FtpRelaySession {
       // Checked before anything changes: kept, these bytes would fail every later pump.
       throw new NatAlgError('invalid-state', `control data from the ${side} after its end`);
     }
-    if (this.held[side]) {
-      // The embedding should have paused this side; keep the order, up to a bound.
-      const prev = this.held[side]!;
-      if (prev.length + bytes.length > MAX_HELD_BYTES) {
-        this.closeSession(`more than ${MAX_HELD_BYTES} bytes from the ${side} while paused`, false, nowMs);
-        return;
-      }
-      const joined = new Uint8Array(prev.length + bytes.length);
-      joined.set(prev);
-      joined.set(bytes, prev.length);
-      this.held[side] = joined;
-    } else {
-      this.held[side] = bytes;
+    const held = this.held[side];
+    // Held input means the embedding should have paused this side: keep the order, up to a bound.
+    if (held.length > 0 && this.heldBytes[side] + bytes.length > MAX_HELD_BYTES) {
+      this.closeSession(`more than ${MAX_HELD_BYTES} bytes from the ${side} while paused`, false, nowMs);
+      return;
     }
+    held.push(bytes);
+    this.heldBytes[side] += bytes.length;
     if (side === 'client') this.bytes.controlFromClient += bytes.length;
     else this.bytes.controlFromServer += bytes.length;
     this.lastActivity = nowMs;
@@ -217,6 +216,9 @@ export class FtpRelaySession {
       this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'open');
     }
     this.pump(nowMs);
+    // What is left of `bytes` is the last entry (if any): keep a copy, not the caller's buffer.
+    const last = held.length > 0 ? held[held.length - 1]! : null;
+    if (last !== null && last.buffer === bytes.buffer) held[held.length - 1] = last.slice();
   }
 
   /** The peer on `side` half-closed its control connection (FIN). */
@@ -341,17 +343,20 @@ export class FtpRelaySession {
       moved = this.flushOutput(t, 'client-to-server') || moved;
       moved = this.flushOutput(t, 'server-to-client') || moved;
       for (const side of ['client', 'server'] as const) {
-        const input = this.held[side];
+        const held = this.held[side];
         const dir = directionFrom(side);
         // A blocked direction still owes a line (a data-channel answer, the reply to AUTH): its
         // FIN waits for it, or the peer would get the line after the end of its stream.
         if (t.isBlocked(dir)) continue;
-        if (input) {
+        if (held.length > 0) {
+          const input = held[0]!;
           const used = t.handleData(dir, input, nowMs);
           if (used > 0) moved = true;
-          this.held[side] = used >= input.length ? null : input.slice(used);
+          this.heldBytes[side] -= used;
+          if (used >= input.length) held.shift();
+          else held[0] = input.subarray(used);
         }
-        if (!this.held[side] && this.ended[side] && !this.finished[side] && !t.isBlocked(dir)) {
+        if (held.length === 0 && this.ended[side] && !this.finished[side] && !t.isBlocked(dir)) {
           this.finishInput(side, nowMs);
           moved = true;
         }
@@ -385,7 +390,7 @@ export class FtpRelaySession {
   private updatePause(): void {
     for (const side of ['client', 'server'] as const) {
       const blocked = this.translator?.isBlocked(directionFrom(side)) ?? false;
-      const want = this.held[side] !== null || blocked || (side === 'client' && this.state === 'connecting');
+      const want = this.held[side].length > 0 || blocked || (side === 'client' && this.state === 'connecting');
       if (want !== this.paused[side]) {
         this.paused[side] = want;
         this.actions.push({ type: want ? 'pause' : 'resume', side });
@@ -408,7 +413,7 @@ export class FtpRelaySession {
 
   private afterChannelChange(nowMs: number): void {
     if (this.state === 'closed') return;
-    const bothEnded = this.ended.client && this.ended.server && !this.held.client && !this.held.server;
+    const bothEnded = this.ended.client && this.ended.server && this.held.client.length === 0 && this.held.server.length === 0;
     if (bothEnded && !this.isBusy()) {
       this.closeSession('both control connections closed', true, nowMs);
     } else if (this.draining && !this.isBusy() && nowMs >= this.lastActivity + DRAIN_QUIET_MS) {
@@ -472,8 +477,9 @@ export class FtpRelaySession {
     this.channels.closeAll(`session closed: ${reason}`, nowMs);
     this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'closed');
     this.closeReason = reason;
-    this.held.client = null;
-    this.held.server = null;
+    this.held.client.length = 0;
+    this.held.server.length = 0;
+    this.heldBytes.client = this.heldBytes.server = 0;
     this.actions.push({ type: 'close', reason, graceful });
     this.events.push({ type: 'session-closed', reason, bytes: this.byteCounts });
   }
