@@ -22,6 +22,8 @@ export interface DriveResult {
   /** Per handleData call: direction and bytes consumed (the call sequence itself). */
   log: string[];
   stuck: number;
+  /** Input bytes consumed, both directions. */
+  consumed: number;
 }
 
 /** One translator being driven step by step (so that two can be interleaved). */
@@ -32,9 +34,11 @@ export class Driver {
   private readonly ended: Record<Direction, boolean> = { 'client-to-server': false, 'server-to-client': false };
   readonly events: FtpEvent[] = [];
   readonly log: string[] = [];
+  consumed = 0;
   private readonly outstanding: DataChannelRequest[] = [];
 
-  constructor(o: FtpTranslatorOptions, fast: boolean) {
+  /** eager: answer each request as soon as it is polled (every third refused), like harness.ts. */
+  constructor(o: FtpTranslatorOptions, fast: boolean, private readonly eager = false) {
     this.t = new FtpTranslator(o);
     this.t.fastLanes = fast;
   }
@@ -45,6 +49,10 @@ export class Driver {
       this.events.push(e);
       if (e.type === 'data-channel-request') this.outstanding.push(e.request);
     }
+    while (this.eager && this.outstanding.length > 0) {
+      const r = this.outstanding.shift()!;
+      this.answer(r, r.id % 3 === 0);
+    }
   }
 
   private pump(dir: Direction): void {
@@ -53,6 +61,7 @@ export class Driver {
       const chunk = q[0]!;
       const buf = chunk.slice();
       const used = this.t.handleData(dir, buf, 0);
+      this.consumed += used;
       this.log.push(`${dir === C2S ? 'c' : 's'}${used}/${chunk.length}`);
       this.drain();
       buf.fill(0xee); // the caller reuses its buffer once output is drained
@@ -60,6 +69,12 @@ export class Driver {
       else if (used > 0) q[0] = chunk.subarray(used);
       else if (!this.t.isBlocked(dir)) throw new Error('consumed nothing while not blocked');
     }
+  }
+
+  private answer(r: DataChannelRequest, refuse: boolean): void {
+    if (refuse) this.t.refuseDataChannel(r.id, 'review refusal');
+    else this.t.resolveDataChannel(r.id, r.family === 4 ? { family: 4, address: '192.0.2.1', port: 40000 + r.id } : { family: 6, address: '2001:db8::1', port: 40000 + r.id });
+    this.drain();
   }
 
   step(st: Step): void {
@@ -74,10 +89,7 @@ export class Driver {
       }
     } else if (st.t === 'answer') {
       if (this.outstanding.length === 0) return;
-      const r = this.outstanding.splice(st.pick % this.outstanding.length, 1)[0]!;
-      if (st.refuse) this.t.refuseDataChannel(r.id, 'review refusal');
-      else this.t.resolveDataChannel(r.id, r.family === 4 ? { family: 4, address: '192.0.2.1', port: 40000 + r.id } : { family: 6, address: '2001:db8::1', port: 40000 + r.id });
-      this.drain();
+      this.answer(this.outstanding.splice(st.pick % this.outstanding.length, 1)[0]!, st.refuse);
     } else {
       // an embedding ends a direction only once its input is consumed
       if (this.waiting[st.dir].length === 0 && !this.ended[st.dir]) {
@@ -98,12 +110,13 @@ export class Driver {
       events: this.events,
       log: this.log,
       stuck: this.waiting[C2S].length + this.waiting[S2C].length,
+      consumed: this.consumed,
     };
   }
 }
 
-export function drive(o: FtpTranslatorOptions, steps: readonly Step[], fast: boolean): DriveResult {
-  const d = new Driver(o, fast);
+export function drive(o: FtpTranslatorOptions, steps: readonly Step[], fast: boolean, eager = false): DriveResult {
+  const d = new Driver(o, fast, eager);
   for (const st of steps) d.step(st);
   return d.result();
 }

@@ -5,6 +5,7 @@
  * 64 KiB socket reads or around the 1 KiB "direct" threshold, both line-end backends, and two
  * translators interleaved call by call (the line-end list is module state).
  */
+const SCALE = Number(process.env.REVIEW_SCALE ?? '1');
 import { describe, it, expect, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { C2S, S2C, bytes } from './harness.js';
@@ -23,10 +24,19 @@ const plainReplies = [
 ];
 const oddCommands = ['EPSV ALL\r\n', 'AUTH TLS\r\n', 'PORT 192,0,2,10,19,137\r\n', 'EPRT |1|192.0.2.10|5001|\r\n', 'EPSV\r\n', 'NOOP\r', '\rNOOP\r\n', 'NO\0OP\r\n', ' PASV\r\n', 'PASV x\r\n', 'pasv\n'];
 
+// Lines longer than a line-end window (16 KiB): within the cap of the 1 MiB option only.
+const hugeCommands = ['SITE ' + 'h'.repeat(40_000) + '\r\n', 'NOOP ' + 'i'.repeat(16_380) + '\r\n'];
+const hugeReplies = ['200 ' + 'h'.repeat(40_000) + '\r\n', '211-' + 'j'.repeat(16_379) + '\r\n' + ' k'.repeat(9000) + '\r\n211 e\r\n'];
+const options: FtpTranslatorOptions[] = [
+  ...optionsList,
+  { clientAddress: '192.0.2.10', serverAddress: '198.51.100.20', policy: { maxLineLength: 1 << 20 } },
+  { clientAddress: '2001:db8::10', serverAddress: '198.51.100.20', ftp64: true, policy: { maxLineLength: 128, overlongLine: 'close' } },
+];
+
 const lineOf = (dir: 'c' | 's') =>
   dir === 'c'
-    ? fc.constantFrom(...plainCommands, ...plainCommands, ...oddCommands, ...clientLines)
-    : fc.constantFrom(...plainReplies, ...plainReplies, ...serverLines);
+    ? fc.oneof({ weight: 30, arbitrary: fc.constantFrom(...plainCommands, ...plainCommands, ...oddCommands, ...clientLines) }, { weight: 1, arbitrary: fc.constantFrom(...hugeCommands) })
+    : fc.oneof({ weight: 30, arbitrary: fc.constantFrom(...plainReplies, ...plainReplies, ...serverLines) }, { weight: 1, arbitrary: fc.constantFrom(...hugeReplies) });
 
 /** A data step of 1 to 60 lines (or random bytes), cut at random points. */
 const smallData = (dir: 'c' | 's') =>
@@ -78,7 +88,7 @@ const stepArb = (big: boolean): fc.Arbitrary<Step> =>
 
 const scriptArb = (big: boolean, maxSteps: number) =>
   fc.tuple(
-    fc.constantFrom(...optionsList),
+    fc.constantFrom(...options),
     fc.array(stepArb(big), { minLength: 1, maxLength: maxSteps }).map((ss): Step[] => [{ t: 'data', dir: S2C, data: bytes('220 hi\r\n'), cuts: [] }, ...ss]),
   );
 
@@ -89,22 +99,27 @@ function sameResult(a: DriveResult, b: DriveResult): void {
   expect(b.stuck > 0).toBe(a.stuck > 0);
 }
 
+let consumedTotal = 0;
+afterAll(() => { if (process.env.REVIEW_SCALE) console.log("consumed", consumedTotal); });
 function check(o: FtpTranslatorOptions, steps: Step[]): void {
-  const general = drive(o, steps, false);
-  const fast = drive(o, steps, true);
-  sameResult(general, fast);
-  expect(fast.log).toEqual(general.log); // same bytes consumed by every call
-  // and the chunking does not matter (answers and ends stay at their steps)
-  sameResult(general, drive(o, whole(steps), true));
+  for (const eager of [false, true]) {
+    const general = drive(o, steps, false, eager);
+    const fast = drive(o, steps, true, eager);
+    sameResult(general, fast);
+    expect(fast.log).toEqual(general.log); // same bytes consumed by every call
+    // and the chunking does not matter (answers and ends stay at their steps)
+    sameResult(general, drive(o, whole(steps), true, eager));
+    consumedTotal += fast.consumed;
+  }
 }
 
 describe('review: fast lanes = general path under late answers, ends and big chunks', () => {
   it('small steps, answers given late and in any order, handleEnd anywhere', () => {
-    fc.assert(fc.property(scriptArb(false, 16), ([o, steps]) => check(o, steps)), { numRuns: 400 });
+    fc.assert(fc.property(scriptArb(false, 16), ([o, steps]) => check(o, steps)), { numRuns: Math.round(400 * SCALE) });
   });
 
   it('big chunks (20-70 KiB) cut as 64 KiB reads, at window edges, around the 1 KiB direct threshold', () => {
-    fc.assert(fc.property(scriptArb(true, 8), ([o, steps]) => check(o, steps)), { numRuns: 120 });
+    fc.assert(fc.property(scriptArb(true, 8), ([o, steps]) => check(o, steps)), { numRuns: Math.round(120 * SCALE) });
   });
 
   describe('with the JavaScript line-end backend', () => {
@@ -113,7 +128,7 @@ describe('review: fast lanes = general path under late answers, ends and big chu
     });
     it('big chunks and late answers', () => {
       expect(LINE_ENDS.setBackend('js')).toBe('js');
-      fc.assert(fc.property(scriptArb(true, 8), ([o, steps]) => check(o, steps)), { numRuns: 80 });
+      fc.assert(fc.property(scriptArb(true, 8), ([o, steps]) => check(o, steps)), { numRuns: Math.round(80 * SCALE) });
       LINE_ENDS.setBackend('simd');
     });
   });
@@ -131,7 +146,7 @@ describe('review: fast lanes = general path under late answers, ends and big chu
         sameResult(drive(o1, s1, false), a.result());
         sameResult(drive(o2, s2, false), b.result());
       }),
-      { numRuns: 60 },
+      { numRuns: Math.round(60 * SCALE) },
     );
   });
 });
