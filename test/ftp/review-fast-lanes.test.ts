@@ -150,3 +150,36 @@ describe('review: fast lanes = general path under late answers, ends and big chu
     );
   });
 });
+
+describe('review: lane switches and limits', () => {
+  it('switching fastLanes on and off between calls changes nothing (state is written back)', () => {
+    fc.assert(
+      fc.property(scriptArb(false, 16), fc.array(fc.boolean(), { minLength: 17, maxLength: 17 }), ([o, steps], flips) => {
+        const general = drive(o, steps, false);
+        const d = new Driver(o, true);
+        steps.forEach((st, k) => {
+          d.t.fastLanes = flips[k]!;
+          d.step(st);
+        });
+        sameResult(general, d.result());
+      }),
+      { numRuns: Math.round(300 * SCALE) },
+    );
+  });
+
+  it('a pipeline reaching MAX_PENDING_COMMANDS across reads and replies closes at the same line', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 500, max: 530 }), fc.array(fc.nat(4000), { maxLength: 6 }), fc.nat(40), fc.constantFrom('NOOP\r\n', 'PASV\r\n', 'cdup\n', 'CCC\r\n'), (count, cuts, replies, cmd) => {
+        const o = optionsList[0]!;
+        const steps: Step[] = [
+          { t: 'data', dir: S2C, data: bytes('220 hi\r\n'), cuts: [] },
+          { t: 'data', dir: C2S, data: bytes(cmd.repeat(count >> 1)), cuts: [...cuts].sort((a, b) => a - b) },
+          { t: 'data', dir: S2C, data: bytes('200 ok\r\n'.repeat(replies)), cuts: [] },
+          { t: 'data', dir: C2S, data: bytes(cmd.repeat(count - (count >> 1))), cuts: [...cuts].sort((a, b) => a - b) },
+        ];
+        check(o, steps);
+      }),
+      { numRuns: Math.round(60 * SCALE) },
+    );
+  });
+});
