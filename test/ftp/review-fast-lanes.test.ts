@@ -13,6 +13,26 @@ import { optionsList, clientLines, serverLines } from './arbitraries.js';
 import { drive, whole, Driver, type Step, type DriveResult } from './review-driver.js';
 import { LINE_ENDS } from '../../src/core/stream/line-ends.js';
 import type { FtpTranslatorOptions } from '../../src/core/ftp/types.js';
+import { LineEnds } from '../../src/core/stream/line-ends.js';
+
+// Turn an endless LineEnds refill loop (seen in a working-tree change, see review-long-lines)
+// into a failure instead of a hung suite: no chunk here needs more than a few hundred windows.
+{
+  const proto = LineEnds.prototype as unknown as { fill?: (this: LineEnds, from: number) => void; begin: (...a: unknown[]) => void };
+  const fill = proto.fill;
+  const begin = proto.begin;
+  let fills = 0;
+  if (fill) {
+    proto.fill = function (this: LineEnds, from: number) {
+      if (++fills > 5000) throw new Error('LineEnds refills without advancing (endless loop)');
+      fill.call(this, from);
+    };
+  }
+  proto.begin = function (this: LineEnds, ...a: unknown[]) {
+    fills = 0;
+    begin.apply(this, a);
+  };
+}
 
 const plainCommands = ['NOOP\r\n', 'CWD /pub/x\r\n', 'TYPE I\r\n', 'RETR a\r\n', 'PWD\r\n', 'QUIT\r\n', 'CCC\r\n', 'cdup\n', 'PASV\r\n', 'LPSV\r\n', 'STAT\r\n', 'ALGS\r\n', 'REIN\r\n'];
 const plainReplies = [
