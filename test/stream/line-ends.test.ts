@@ -6,6 +6,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import fc from 'fast-check';
 import { kernelBytes, simdKernel, WINDOW } from '../../src/core/stream/lf-simd.js';
 import { LineEnds, LINE_ENDS } from '../../src/core/stream/line-ends.js';
+import { findBareCR } from '../../src/core/stream/bare-cr.js';
 
 const naiveEnds = (b: Uint8Array) => {
   const out: number[] = [];
@@ -96,6 +97,30 @@ describe('LineEnds', () => {
           expect(all).toEqual(want);
         }),
         { numRuns: 120 },
+      );
+    });
+  }
+
+  for (const backend of ['simd', 'js'] as const) {
+    it(`${backend}: bareCR(i, j) over each walked line agrees with a byte loop (CR, LF, NUL dense)`, () => {
+      const ends = new LineEnds(backend);
+      fc.assert(
+        fc.property(
+          fc.array(fc.constantFrom(10, 13, 13, 0, 65, 66, 32), { maxLength: 3 * WINDOW }),
+          fc.nat(40),
+          (raw, skew) => {
+            const buf = new Uint8Array(raw.length + skew);
+            buf.set(raw, skew);
+            const b = buf.subarray(skew);
+            ends.begin({}, 1, b, true);
+            let i = 0;
+            for (let j = ends.next(0); j >= 0; j = ends.next(i)) {
+              expect(ends.bareCR(i, j)).toBe(findBareCR(b, i, j, b.length) >= 0);
+              i = j + 1;
+            }
+          },
+        ),
+        { numRuns: 60 },
       );
     });
   }

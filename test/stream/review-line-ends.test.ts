@@ -26,8 +26,8 @@ describe('review: findLF end bound', () => {
   // array and ignores n. Today every caller passes n = bytes.length except LineEnds.fill (window
   // end), where the stray result happens to be a correct later LF; any future caller with a
   // shorter bound (a line parser for IRC/SIP on a slice) gets an index outside its range.
-  // lf-scan.ts line 43: `return i < n ? bytes.indexOf(10, i) : -1;`
-  it.fails('never returns an index at or past n (LF beyond n after a 300-byte line)', () => {
+  // lf-scan.ts line 43 was `return i < n ? bytes.indexOf(10, i) : -1;` (fixed: the answer is bounded).
+  it('never returns an index at or past n (LF beyond n after a 300-byte line)', () => {
     const b = new Uint8Array(400).fill(0x41);
     b[350] = 10;
     expect(findLF(b, NO_VIEW, 0, 300)).toBe(-1);
@@ -52,6 +52,7 @@ describe('review: LineEnds objects share one kernel', () => {
   // module-level kernel memory (lf-simd.ts `kernel`; line-ends.ts fill() keeps `this.ends =
   // k.ends`, a view of that memory). Two instances used in turn (a second line-based ALG with
   // its own list, a test) read each other's positions. Only LINE_ENDS is used in src today.
+  // Kept as a documented limit (LineEnds class comment): one instance at a time.
   it.fails('two SIMD instances used in turn each give their own chunk\'s line ends', () => {
     const a = new LineEnds('simd');
     const b = new LineEnds('simd');
@@ -74,6 +75,7 @@ describe('review: next(i) at an end it already returned', () => {
   // for the end it just returned, the listed mode (chunk of 1 KiB or more) skips it (the cursor
   // is past it) while the direct mode (short chunk) returns it. No caller in src asks twice
   // today (every lane consumes through the LF it was given), so this only bites a future caller.
+  // The contract now says so: each call past the previous answer.
   it.fails('gives the same answer in listed and direct mode', () => {
     const A = new Uint8Array(4096).fill(0x41);
     for (let k = 99; k < A.length; k += 100) A[k] = 10;
@@ -140,8 +142,9 @@ describe('review: module state after a translator call', () => {
   // connection's control bytes into the module's WebAssembly memory (line-ends.ts fill(),
   // `k.input.set(...)`) and never clears it, so after the call a copy of the last window of some
   // connection - here a PASS line - stays in process memory, shared by every connection, until
-  // another window overwrites it. The JS backend keeps only positions.
-  it.fails('no copy of a connection\'s bytes stays in module memory after handleData', () => {
+  // another window overwrites it. The JS backend keeps only positions. (Fixed: fill() zeroes
+  // the window once it is listed.)
+  it('no copy of a connection\'s bytes stays in module memory after handleData', () => {
     const t = new FtpTranslator({ clientAddress: '192.0.2.10', serverAddress: '198.51.100.20' });
     const chunk = bytes('USER alice\r\nPASS hunter2-secret\r\n' + 'NOOP\r\n'.repeat(300));
     t.handleData('client-to-server', chunk, 0);

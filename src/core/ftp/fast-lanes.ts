@@ -49,7 +49,7 @@ export abstract class FastLanes extends FtpSession {
     if (!this.fastLanes) return super.passLines(s, bytes, i, n);
     const q = this.queue;
     const ends = LINE_ENDS;
-    if (ends.owner !== s || ends.call !== s.calls) ends.begin(s, s.calls, bytes);
+    if (ends.owner !== s || ends.call !== s.calls) ends.begin(s, s.calls, bytes, false);
     let action = s.lineAction;
     let code = s.lineCode;
     let flags = s.lineFlags;
@@ -143,7 +143,7 @@ export abstract class FastLanes extends FtpSession {
     if (!this.fastLanes) return super.passCommands(s, bytes, i, n);
     const q = this.queue;
     const ends = LINE_ENDS;
-    if (ends.owner !== s || ends.call !== s.calls) ends.begin(s, s.calls, bytes);
+    if (ends.owner !== s || ends.call !== s.calls) ends.begin(s, s.calls, bytes, true);
     const maxLine = this.maxLine;
     const plainPassive = !this.epsvAll;
     let action = s.lineAction;
@@ -154,8 +154,9 @@ export abstract class FastLanes extends FtpSession {
     for (;;) {
       const j = ends.next(i);
       const end = j < 0 ? n : j + 1;
-      if ((from >= 0 ? end - from : s.holdLength + (end - i)) > maxLine || j < 0) {
-        // over-long, or going on in the next chunk: the general path (it scans the rest again)
+      if ((from >= 0 ? end - from : s.holdLength + (end - i)) > maxLine || j < 0 || ends.bareCR(i, j) || (from < 0 && s.holdBareCR(bytes[i]!))) {
+        // over-long, going on in the next chunk, or a bare CR in it: the general path (it scans
+        // the rest again)
         phase = PHASE_PASS;
         break;
       }

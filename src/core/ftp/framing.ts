@@ -38,6 +38,7 @@ import {
 import { TLS_BROKEN, TLS_PLAINTEXT } from './tls-records.js';
 import { chunkView, findLF, NO_VIEW } from '../stream/lf-scan.js';
 import { LINE_ENDS } from '../stream/line-ends.js';
+import { findBareCR } from '../stream/bare-cr.js';
 import type { FtpEvent } from './types.js';
 
 const C2S: Direction = 'client-to-server';
@@ -117,9 +118,17 @@ export abstract class LineFraming {
     if (s.phase === PHASE_LINE_START && s.holdLength > 0) {
       s.emit(s.takeHold()); // an undecided line start: not a candidate as far as it goes
     } else if (s.phase === PHASE_PASS && s.holdLength > 0) {
-      // A command of no interest without its line end, within the cap: it goes as it is.
-      s.emit(s.takeHold());
+      // A command of no interest without its line end, within the cap: it goes as it is
+      // (unless it carries a bare CR).
       s.phase = PHASE_LINE_START;
+      if (s === this.c2s && findBareCR(s.hold!, 0, s.holdLength, s.holdLength) >= 0) {
+        const length = s.holdLength;
+        s.holdLength = 0;
+        s.lineAction = LINE_NONE;
+        this.onBareCR(s, length);
+        return;
+      }
+      s.emit(s.takeHold());
       if (s.lineAction !== LINE_NONE) this.lineEnded(s, 0);
     } else if (s.phase === PHASE_HOLD) {
       const line = s.takeHold();
@@ -158,6 +167,12 @@ export abstract class LineFraming {
   protected abstract heldLine(s: DirectionStream, buf: Uint8Array, from: number, to: number): void;
   /** A line with a non-generic `lineAction` ended; input and output positions are after it. */
   protected abstract onLineEnd(s: DirectionStream, action: number): void;
+  /**
+   * A client line that would go out as it is carries a bare CR: it has been dropped (its bytes
+   * are not forwarded, lineAction cleared); report the removal of its `lineLength` bytes from
+   * lineStart and answer the client.
+   */
+  protected abstract onBareCR(s: DirectionStream, lineLength: number): void;
   /** A candidate line is over-long and will be dropped up to its LF: set `lineAction`, report. */
   protected abstract onOverlong(s: DirectionStream): void;
   /** A TLS direction went back to plaintext (at a record boundary). */
@@ -240,13 +255,26 @@ export abstract class LineFraming {
         s.skipRun(n);
         return n;
       }
-      if (from < 0) s.emit(s.takeHold()); // the line's start, then its rest stays in the run
-      i = end;
-      s.phase = PHASE_LINE_START;
-      s.lineFrom = -1;
-      if (s.lineAction !== LINE_NONE) {
-        this.lineEnded(s, i);
-        if (s.phase !== PHASE_LINE_START) return i;
+      if (findBareCR(bytes, from >= 0 ? from : i, j, n) >= 0 || (from < 0 && s.holdBareCR(bytes[i]!))) {
+        // Not forwarded at all, neither its held start nor its rest (bare-cr.ts says why).
+        const length = from >= 0 ? end - from : s.holdLength + (end - i);
+        if (from >= 0) s.flushRun(from);
+        s.holdLength = 0;
+        s.skipRun(end);
+        i = end;
+        s.phase = PHASE_LINE_START;
+        s.lineFrom = -1;
+        s.lineAction = LINE_NONE;
+        this.onBareCR(s, length);
+      } else {
+        if (from < 0) s.emit(s.takeHold()); // the line's start, then its rest stays in the run
+        i = end;
+        s.phase = PHASE_LINE_START;
+        s.lineFrom = -1;
+        if (s.lineAction !== LINE_NONE) {
+          this.lineEnded(s, i);
+          if (s.phase !== PHASE_LINE_START) return i;
+        }
       }
       if (i >= n) return i;
       const r = VERB_START[bytes[i]!] === 0 ? VERB_OTHER : classifyCommand(bytes, i, n);
@@ -315,6 +343,14 @@ export abstract class LineFraming {
     s.lineFrom = -1;
     s.inputOffset = s.at(at);
     if (action === PHASE_PASS) {
+      if (client && endedLine && findBareCR(s.hold!, 0, s.holdLength, s.holdLength) >= 0) {
+        const length = s.holdLength;
+        s.holdLength = 0;
+        s.phase = PHASE_LINE_START;
+        s.lineAction = LINE_NONE;
+        this.onBareCR(s, length);
+        return at;
+      }
       // A server line streams from here; a client line stays held until its LF.
       if (!client || endedLine) s.emit(s.takeHold());
       s.phase = PHASE_PASS;

@@ -9,6 +9,7 @@
 
 import type { Direction } from '../stream/translator.js';
 import { TlsRecordFollower } from './tls-records.js';
+import { findBareCR } from '../stream/bare-cr.js';
 
 /** What the translator is doing with this direction's bytes (framing.ts; line rules in session.ts). */
 export const PHASE_LINE_START = 0; // at a line start, or deciding (first bytes in `hold`)
@@ -135,6 +136,14 @@ export class DirectionStream {
     else hold.set(bytes.subarray(from, to), at);
     this.holdLength += n;
     return true;
+  }
+
+  /** Whether the held bytes carry a bare CR, `next` being the byte that follows them. */
+  holdBareCR(next: number): boolean {
+    const h = this.hold;
+    const n = this.holdLength;
+    if (h === null || n === 0) return false;
+    return findBareCR(h, 0, n, n) >= 0 || (h[n - 1] === 13 && next !== 10 && next !== 0);
   }
 
   /** A copy of the held bytes; the hold buffer is emptied. */

@@ -105,6 +105,7 @@ export const REFUSAL_REPLIES: Readonly<Record<RefusalReason, string>> = Object.f
   'unsupported-family': '522 Network protocol not supported, use (1,2)',
   'too-many-data-channels': '425 Too many data connections pending, try again later.',
   'line-too-long': '500 Command line too long.',
+  'bare-cr': '500 Command line with a bare CR refused.',
   'mapping-refused': '425 Cannot open data connection.',
   'epsv-all': '503 Only EPSV is allowed after EPSV ALL.',
   'local-command': '504 Command not supported through this gateway.',

@@ -17,6 +17,7 @@ import {
   LINE_NONE, LINE_DROP, LINE_FIRST, LINE_LAST,
 } from './line-reader.js';
 import { checkTime } from './framing.js';
+import { findBareCR } from '../stream/bare-cr.js';
 import { checkDataAddress, ownAddress, REFUSAL_REPLIES, passiveRefusal } from './policy.js';
 import {
   expectedPassiveCode, Q_ACTIVE, Q_PASV, Q_EPSV, Q_LPSV, Q_EPSV_AS_PASV, Q_EPSV_ALL, Q_HELD, Q_LOCAL, type LocalReply,
@@ -103,6 +104,7 @@ export class FtpTranslator extends FastLanes implements StreamTranslator<FtpEven
   protected heldLine(s: DirectionStream, buf: Uint8Array, from: number, to: number): void {
     // The usual PORT and 227 are read in place; anything else gets a line of its own.
     if (s === this.c2s) {
+      if (findBareCR(buf, from, to, to) >= 0) return this.refuseLine(to - from, VERB_NAMES[s.lineCode]!, 'bare-cr');
       if (s.lineCode === VERB_PORT && !this.epsvAll) {
         const h = this.channels.readPort(buf, from, to, s.lineStart);
         if (h !== null) {
@@ -124,6 +126,10 @@ export class FtpTranslator extends FastLanes implements StreamTranslator<FtpEven
       }
       this.heldReply(buf === s.hold ? buf.slice(from, to) : buf.subarray(from, to));
     }
+  }
+
+  protected onBareCR(s: DirectionStream, lineLength: number): void {
+    this.refuseLine(lineLength, s.lineCode > 0 ? VERB_NAMES[s.lineCode]! : 'UNKNOWN', 'bare-cr');
   }
 
   protected onOverlong(s: DirectionStream): void {

@@ -43,6 +43,7 @@ export type RefusalReason =
   | 'unsupported-family' // an address family the gateway cannot serve
   | 'too-many-data-channels' // maxPendingDataChannels reached
   | 'line-too-long' // longer than maxLineLength
+  | 'bare-cr' // a CR inside the line not followed by LF or NUL (some servers end a command there)
   | 'mapping-refused' // the embedding refused the data-channel request
   | 'epsv-all' // PORT/PASV/EPRT/LPRT/LPSV after EPSV ALL
   | 'local-command'; // answered by the gateway itself (FTP64: EPSV ALL, ALGS)

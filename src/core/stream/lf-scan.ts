@@ -40,6 +40,8 @@ export function findLF(bytes: Uint8Array, view: DataView, i: number, n: number):
     }
   }
   for (; i < stop; i++) if (bytes[i] === 10) return i;
-  return i < n ? bytes.indexOf(10, i) : -1;
+  if (i >= n) return -1;
+  const j = bytes.indexOf(10, i); // memchr; may look past n (bounded by the answer's check)
+  return j >= 0 && j < n ? j : -1;
 }
 

@@ -5,12 +5,18 @@
  * A chunk of less than 1 KiB from where the walk starts is not listed: its lines are found one
  * at a time (often only one or two are walked before a held line stops the loop).
  *
+ * On request (`begin(..., crs)`) it also lists bare CRs, CRs followed by anything but LF or NUL
+ * (`bareCR`): a command line must not carry one (lf-simd.ts says why). A CR that is the chunk's
+ * last byte counts as not bare here: its line has no end in this chunk, and whoever completes
+ * the line looks at it whole.
+ *
  * There is one list for the whole module (and its memory: no bytes per connection), so it is only
  * good for the call that made it: a translator lists its chunk again in every handleData call
  * (`begin`, checked by `owner` and `call`). Nothing runs in between: the core is synchronous.
  */
 
 import { chunkView, findLF, NO_VIEW } from './lf-scan.js';
+import { findBareCR } from './bare-cr.js';
 import { simdKernel, WINDOW, type SimdKernel } from './lf-simd.js';
 
 const EMPTY_ENDS = new Int32Array(0);
@@ -22,6 +28,10 @@ const LIST_MIN = 1024;
 /** Windows shorter than this are listed in JavaScript: the kernel's call and copy would not pay. */
 const SIMD_MIN = 64;
 
+/**
+ * Instances with the SIMD backend share the kernel's memory: use one at a time between `begin`
+ * and its last `next` (the translators use only LINE_ENDS, one call at a time).
+ */
 export class LineEnds {
   /** Who listed the current chunk and in which of its calls (see the file comment). */
   owner: object | null = null;
@@ -38,6 +48,12 @@ export class LineEnds {
   private direct = false;
   private ends: Int32Array = EMPTY_ENDS;
   private jsEnds: Int32Array | null = null;
+  /** Bare CRs wanted; their list for the current window (positions relative to `base`). */
+  private wantCRs = false;
+  private crs: Int32Array = EMPTY_ENDS;
+  private crCount = 0;
+  private crCursor = 0;
+  private jsCRs: Int32Array | null = null;
   /** The kernel, null for none, undefined until first needed (nothing is made at import). */
   private kernel: SimdKernel | null | undefined;
 
@@ -59,8 +75,8 @@ export class LineEnds {
     return this.backend;
   }
 
-  /** Start listing `bytes` (nothing is scanned until `next` needs it). */
-  begin(owner: object, call: number, bytes: Uint8Array): void {
+  /** Start listing `bytes`, bare CRs too when `crs` (nothing is scanned until `next` needs it). */
+  begin(owner: object, call: number, bytes: Uint8Array, crs = false): void {
     this.owner = owner;
     this.call = call;
     this.bytes = bytes;
@@ -70,6 +86,9 @@ export class LineEnds {
     this.count = 0;
     this.cursor = 0;
     this.direct = false;
+    this.wantCRs = crs;
+    this.crCount = 0;
+    this.crCursor = 0;
   }
 
   /** The call that made the list is over: let go of its chunk (the caller may reuse it). */
@@ -77,10 +96,13 @@ export class LineEnds {
     if (this.owner !== owner) return;
     this.owner = null;
     this.bytes = EMPTY_BYTES;
-    this.n = this.windowEnd = this.count = this.cursor = 0;
+    this.n = this.windowEnd = this.count = this.cursor = this.crCount = this.crCursor = 0;
   }
 
-  /** Index of the first LF at or after `i` in the chunk, or -1. Calls come with `i` rising. */
+  /**
+   * Index of the first LF at or after `i` in the chunk, or -1. Calls come with `i` rising, each
+   * past the previous answer (a walk from line end to line end).
+   */
   next(i: number): number {
     if (this.direct) return findLF(this.bytes, NO_VIEW, i, this.n);
     for (;;) {
@@ -102,8 +124,33 @@ export class LineEnds {
         this.direct = true;
         return findLF(this.bytes, NO_VIEW, i, this.n);
       }
+      // On from the window's end, or from `i` when the walk is past it. A line longer than a
+      // window has its earlier part before `base`: bareCR looks at that part directly.
       this.fill(i > this.windowEnd ? i : this.windowEnd);
     }
+  }
+
+  /**
+   * Whether bytes[i, j) hold a bare CR (listed ones when the chunk is listed; `crs` must have
+   * been asked for in `begin`). Calls come with `i` rising, within the window of the last `next`:
+   * `i` the start of a line (or of its part in this chunk), `j` its LF.
+   */
+  bareCR(i: number, j: number): boolean {
+    if (this.direct) return findBareCR(this.bytes, i, j, this.n) >= 0;
+    if (i < this.base && findBareCR(this.bytes, i, this.base, this.n) >= 0) return true; // a line longer than a window
+    const crs = this.crs;
+    const count = this.crCount;
+    let c = this.crCursor;
+    while (c < count) {
+      const k = crs[c]! + this.base;
+      if (k >= i) {
+        this.crCursor = c;
+        return k < j;
+      }
+      c++;
+    }
+    this.crCursor = c;
+    return false;
   }
 
   /** List the LFs of the window starting at chunk index `from`. */
@@ -114,10 +161,17 @@ export class LineEnds {
     this.base = from;
     this.windowEnd = to;
     this.cursor = 0;
+    this.crCursor = 0;
     if (k !== null && to - from >= SIMD_MIN) {
-      k.input.set(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
-      this.count = k.scan(to - from);
+      const input = k.input;
+      input.set(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
+      input[to - from] = to < this.n ? bytes[to]! : 0; // the last byte's successor
+      const r = k.scan(to - from, this.wantCRs);
+      input.fill(0, 0, to - from + 1); // no connection's bytes stay in memory shared by all
+      this.count = r & 0xffff;
       this.ends = k.ends;
+      this.crCount = r >>> 16;
+      this.crs = k.crs;
       return;
     }
     const ends = this.jsEnds ?? (this.jsEnds = new Int32Array(WINDOW));
@@ -131,8 +185,25 @@ export class LineEnds {
     }
     this.count = count;
     this.ends = ends;
+    this.crCount = 0;
+    if (!this.wantCRs) return;
+    const crs = this.jsCRs ?? (this.jsCRs = new Int32Array(WINDOW));
+    let crCount = 0;
+    for (let k = findBareCR(bytes, from, to, this.n); k >= 0; k = findBareCR(bytes, k + 1, to, this.n)) crs[crCount++] = k - from;
+    this.crs = crs;
+    this.crCount = crCount;
   }
 }
 
 /** The module's list (see the file comment). */
 export const LINE_ENDS = new LineEnds();
+
+/**
+ * Choose how line ends are found, for every translator in this JavaScript realm: 'simd' (the
+ * default, where WebAssembly SIMD runs) or 'js' (for a runtime that logs or reports each refused
+ * WebAssembly compilation, such as a page whose content security policy lacks
+ * 'wasm-unsafe-eval'). Returns the backend in use. Output never depends on the choice.
+ */
+export function setLineScanBackend(backend: 'simd' | 'js'): 'simd' | 'js' {
+  return LINE_ENDS.setBackend(backend);
+}
