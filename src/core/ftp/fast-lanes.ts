@@ -49,7 +49,7 @@ export abstract class FastLanes extends FtpSession {
     if (!this.fastLanes) return super.passLines(s, bytes, i, n);
     const q = this.queue;
     const ends = LINE_ENDS;
-    if (ends.owner !== s || ends.call !== s.calls) ends.begin(s, s.calls, bytes, false);
+    ends.use(s, s.calls, bytes, false);
     let action = s.lineAction;
     let code = s.lineCode;
     let flags = s.lineFlags;
@@ -143,7 +143,7 @@ export abstract class FastLanes extends FtpSession {
     if (!this.fastLanes) return super.passCommands(s, bytes, i, n);
     const q = this.queue;
     const ends = LINE_ENDS;
-    if (ends.owner !== s || ends.call !== s.calls) ends.begin(s, s.calls, bytes, true);
+    ends.use(s, s.calls, bytes, true);
     const maxLine = this.maxLine;
     const plainPassive = !this.epsvAll;
     let action = s.lineAction;
@@ -175,7 +175,7 @@ export abstract class FastLanes extends FtpSession {
       let v = VERB_OTHER;
       if (VERB_START[c] !== 0) {
         v = classifyCommand(bytes, i, n);
-        if (v === NEED_MORE || PLAIN_COMMAND[v]! < 0 || (!plainPassive && v !== VERB_OTHER && v !== VERB_QUIT && v !== VERB_CCC)) break;
+        if (v === NEED_MORE || PLAIN_COMMAND[v]! < 0 || (!plainPassive && (v === VERB_PASV || v === VERB_LPSV))) break;
       }
       if (q.length >= MAX_PENDING_COMMANDS) break;
       verb = v;

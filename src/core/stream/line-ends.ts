@@ -91,6 +91,11 @@ export class LineEnds {
     this.crCursor = 0;
   }
 
+  /** begin(), unless the list is already that of this owner's call. */
+  use(owner: object, call: number, bytes: Uint8Array, crs: boolean): void {
+    if (this.owner !== owner || this.call !== call) this.begin(owner, call, bytes, crs);
+  }
+
   /** The call that made the list is over: let go of its chunk (the caller may reuse it). */
   release(owner: object): void {
     if (this.owner !== owner) return;
