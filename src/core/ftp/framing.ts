@@ -22,9 +22,7 @@
  *
  * Hot path: in PASS, `passLines`/`passCommands` find each LF with `findLF` (stream/lf-scan.ts)
  * and decide the next line from its first bytes in place; pass-through bytes are queued as one
- * view per run. fast-lanes.ts overrides both with loops that also apply the session rules for
- * ordinary lines (and take line ends from stream/line-ends.ts); these general ones are the
- * reference it is tested against.
+ * view per run.
  */
 
 import { NatAlgError } from '../errors.js';
@@ -37,7 +35,6 @@ import {
 } from './line-reader.js';
 import { TLS_BROKEN, TLS_PLAINTEXT } from './tls-records.js';
 import { chunkView, findLF, NO_VIEW } from '../stream/lf-scan.js';
-import { LINE_ENDS } from '../stream/line-ends.js';
 import { findBareCR } from '../stream/bare-cr.js';
 import type { FtpEvent } from './types.js';
 
@@ -73,7 +70,6 @@ export abstract class LineFraming {
     s.mark = 0;
     let i = 0;
     const client = s === this.c2s;
-    s.calls++;
     while (i < n) {
       const phase = s.phase;
       if (phase === PHASE_PASS) {
@@ -102,7 +98,6 @@ export abstract class LineFraming {
       }
     }
     s.flushRun(i);
-    LINE_ENDS.release(s); // the lanes' list of this chunk's line ends
     s.inputOffset = s.chunkBase + i;
     s.chunk = EMPTY;
     s.runFrom = 0;

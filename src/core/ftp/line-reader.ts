@@ -38,8 +38,6 @@ export class DirectionStream {
   outputOffset = 0;
   phase = PHASE_LINE_START;
   ended = false;
-  /** handleData calls so far (a chunk's line-end list is good for one call: stream/line-ends.ts). */
-  calls = 0;
 
   /** Held bytes: undecided line start, or a candidate line. Capacity maxLineLength (+ slack). */
   hold: Uint8Array | null = null;

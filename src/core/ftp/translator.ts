@@ -25,8 +25,7 @@ import {
 import { ascii, asciiLine, lineBody, lineEnding, lineEndingLength, replyText } from './text.js';
 import { algsReply, EPSV_ALL_REPLY } from './ftp64.js';
 import { keywordOf, passiveRefusalLine } from './data-channels.js';
-import { FastLanes } from './fast-lanes.js';
-import { MAX_PENDING_COMMANDS, LINE_COMMAND, LINE_REPLY_END, LINE_DROP_REPLY } from './session.js';
+import { FtpSession, MAX_PENDING_COMMANDS, LINE_COMMAND, LINE_REPLY_END, LINE_DROP_REPLY } from './session.js';
 import type { DataCommand, FtpEvent, FtpTranslatorOptions } from './types.js';
 
 export { MAX_PENDING_COMMANDS } from './session.js';
@@ -34,7 +33,7 @@ export { MAX_PENDING_COMMANDS } from './session.js';
 const C2S = 'client-to-server';
 const S2C = 'server-to-client';
 
-export class FtpTranslator extends FastLanes implements StreamTranslator<FtpEvent> {
+export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEvent> {
   constructor(options: FtpTranslatorOptions) {
     super(options);
   }
