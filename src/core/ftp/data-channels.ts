@@ -13,6 +13,7 @@ import { NatAlgError } from '../errors.js';
 import type { AddressFamily, Endpoint } from '../net/ip.js';
 import type { Direction } from '../stream/translator.js';
 import { VERB_NAMES, VERB_PORT } from './commands.js';
+import { argumentStart } from './verb.js';
 import type { FoundAddress } from './replies.js';
 import { Q_EPSV_AS_PASV, Q_PASV } from './pending.js';
 import { checkDataAddress, ownAddress, passiveRefusal, type ResolvedOptions } from './policy.js';
@@ -96,17 +97,15 @@ export class DataChannels {
   readPort(buf: Uint8Array, from: number, to: number, lineStart: number): HeldLine | null {
     const eol = eolLength(buf, from, to);
     const end = to - eol;
-    let p = from;
-    while (p < end && buf[p] === 255) p += buf[p + 1]! >= 251 && buf[p + 1]! <= 254 ? 3 : 2;
-    p += 4; // the verb (classifyCommand found it here)
-    if (buf[p] !== 32 || !scanSextet(buf, p + 1, end) || scanned.end !== end) return null;
+    const a = argumentStart(buf, from, end); // after the verb and its blanks (verb.ts)
+    if (a <= from || a >= end || !scanSextet(buf, a, end) || scanned.end !== end) return null;
     const f = scanned.fields;
     const quad = quadOfFields(f);
     const port = f[4]! * 256 + f[5]!;
     const original = ownAddress({ family: 4, address: quad.dotted, port }, this.o);
     if (checkDataAddress(original, this.o, this.outstanding) !== null) return null;
-    const head = this.commandHead.get(buf, from, p + 1);
-    const text = head.text + (scanned.canonical ? sextetText(quad, port) : latin1(buf, p + 1, end));
+    const head = this.commandHead.get(buf, from, a);
+    const text = head.text + (scanned.canonical ? sextetText(quad, port) : latin1(buf, a, end));
     return {
       request: this.request('active', 'PORT', original, this.o.serverFamily),
       direction: C2S, text, lineStart, lineLength: to - from, eol, kind: VERB_PORT,

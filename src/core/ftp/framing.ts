@@ -27,7 +27,7 @@
 
 import { NatAlgError } from '../errors.js';
 import type { Direction, StreamEdit } from '../stream/translator.js';
-import { classifyCommand, NEED_MORE, VERB_OTHER, VERB_START } from './commands.js';
+import { classifyCommand, NEED_MORE } from './commands.js';
 import { classifyReply, REPLY_NEED_MORE, REPLY_NOT_A_REPLY } from './replies.js';
 import {
   DirectionStream, PHASE_LINE_START, PHASE_PASS, PHASE_HOLD, PHASE_DISCARD, PHASE_BLOCKED, PHASE_TLS,
@@ -272,7 +272,7 @@ export abstract class LineFraming {
         }
       }
       if (i >= n) return i;
-      const r = VERB_START[bytes[i]!] === 0 ? VERB_OTHER : classifyCommand(bytes, i, n);
+      const r = classifyCommand(bytes, i, n);
       if (r === NEED_MORE) return i;
       s.lineStart = s.chunkBase + i;
       s.lineCode = r;
@@ -289,7 +289,13 @@ export abstract class LineFraming {
     if (s.holdLength === 0) {
       s.lineStart = s.at(i);
       s.lineCode = 0;
-      const r = client ? classifyCommand(bytes, i, n) : classifyReply(bytes, i, n);
+      let r: number;
+      if (client) {
+        s.verb.reset();
+        r = s.verb.feed(bytes, i, n);
+      } else {
+        r = classifyReply(bytes, i, n);
+      }
       if (r === NEED_MORE) {
         // The line's first bytes straddle the end of this chunk: keep them until they decide.
         s.flushRun(i);
@@ -299,12 +305,20 @@ export abstract class LineFraming {
       }
       return this.decide(s, r, i, n);
     }
-    // Undecided bytes held from an earlier chunk: add one byte at a time until the line decides.
+    if (client) {
+      // Undecided bytes held from an earlier chunk: the verb scanner goes on where it stopped, so
+      // each byte is read once however the line is split (verb.ts).
+      const r = s.verb.feed(bytes, i, n);
+      const upto = r === NEED_MORE ? n : s.verb.at + 1;
+      if (!s.append(bytes, i, upto)) return this.overlong(s, i, n);
+      s.skipRun(upto);
+      return r === NEED_MORE ? n : this.decide(s, r, -1, upto);
+    }
+    // A reply decides within its first four bytes: add one byte at a time until it does.
     while (i < n) {
       if (!s.append(bytes, i, i + 1)) return this.overlong(s, i, n);
       i++;
-      const hold = s.hold!;
-      const r = client ? classifyCommand(hold, 0, s.holdLength) : classifyReply(hold, 0, s.holdLength);
+      const r = classifyReply(s.hold!, 0, s.holdLength);
       if (r !== NEED_MORE) {
         s.skipRun(i);
         return this.decide(s, r, -1, i);

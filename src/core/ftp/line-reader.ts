@@ -10,6 +10,7 @@
 import type { Direction } from '../stream/translator.js';
 import { TlsRecordFollower } from './tls-records.js';
 import { findBareCR } from '../stream/bare-cr.js';
+import { VerbScanner } from './verb.js';
 
 /** What the translator is doing with this direction's bytes (framing.ts; line rules in session.ts). */
 export const PHASE_LINE_START = 0; // at a line start, or deciding (first bytes in `hold`)
@@ -60,6 +61,8 @@ export class DirectionStream {
   lineFrom = -1;
 
   tls = new TlsRecordFollower();
+  /** Client: reads the verb of a line whose first bytes straddle reads (verb.ts). */
+  readonly verb = new VerbScanner();
 
   // The chunk being processed by handleData: its base input offset and the start of the run of
   // pass-through bytes not yet queued (emitted as one view when something else must be queued).
