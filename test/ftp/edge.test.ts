@@ -24,9 +24,9 @@ describe('pairing details', () => {
     expect(r.events).toEqual([]);
   });
 
-  it('a passive reply to a refused PASV is not acted on', () => {
+  it('a passive reply after a refused PASV is translated all the same (it answers nothing, but a client may use it)', () => {
     const r = run(opts, [greet, c('PASV\r\n'), s('500 no\r\n227 (10,0,0,5,195,80)\r\n')]);
-    expect(text(r.s2c)).toBe('220 hi\r\n500 no\r\n227 (10,0,0,5,195,80)\r\n');
+    expect(text(r.s2c)).toBe('220 hi\r\n500 no\r\n227 (192,0,2,1,156,65)\r\n');
   });
 });
 

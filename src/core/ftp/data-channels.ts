@@ -121,6 +121,7 @@ export class DataChannels {
    */
   read227(
     buf: Uint8Array, from: number, to: number, codeLength: number, lineStart: number, first: boolean, last: boolean, code: number,
+    command: DataCommand,
   ): HeldLine | null {
     if (this.full) return null;
     const eol = eolLength(buf, from, to);
@@ -138,7 +139,7 @@ export class DataChannels {
     const tail = this.replyTail.get(buf, scanned.end, end);
     const span = scanned.canonical ? sextetText(quad, port) : latin1(buf, i, scanned.end);
     return {
-      request: this.request('passive', 'PASV', { family: 4, address: quad.dotted, port }, 4),
+      request: this.request('passive', command, { family: 4, address: quad.dotted, port }, 4),
       direction: S2C, text: head.text + span + tail.text, lineStart, lineLength: to - from, eol, kind: Q_PASV,
       head, tail, fast: true, first, last, code,
     };

@@ -39,6 +39,22 @@ export function expectedPassiveCode(kind: number): number {
   }
 }
 
+/**
+ * The queue kind in whose reply format a reply is read for a data address, or 0 when it is not
+ * read. `code` is the reply's code, `head` the kind of the command it answers. Every 227, 228 and
+ * 229 is read, whatever it answers: a server that answers EPSV with a 227, PASV with a 229 or
+ * NOOP with a 227 must not get an address of its own past the gateway (the client may well use
+ * it). Any other positive reply to a passive command is read too, in the format the command
+ * expects, for clients that take the numbers from any 2xx answer to PASV.
+ */
+export function passiveFormat(code: number, head: number): number {
+  if (code === 227) return head === Q_EPSV_AS_PASV ? Q_EPSV_AS_PASV : Q_PASV;
+  if (code === 229) return Q_EPSV;
+  if (code === 228) return Q_LPSV;
+  if (code >= 200 && code < 300 && expectedPassiveCode(head) !== 0) return head;
+  return 0;
+}
+
 export class PendingQueue {
   private kinds = new Int32Array(16);
   private payloads: unknown[] = new Array<unknown>(16).fill(undefined);

@@ -13,9 +13,10 @@
  *   (commandSent). A line longer than maxLineLength is dropped and answered 500 locally (or
  *   `close`). PASV/LPSV/PORT/EPRT/LPRT after EPSV ALL are refused locally.
  * Server lines are replies `ddd ` / `ddd-` (multi-line until `ddd `). A reply line is held only
- *   when it is the final answer (227/229/228) to a PASV/EPSV/LPSV at the queue head and no address
- *   was found yet in that reply (FTP64: every line, to renumber 227 as 229). Its first address is
- *   the one rewritten; a blocked direction holds that one line and consumes nothing else.
+ *   when its reply is read for an address (pending.ts passiveFormat: every 227/228/229 whatever
+ *   it answers, and any other 2xx to a passive command) and no address was found yet in that
+ *   reply (FTP64: every line, to renumber 227 as 229). Its first address is the one rewritten; a
+ *   blocked direction holds that one line and consumes nothing else.
  * A data-channel request (a PORT/EPRT/LPRT passing the policy, a passive reply's address) blocks
  *   its direction until the embedding answers; a resolved command waits in the queue as
  *   Q_ACTIVE, a resolved passive reply commits its mapping at once.
@@ -40,7 +41,7 @@ import {
 } from './pending.js';
 import { DataChannels, type HeldLine } from './data-channels.js';
 import { ascii } from './text.js';
-import type { FtpTranslatorOptions, RefusalReason } from './types.js';
+import type { DataCommand, FtpTranslatorOptions, RefusalReason } from './types.js';
 
 /**
  * Commands the client may send without waiting for replies before the gateway gives up on the
@@ -62,7 +63,10 @@ export abstract class FtpSession extends LineFraming {
 
   // Server reply in progress.
   protected multiCode = -1; // code of the multi-line reply being read, or -1
-  protected replyWanted = 0; // queue kind of the passive command it answers, or 0
+  protected replyCode = 0; // its code (also while reading its continuation lines)
+  protected replyWanted = 0; // queue kind whose format it is read in for an address, or 0 (passiveFormat)
+  protected replyCommand: DataCommand = 'PASV'; // the command a data channel it asks for belongs to
+  protected replyExpected = false; // its code is the one the passive command at the queue head expects
   protected replyFound = false; // an address was already found (and handled) in this reply
 
   protected epsvAll = false;

@@ -20,7 +20,7 @@ import { checkTime } from './framing.js';
 import { findBareCR } from '../stream/bare-cr.js';
 import { checkDataAddress, ownAddress, REFUSAL_REPLIES, passiveRefusal } from './policy.js';
 import {
-  expectedPassiveCode, Q_ACTIVE, Q_PASV, Q_EPSV, Q_LPSV, Q_EPSV_AS_PASV, Q_EPSV_ALL, Q_HELD, Q_LOCAL, type LocalReply,
+  expectedPassiveCode, passiveFormat, Q_ACTIVE, Q_PASV, Q_EPSV, Q_LPSV, Q_EPSV_AS_PASV, Q_EPSV_ALL, Q_HELD, Q_LOCAL, type LocalReply,
 } from './pending.js';
 import { ascii, asciiLine, lineBody, lineEnding, lineEndingLength, replyText } from './text.js';
 import { algsReply, EPSV_ALL_REPLY } from './ftp64.js';
@@ -32,6 +32,11 @@ export { MAX_PENDING_COMMANDS } from './session.js';
 
 const C2S = 'client-to-server';
 const S2C = 'server-to-client';
+
+/** The passive command named in a data-channel request for a reply read in `kind`'s format. */
+function commandOfKind(kind: number): DataCommand {
+  return kind === Q_LPSV ? 'LPSV' : kind === Q_PASV ? 'PASV' : 'EPSV';
+}
 
 export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEvent> {
   constructor(options: FtpTranslatorOptions) {
@@ -116,7 +121,7 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
       if (this.replyWanted === Q_PASV && !this.replyFound) {
         const first = (s.lineFlags & LINE_FIRST) !== 0;
         const last = (s.lineFlags & LINE_LAST) !== 0;
-        const h = this.channels.read227(buf, from, to, s.lineCode >= 0 ? 4 : 0, s.lineStart, first, last, s.lineCode >> 1);
+        const h = this.channels.read227(buf, from, to, s.lineCode >= 0 ? 4 : 0, s.lineStart, first, last, this.replyCode, this.replyCommand);
         if (h !== null) {
           s.lineAction = LINE_NONE; // the reply's end is handled when the line is sent
           this.replyFound = true;
@@ -266,9 +271,12 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
       return PHASE_PASS;
     }
     const code = r >> 1;
-    // Only 227/228/229 can be a passive answer; most replies are decided by the code alone.
-    this.replyWanted = code >= 227 && code <= 229 && expectedPassiveCode(this.queue.headKind()) === code ? this.queue.headKind() : 0;
+    const head = this.queue.headKind();
+    this.replyCode = code;
+    this.replyWanted = passiveFormat(code, head);
+    this.replyExpected = code === expectedPassiveCode(head);
     this.replyFound = false;
+    if (this.replyWanted !== 0) this.replyCommand = commandOfKind(expectedPassiveCode(head) !== 0 ? head : this.replyWanted);
     s.lineFlags = LINE_FIRST;
     if (r & 1) this.multiCode = code;
     else {
@@ -284,7 +292,7 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
     s.lineAction = LINE_NONE;
     const first = (s.lineFlags & LINE_FIRST) !== 0;
     const last = (s.lineFlags & LINE_LAST) !== 0;
-    const code = s.lineCode >> 1;
+    const code = this.replyCode;
     const kind = this.replyWanted;
     const from = s.lineCode >= 0 ? 4 : 0; // after the reply code, if the line has one
     const text = lineBody(line);
@@ -299,7 +307,9 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
       : kind === Q_LPSV ? find228(text, from)
       : find227(text, from);
     if (f === null) {
-      if (first && last) {
+      // A whole reply that a passive command expected (227 to PASV, ...) but without an address
+      // becomes a 425; anything else without an address has nothing to leak and passes.
+      if (first && last && this.replyExpected) {
         this.replacePassive(text, line.length, lineEndingLength(line), true, true, 'no address in the reply');
         this.push({ type: 'protocol-error', direction: S2C, message: `${code} reply without an address` });
       } else {
@@ -310,7 +320,7 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
       return;
     }
     this.replyFound = true;
-    const command: DataCommand = kind === Q_PASV ? 'PASV' : kind === Q_LPSV ? 'LPSV' : 'EPSV';
+    const command = this.replyCommand;
     let problem: string | null = null;
     if (f === MALFORMED) problem = 'malformed address in the reply';
     else if (!this.o.policy.allowLowDataPorts && f.endpoint.port < 1024) problem = 'data port below 1024';
