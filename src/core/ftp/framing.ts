@@ -110,6 +110,12 @@ export abstract class LineFraming {
     checkTime(nowMs);
     if (s.ended) return;
     s.ended = true;
+    this.flushAtEnd(s);
+    this.onEnded(s);
+  }
+
+  /** What is left of the line the peer was sending when its stream ended. */
+  private flushAtEnd(s: DirectionStream): void {
     if (s.phase === PHASE_LINE_START && s.holdLength > 0) {
       s.emit(s.takeHold()); // an undecided line start: not a candidate as far as it goes
     } else if (s.phase === PHASE_PASS && s.holdLength > 0) {
@@ -128,7 +134,7 @@ export abstract class LineFraming {
     } else if (s.phase === PHASE_HOLD) {
       const line = s.takeHold();
       this.edit(s, s.lineStart, line.length, 0);
-      this.push({ type: 'protocol-error', direction, message: 'incomplete line at end of stream discarded' });
+      this.push({ type: 'protocol-error', direction: s.direction, message: 'incomplete line at end of stream discarded' });
       s.phase = PHASE_LINE_START;
     } else if (s.phase === PHASE_DISCARD) {
       this.lineEnded(s, 0);
@@ -172,6 +178,8 @@ export abstract class LineFraming {
   protected abstract onOverlong(s: DirectionStream): void;
   /** A TLS direction went back to plaintext (at a record boundary). */
   protected abstract onPlaintext(s: DirectionStream): void;
+  /** The peer sending in `s` ended its stream; what was left of its last line has been dealt with. */
+  protected abstract onEnded(s: DirectionStream): void;
 
   // ---- framing -------------------------------------------------------------------------------
 
@@ -480,11 +488,23 @@ export abstract class LineFraming {
     });
   }
 
-  /** Queue `bytes` as an insertion into `s` at the current point and report the edit. */
-  protected insert(s: DirectionStream, bytes: Uint8Array): void {
+  /**
+   * Queue a line of our own (`bytes`, line ending included) as an insertion into `s` at the
+   * current point and report the edit. It always starts a line: after a line the peer left
+   * unfinished (its stream ended inside it), a CRLF ends that line first, or a client reading
+   * `220 hi\r\n2` + `504 ...` would take `2504` for a positive reply.
+   */
+  protected insertLine(s: DirectionStream, bytes: Uint8Array): void {
     const outputOffset = s.outputPosition();
-    s.emit(bytes);
-    const n = bytes.length;
+    let out = bytes;
+    if (!s.endsLine) {
+      out = new Uint8Array(bytes.length + 2);
+      out[0] = 13;
+      out[1] = 10;
+      out.set(bytes, 2);
+    }
+    s.emit(out);
+    const n = out.length;
     this.push({ type: 'edit', edit: { direction: s.direction, inputOffset: s.inputOffset, inputLength: 0, outputOffset, outputLength: n, delta: n } });
   }
 

@@ -87,12 +87,16 @@ export class DirectionStream {
    */
   mark = 0;
 
+  /** The last byte queued ends a line (or nothing was queued yet). */
+  endsLine = true;
+
   /** Queue bytes for the other peer (after the pending run up to `mark`). */
   emit(bytes: Uint8Array): void {
     if (this.mark > this.runFrom) this.flushRun(this.mark);
     if (bytes.length === 0) return;
     this.out[this.outTail++] = bytes;
     this.outputOffset += bytes.length;
+    this.endsLine = bytes[bytes.length - 1] === 10;
   }
 
   /** Output offset at the current point (the pending run up to `mark` queued first). */
@@ -108,6 +112,7 @@ export class DirectionStream {
       // a whole chunk passing through goes out as it came: no view to make
       this.out[this.outTail++] = this.runFrom === 0 && upto === c.length ? c : c.subarray(this.runFrom, upto);
       this.outputOffset += upto - this.runFrom;
+      this.endsLine = c[upto - 1] === 10;
     }
     this.runFrom = upto;
   }

@@ -199,14 +199,45 @@ export abstract class FtpSession extends LineFraming {
     this.drain();
   }
 
+  /**
+   * The server's stream ended: no reply will come any more. The line it left unfinished is over
+   * (a reply cut short never completes), commands still waiting for a reply will never get one,
+   * and local replies go out at once from now on (drain).
+   */
+  protected onEnded(s: DirectionStream): void {
+    if (s !== this.s2c) return;
+    if (s.phase === PHASE_PASS) s.phase = PHASE_LINE_START;
+    if (s.phase === PHASE_LINE_START) {
+      s.lineAction = LINE_NONE;
+      this.multiCode = -1;
+    }
+    this.drain();
+  }
+
+  /** After the server's end: drop the commands at the queue head that can never be answered. */
+  private forgetUnanswered(): void {
+    for (let k = this.queue.headKind(); k >= 0 && k !== Q_HELD && k !== Q_LOCAL; k = this.queue.headKind()) {
+      if (k === Q_ACTIVE) {
+        const id = this.queue.headPayload() as number;
+        this.channels.outstanding--;
+        this.push({ type: 'data-channel-released', id, reason: 'server closed the connection' });
+      } else if (k === Q_AUTH && this.authWait) {
+        this.authWait = false; // no 234 can come: the client side reads plain commands again
+        this.c2s.phase = PHASE_LINE_START;
+      }
+      this.queue.shift();
+    }
+  }
+
   /** Send local replies that reached the queue head, when the client side is between replies. */
   protected drain(): void {
+    if (this.s2c.ended) this.forgetUnanswered();
     if (this.queue.headKind() !== Q_LOCAL) return; // the usual case: nothing local to send
     const s = this.s2c;
     while (this.queue.headKind() === Q_LOCAL && s.phase === PHASE_LINE_START && s.holdLength === 0 && this.multiCode < 0) {
       const local = this.queue.headPayload() as LocalReply;
       this.queue.shift();
-      this.insert(s, local.bytes);
+      this.insertLine(s, local.bytes);
     }
     // Held up by a server line that is no reply (outside any reply, nothing ends on it): go
     // out at its end rather than wait for the server's next reply, which may never come.
