@@ -37,6 +37,7 @@ import { TLS_BROKEN, TLS_PLAINTEXT } from './tls-records.js';
 import { chunkView, findLF, NO_VIEW } from '../stream/lf-scan.js';
 import { findBareCR } from '../stream/bare-cr.js';
 import type { FtpEvent } from './types.js';
+import { ascii as asciiBytes } from './text.js';
 
 const C2S: Direction = 'client-to-server';
 const S2C: Direction = 'server-to-client';
@@ -436,7 +437,7 @@ export abstract class LineFraming {
     s.skipRun(i);
     if (this.closeOnOverlong) {
       s.phase = PHASE_CLOSED;
-      this.push({ type: 'close', reason: `${s.direction} line longer than ${this.maxLine} bytes` });
+      this.giveUp(`${s.direction} line longer than ${this.maxLine} bytes`, `${s === this.c2s ? 'Command' : 'Reply'} line too long, closing control connection.`, s.lineStart);
       s.skipRun(n);
       return n;
     }
@@ -486,6 +487,20 @@ export abstract class LineFraming {
       type: 'edit',
       edit: { direction: s.direction, inputOffset, inputLength, outputOffset: s.outputPosition(), outputLength, delta: outputLength - inputLength },
     });
+  }
+
+  /**
+   * Give up on the connection: tell the client why (`421 <text>`, on a line of its own, where the
+   * server direction is not inside TLS), then ask the embedding to close. RFC 959 allows a 421 at
+   * any point when the service must close the control connection.
+   */
+  protected giveUp(reason: string, text: string, serverInputOffset = this.s2c.inputOffset): void {
+    const s = this.s2c;
+    if (s.phase !== PHASE_TLS && s.phase !== PHASE_OPAQUE && !s.ended) {
+      s.inputOffset = serverInputOffset;
+      this.insertLine(s, asciiBytes(`421 ${text}\r\n`));
+    }
+    this.push({ type: 'close', reason });
   }
 
   /**

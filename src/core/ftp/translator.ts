@@ -171,7 +171,7 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
     const s = this.c2s;
     s.lineAction = LINE_NONE;
     if (this.queue.length >= MAX_PENDING_COMMANDS) {
-      this.push({ type: 'close', reason: `more than ${MAX_PENDING_COMMANDS} commands awaiting replies` });
+      this.giveUp(`more than ${MAX_PENDING_COMMANDS} commands awaiting replies`, 'Too many commands awaiting replies, closing control connection.');
       return PHASE_CLOSED;
     }
     switch (verb) {
