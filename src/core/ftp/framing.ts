@@ -52,9 +52,14 @@ export abstract class LineFraming {
   private eventHead = 0;
   private eventTail = 0;
 
-  protected constructor(maxLineLength: number, closeOnOverlong: boolean) {
+  /** Bytes of over-long lines dropped so far, both directions, and the bound on them. */
+  private discarded = 0;
+  private readonly maxDiscarded: number;
+
+  protected constructor(maxLineLength: number, closeOnOverlong: boolean, maxDiscardedBytes: number) {
     this.maxLine = maxLineLength;
     this.closeOnOverlong = closeOnOverlong;
+    this.maxDiscarded = maxDiscardedBytes;
     this.c2s = new DirectionStream(C2S, maxLineLength);
     this.s2c = new DirectionStream(S2C, maxLineLength);
   }
@@ -81,7 +86,13 @@ export abstract class LineFraming {
         i = this.holdMore(s, bytes, i, n);
       } else if (phase === PHASE_DISCARD) {
         const j = bytes.indexOf(10, i);
-        i = j < 0 ? n : j + 1;
+        const end = j < 0 ? n : j + 1;
+        if (this.discard(end - i)) {
+          s.skipRun(n);
+          i = n;
+          continue;
+        }
+        i = end;
         s.skipRun(i);
         if (j >= 0) {
           s.phase = PHASE_LINE_START;
@@ -103,7 +114,43 @@ export abstract class LineFraming {
     s.chunk = EMPTY;
     s.runFrom = 0;
     s.mark = 0;
+    this.noteProgress(s, nowMs);
     return i;
+  }
+
+  /**
+   * After a call: did a line (or TLS record) complete in it, and is one open now? A completed
+   * unit is activity (`lastActivityMs`); a unit open since `openSince` must complete within the
+   * line timeout. Bytes that complete nothing change neither: a peer trickling a byte at a time
+   * stays idle and its line times out.
+   */
+  private noteProgress(s: DirectionStream, nowMs: number): void {
+    const open = s.openUnitStart();
+    const key = open >= 0 ? open : s.inputOffset;
+    if (key !== s.progressKey) {
+      s.progressKey = key;
+      s.openSince = -1;
+      this.lastActivityMs = nowMs;
+    }
+    if (open < 0) s.openSince = -1;
+    else if (s.openSince < 0) s.openSince = nowMs;
+  }
+
+  /** When a line or TLS record last completed in either direction (caller's clock), or null. */
+  lastActivityMs: number | null = null;
+
+  /** The earliest time by which an open line must complete, or null. */
+  protected lineDeadline(timeoutMs: number): number | null {
+    const a = this.c2s.openSince;
+    const b = this.s2c.openSince;
+    if (a < 0 && b < 0) return null;
+    return (a < 0 ? b : b < 0 ? a : Math.min(a, b)) + timeoutMs;
+  }
+
+  /** The open line of the direction past its deadline at `nowMs`, if any. */
+  protected lateDirection(nowMs: number, timeoutMs: number): DirectionStream | null {
+    for (const s of [this.c2s, this.s2c]) if (s.openSince >= 0 && nowMs >= s.openSince + timeoutMs) return s;
+    return null;
   }
 
   handleEnd(direction: Direction, nowMs: number): void {
@@ -112,6 +159,7 @@ export abstract class LineFraming {
     if (s.ended) return;
     s.ended = true;
     this.flushAtEnd(s);
+    s.openSince = -1; // nothing more can come to complete a line
     this.onEnded(s);
   }
 
@@ -436,14 +484,29 @@ export abstract class LineFraming {
     s.lineFrom = -1;
     s.skipRun(i);
     if (this.closeOnOverlong) {
-      s.phase = PHASE_CLOSED;
       this.giveUp(`${s.direction} line longer than ${this.maxLine} bytes`, `${s === this.c2s ? 'Command' : 'Reply'} line too long, closing control connection.`, s.lineStart);
       s.skipRun(n);
       return n;
     }
     s.phase = PHASE_DISCARD;
     this.onOverlong(s);
+    // What was read of the line so far is dropped too.
+    if (this.discard(s.at(i) - s.lineStart)) {
+      s.skipRun(n);
+      return n;
+    }
     return i;
+  }
+
+  /**
+   * Count `n` more dropped bytes of over-long lines; past policy maxDiscardedBytes, give up on
+   * the connection (true: everything is closed, drop the rest of the input).
+   */
+  private discard(n: number): boolean {
+    this.discarded += n;
+    if (this.discarded <= this.maxDiscarded) return false;
+    this.giveUp(`more than ${this.maxDiscarded} bytes of over-long lines`, 'Too many over-long lines, closing control connection.');
+    return true;
   }
 
   /** The current line of `s` ended just before chunk index `i` and has a line action. */
@@ -496,9 +559,15 @@ export abstract class LineFraming {
    */
   protected giveUp(reason: string, text: string, serverInputOffset = this.s2c.inputOffset): void {
     const s = this.s2c;
-    if (s.phase !== PHASE_TLS && s.phase !== PHASE_OPAQUE && !s.ended) {
+    if (s.phase !== PHASE_TLS && s.phase !== PHASE_OPAQUE && s.phase !== PHASE_CLOSED && !s.ended) {
       s.inputOffset = serverInputOffset;
       this.insertLine(s, asciiBytes(`421 ${text}\r\n`));
+    }
+    // Nothing more is read either way: input from now on is dropped, and no line can time out.
+    for (const d of [this.c2s, this.s2c]) {
+      d.phase = PHASE_CLOSED;
+      d.holdLength = 0;
+      d.openSince = -1;
     }
     this.push({ type: 'close', reason });
   }
@@ -509,7 +578,7 @@ export abstract class LineFraming {
    * unfinished (its stream ended inside it), a CRLF ends that line first, or a client reading
    * `220 hi\r\n2` + `504 ...` would take `2504` for a positive reply.
    */
-  protected insertLine(s: DirectionStream, bytes: Uint8Array): void {
+  protected insertLine(s: DirectionStream, bytes: Uint8Array, inputOffset = s.inputOffset): void {
     const outputOffset = s.outputPosition();
     let out = bytes;
     if (!s.endsLine) {
@@ -520,7 +589,7 @@ export abstract class LineFraming {
     }
     s.emit(out);
     const n = out.length;
-    this.push({ type: 'edit', edit: { direction: s.direction, inputOffset: s.inputOffset, inputLength: 0, outputOffset, outputLength: n, delta: n } });
+    this.push({ type: 'edit', edit: { direction: s.direction, inputOffset, inputLength: 0, outputOffset, outputLength: n, delta: n } });
   }
 
   protected push(e: FtpEvent): void {

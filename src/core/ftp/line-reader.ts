@@ -61,6 +61,14 @@ export class DirectionStream {
   lineFrom = -1;
 
   tls = new TlsRecordFollower();
+  /**
+   * Progress, for the line timeout and for activity (framing.ts noteProgress): the input offset
+   * where the unit in progress (a line, or a TLS record) began, or where the last one ended, as
+   * seen after the previous call; and since when (caller's clock) a unit has been open, or -1.
+   */
+  progressKey = 0;
+  openSince = -1;
+
   /** Client: reads the verb of a line whose first bytes straddle reads (verb.ts). */
   readonly verb = new VerbScanner();
 
@@ -157,6 +165,26 @@ export class DirectionStream {
     const b = this.hold ? this.hold.slice(0, this.holdLength) : new Uint8Array(0);
     this.holdLength = 0;
     return b;
+  }
+
+  /**
+   * Input offset where the line (or TLS record) in progress began, or -1 between them: nothing
+   * of an incomplete one consumed, or the direction no longer reads lines (blocked on a complete
+   * held line, opaque, closed).
+   */
+  openUnitStart(): number {
+    switch (this.phase) {
+      case PHASE_TLS:
+        return this.tls.atBoundary ? -1 : this.inputOffset - this.tls.consumedOfRecord;
+      case PHASE_LINE_START:
+        return this.holdLength > 0 ? this.lineStart : -1;
+      case PHASE_PASS:
+      case PHASE_HOLD:
+      case PHASE_DISCARD:
+        return this.lineStart;
+      default:
+        return -1;
+    }
   }
 
   /** Absolute input offset of index `i` of the current chunk. */

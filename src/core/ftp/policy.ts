@@ -37,6 +37,14 @@ export function resolveOptions(options: FtpTranslatorOptions): ResolvedOptions {
   if (!Number.isInteger(m) || m < 1 || m > 65536) {
     throw new NatAlgError('invalid-argument', 'policy.maxPendingDataChannels must be an integer 1-65536');
   }
+  const lt = policy.lineTimeoutMs;
+  if (typeof lt !== 'number' || !Number.isFinite(lt) || lt <= 0) {
+    throw new NatAlgError('invalid-argument', `policy.lineTimeoutMs must be a positive number of milliseconds, got ${String(lt)}`);
+  }
+  const d = policy.maxDiscardedBytes;
+  if (!Number.isInteger(d) || d < 0 || d > 2 ** 40) {
+    throw new NatAlgError('invalid-argument', `policy.maxDiscardedBytes must be an integer 0-2^40, got ${String(d)}`);
+  }
   if (policy.overlongLine !== 'refuse' && policy.overlongLine !== 'close') {
     throw new NatAlgError('invalid-argument', "policy.overlongLine must be 'refuse' or 'close'");
   }

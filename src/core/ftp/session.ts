@@ -53,7 +53,7 @@ export const MAX_PENDING_COMMANDS = 512;
 // (LINE_NONE and LINE_DROP are generic, in line-reader.ts)
 export const LINE_COMMAND = 1; // c2s: a command that passes went out whole: queue it
 export const LINE_REPLY_END = 2; // s2c: last line of a reply
-export const LINE_DROP_REPLY = 4; // s2c: an overlong candidate reply line; replace it
+export const LINE_DROP_REPLY = 4; // s2c: an over-long candidate reply line, already replaced: remove its input
 
 export abstract class FtpSession extends LineFraming {
   protected readonly o: ResolvedOptions;
@@ -76,7 +76,7 @@ export abstract class FtpSession extends LineFraming {
 
   protected constructor(options: FtpTranslatorOptions) {
     const o = resolveOptions(options);
-    super(o.policy.maxLineLength, o.policy.overlongLine === 'close');
+    super(o.policy.maxLineLength, o.policy.overlongLine === 'close', o.policy.maxDiscardedBytes);
     this.o = o;
     this.channels = new DataChannels(o);
     this.ftp64Active = o.ftp64;

@@ -20,6 +20,7 @@ export const TLS_BROKEN = 2;
 
 export class TlsRecordFollower {
   private remaining = 0;
+  private recordLength = 0;
   private readonly header = new Uint8Array(HEADER_LENGTH);
   private headerLength = 0;
   /** Outcome of the last `advance`: TLS_CONTINUE, TLS_PLAINTEXT or TLS_BROKEN. */
@@ -49,10 +50,17 @@ export class TlsRecordFollower {
           return i;
         }
         this.remaining = length;
+        this.recordLength = length;
       }
     }
     this.status = TLS_CONTINUE;
     return n;
+  }
+
+  /** Bytes of the record in progress consumed so far (0 at a boundary). */
+  get consumedOfRecord(): number {
+    if (this.headerLength > 0) return this.headerLength;
+    return this.remaining > 0 ? HEADER_LENGTH + this.recordLength - this.remaining : 0;
   }
 
   /** True between records (no partial header or body pending). */

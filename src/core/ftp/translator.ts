@@ -45,13 +45,21 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
 
   // ---- StreamTranslator (the rest is in framing.ts) --------------------------------------
 
-  /** No timers: mapping lifetimes belong to the embedding's mapping table. */
+  /**
+   * The line timeout is the only timer (policy lineTimeoutMs): mapping lifetimes belong to the
+   * embedding's mapping table, idle connections to its idle timer (`lastActivityMs`).
+   */
   pollTimeout(): number | null {
-    return null;
+    return this.lineDeadline(this.o.policy.lineTimeoutMs);
   }
 
   handleTimeout(nowMs: number): void {
     checkTime(nowMs);
+    const late = this.lateDirection(nowMs, this.o.policy.lineTimeoutMs);
+    if (late === null) return;
+    const seconds = Math.round(this.o.policy.lineTimeoutMs / 100) / 10;
+    const what = late === this.c2s ? 'Command' : 'Reply';
+    this.giveUp(`${late.direction} line not complete within ${seconds} s`, `${what} line not complete within ${seconds} s, closing control connection.`);
   }
 
   get tlsActive(): boolean {
@@ -140,10 +148,17 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
     if (s === this.c2s) {
       s.lineAction = LINE_DROP;
       this.refuseLocal('line-too-long', s.lineCode > 0 ? VERB_NAMES[s.lineCode]! : 'UNKNOWN', REFUSAL_REPLIES['line-too-long']);
-    } else {
-      s.lineAction = LINE_DROP_REPLY;
-      this.push({ type: 'protocol-error', direction: S2C, message: 'reply line too long; replaced' });
+      return;
     }
+    // A held reply line grew too long: the client gets its replacement at once (a 425 for the
+    // whole reply, or a line keeping the reply's structure), not when (or if) the line ends.
+    const first = (s.lineFlags & LINE_FIRST) !== 0;
+    const last = (s.lineFlags & LINE_LAST) !== 0;
+    const prefix = s.lineCode >= 0 ? `${s.lineCode >> 1}${s.lineCode & 1 ? '-' : ' '}` : ' ';
+    const text = passiveRefusalLine(prefix, first, last, 'reply too long', this.replyWanted);
+    this.insertLine(s, ascii(text + '\r\n'), s.lineStart);
+    s.lineAction = LINE_DROP_REPLY;
+    this.push({ type: 'protocol-error', direction: S2C, message: 'reply line too long; replaced' });
   }
 
   protected onLineEnd(s: DirectionStream, action: number): void {
@@ -152,12 +167,9 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
     } else if (action === LINE_COMMAND) {
       this.commandSent(s);
     } else if (action === LINE_DROP_REPLY) {
-      const first = (s.lineFlags & LINE_FIRST) !== 0;
-      const last = (s.lineFlags & LINE_LAST) !== 0;
-      const text = first && last ? passiveRefusal('reply too long') : (last ? `${s.lineCode >> 1} ` : ' ') + 'Reply line too long.';
-      const edit = this.replaceLine(s, s.lineStart, s.inputOffset - s.lineStart, ascii(text + '\r\n'));
-      this.push({ type: 'edit', edit });
-      if (last) this.completeReply(s.lineCode >> 1);
+      // Its replacement went out when it grew too long (onOverlong); now its input is removed.
+      this.edit(s, s.lineStart, s.inputOffset - s.lineStart, 0);
+      if ((s.lineFlags & LINE_LAST) !== 0) this.completeReply(this.replyCode);
     }
   }
 

@@ -59,6 +59,19 @@ export interface FtpPolicy {
   readonly overlongLine: 'refuse' | 'close';
   /** Data-channel requests outstanding (asked and not yet committed or released). Default 8. */
   readonly maxPendingDataChannels: number;
+  /**
+   * A line (or, inside TLS, a record) must be complete within this many ms of its first byte,
+   * else the translator gives up on the connection (`421`, then `close`), like a web server's
+   * header timeout: a peer trickling a byte every few seconds cannot hold a session. Default
+   * 30000. Only lines that have started count: a quiet connection is the embedding's idle timer's.
+   */
+  readonly lineTimeoutMs: number;
+  /**
+   * Bytes of over-long lines dropped (policy `refuse`) over the whole connection before the
+   * translator gives up on it (`421`, then `close`): an endless line costs a bounded amount of
+   * work. Default 65536.
+   */
+  readonly maxDiscardedBytes: number;
 }
 
 export const DEFAULT_FTP_POLICY: FtpPolicy = Object.freeze({
@@ -67,6 +80,8 @@ export const DEFAULT_FTP_POLICY: FtpPolicy = Object.freeze({
   maxLineLength: 4096,
   overlongLine: 'refuse',
   maxPendingDataChannels: 8,
+  lineTimeoutMs: 30_000,
+  maxDiscardedBytes: 65_536,
 });
 
 export interface FtpTranslatorOptions {
