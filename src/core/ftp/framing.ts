@@ -87,7 +87,7 @@ export abstract class LineFraming {
       } else if (phase === PHASE_DISCARD) {
         const j = bytes.indexOf(10, i);
         const end = j < 0 ? n : j + 1;
-        if (this.discard(end - i)) {
+        if (s.overlong && this.discard(end - i)) {
           s.skipRun(n);
           i = n;
           continue;
@@ -96,6 +96,7 @@ export abstract class LineFraming {
         s.skipRun(i);
         if (j >= 0) {
           s.phase = PHASE_LINE_START;
+          s.overlong = false;
           this.lineEnded(s, i);
         }
       } else if (phase === PHASE_TLS) {
@@ -489,6 +490,7 @@ export abstract class LineFraming {
       return n;
     }
     s.phase = PHASE_DISCARD;
+    s.overlong = true;
     this.onOverlong(s);
     // What was read of the line so far is dropped too.
     if (this.discard(s.at(i) - s.lineStart)) {

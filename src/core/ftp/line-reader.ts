@@ -68,6 +68,8 @@ export class DirectionStream {
    */
   progressKey = 0;
   openSince = -1;
+  /** The line being discarded is over-long (its bytes count against maxDiscardedBytes). */
+  overlong = false;
 
   /** Client: reads the verb of a line whose first bytes straddle reads (verb.ts). */
   readonly verb = new VerbScanner();

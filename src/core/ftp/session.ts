@@ -73,6 +73,7 @@ export abstract class FtpSession extends LineFraming {
   protected ftp64Active: boolean;
   protected authWait = false; // c2s blocked after an AUTH line until its reply
   protected tls = false;
+  protected loggedIn = false;
 
   protected constructor(options: FtpTranslatorOptions) {
     const o = resolveOptions(options);
@@ -102,6 +103,10 @@ export abstract class FtpSession extends LineFraming {
 
   /** The last line of a reply went out: pair it with its command and apply the effects. */
   protected completeReply(code: number): void {
+    if ((code === 230 || code === 232) && !this.loggedIn) {
+      this.loggedIn = true;
+      this.push({ type: 'logged-in' });
+    }
     if (code >= 200 && code < 600) {
       const k = this.queue.headKind();
       if (k >= 0 && k !== Q_HELD && k !== Q_LOCAL) {

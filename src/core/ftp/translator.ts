@@ -9,7 +9,7 @@ import type { Endpoint } from '../net/ip.js';
 import type { StreamTranslator } from '../stream/translator.js';
 import {
   parsePort, parseEprt, parseLprt, commandArgument, VERB_NAMES,
-  VERB_PORT, VERB_EPRT, VERB_LPRT, VERB_PASV, VERB_EPSV, VERB_LPSV, VERB_ALGS, type AddressParseResult,
+  VERB_PORT, VERB_EPRT, VERB_LPRT, VERB_PASV, VERB_EPSV, VERB_LPSV, VERB_ALGS, VERB_AUTH, type AddressParseResult,
 } from './commands.js';
 import { find227, find228, find229, MALFORMED, REPLY_NOT_A_REPLY, type FoundAddress } from './replies.js';
 import {
@@ -194,6 +194,13 @@ export class FtpTranslator extends FtpSession implements StreamTranslator<FtpEve
         return PHASE_HOLD;
       case VERB_ALGS:
         if (this.o.ftp64) return PHASE_HOLD;
+        break;
+      case VERB_AUTH:
+        if (this.o.policy.tls === 'refuse') {
+          s.lineAction = LINE_DROP;
+          this.refuseLocal('tls-refused', 'AUTH', REFUSAL_REPLIES['tls-refused']);
+          return PHASE_DISCARD;
+        }
         break;
       case VERB_PASV:
       case VERB_LPSV:

@@ -46,6 +46,7 @@ export type RefusalReason =
   | 'bare-cr' // a CR inside the line not followed by LF or NUL (some servers end a command there)
   | 'mapping-refused' // the embedding refused the data-channel request
   | 'epsv-all' // PORT/PASV/EPRT/LPRT/LPSV after EPSV ALL
+  | 'tls-refused' // AUTH under policy tls: 'refuse'
   | 'local-command'; // answered by the gateway itself (FTP64: EPSV ALL, ALGS)
 
 export interface FtpPolicy {
@@ -72,6 +73,14 @@ export interface FtpPolicy {
    * work. Default 65536.
    */
   readonly maxDiscardedBytes: number;
+  /**
+   * `AUTH` (TLS on the control channel, RFC 4217). `'pass'` (default): forwarded; once the server
+   * answers 234 the control channel is encrypted and nothing in it can be translated any more, so
+   * data channels work only where client and server reach each other directly (the translator
+   * reports `tls-started`). `'refuse'`: answered `534` by the gateway and not forwarded, so a
+   * client that may go without TLS stays in plain text and its data channels are translated.
+   */
+  readonly tls: 'pass' | 'refuse';
 }
 
 export const DEFAULT_FTP_POLICY: FtpPolicy = Object.freeze({
@@ -82,6 +91,7 @@ export const DEFAULT_FTP_POLICY: FtpPolicy = Object.freeze({
   maxPendingDataChannels: 8,
   lineTimeoutMs: 30_000,
   maxDiscardedBytes: 65_536,
+  tls: 'pass',
 });
 
 export interface FtpTranslatorOptions {
@@ -122,6 +132,8 @@ export type FtpEvent =
     }
   /** Bytes removed from or inserted into a stream, each edit once, including those of the events above. */
   | { readonly type: 'edit'; readonly edit: StreamEdit }
+  /** A final 230 or 232 reply: the client has logged in (seen only while the channel is in plain text). */
+  | { readonly type: 'logged-in' }
   | { readonly type: 'tls-started' }
   | { readonly type: 'tls-ended' }
   | {
