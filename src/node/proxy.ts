@@ -27,7 +27,8 @@ import type {
 } from './types.js';
 
 const DEFAULT_MAX_SESSIONS = 1000;
-const DEFAULT_MAX_SESSIONS_PER_CLIENT = 64;
+const DEFAULT_MAX_SESSIONS_PER_CLIENT = 32;
+const DEFAULT_MAX_UNAUTHENTICATED_PER_CLIENT = 8;
 const DEFAULT_CLIENT_PREFIX6 = 64;
 const DEFAULT_GRACE_MS = 10_000;
 const REFUSE_LINGER_MS = 2000;
@@ -59,7 +60,10 @@ function validate(options: FtpProxyOptions): void {
   if (p6 !== undefined && (!Number.isInteger(p6) || p6 < 1 || p6 > 128)) {
     throw new NatAlgError('invalid-argument', `clientPrefixLength6 must be an integer 1-128, got ${p6}`);
   }
-  for (const key of ['maxSessions', 'maxSessionsPerClient', 'idleTimeoutMs', 'dataListenTimeoutMs', 'upstreamConnectTimeoutMs'] as const) {
+  for (const key of [
+    'maxSessions', 'maxSessionsPerClient', 'maxUnauthenticatedPerClient', 'idleTimeoutMs', 'dataListenTimeoutMs',
+    'upstreamConnectTimeoutMs', 'loginTimeoutMs',
+  ] as const) {
     const v = options[key];
     if (v !== undefined && (!Number.isFinite(v) || v <= 0)) {
       throw new NatAlgError('invalid-argument', `${key} must be a positive number, got ${v}`);
@@ -73,6 +77,10 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private readonly ports: DataPortSource | undefined;
   private readonly drivers = new Set<SessionDriver>();
   private readonly perClient = new Map<string, number>();
+  /** Sessions per client key that have not logged in yet. */
+  private readonly unauthenticated = new Map<string, number>();
+  private unauthenticatedCount = 0;
+  private dataRejected = 0;
   private readonly counter: HandleCounter;
   private socketCount = 0;
   /** Sessions accepted and not yet gone (every socket closed). */
@@ -154,7 +162,13 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   }
 
   stats(): FtpProxyStats {
-    return { sessions: this.sessionCount, sockets: this.socketCount, listeners: this.dataListenerCount };
+    return {
+      sessions: this.sessionCount,
+      sockets: this.socketCount,
+      listeners: this.dataListenerCount,
+      unauthenticated: this.unauthenticatedCount,
+      dataRejected: this.dataRejected,
+    };
   }
 
   private whenIdle(): Promise<void> {
@@ -195,14 +209,24 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     }
     const maxTotal = this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     const maxPer = this.options.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT;
+    const maxUnauth = this.options.maxUnauthenticatedPerClient ?? DEFAULT_MAX_UNAUTHENTICATED_PER_CLIENT;
     const who = clientKey(client, this.options.clientPrefixLength6);
     const mine = this.perClient.get(who) ?? 0;
-    if (!this.accepting || this.sessionCount >= maxTotal || mine >= maxPer) {
-      const reason = !this.accepting ? 'shutting down' : 'Too many connections';
-      this.emit('session-refused', { client, reason });
-      this.log({ level: 'warn', event: 'session-refused', client, reason });
+    const mineUnauth = this.unauthenticated.get(who) ?? 0;
+    const refusal = !this.accepting
+      ? { reason: 'shutting down', reply: '421 Service shutting down' }
+      : this.sessionCount >= maxTotal
+        ? { reason: 'too many sessions', reply: '421 Too many connections' }
+        : mine >= maxPer
+          ? { reason: 'too many sessions from this client', reply: '421 Too many connections from your address' }
+          : mineUnauth >= maxUnauth
+            ? { reason: 'too many sessions from this client not logged in', reply: '421 Too many connections from your address not logged in' }
+            : null;
+    if (refusal !== null) {
+      this.emit('session-refused', { client, reason: refusal.reason });
+      this.log({ level: 'warn', event: 'session-refused', client, reason: refusal.reason });
       socket.resume();
-      socket.end(this.accepting ? '421 Too many connections\r\n' : '421 Service shutting down\r\n');
+      socket.end(`${refusal.reply}\r\n`);
       const t = setTimeout(() => socket.destroy(), REFUSE_LINGER_MS);
       t.unref();
       socket.once('close', () => clearTimeout(t));
@@ -210,14 +234,23 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     }
     const sessionId = this.nextSession++;
     this.perClient.set(who, mine + 1);
+    this.adjustUnauthenticated(who, +1);
+    let loggedIn = false;
     let driver: SessionDriver | null = null;
-    const onEvent = (e: RelayEvent) => this.onSessionEvent(sessionId, client, e);
+    const onEvent = (e: RelayEvent) => {
+      if (e.type === 'logged-in' && !loggedIn) {
+        loggedIn = true;
+        this.adjustUnauthenticated(who, -1);
+      }
+      this.onSessionEvent(sessionId, client, e);
+    };
     const onGone = () => {
       if (driver) this.drivers.delete(driver);
       this.sessionCount--;
       const left = (this.perClient.get(who) ?? 1) - 1;
       if (left <= 0) this.perClient.delete(who);
       else this.perClient.set(who, left);
+      if (!loggedIn) this.adjustUnauthenticated(who, -1);
       this.settle();
     };
     // Counted from here, so that a 'session-open' listener already sees this session in stats().
@@ -236,6 +269,7 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
         ...(o.dataListenTimeoutMs !== undefined ? { dataListenTimeoutMs: o.dataListenTimeoutMs } : {}),
         ...(o.upstreamConnectTimeoutMs !== undefined ? { upstreamConnectTimeoutMs: o.upstreamConnectTimeoutMs } : {}),
+        ...(o.loginTimeoutMs !== undefined ? { loginTimeoutMs: o.loginTimeoutMs } : {}),
       },
       {
         onEvent,
@@ -248,8 +282,25 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.drivers.add(driver);
   }
 
+  private adjustUnauthenticated(who: string, by: 1 | -1): void {
+    const n = (this.unauthenticated.get(who) ?? 0) + by;
+    if (n <= 0) this.unauthenticated.delete(who);
+    else this.unauthenticated.set(who, n);
+    this.unauthenticatedCount += by;
+  }
+
   private onSessionEvent(sessionId: number, client: Endpoint, e: RelayEvent): void {
     switch (e.type) {
+      case 'data-rejected': {
+        this.dataRejected++;
+        const { type: _t, ...rest } = e;
+        this.emit('data-rejected', { sessionId, ...rest });
+        this.log({ level: 'warn', event: 'data-rejected', sessionId, ...rest });
+        return;
+      }
+      case 'logged-in':
+        this.log({ level: 'info', event: 'logged-in', sessionId });
+        return;
       case 'session-closed':
         this.emit('session-close', { sessionId, client, reason: e.reason, bytes: e.bytes });
         this.log({ level: 'info', event: 'session-close', sessionId, reason: e.reason, bytes: e.bytes });

@@ -31,8 +31,17 @@ export interface FtpProxyOptions {
   readonly ftp64?: 'auto' | boolean;
   /** Sessions at once; beyond it a client gets `421 Too many connections`. Default 1000. */
   readonly maxSessions?: number;
-  /** Sessions at once per client: per IPv4 address, per IPv6 block (below). Default 64. */
+  /**
+   * Sessions at once per client: per IPv4 address, per IPv6 block (below). Default 32, so that
+   * 16 addresses cannot hold every one of the default 1000 sessions (16 x 32 = 512).
+   */
   readonly maxSessionsPerClient?: number;
+  /**
+   * Of those, sessions not logged in yet (no 230 from the server, no TLS). Default 8: a client
+   * that connects and never logs in, or trickles its login, holds few slots, and each only for
+   * `loginTimeoutMs`.
+   */
+  readonly maxUnauthenticatedPerClient?: number;
   /**
    * IPv6 clients are counted per block of this many leading bits: a host usually owns a whole
    * /64 and could otherwise open its sessions from as many addresses. 128 counts each address.
@@ -45,6 +54,8 @@ export interface FtpProxyOptions {
   readonly dataListenTimeoutMs?: number;
   /** Upstream connect plus greeting, and the relay's data connections, within this. Default 10000. */
   readonly upstreamConnectTimeoutMs?: number;
+  /** From a client's connection to its login, at most this long, else `421`. Default 60000. */
+  readonly loginTimeoutMs?: number;
   /** Receives one structured entry per event. Nothing is printed by the library itself. */
   readonly logger?: (entry: FtpProxyLogEntry) => void;
 }
@@ -93,6 +104,17 @@ export interface DataCloseEvent {
   readonly bytes: DataByteCounts;
 }
 
+/** A connection to a data listener from an address other than the peer it was opened for. */
+export interface DataRejectedEvent {
+  readonly sessionId: number;
+  readonly channel: number;
+  /** Who connected, and the listener (the announced data endpoint) they reached. */
+  readonly peer: Endpoint;
+  readonly local: Endpoint;
+  /** The only address the listener accepts. */
+  readonly expected: string;
+}
+
 export interface CommandRefusedEvent {
   readonly sessionId: number;
   readonly command: string;
@@ -109,6 +131,8 @@ export interface FtpProxyEvents {
   'data-open': [DataOpenEvent];
   'data-close': [DataCloseEvent];
   'command-refused': [CommandRefusedEvent];
+  /** Someone else tried to take a data connection (data-port theft): refused, logged at warn. */
+  'data-rejected': [DataRejectedEvent];
   /** Server-level trouble only (the control listener failed); session trouble is in the events above. */
   error: [Error];
 }
@@ -120,6 +144,10 @@ export interface FtpProxyStats {
   readonly sockets: number;
   /** Data listeners still open (the control listener is not counted). */
   readonly listeners: number;
+  /** Sessions open that have not logged in yet. */
+  readonly unauthenticated: number;
+  /** Connections to data listeners refused since the start: from a peer other than the expected one. */
+  readonly dataRejected: number;
 }
 
 export interface FtpProxy extends EventEmitter<FtpProxyEvents> {

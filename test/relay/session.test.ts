@@ -258,7 +258,7 @@ describe('FtpRelaySession: data channels in every mode', () => {
     const [id, ch] = t.lastChannel();
     expect(t.incoming(id, endpoint('203.0.113.99', 40000))).toBe(false);
     expect(t.eventsOf('data-rejected')).toEqual([
-      { type: 'data-rejected', channel: id, peer: endpoint('203.0.113.99', 40000), expected: CLIENT.address },
+      { type: 'data-rejected', channel: id, peer: endpoint('203.0.113.99', 40000), local: ch.local, expected: CLIENT.address },
     ]);
     expect(ch.listening).toBe(true);
     // The server is foreign to a passive listener too.

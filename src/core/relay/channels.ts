@@ -29,6 +29,8 @@ interface Channel {
   attempts: number;
   deadline: number | null;
   peer: Endpoint | null;
+  /** Where its listener is bound, once it is. */
+  local: Endpoint | null;
   /** The translator has not yet been answered for this channel's request. */
   unanswered: boolean;
 }
@@ -55,6 +57,12 @@ export interface ChannelHost {
 export class DataChannels {
   private readonly host: ChannelHost;
   private readonly channels = new Map<number, Channel>();
+  /**
+   * Channels that carried a transfer and were closed by the session (its end, a failure): only
+   * the embedding knows how many bytes they moved, so their `data-close` waits for its report
+   * (handleDataClosed after `close-data`). Reason they were closed, by id.
+   */
+  private readonly closing = new Map<number, string>();
   private nextId = 1;
 
   constructor(host: ChannelHost) {
@@ -63,6 +71,11 @@ export class DataChannels {
 
   get size(): number {
     return this.channels.size;
+  }
+
+  /** Closed channels whose byte counts the embedding has not reported yet. */
+  get awaitingCounts(): number {
+    return this.closing.size;
   }
 
   /** A transfer may be running: the session is not idle. */
@@ -107,6 +120,7 @@ export class DataChannels {
       attempts: 1,
       deadline: nowMs + this.host.timeouts.dataListenTimeoutMs,
       peer: null,
+      local: null,
       unanswered: true,
     });
     this.host.actions.push({ type: 'listen', channel: id, side: plan.listenSide, local: endpoint(plan.bindAddress, port) });
@@ -117,6 +131,7 @@ export class DataChannels {
     if (!c || c.state !== 'binding') return;
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'listening');
     c.listenerOpen = true;
+    c.local = local;
     c.deadline = nowMs + this.host.timeouts.dataListenTimeoutMs;
     const advertised = endpoint(c.plan.advertiseAddress, local.port);
     const { mode, command } = c.request;
@@ -152,7 +167,7 @@ export class DataChannels {
     if (!c || c.state !== 'listening') return false;
     const expected = c.plan.expectedPeer;
     if (!sameAddress(remote.address, expected)) {
-      this.host.events.push({ type: 'data-rejected', channel: id, peer: remote, expected });
+      this.host.events.push({ type: 'data-rejected', channel: id, peer: remote, local: c.local!, expected });
       return false;
     }
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'connecting');
@@ -186,8 +201,17 @@ export class DataChannels {
     this.close(c, `connect to the ${c.plan.connectSide} failed: ${reason}`, nowMs);
   }
 
-  /** The embedding reports both connections gone. True when the channel was live. */
+  /**
+   * The embedding reports both connections gone, with the bytes they moved: for a live channel,
+   * or for one the session closed while it carried a transfer. True when the counts are news.
+   */
   closed(id: number, bytes: DataByteCounts, reason: string, nowMs: number): boolean {
+    const pending = this.closing.get(id);
+    if (pending !== undefined) {
+      this.closing.delete(id);
+      this.host.events.push({ type: 'data-close', channel: id, reason: pending, bytes });
+      return true;
+    }
     const c = this.live(id);
     if (!c) return false;
     this.close(c, reason, nowMs, bytes, false);
@@ -253,9 +277,12 @@ export class DataChannels {
     // close-data covers the listener too (and one still being bound): no close-listener first.
     c.listenerOpen = false;
     this.releasePorts(c, nowMs);
+    const carried = c.state === 'open';
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'closed');
     this.channels.delete(c.id);
     if (tellEmbedding) this.host.actions.push({ type: 'close-data', channel: c.id, reason });
-    this.host.events.push({ type: 'data-close', channel: c.id, reason, bytes });
+    // A spliced channel closed by us: its bytes come with the embedding's report.
+    if (tellEmbedding && carried) this.closing.set(c.id, reason);
+    else this.host.events.push({ type: 'data-close', channel: c.id, reason, bytes });
   }
 }

@@ -51,6 +51,12 @@ export const MAX_HELD_BYTES = 1 << 20;
  */
 export const DRAIN_QUIET_MS = 200;
 
+/**
+ * Once the client has closed its side and no transfer runs, the server gets this long to close
+ * too (its `221` and FIN usually follow at once); then the session ends whatever the server does.
+ */
+export const CLIENT_GONE_GRACE_MS = 5000;
+
 export class FtpRelaySession {
   private readonly options: FtpRelaySessionOptions;
   private readonly timeouts: RelayTimeouts;
@@ -81,9 +87,16 @@ export class FtpRelaySession {
   /** Our FIN went to this side's peer: nothing more may be written to it. */
   private readonly finSent: Record<Side, boolean> = { client: false, server: false };
   private connectDeadline: number;
+  /** The session's start, or the latest data-channel activity (control activity: the translator's). */
   private lastActivity: number;
+  private readonly loginDeadline: number;
+  private loggedIn = false;
+  /** When the client's input was finished and its FIN passed on, or null. */
+  private clientGoneAt: number | null = null;
   private draining = false;
   private closeReason = '';
+  /** The `session-closed` event waits for the byte counts of channels closed with the session. */
+  private closedEventPending = false;
 
   private bytes = {
     controlFromClient: 0,
@@ -101,7 +114,9 @@ export class FtpRelaySession {
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.idleTimeoutMs,
       dataListenTimeoutMs: options.dataListenTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.dataListenTimeoutMs,
       upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.upstreamConnectTimeoutMs,
+      loginTimeoutMs: options.loginTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.loginTimeoutMs,
     };
+    this.loginDeadline = nowMs + this.timeouts.loginTimeoutMs;
     this.ports = options.dataPorts ?? null;
     this.channels = new DataChannels({
       actions: this.actions,
@@ -156,9 +171,12 @@ export class FtpRelaySession {
     };
     if (this.state !== 'open') take(this.connectDeadline);
     else if (!this.isBusy()) {
-      take(this.lastActivity + this.timeouts.idleTimeoutMs);
-      if (this.draining) take(this.lastActivity + DRAIN_QUIET_MS);
+      const active = this.activity();
+      take(active + this.timeouts.idleTimeoutMs);
+      if (this.draining) take(active + DRAIN_QUIET_MS);
+      if (this.clientGoneAt !== null) take(this.clientGoneAt + CLIENT_GONE_GRACE_MS);
     }
+    if (!this.loggedIn) take(this.loginDeadline);
     take(this.channels.nextDeadline());
     if (this.translator) take(this.translator.pollTimeout());
     return next;
@@ -211,7 +229,7 @@ export class FtpRelaySession {
     this.heldBytes[side] += bytes.length;
     if (side === 'client') this.bytes.controlFromClient += bytes.length;
     else this.bytes.controlFromServer += bytes.length;
-    this.lastActivity = nowMs;
+    // Not activity by itself: only a line that completes is (the translator's lastActivityMs).
     if (side === 'server' && this.state === 'greeting') {
       this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'open');
     }
@@ -285,7 +303,8 @@ export class FtpRelaySession {
     this.bytes.dataToClient += bytes.toClient;
     this.bytes.dataToServer += bytes.toServer;
     this.lastActivity = nowMs;
-    this.afterChannelChange(nowMs);
+    if (this.state === 'closed') this.reportClosed();
+    else this.afterChannelChange(nowMs);
   }
 
   // ---- the embedding's own decisions --------------------------------------------------------
@@ -311,8 +330,16 @@ export class FtpRelaySession {
       this.failUpstream(`Upstream FTP server did not answer within ${seconds} s`, nowMs);
       return;
     }
-    if (this.state === 'open' && !this.isBusy() && nowMs >= this.lastActivity + this.timeouts.idleTimeoutMs) {
+    if (!this.loggedIn && nowMs >= this.loginDeadline) {
+      this.close('Login timeout, closing control connection', nowMs);
+      return;
+    }
+    if (this.state === 'open' && !this.isBusy() && nowMs >= this.activity() + this.timeouts.idleTimeoutMs) {
       this.close('Idle timeout, closing control connection', nowMs);
+      return;
+    }
+    if (this.clientGoneAt !== null && !this.isBusy() && nowMs >= this.clientGoneAt + CLIENT_GONE_GRACE_MS) {
+      this.closeSession('client closed the connection; the server did not', true, nowMs);
       return;
     }
     this.channels.expire(nowMs);
@@ -326,6 +353,12 @@ export class FtpRelaySession {
 
   private isBusy(): boolean {
     return this.channels.busy;
+  }
+
+  /** The latest activity: a control line that completed (either way), a data channel event, or the start. */
+  private activity(): number {
+    const control = this.translator?.lastActivityMs ?? null;
+    return control !== null && control > this.lastActivity ? control : this.lastActivity;
   }
 
   /** Move bytes and events through the translator until nothing more happens. */
@@ -408,6 +441,7 @@ export class FtpRelaySession {
     this.flushOutput(t, reverse(directionFrom(side)));
     this.actions.push({ type: 'end', side: otherSide(side) });
     this.finSent[otherSide(side)] = true;
+    if (side === 'client') this.clientGoneAt = nowMs;
     this.afterChannelChange(nowMs);
   }
 
@@ -416,7 +450,7 @@ export class FtpRelaySession {
     const bothEnded = this.ended.client && this.ended.server && this.held.client.length === 0 && this.held.server.length === 0;
     if (bothEnded && !this.isBusy()) {
       this.closeSession('both control connections closed', true, nowMs);
-    } else if (this.draining && !this.isBusy() && nowMs >= this.lastActivity + DRAIN_QUIET_MS) {
+    } else if (this.draining && !this.isBusy() && nowMs >= this.activity() + DRAIN_QUIET_MS) {
       this.close('Service shutting down', nowMs);
     }
   }
@@ -433,6 +467,14 @@ export class FtpRelaySession {
         break;
       case 'command-refused':
         this.events.push({ type: 'command-refused', command: e.command, reason: e.reason, reply: e.reply });
+        break;
+      case 'logged-in':
+      case 'tls-started':
+        // After TLS starts a login cannot be seen any more: the login budget ends here too.
+        if (!this.loggedIn) {
+          this.loggedIn = true;
+          this.events.push({ type: 'logged-in' });
+        }
         break;
       case 'close':
         this.flushOutput(this.translator!, 'server-to-client');
@@ -481,7 +523,15 @@ export class FtpRelaySession {
     this.held.server.length = 0;
     this.heldBytes.client = this.heldBytes.server = 0;
     this.actions.push({ type: 'close', reason, graceful });
-    this.events.push({ type: 'session-closed', reason, bytes: this.byteCounts });
+    this.closedEventPending = true;
+    this.reportClosed();
+  }
+
+  /** `session-closed`, once the byte counts of every channel closed with the session are in. */
+  private reportClosed(): void {
+    if (!this.closedEventPending || this.channels.awaitingCounts > 0) return;
+    this.closedEventPending = false;
+    this.events.push({ type: 'session-closed', reason: this.closeReason, bytes: this.byteCounts });
   }
 
   /** Why the session closed ('' while open). */

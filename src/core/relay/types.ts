@@ -34,6 +34,12 @@ export interface RelayTimeouts {
   readonly dataListenTimeoutMs: number;
   /** Upstream connect plus its greeting must take at most this long, else `421` to the client. */
   readonly upstreamConnectTimeoutMs: number;
+  /**
+   * From the client's connection to its login (the server's 230, or TLS starting, after which
+   * the login cannot be seen): at most this long, else `421` and close. A client that never logs
+   * in cannot hold a session slot for longer than this.
+   */
+  readonly loginTimeoutMs: number;
 }
 
 export const DEFAULT_RELAY_TIMEOUTS: RelayTimeouts = Object.freeze({
@@ -41,6 +47,7 @@ export const DEFAULT_RELAY_TIMEOUTS: RelayTimeouts = Object.freeze({
   // RFC 6384 asks an FTP ALG to keep a data mapping at least 30 s.
   dataListenTimeoutMs: 30_000,
   upstreamConnectTimeoutMs: 10_000,
+  loginTimeoutMs: 60_000,
 });
 
 export interface FtpRelaySessionOptions extends Partial<RelayTimeouts> {
@@ -99,11 +106,15 @@ export type RelayAction =
    * reset as a reset; report handleDataClosed when both are gone.
    */
   | { readonly type: 'splice'; readonly channel: number }
-  /** Destroy every socket and listener of the channel. */
+  /**
+   * Destroy every socket and listener of the channel. For a channel that was spliced, then report
+   * the bytes it moved with handleDataClosed (its `data-close` event waits for them).
+   */
   | { readonly type: 'close-data'; readonly channel: number; readonly reason: string }
   /**
    * Close the whole session. `graceful`: end both control connections after their pending writes
-   * (a final `421` may be among them); otherwise destroy them. Data channels are destroyed.
+   * (a final `421` may be among them); otherwise destroy them. Data channels each get their own
+   * `close-data` first.
    */
   | { readonly type: 'close'; readonly reason: string; readonly graceful: boolean };
 
@@ -154,8 +165,13 @@ export type RelayEvent =
       readonly reason: string;
       readonly bytes: DataByteCounts;
     }
-  /** A connection to a data listener from an address other than the expected peer: refused. */
-  | { readonly type: 'data-rejected'; readonly channel: number; readonly peer: Endpoint; readonly expected: string }
+  /**
+   * A connection to a data listener from an address other than the expected peer: refused (a
+   * third party trying to take the data connection). `local` is the listener it reached.
+   */
+  | { readonly type: 'data-rejected'; readonly channel: number; readonly peer: Endpoint; readonly local: Endpoint; readonly expected: string }
+  /** The client logged in (or started TLS, after which a login cannot be seen). */
+  | { readonly type: 'logged-in' }
   | {
       readonly type: 'command-refused';
       readonly command: string;
