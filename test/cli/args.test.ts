@@ -126,7 +126,7 @@ describe('parseArgs', () => {
     [[...base, '--log', 'xml'], /--log: expected text or json, got "xml"/],
     [[...base, '--grace', '-1'], /--grace/],
     [[...base, '--grace', 'soon'], /--grace/],
-    [[...base, '--max-sessions', '0'], /--max-sessions: expected a whole number from 1, got "0"/],
+    [[...base, '--max-sessions', '0'], /--max-sessions: expected a whole number from 1 to 9999999, got "0"/],
     [[...base, '--max-sessions-per-client', '2.5'], /--max-sessions-per-client: expected a whole number/],
     [[...base, '--idle-timeout', '0'], /--idle-timeout: expected seconds/],
   ];
