@@ -299,7 +299,7 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         return;
       }
       case 'logged-in':
-        this.log({ level: 'info', event: 'logged-in', sessionId });
+        this.log({ level: 'debug', event: 'logged-in', sessionId });
         return;
       case 'session-closed':
         this.emit('session-close', { sessionId, client, reason: e.reason, bytes: e.bytes });
@@ -329,7 +329,14 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
           this.log({ level: 'debug', event: 'line-translated', sessionId, direction: f.direction, before: f.before, after: f.after });
         } else if (f.type === 'protocol-error') {
           this.log({ level: 'warn', event: 'protocol-error', sessionId, direction: f.direction, message: f.message });
-        } else if (f.type === 'tls-started' || f.type === 'tls-ended') {
+        } else if (f.type === 'tls-started') {
+          // Everything from here is encrypted: passive replies reach the client as the server
+          // wrote them, and data connections work only where the two peers reach each other.
+          this.log({
+            level: 'warn', event: f.type, sessionId,
+            message: 'control channel encrypted (AUTH TLS): data connections can no longer be translated; use --tls refuse to keep clients in plain text',
+          });
+        } else if (f.type === 'tls-ended') {
           this.log({ level: 'info', event: f.type, sessionId });
         }
         return;
