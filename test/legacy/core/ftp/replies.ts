@@ -1,0 +1,175 @@
+/**
+ * Server replies: reply-line framing (RFC 959 section 4.2) and strict finders/formatters for the
+ * passive replies 227 (PASV), 229 (EPSV, RFC 2428) and 228 (LPSV, RFC 1639).
+ *
+ * The 227 text is not standardised and clients scan it for the first run of six numbers, so the
+ * finder does the same: the first position where `h,h,h,h,p,p` matches, fields range-checked
+ * (0-255, zero padding allowed) and never masked. Finders return the span of the address in the
+ * line so that a rewrite replaces only that span and keeps the server's text and punctuation.
+ */
+
+import { lprtFields, formatSextet, formatLongAddress, scanBytes, type AddressParseResult } from './commands.js';
+import type { Endpoint } from '../net/ip.js';
+import { isDigit, parsePortNumber } from './text.js';
+
+/** Returned by `classifyReply` when the first bytes do not decide yet. */
+export const REPLY_NEED_MORE = -1;
+/** The line does not start with `ddd ` or `ddd-`. */
+export const REPLY_NOT_A_REPLY = -2;
+
+/**
+ * Look at the first bytes of a server line (buf[from..to), from = line start). Returns
+ * `code * 2 + (continues ? 1 : 0)` for `ddd ` / `ddd-`, REPLY_NOT_A_REPLY, or REPLY_NEED_MORE.
+ */
+export function classifyReply(buf: Uint8Array, from: number, to: number): number {
+  const avail = to - from;
+  if (avail >= 4) {
+    // The common case, straight through: three digits and a space or a hyphen.
+    const a = buf[from]! - 48;
+    const b = buf[from + 1]! - 48;
+    const c = buf[from + 2]! - 48;
+    if (a < 0 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return REPLY_NOT_A_REPLY;
+    const d = buf[from + 3];
+    if (d === 32) return (a * 100 + b * 10 + c) * 2;
+    return d === 45 ? (a * 100 + b * 10 + c) * 2 + 1 : REPLY_NOT_A_REPLY;
+  }
+  const lim = avail < 4 ? avail : 4;
+  for (let k = 0; k < lim; k++) {
+    const c = buf[from + k]!;
+    if (k < 3) {
+      if (!isDigit(c)) return REPLY_NOT_A_REPLY;
+    } else if (c === 32) {
+      return ((buf[from]! - 48) * 100 + (buf[from + 1]! - 48) * 10 + (buf[from + 2]! - 48)) * 2;
+    } else if (c === 45) {
+      return ((buf[from]! - 48) * 100 + (buf[from + 1]! - 48) * 10 + (buf[from + 2]! - 48)) * 2 + 1;
+    } else {
+      return REPLY_NOT_A_REPLY;
+    }
+  }
+  return REPLY_NEED_MORE;
+}
+
+/** True when `buf[from..from+4)` is `code` followed by a space: the last line of a multi-line reply. */
+export function isReplyEnd(buf: Uint8Array, from: number, code: number): boolean {
+  return (
+    buf[from] === 48 + Math.floor(code / 100) &&
+    buf[from + 1] === 48 + (Math.floor(code / 10) % 10) &&
+    buf[from + 2] === 48 + (code % 10) &&
+    buf[from + 3] === 32
+  );
+}
+
+/** An address found in a reply line: the endpoint and the span [start, end) of its text. */
+export interface FoundAddress {
+  readonly endpoint: Endpoint;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A numeric run that looks like an address but is out of range: the reply must not be trusted. */
+export const MALFORMED = 'malformed' as const;
+
+/** Read a comma-separated list of 1-3 digit numbers starting at `i`. */
+function numberList(text: string, i: number, max: number): { values: number[]; end: number; overflow: boolean } {
+  const values: number[] = [];
+  let overflow = false;
+  let p = i;
+  for (;;) {
+    let q = p;
+    let v = 0;
+    while (q < text.length && isDigit(text.charCodeAt(q)) && q - p < 4) {
+      v = v * 10 + (text.charCodeAt(q) - 48);
+      q++;
+    }
+    if (q === p) break;
+    if (q - p > 3 || v > 255) overflow = true;
+    values.push(v);
+    p = q;
+    if (values.length >= max || text.charCodeAt(p) !== 44 /* , */ || !isDigit(text.charCodeAt(p + 1))) break;
+    p++;
+  }
+  return { values, end: p, overflow };
+}
+
+/**
+ * Find `h1,h2,h3,h4,p1,p2` in a 227 line, from `from` on (skip the reply code). Returns the
+ * address, MALFORMED when a six-number run is out of range, or null when there is none.
+ */
+export function find227(text: string, from = 0): FoundAddress | typeof MALFORMED | null {
+  for (let i = from; i < text.length; i++) {
+    if (!isDigit(text.charCodeAt(i)) || (i > from && isDigit(text.charCodeAt(i - 1)))) continue;
+    const q = scanBytes(text, i, 6); // the common, well-formed case without allocation
+    if (q !== null && !isDigit(text.charCodeAt(q.end))) {
+      const f = q.fields;
+      return { endpoint: { family: 4, address: `${f[0]}.${f[1]}.${f[2]}.${f[3]}`, port: f[4]! * 256 + f[5]! }, start: i, end: q.end };
+    }
+    const r = numberList(text, i, 6);
+    if (r.values.length < 6) continue;
+    if (r.overflow) return MALFORMED;
+    const [a, b, c, d, p1, p2] = r.values as [number, number, number, number, number, number];
+    return { endpoint: { family: 4, address: `${a}.${b}.${c}.${d}`, port: p1 * 256 + p2 }, start: i, end: r.end };
+  }
+  return null;
+}
+
+/**
+ * Find `(<d><d><d>port<d>)` in a 229 line. The span is that of the port digits; `host` is the
+ * server address the client will connect to (the reply names only a port).
+ */
+export function find229(text: string, host: Endpoint['address'], family: Endpoint['family'], from = 0): FoundAddress | typeof MALFORMED | null {
+  for (let i = text.indexOf('(', from); i >= 0; i = text.indexOf('(', i + 1)) {
+    const d = text.charCodeAt(i + 1);
+    if (d < 33 || d > 126 || isDigit(d)) continue;
+    if (text.charCodeAt(i + 2) !== d || text.charCodeAt(i + 3) !== d) continue;
+    let q = i + 4;
+    while (q < text.length && isDigit(text.charCodeAt(q))) q++;
+    if (q === i + 4 || text.charCodeAt(q) !== d || text.charCodeAt(q + 1) !== 41 /* ) */) continue;
+    const port = parsePortNumber(text.slice(i + 4, q));
+    if (port === null) return MALFORMED;
+    return { endpoint: { family, address: host, port }, start: i + 4, end: q };
+  }
+  return null;
+}
+
+/** Find `af,hal,h...,pal,p1,p2` in a 228 line. */
+export function find228(text: string, from = 0): FoundAddress | typeof MALFORMED | null {
+  for (let i = from; i < text.length; i++) {
+    if (!isDigit(text.charCodeAt(i)) || (i > from && isDigit(text.charCodeAt(i - 1)))) continue;
+    const r = numberList(text, i, 21);
+    if (r.values.length < 9) continue;
+    if (r.overflow) return MALFORMED;
+    const parsed: AddressParseResult = lprtFields(r.values);
+    if (!parsed.ok) return MALFORMED;
+    return { endpoint: parsed.endpoint, start: i, end: r.end };
+  }
+  return null;
+}
+
+/** Convenience parsers over a whole reply line (`227 Entering Passive Mode (...)`). */
+export function parse227(line: string): Endpoint | null {
+  const f = find227(line, 4);
+  return f && f !== MALFORMED ? f.endpoint : null;
+}
+
+export function parse229(line: string, host: string, family: Endpoint['family'] = 4): Endpoint | null {
+  const f = find229(line, host, family, 4);
+  return f && f !== MALFORMED ? f.endpoint : null;
+}
+
+export function parse228(line: string): Endpoint | null {
+  const f = find228(line, 4);
+  return f && f !== MALFORMED ? f.endpoint : null;
+}
+
+export function format227(e: Endpoint): string {
+  return `227 Entering Passive Mode (${formatSextet(e)}).`;
+}
+
+export function format229(port: number, delimiter = '|'): string {
+  const d = delimiter;
+  return `229 Entering Extended Passive Mode (${d}${d}${d}${port}${d})`;
+}
+
+export function format228(e: Endpoint): string {
+  return `228 Entering Long Passive Mode (${formatLongAddress(e)})`;
+}

@@ -1,0 +1,97 @@
+/**
+ * Byte/text helpers for control lines. FTP control text is treated as Latin-1: one byte is one
+ * UTF-16 code unit, so offsets found in a decoded string are byte offsets in the line. Only held
+ * (candidate) lines are ever decoded; pass-through bytes are never turned into strings.
+ */
+
+export function latin1(bytes: Uint8Array, from = 0, to = bytes.length): string {
+  // fromCharCode over a reused plain array: several times faster than concatenating characters.
+  let s = '';
+  for (let i = from; i < to; i += CHUNK) {
+    const end = Math.min(to, i + CHUNK);
+    const n = end - i;
+    scratch.length = n;
+    for (let k = 0; k < n; k++) scratch[k] = bytes[i + k]!;
+    s += String.fromCharCode.apply(null, scratch);
+  }
+  return s;
+}
+
+/** Decode in slices small enough for an argument list (lines are bounded by maxLineLength). */
+const CHUNK = 4096;
+const scratch: number[] = [];
+
+export function ascii(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
+  return out;
+}
+
+/** `text` and a line ending of `eol` bytes (1: LF; 0 or 2: CRLF) as bytes. */
+export function asciiLine(text: string, eol: number): Uint8Array {
+  const n = text.length;
+  const out = new Uint8Array(n + (eol === 1 ? 1 : 2));
+  for (let i = 0; i < n; i++) out[i] = text.charCodeAt(i) & 0xff;
+  if (eol === 1) out[n] = 10;
+  else {
+    out[n] = 13;
+    out[n + 1] = 10;
+  }
+  return out;
+}
+
+/** Length of the line ending at the end of `line`: 2 for CRLF, 1 for LF, 0 when there is none. */
+export function lineEndingLength(line: Uint8Array): number {
+  const n = line.length;
+  if (n === 0 || line[n - 1] !== 10) return 0;
+  return n >= 2 && line[n - 2] === 13 ? 2 : 1;
+}
+
+/** The line's text without its line ending. */
+export function lineBody(line: Uint8Array): string {
+  return latin1(line, 0, line.length - lineEndingLength(line));
+}
+
+/** The line ending to reuse for a replacement of `line` (CRLF when the line had none). */
+export function lineEnding(line: Uint8Array): string {
+  const n = lineEndingLength(line);
+  return n === 1 ? '\n' : '\r\n';
+}
+
+/** Parse 1-3 decimal digits (leading zeros allowed, as servers zero-pad 227 fields) as 0-255. */
+export function parseByteField(text: string): number | null {
+  if (text.length < 1 || text.length > 3) return null;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return null;
+    v = v * 10 + (c - 48);
+  }
+  return v <= 255 ? v : null;
+}
+
+/** Parse 1-5 decimal digits as a port 0-65535. */
+export function parsePortNumber(text: string): number | null {
+  if (text.length < 1 || text.length > 5) return null;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return null;
+    v = v * 10 + (c - 48);
+  }
+  return v <= 65535 ? v : null;
+}
+
+export function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Text safe to put inside a reply line: printable ASCII, no parentheses, at most 80 characters. */
+export function replyText(reason: string): string {
+  let out = '';
+  for (let i = 0; i < reason.length && out.length < 80; i++) {
+    const c = reason.charCodeAt(i);
+    out += c >= 32 && c < 127 && c !== 40 && c !== 41 ? reason[i] : ' ';
+  }
+  return out.trim() || 'refused';
+}

@@ -1,0 +1,47 @@
+/**
+ * Finding line ends fast, for every line-based protocol (FTP now; IRC, SIP, RTSP later).
+ *
+ * Control lines are short (20 to 40 bytes), so a call to `indexOf` per line costs more than the
+ * scan itself: `findLF` reads eight bytes a step through a DataView over the chunk and tests them
+ * for a 0x0a byte at once. The view is made once per chunk (`chunkView`); making one costs about
+ * as much as scanning a hundred bytes, so a short chunk is scanned byte by byte instead.
+ * (A view over the whole ArrayBuffer, reused across chunks, measured slower on Node 20: reading
+ * a chunk's `buffer` and `byteOffset` costs more than the view it saves.)
+ */
+
+/** A view to pass to findLF for a byte-by-byte scan. */
+export const NO_VIEW = new DataView(new ArrayBuffer(0));
+
+/** Shortest run for which making a view pays. */
+export const MIN_VIEW_BYTES = 1024;
+
+/** The view findLF wants for bytes[0..n) when `left` bytes of it remain to scan. */
+export function chunkView(bytes: Uint8Array, left: number): DataView {
+  return left >= MIN_VIEW_BYTES ? new DataView(bytes.buffer, bytes.byteOffset, bytes.length) : NO_VIEW;
+}
+
+/**
+ * Index of the next LF in bytes[i..n), or -1. `view` is chunkView(bytes, ...): a view of exactly
+ * these bytes, or NO_VIEW for a byte-by-byte scan. Each step reads two little-endian words and
+ * flags a zero byte in x ^ 0x0a0a0a0a; in that test the lowest flagged byte is exact and higher
+ * ones may be false, so the lowest is taken. A line still going after 256 bytes is left to
+ * indexOf (memchr).
+ */
+export function findLF(bytes: Uint8Array, view: DataView, i: number, n: number): number {
+  const stop = n - i > 256 ? i + 256 : n;
+  const words = view === NO_VIEW ? i : stop - 7;
+  for (; i < words; i += 8) {
+    const a = view.getUint32(i, true) ^ 0x0a0a0a0a;
+    const b = view.getUint32(i + 4, true) ^ 0x0a0a0a0a;
+    const za = (a - 0x01010101) & ~a & 0x80808080;
+    const zb = (b - 0x01010101) & ~b & 0x80808080;
+    if ((za | zb) !== 0) {
+      return za !== 0 ? i + ((31 - Math.clz32(za & -za)) >> 3) : i + 4 + ((31 - Math.clz32(zb & -zb)) >> 3);
+    }
+  }
+  for (; i < stop; i++) if (bytes[i] === 10) return i;
+  if (i >= n) return -1;
+  const j = bytes.indexOf(10, i); // memchr; may look past n (bounded by the answer's check)
+  return j >= 0 && j < n ? j : -1;
+}
+
