@@ -1,19 +1,14 @@
 /**
- * Client commands: the verbs that matter (read by verb.ts), and strict
- * parsers and formatters for the data-address commands PORT (RFC 959), EPRT (RFC 2428) and LPRT
- * (RFC 1639). Parsers take the argument text (after the verb and the blank ending it, line ending removed)
- * and return null when it does not parse: the translator then refuses the command rather than
- * forward something it could not read, so the server never sees an address the gateway did not.
+ * Strict parsers and formatters for the data-address commands PORT (RFC 959), EPRT (RFC 2428)
+ * and LPRT (RFC 1639); the verbs themselves are read by verb.ts. Parsers take the argument text
+ * (after the verb and the blank ending it, line ending removed) and return null when it does not
+ * parse: the translator then refuses the command rather than forward something it could not
+ * read, so the server never sees an address the gateway did not.
  */
 
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6, isV4Mapped, type Endpoint } from '../net/ip.js';
 import { ascii, isDigit, parseByteField, parsePortNumber } from './text.js';
 import { argumentStart } from './verb.js';
-
-export {
-  VERB_OTHER, VERB_PORT, VERB_EPRT, VERB_LPRT, VERB_PASV, VERB_EPSV, VERB_LPSV, VERB_AUTH, VERB_CCC, VERB_REIN,
-  VERB_QUIT, VERB_ALGS, VERB_NAMES, NEED_MORE, classifyCommand,
-} from './verb.js';
 
 /**
  * The argument of a held command line (line ending removed): what follows the verb and the
@@ -41,14 +36,12 @@ export function parsePort(argument: string): Endpoint | null {
   return { family: 4, address: `${f[0]}.${f[1]}.${f[2]}.${f[3]}`, port: f[4]! * 256 + f[5]! };
 }
 
-const scratch: number[] = [0, 0, 0, 0, 0, 0];
-const scanned = { fields: scratch, end: 0 };
-
 /**
- * Read exactly `count` comma-separated fields of 1-3 decimal digits (0-255) from text[from..].
- * Returns a shared result object (valid until the next call) or null.
+ * Read exactly `count` comma-separated fields of 1-3 decimal digits (0-255) from text[from..]:
+ * the fields and the index after the last, or null.
  */
 export function scanBytes(text: string, from: number, count: number): { fields: number[]; end: number } | null {
+  const fields: number[] = [];
   let p = from;
   for (let k = 0; k < count; k++) {
     if (k > 0) {
@@ -64,10 +57,9 @@ export function scanBytes(text: string, from: number, count: number): { fields: 
       p++;
     }
     if (p === start || p - start > 3 || v > 255) return null;
-    scratch[k] = v;
+    fields.push(v);
   }
-  scanned.end = p;
-  return scanned;
+  return { fields, end: p };
 }
 
 /** `<d><af><d><address><d><port><d>` with d any of ASCII 33-126; af 1 (IPv4) or 2 (IPv6). */

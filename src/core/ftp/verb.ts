@@ -15,64 +15,58 @@
  *   strictly: more blanks, or a verb ended by NUL or CR, give an argument that does not parse, and
  *   a data command whose argument does not parse is refused, never forwarded.
  * Anything else before the verb's end (a digit, punctuation, a doubled IAC, a fifth letter)
- * makes the line a command of no interest (`VERB_OTHER`).
+ * makes the line a command of no interest (`OTHER`).
  *
  * The scanner is incremental: a line's first bytes may arrive one read at a time, and each byte
  * is looked at once however the line is split (a line of a million blanks costs a million steps,
  * not a million squared).
  */
 
-/** Verbs the translator reacts to; everything else is `VERB_OTHER` and streams through. */
-export const VERB_OTHER = 0;
-export const VERB_PORT = 1;
-export const VERB_EPRT = 2;
-export const VERB_LPRT = 3;
-export const VERB_PASV = 4;
-export const VERB_EPSV = 5;
-export const VERB_LPSV = 6;
-export const VERB_AUTH = 7;
-export const VERB_CCC = 8;
-export const VERB_REIN = 9;
-export const VERB_QUIT = 10;
-export const VERB_ALGS = 11;
-
-export const VERB_NAMES: readonly string[] = [
-  'OTHER', 'PORT', 'EPRT', 'LPRT', 'PASV', 'EPSV', 'LPSV', 'AUTH', 'CCC', 'REIN', 'QUIT', 'ALGS',
-];
-
-/** Returned by `classifyCommand` when the line's first bytes do not decide yet. */
-export const NEED_MORE = -1;
+/** The verbs the translator reacts to; every other command is `OTHER` and passes unchanged. */
+export type Verb = 'PORT' | 'EPRT' | 'LPRT' | 'PASV' | 'EPSV' | 'LPSV' | 'AUTH' | 'CCC' | 'REIN' | 'QUIT' | 'ALGS' | 'OTHER';
 
 const IAC = 255;
 
-/** Skipped before a verb; one of them ends a verb that has an argument. */
+/** What a byte is to the verb rule: one table, looked up once per byte. */
+const LETTER = 1;
+/** Skipped before a verb; one of them ends a verb that has an argument: SP HT VT FF. */
+const BLANK = 2;
+/** Ends a verb without being a blank: LF, CR, NUL. */
+const END = 4;
+const BYTE_CLASS = new Uint8Array(256);
+for (let c = 65; c <= 90; c++) BYTE_CLASS[c] = BYTE_CLASS[c + 32] = LETTER;
+for (const c of [32, 9, 11, 12]) BYTE_CLASS[c] = BLANK;
+for (const c of [10, 13, 0]) BYTE_CLASS[c] = END;
+
 export function isBlank(c: number): boolean {
-  return c === 32 || c === 9 || c === 11 || c === 12;
+  return BYTE_CLASS[c] === BLANK;
 }
 
 /** Ends a verb: whitespace (SP HT LF VT FF CR) or NUL. */
 function endsVerb(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13) || c === 0;
+  return (BYTE_CLASS[c]! & (BLANK | END)) !== 0;
 }
 
-function isLetter(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-}
-
-// Where the scanner is in a line.
-const LEAD = 0; // before the verb: blanks and Telnet commands
-const WORD = 1; // inside the verb
-const AFTER_IAC = 2; // an IAC was seen; `resume` says where
-const AFTER_OPTION_VERB = 3; // IAC WILL|WONT|DO|DONT was seen; one option byte follows
+/**
+ * Where the scanner is in a line: before the verb (LEAD), inside it (WORD), after an IAC
+ * (AFTER_IAC) or after IAC WILL|WONT|DO|DONT (AFTER_OPTION_VERB); the last two go back to
+ * `resume`. Numbers, so that the per-byte loop compares small integers.
+ */
+type Stage = 0 | 1 | 2 | 3;
+const LEAD = 0;
+const WORD = 1;
+const AFTER_IAC = 2;
+const AFTER_OPTION_VERB = 3;
 
 /** Reads the verb of one line, fed in pieces. `reset()` at every line start. */
 export class VerbScanner {
-  private stage = LEAD;
-  /** Stage to return to after a Telnet command. */
-  private resume = LEAD;
+  private stage: Stage = LEAD;
+  private resume: typeof LEAD | typeof WORD = LEAD;
+  /** The verb's letters so far, upper case, one per byte of a number (at most four: see verbOf). */
   private key = 0;
   private letters = 0;
-  /** After a decision: the index (in the buffer of the deciding call) of the byte that decided. */
+  /** After a decision: the verb, and the index (in the buffer of the deciding call) of the byte that decided. */
+  verb: Verb = 'OTHER';
   at = -1;
 
   reset(): void {
@@ -80,72 +74,146 @@ export class VerbScanner {
     this.resume = LEAD;
     this.key = 0;
     this.letters = 0;
+    this.verb = 'OTHER';
     this.at = -1;
   }
 
   /**
-   * Read buf[from..to). Returns the verb once decided (`at` is then the index of the deciding
-   * byte: the verb's end, or the byte that made the line no verb of ours), else NEED_MORE (all of
-   * it read; feed the line's next bytes).
+   * Read buf[from..to). Returns true once decided (`verb` and `at`: the index of the deciding
+   * byte, the verb's end or the byte that made the line no verb of ours), false when all of it
+   * was read without a decision (feed the line's next bytes).
    */
-  feed(buf: Uint8Array, from: number, to: number): number {
-    for (let i = from; i < to; i++) {
+  feed(buf: Uint8Array, from: number, to: number): boolean {
+    if (this.stage === LEAD && to - from >= 5 && this.fiveBytes(buf, from)) return true;
+    // The state in locals for the loop, written back when it stops.
+    let stage = this.stage;
+    let resume = this.resume;
+    let key = this.key;
+    let letters = this.letters;
+    let verb: Verb | null = null;
+    let i = from;
+    for (; i < to && verb === null; i++) {
       const c = buf[i]!;
-      switch (this.stage) {
+      const k = BYTE_CLASS[c]!;
+      switch (stage) {
         case AFTER_IAC:
           // IAC IAC is a data byte 255: not a letter, so no verb. LF ends the line.
-          if (c === IAC || c === 10) return this.decide(i, VERB_OTHER);
-          this.stage = c >= 251 && c <= 254 ? AFTER_OPTION_VERB : this.resume;
+          if (c === IAC || c === 10) verb = 'OTHER';
+          else stage = c >= 251 && c <= 254 ? AFTER_OPTION_VERB : resume;
           break;
         case AFTER_OPTION_VERB:
-          if (c === 10) return this.decide(i, VERB_OTHER);
-          this.stage = this.resume;
+          if (c === 10) verb = 'OTHER';
+          else stage = resume;
           break;
         case LEAD:
-          if (c === IAC) {
-            this.resume = LEAD;
-            this.stage = AFTER_IAC;
-          } else if (isLetter(c)) {
-            this.stage = WORD;
-            this.key = c & 0xdf;
-            this.letters = 1;
-          } else if (!isBlank(c)) {
-            return this.decide(i, VERB_OTHER);
+          if (k === LETTER) {
+            stage = WORD;
+            key = c & 0xdf;
+            letters = 1;
+          } else if (c === IAC) {
+            resume = LEAD;
+            stage = AFTER_IAC;
+          } else if (k !== BLANK) {
+            verb = 'OTHER';
           }
           break;
-        default: // WORD
-          if (c === IAC) {
-            this.resume = WORD;
-            this.stage = AFTER_IAC;
-          } else if (isLetter(c)) {
-            if (this.letters === 4) return this.decide(i, VERB_OTHER); // five letters: none of ours
-            this.key = ((this.key << 8) | (c & 0xdf)) >>> 0;
-            this.letters++;
-          } else if (endsVerb(c)) {
-            return this.decide(i, verbOfKey(this.key));
+        case WORD:
+          if (k === LETTER) {
+            if (letters === 4) verb = 'OTHER'; // five letters: none of ours
+            else {
+              key = ((key << 8) | (c & 0xdf)) >>> 0;
+              letters++;
+            }
+          } else if (c === IAC) {
+            resume = WORD;
+            stage = AFTER_IAC;
           } else {
-            return this.decide(i, VERB_OTHER);
+            verb = k === BLANK || k === END ? verbOf(key) : 'OTHER';
           }
+          break;
       }
     }
-    return NEED_MORE;
+    this.stage = stage;
+    this.resume = resume;
+    this.key = key;
+    this.letters = letters;
+    if (verb === null) return false;
+    this.verb = verb;
+    this.at = i - 1;
+    return true;
   }
 
-  private decide(i: number, verb: number): number {
-    this.at = i;
-    return verb;
+  /**
+   * The usual line, decided from its first five bytes at once: three or four letters at the very
+   * start and their end (the same byte classes as the loop). False, nothing changed, for anything
+   * else (blanks or Telnet commands first, a short word, an IAC among the five): the loop decides.
+   */
+  private fiveBytes(buf: Uint8Array, from: number): boolean {
+    const c0 = buf[from]!;
+    const c1 = buf[from + 1]!;
+    const c2 = buf[from + 2]!;
+    if ((BYTE_CLASS[c0]! & BYTE_CLASS[c1]! & BYTE_CLASS[c2]!) !== LETTER) return false;
+    const c3 = buf[from + 3]!;
+    const k3 = BYTE_CLASS[c3]!;
+    const three = (((c0 & 0xdf) << 16) | ((c1 & 0xdf) << 8) | (c2 & 0xdf)) >>> 0;
+    if (k3 === BLANK || k3 === END) return this.settle(from + 3, verbOf(three));
+    if (k3 !== LETTER) return c3 === IAC ? false : this.settle(from + 3, 'OTHER');
+    const c4 = buf[from + 4]!;
+    const k4 = BYTE_CLASS[c4]!;
+    if (k4 === BLANK || k4 === END) return this.settle(from + 4, verbOf(((three << 8) | (c3 & 0xdf)) >>> 0));
+    return c4 === IAC ? false : this.settle(from + 4, 'OTHER');
+  }
+
+  private settle(at: number, verb: Verb): true {
+    this.verb = verb;
+    this.at = at;
+    return true;
   }
 }
 
-const scanner = new VerbScanner();
+/** A verb's letters packed into a number as the scanner packs them. */
+function key(word: string): number {
+  let k = 0;
+  for (let i = 0; i < word.length; i++) k = ((k << 8) | word.charCodeAt(i)) >>> 0;
+  return k;
+}
+
+const PORT = key('PORT');
+const EPRT = key('EPRT');
+const LPRT = key('LPRT');
+const PASV = key('PASV');
+const EPSV = key('EPSV');
+const LPSV = key('LPSV');
+const AUTH = key('AUTH');
+const CCC = key('CCC');
+const REIN = key('REIN');
+const QUIT = key('QUIT');
+const ALGS = key('ALGS');
+
+function verbOf(k: number): Verb {
+  switch (k) {
+    case PORT: return 'PORT';
+    case EPRT: return 'EPRT';
+    case LPRT: return 'LPRT';
+    case PASV: return 'PASV';
+    case EPSV: return 'EPSV';
+    case LPSV: return 'LPSV';
+    case AUTH: return 'AUTH';
+    case CCC: return 'CCC';
+    case REIN: return 'REIN';
+    case QUIT: return 'QUIT';
+    case ALGS: return 'ALGS';
+    default: return 'OTHER';
+  }
+}
 
 /**
- * The verb of the line starting at buf[from] with bytes up to `to`, or NEED_MORE when those do
+ * The verb of the line starting at buf[from] with bytes up to `to`, or `need-more` when those do
  * not decide yet.
  */
-export function classifyCommand(buf: Uint8Array, from: number, to: number): number {
-  scanner.reset();
-  return scanner.feed(buf, from, to);
+export function classifyCommand(buf: Uint8Array, from: number, to: number): Verb | 'need-more' {
+  const scanner = new VerbScanner();
+  return scanner.feed(buf, from, to) ? scanner.verb : 'need-more';
 }
 
 /**
@@ -154,38 +222,12 @@ export function classifyCommand(buf: Uint8Array, from: number, to: number): numb
  * carries no verb of letters.
  */
 export function argumentStart(buf: Uint8Array, from: number, to: number): number {
-  scanner.reset();
-  if (scanner.feed(buf, from, to) === NEED_MORE) {
-    // The verb runs to the end of the line: a verb without argument, if it is a word at all.
-    return to;
-  }
-  let p = scanner.at;
+  const scanner = new VerbScanner();
+  // The verb runs to the end of the line: a verb without argument, if it is a word at all.
+  if (!scanner.feed(buf, from, to)) return to;
+  const p = scanner.at;
   if (p >= to) return to;
   const c = buf[p]!;
   if (!endsVerb(c)) return -1;
   return isBlank(c) ? p + 1 : p;
-}
-
-function key4(a: string): number {
-  let k = 0;
-  for (let i = 0; i < a.length; i++) k = ((k << 8) | a.charCodeAt(i)) >>> 0;
-  return k;
-}
-
-const VERBS: ReadonlyMap<number, number> = new Map([
-  [key4('PORT'), VERB_PORT],
-  [key4('EPRT'), VERB_EPRT],
-  [key4('LPRT'), VERB_LPRT],
-  [key4('PASV'), VERB_PASV],
-  [key4('EPSV'), VERB_EPSV],
-  [key4('LPSV'), VERB_LPSV],
-  [key4('AUTH'), VERB_AUTH],
-  [key4('CCC'), VERB_CCC],
-  [key4('REIN'), VERB_REIN],
-  [key4('QUIT'), VERB_QUIT],
-  [key4('ALGS'), VERB_ALGS],
-]);
-
-function verbOfKey(k: number): number {
-  return VERBS.get(k) ?? VERB_OTHER;
 }

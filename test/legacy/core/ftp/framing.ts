@@ -485,7 +485,7 @@ export abstract class LineFraming {
     s.lineFrom = -1;
     s.skipRun(i);
     if (this.closeOnOverlong) {
-      this.giveUp(`${s.direction} line longer than ${this.maxLine} bytes`, `${s === this.c2s ? 'Command' : 'Reply'} line too long, closing control connection.`, s.lineStart);
+      this.giveUp(`${s.direction} line longer than ${this.maxLine} bytes`, `${s === this.c2s ? 'Command' : 'Reply'} line too long, closing control connection.`, s === this.s2c ? s.lineStart : this.s2c.inputOffset);
       s.skipRun(n);
       return n;
     }
