@@ -1,8 +1,8 @@
 /**
- * createFtpProxy: an FTP-aware TCP relay in the style of net.Server. Every accepted client gets an
- * FtpRelaySession (the core decides), driven by a SessionDriver (sockets only). This file adds
- * what spans sessions: the listener, session limits, the shared data-port range, shutdown,
- * events and the logger.
+ * createAlgProxy / createFtpProxy: a protocol-aware TCP relay in the style of net.Server. Every
+ * accepted client gets a RelaySession with the relay's ALG (the core decides), driven by a
+ * SessionDriver (sockets only). This file adds what spans sessions: the listener, session limits,
+ * the shared data-port range, shutdown, events and the logger.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -10,15 +10,18 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import {
   endpoint,
+  ftpAlg,
   NatAlgError,
   MappedPortSource,
   prefixOf,
   type DataPortSource,
   type Endpoint,
+  type FtpAlgOptions,
   type RelayEvent,
 } from '../core/index.js';
 import { SessionDriver, type HandleCounter } from './session-driver.js';
 import type {
+  AlgProxyOptions,
   FtpProxy,
   FtpProxyEvents,
   FtpProxyLogEntry,
@@ -38,8 +41,16 @@ function secureRandom(): number {
   return randomBytes(4).readUInt32BE(0) / 0x1_0000_0000;
 }
 
+/** A relay for any ALG module (FTP, IRC, one of your own). */
+export function createAlgProxy<O>(options: AlgProxyOptions<O>): FtpProxy {
+  return new ProxyServer<O>(options);
+}
+
+/** A relay for FTP: createAlgProxy with the FTP module. */
 export function createFtpProxy(options: FtpProxyOptions): FtpProxy {
-  return new FtpProxyServer(options);
+  const { policy, ftp64, ...rest } = options;
+  const algOptions: FtpAlgOptions = { ...(policy !== undefined ? { policy } : {}), ...(ftp64 !== undefined ? { ftp64 } : {}) };
+  return new ProxyServer<FtpAlgOptions>({ ...rest, alg: ftpAlg, algOptions });
 }
 
 /** What maxSessionsPerClient counts by: the IPv4 address, or the IPv6 block. */
@@ -47,7 +58,7 @@ export function clientKey(client: Endpoint, prefixLength6 = DEFAULT_CLIENT_PREFI
   return client.family === 6 ? prefixOf(client.address, prefixLength6) : client.address;
 }
 
-function validate(options: FtpProxyOptions): void {
+function validate<O>(options: AlgProxyOptions<O>): void {
   const u = options.upstream;
   if (!u || typeof u.host !== 'string' || u.host.length === 0) {
     throw new NatAlgError('invalid-argument', 'upstream.host is required');
@@ -56,6 +67,8 @@ function validate(options: FtpProxyOptions): void {
     throw new NatAlgError('invalid-argument', `upstream.port ${u.port} is not 1-65535`);
   }
   if (options.publicAddress !== undefined) endpoint(options.publicAddress, 0); // throws AddressError
+  if (options.upstreamPublicAddress !== undefined) endpoint(options.upstreamPublicAddress, 0);
+  options.alg.validate(options.algOptions);
   const p6 = options.clientPrefixLength6;
   if (p6 !== undefined && (!Number.isInteger(p6) || p6 < 1 || p6 > 128)) {
     throw new NatAlgError('invalid-argument', `clientPrefixLength6 must be an integer 1-128, got ${p6}`);
@@ -71,8 +84,8 @@ function validate(options: FtpProxyOptions): void {
   }
 }
 
-class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
-  private readonly options: FtpProxyOptions;
+class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
+  private readonly options: AlgProxyOptions<O>;
   private readonly server: net.Server;
   private readonly ports: DataPortSource | undefined;
   private readonly drivers = new Set<SessionDriver>();
@@ -90,7 +103,7 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private accepting = true;
   private waiters: Array<() => void> = [];
 
-  constructor(options: FtpProxyOptions) {
+  constructor(options: AlgProxyOptions<O>) {
     super();
     validate(options);
     this.options = options;
@@ -261,10 +274,11 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     driver = new SessionDriver(
       socket,
       {
+        alg: o.alg,
+        ...(o.algOptions !== undefined ? { algOptions: o.algOptions } : {}),
         upstream: o.upstream,
         ...(o.publicAddress !== undefined ? { publicAddress: o.publicAddress } : {}),
-        ...(o.ftp64 !== undefined ? { ftp64: o.ftp64 } : {}),
-        ...(o.policy !== undefined ? { policy: o.policy } : {}),
+        ...(o.upstreamPublicAddress !== undefined ? { upstreamPublicAddress: o.upstreamPublicAddress } : {}),
         ...(this.ports !== undefined ? { dataPorts: this.ports } : {}),
         ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
         ...(o.dataListenTimeoutMs !== undefined ? { dataListenTimeoutMs: o.dataListenTimeoutMs } : {}),
@@ -323,7 +337,7 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         this.log({ level: 'warn', event: 'command-refused', sessionId, ...rest });
         return;
       }
-      case 'ftp': {
+      case 'alg': {
         const f = e.event;
         if (f.type === 'line-translated') {
           this.log({ level: 'debug', event: 'line-translated', sessionId, direction: f.direction, before: f.before, after: f.after });
@@ -334,7 +348,7 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
           // wrote them, and data connections work only where the two peers reach each other.
           this.log({
             level: 'warn', event: f.type, sessionId,
-            message: 'control channel encrypted (AUTH TLS): data connections can no longer be translated; use --tls refuse to keep clients in plain text',
+            message: 'control channel encrypted: data connections can no longer be translated (FTP: --tls refuse keeps clients in plain text)',
           });
         } else if (f.type === 'tls-ended') {
           this.log({ level: 'info', event: f.type, sessionId });
@@ -344,9 +358,11 @@ class FtpProxyServer extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       case 'upstream-failed':
         this.log({ level: 'warn', event: 'upstream-failed', sessionId, reason: e.reason });
         return;
-      default: {
+      case 'upstream-connected':
+      case 'data-listening': {
         const { type, ...rest } = e;
         this.log({ level: 'debug', event: type, sessionId, ...rest });
+        return;
       }
     }
   }

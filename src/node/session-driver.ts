@@ -7,11 +7,11 @@ import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
   endpoint,
-  FtpRelaySession,
+  RelaySession,
   type Endpoint,
-  type FtpRelaySessionOptions,
   type RelayAction,
   type RelayEvent,
+  type RelaySessionOptions,
   type Side,
 } from '../core/index.js';
 import { DataSockets, type HandleCounter } from './data-sockets.js';
@@ -48,8 +48,8 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export class SessionDriver {
-  readonly session: FtpRelaySession;
+export class SessionDriver<O = unknown> {
+  readonly session: RelaySession<O>;
   private readonly hooks: DriverHooks;
   private readonly handles: HandleCounter;
   private readonly sockets: Record<Side, net.Socket | null>;
@@ -68,7 +68,7 @@ export class SessionDriver {
 
   constructor(
     client: net.Socket,
-    options: Omit<FtpRelaySessionOptions, 'client' | 'clientLocal'>,
+    options: Omit<RelaySessionOptions<O>, 'client' | 'clientLocal'>,
     hooks: DriverHooks,
     handles: HandleCounter,
   ) {
@@ -89,7 +89,7 @@ export class SessionDriver {
     this.adopt(client);
     if (!clientEp || !clientLocal) {
       // Already gone between accept and here.
-      this.session = new FtpRelaySession(
+      this.session = new RelaySession<O>(
         { ...options, client: endpoint('::', 0), clientLocal: endpoint('::', 0) },
         now(),
       );
@@ -98,7 +98,7 @@ export class SessionDriver {
       this.drive();
       return;
     }
-    this.session = new FtpRelaySession({ ...options, client: clientEp, clientLocal }, now());
+    this.session = new RelaySession<O>({ ...options, client: clientEp, clientLocal }, now());
     // Control lines are small and answered one by one: Nagle would hold a reply written right
     // after another (150 then 226 of a short transfer) until the peer's delayed ACK, ~40 ms.
     client.setNoDelay(true);

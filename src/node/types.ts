@@ -1,34 +1,39 @@
 /**
- * Public API of the node:net FTP relay (`nat-alg/node`): options, events, log entries.
- * The session logic is the core's `FtpRelaySession`; this package only moves bytes for it.
+ * Public API of the node:net relays (`nat-alg/node`): options, events, log entries. The session
+ * logic is the core's `RelaySession` with an ALG module (FTP, IRC); this package only moves
+ * bytes for it.
  */
 
 import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type {
+  AlgModule,
   DataByteCounts,
   DataChannelMode,
-  DataCommand,
   DataPortSource,
   Endpoint,
   FtpPolicy,
-  RefusalReason,
   SessionByteCounts,
 } from '../core/index.js';
 
-export interface FtpProxyOptions {
-  /** The FTP server every client is relayed to. `host` may be an address or a name. */
+/** What every relay takes, whatever its ALG. */
+export interface RelayProxyOptions {
+  /** The server every client is relayed to. `host` may be an address or a name. */
   readonly upstream: { readonly host: string; readonly port: number };
   /**
-   * Address written into passive replies (227/229) instead of the relay's own local address, for
-   * a relay behind another NAT (a container, a cloud instance with a private address).
+   * Address written into lines read by the client (FTP's 227/229) instead of the relay's own
+   * local address, for a relay behind another NAT (a container, a cloud instance with a private
+   * address).
    */
   readonly publicAddress?: string;
+  /**
+   * Address written into lines read by the server's side (FTP's PORT, an IRC DCC offer) instead
+   * of the relay's own address on its upstream connection, for a relay whose upstream side is
+   * behind another NAT.
+   */
+  readonly upstreamPublicAddress?: string;
   /** Data listener ports are taken from this range. Default: any free port the system gives. */
   readonly dataPorts?: { readonly min: number; readonly max: number } | DataPortSource;
-  readonly policy?: Partial<FtpPolicy>;
-  /** FTP64 (IPv6 client, IPv4 server). Default `'auto'`: on exactly when that is the case. */
-  readonly ftp64?: 'auto' | boolean;
   /** Sessions at once; beyond it a client gets `421 Too many connections`. Default 1000. */
   readonly maxSessions?: number;
   /**
@@ -58,6 +63,19 @@ export interface FtpProxyOptions {
   readonly loginTimeoutMs?: number;
   /** Receives one structured entry per event. Nothing is printed by the library itself. */
   readonly logger?: (entry: FtpProxyLogEntry) => void;
+}
+
+/** A relay for any ALG: its module and the module's options. */
+export interface AlgProxyOptions<O = unknown> extends RelayProxyOptions {
+  readonly alg: AlgModule<O>;
+  readonly algOptions?: O;
+}
+
+/** A relay for FTP: `createFtpProxy`. */
+export interface FtpProxyOptions extends RelayProxyOptions {
+  readonly policy?: Partial<FtpPolicy>;
+  /** FTP64 (IPv6 client, IPv4 server). Default `'auto'`: on exactly when that is the case. */
+  readonly ftp64?: 'auto' | boolean;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -91,7 +109,8 @@ export interface DataOpenEvent {
   readonly sessionId: number;
   readonly channel: number;
   readonly mode: DataChannelMode;
-  readonly command: DataCommand;
+  /** What asked for it: FTP's data command (`PASV`, `PORT`, ...), `DCC SEND`. */
+  readonly command: string;
   /** The peer that connected to the relay's listener, and where the relay connected to. */
   readonly peer: Endpoint;
   readonly target: Endpoint;
@@ -118,7 +137,8 @@ export interface DataRejectedEvent {
 export interface CommandRefusedEvent {
   readonly sessionId: number;
   readonly command: string;
-  readonly reason: RefusalReason;
+  /** The ALG's reason: for FTP a `RefusalReason`. */
+  readonly reason: string;
   readonly reply: string;
 }
 
@@ -150,6 +170,7 @@ export interface FtpProxyStats {
   readonly dataRejected: number;
 }
 
+/** A relay of any ALG (`createAlgProxy`, `createFtpProxy`). */
 export interface FtpProxy extends EventEmitter<FtpProxyEvents> {
   listen(port: number, host?: string, callback?: () => void): this;
   listen(options: { port: number; host?: string }, callback?: () => void): this;
@@ -165,3 +186,7 @@ export interface FtpProxy extends EventEmitter<FtpProxyEvents> {
 }
 
 export type { AddressInfo };
+
+/** The same relay, by its protocol-neutral name. */
+export type AlgProxy = FtpProxy;
+export type AlgProxyEvents = FtpProxyEvents;

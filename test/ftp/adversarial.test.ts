@@ -8,7 +8,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { FtpTranslator, MAX_PENDING_COMMANDS } from '../../src/core/ftp/translator.js';
 import { NatAlgError } from '../../src/core/errors.js';
-import type { DataChannelRequest, FtpEvent, FtpTranslatorOptions } from '../../src/core/ftp/types.js';
+import type { FtpDataChannelRequest, FtpEvent, FtpTranslatorOptions } from '../../src/core/ftp/types.js';
 import type { Direction } from '../../src/core/stream/translator.js';
 import { run, c, s } from './harness.js';
 import { C2S, S2C, bytes, concat, edits, applyEdits, text } from './harness.js';
@@ -82,7 +82,7 @@ function drive(o: FtpTranslatorOptions, actions: Action[]) {
   const waiting: Record<Direction, Uint8Array[]> = { [C2S]: [], [S2C]: [] } as never;
   const ended: Record<Direction, boolean> = { [C2S]: false, [S2C]: false } as never;
   const events: FtpEvent[] = [];
-  const open = new Map<number, DataChannelRequest>();
+  const open = new Map<number, FtpDataChannelRequest>();
   const settled = new Set<number>();
   const poll = () => {
     for (const d of [C2S, S2C]) for (let b = t.pollOutput(d); b; b = t.pollOutput(d)) outputs[d].push(b.slice());

@@ -18,9 +18,17 @@ import type { FtpEvent, FtpTranslatorOptions } from '../../src/core/ftp/types.js
 const createNew = (o: FtpTranslatorOptions) => new FtpTranslator(o);
 const createOld = (o: FtpTranslatorOptions) => new LegacyTranslator(o) as unknown as DrivenTranslator;
 
-/** Fields the redesign may add to an event; the legacy translator's shape is what is compared. */
+/**
+ * The legacy translator's shape is what is compared: a data-channel request gained the ALG
+ * contract's fields (acceptFrom, target, oneShot, timeoutMs, label), which are left out here and
+ * tested on their own (test/ftp/requests.test.ts).
+ */
 function comparable(events: readonly FtpEvent[]): unknown[] {
-  return events.map((e) => JSON.parse(JSON.stringify(e)) as unknown);
+  return events.map((e) => {
+    if (e.type !== 'data-channel-request') return JSON.parse(JSON.stringify(e)) as unknown;
+    const { acceptFrom: _a, target: _t, oneShot: _o, timeoutMs: _m, label: _l, ...legacy } = e.request;
+    return JSON.parse(JSON.stringify({ ...e, request: legacy })) as unknown;
+  });
 }
 
 function same<A extends DrivenTranslator, B extends DrivenTranslator>(a: RunResult<A>, b: RunResult<B>, what: string): void {

@@ -4,7 +4,7 @@
  * the output per direction and the events. Used by unit, property and golden tests.
  */
 import { FtpTranslator } from '../../src/core/ftp/translator.js';
-import type { FtpEvent, FtpTranslatorOptions, DataChannelRequest } from '../../src/core/ftp/types.js';
+import type { FtpEvent, FtpTranslatorOptions, FtpDataChannelRequest } from '../../src/core/ftp/types.js';
 import type { Direction, StreamEdit } from '../../src/core/stream/translator.js';
 import type { Endpoint } from '../../src/core/net/ip.js';
 
@@ -16,7 +16,7 @@ export interface Segment {
   readonly data: Uint8Array;
 }
 
-export type Resolver = (r: DataChannelRequest) => Endpoint | { refuse: string };
+export type Resolver = (r: FtpDataChannelRequest) => Endpoint | { refuse: string };
 
 /** What the harness drives: the FTP translator, or another one with its shape (test/legacy). */
 export interface DrivenTranslator {

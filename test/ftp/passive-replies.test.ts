@@ -31,7 +31,11 @@ describe('a passive reply of the wrong kind', () => {
     const r = check([greet, c('EPSV\r\n'), s('227 Entering Passive Mode (10,9,8,7,200,1)\r\n')]);
     expect(text(r.s2c)).toBe('220 hi\r\n227 Entering Passive Mode (192,0,2,1,156,65)\r\n');
     expect(requests(r.events)).toEqual([
-      { id: 1, mode: 'passive', command: 'EPSV', original: { family: 4, address: '10.9.8.7', port: 51201 }, family: 4, connector: 'client' },
+      {
+        id: 1, mode: 'passive', command: 'EPSV', original: { family: 4, address: '10.9.8.7', port: 51201 }, family: 4, connector: 'client',
+        // The foreign address is not trusted by default: the gateway connects to the server's own.
+        acceptFrom: '192.0.2.10', target: { family: 4, address: '198.51.100.20', port: 51201 }, oneShot: true, timeoutMs: null, label: 'EPSV',
+      },
     ]);
   });
 

@@ -15,6 +15,8 @@ describe('FtpTranslator: active mode', () => {
     const req = r.events[0]!;
     expect(req.type === 'data-channel-request' && req.request).toEqual({
       id: 1, mode: 'active', command: 'PORT', original: { family: 4, address: '192.0.2.10', port: 5001 }, family: 4, connector: 'server',
+      // The server (and only it) connects to where the client said it listens, once.
+      acceptFrom: '198.51.100.20', target: { family: 4, address: '192.0.2.10', port: 5001 }, oneShot: true, timeoutMs: null, label: 'PORT',
     });
   });
 

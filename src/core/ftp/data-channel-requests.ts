@@ -15,7 +15,8 @@ import type { PassiveFormat } from './rules.js';
 import { passiveRefusal } from './policy.js';
 import { replacementEndpoint, rewriteCommand, rewriteReply, type ActiveVerb } from './rewrite.js';
 import { asciiLine } from './text.js';
-import type { DataChannelRequest, DataCommand } from './types.js';
+import type { FtpDataChannelRequest, DataCommand } from './types.js';
+import { namesNoRemoteHost, type ResolvedOptions } from './policy.js';
 
 /** Length of a line's ending: 2 CRLF, 1 LF, 0 none (a replacement ends the same way; CRLF for none). */
 export type EolLength = 0 | 1 | 2;
@@ -36,7 +37,7 @@ export interface ReplyPlace extends LinePlace {
 }
 
 interface HeldBase extends LinePlace {
-  readonly request: DataChannelRequest;
+  readonly request: FtpDataChannelRequest;
   /** The line's text without its line ending. */
   readonly text: string;
 }
@@ -67,11 +68,11 @@ export class DataChannelRequests {
   private heldC2S: HeldCommand | null = null;
   private heldS2C: HeldReply | null = null;
 
-  constructor(private readonly maxPending: number) {}
+  constructor(private readonly o: ResolvedOptions) {}
 
   /** maxPendingDataChannels reached. */
   get full(): boolean {
-    return this.outstanding >= this.maxPending;
+    return this.outstanding >= this.o.policy.maxPendingDataChannels;
   }
 
   /** An active command naming `original`, whose server reads `family`. */
@@ -114,8 +115,29 @@ export class DataChannelRequests {
     else if (h === this.heldS2C) this.heldS2C = null;
   }
 
-  private request(mode: 'active' | 'passive', command: DataCommand, original: Endpoint, family: AddressFamily): DataChannelRequest {
-    return { id: this.nextId++, mode, command, original, family, connector: mode === 'active' ? 'server' : 'client' };
+  /**
+   * The request for a data channel. Active: the server connects, to reach the client's endpoint.
+   * Passive: the client connects, to reach the server's own address at the reply's port, unless
+   * the policy lets a reply name another host (and it names a host at all: never the gateway,
+   * loopback, a group or link-local), so that a server cannot steer the gateway at another host.
+   */
+  private request(mode: 'active' | 'passive', command: DataCommand, original: Endpoint, family: AddressFamily): FtpDataChannelRequest {
+    const o = this.o;
+    const active = mode === 'active';
+    const trusted = o.policy.allowForeignDataAddress && (original.address === o.serverAddress || !namesNoRemoteHost(original.address));
+    return {
+      id: this.nextId++,
+      mode,
+      command,
+      original,
+      family,
+      connector: active ? 'server' : 'client',
+      acceptFrom: active ? o.serverAddress : o.clientAddress,
+      target: active || trusted ? original : { family: o.serverFamily, address: o.serverAddress, port: original.port },
+      oneShot: true,
+      timeoutMs: null,
+      label: command,
+    };
   }
 }
 

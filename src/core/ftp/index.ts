@@ -1,5 +1,6 @@
 export * from './types.js';
 export { FtpTranslator, MAX_PENDING_COMMANDS } from './translator.js';
+export { ftpAlg, type FtpAlgOptions } from './module.js';
 export {
   parsePort, parseEprt, parseLprt, formatPort, formatEprt, formatLprt, formatSextet, formatLongAddress,
   commandArgument, type AddressParseResult, type AddressParseError,

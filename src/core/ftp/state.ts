@@ -10,6 +10,7 @@ import type { ReplyLine } from './reply-start.js';
 import type { PassiveFormat } from './rules.js';
 import type { DataCommand } from './types.js';
 import type { Verb } from './verb.js';
+import type { ResolvedOptions } from './policy.js';
 
 /** The reply the server is sending (set at its first line). */
 export interface ReplyInProgress {
@@ -51,14 +52,14 @@ export interface FtpState {
   readonly reply: ReplyInProgress;
 }
 
-export function initialState(ftp64: boolean, maxPendingDataChannels: number): FtpState {
+export function initialState(o: ResolvedOptions): FtpState {
   const pending = new PendingQueue();
   pending.push(PLAIN.greeting);
   return {
     pending,
-    requests: new DataChannelRequests(maxPendingDataChannels),
+    requests: new DataChannelRequests(o),
     epsvAll: false,
-    ftp64,
+    ftp64: o.ftp64,
     authWait: false,
     tls: false,
     loggedIn: false,

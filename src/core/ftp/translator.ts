@@ -8,6 +8,7 @@
 
 import type { Endpoint } from '../net/ip.js';
 import type { Direction, StreamTranslator } from '../stream/translator.js';
+import type { AlgTranslator } from '../alg/contract.js';
 import { LineFramer, checkTime, type GiveUpCause } from '../stream/line-framer.js';
 import { PendingEvents } from '../stream/pending-events.js';
 import { resolveOptions, type ResolvedOptions } from './policy.js';
@@ -21,7 +22,7 @@ import type { FtpEvent, FtpTranslatorOptions } from './types.js';
 
 export { MAX_PENDING_COMMANDS } from './session.js';
 
-export class FtpTranslator implements StreamTranslator<FtpEvent> {
+export class FtpTranslator implements StreamTranslator<FtpEvent>, AlgTranslator {
   private readonly o: ResolvedOptions;
   private readonly state: FtpState;
   private readonly events = new PendingEvents<FtpEvent>();
@@ -33,7 +34,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
   constructor(options: FtpTranslatorOptions) {
     const o = resolveOptions(options);
     this.o = o;
-    this.state = initialState(o.ftp64, o.policy.maxPendingDataChannels);
+    this.state = initialState(o);
     // The readers and the framer refer to each other: the context gets the framer once it exists.
     this.ctx = { o, state: this.state, events: this.events, framer: undefined as unknown as LineFramer<FtpLineEnd> };
     this.commands = new CommandLines(this.ctx);
@@ -102,6 +103,11 @@ export class FtpTranslator implements StreamTranslator<FtpEvent> {
   }
 
   /** The control channel is (partly) encrypted: nothing in it can be read or written by the gateway. */
+  get opaque(): boolean {
+    return this.state.tls;
+  }
+
+  /** The same as `opaque`, by FTP's name for it. */
   get tlsActive(): boolean {
     return this.state.tls;
   }

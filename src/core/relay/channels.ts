@@ -7,11 +7,21 @@
 
 import { NatAlgError } from '../errors.js';
 import { endpoint, sameAddress, type Endpoint } from '../net/ip.js';
-import type { DataChannelRequest } from '../ftp/types.js';
+import type { DataChannelMode, DataChannelRequest } from '../alg/contract.js';
 import type { ChannelPlan } from './plan.js';
 import type { DataPortSource } from './ports.js';
 import { CHANNEL_BUSY, CHANNEL_TRANSITIONS, transition, type ChannelState } from './states.js';
 import type { DataByteCounts, RelayAction, RelayEvent, RelayTimeouts } from './types.js';
+
+/** `active` when the peer on the server's side connects, `passive` when the client does. */
+function modeOf(request: DataChannelRequest): DataChannelMode {
+  return request.connector === 'server' ? 'active' : 'passive';
+}
+
+/** How long a listener waits for its peer: the ALG's wish for the request, else the relay's. */
+function listenTimeout(request: DataChannelRequest, timeouts: RelayTimeouts): number {
+  return request.timeoutMs ?? timeouts.dataListenTimeoutMs;
+}
 
 /** A port taken by another program: try this many other ports before refusing the request. */
 const MAX_BIND_ATTEMPTS = 8;
@@ -118,7 +128,7 @@ export class DataChannels {
       failedPorts: [],
       listenerOpen: false,
       attempts: 1,
-      deadline: nowMs + this.host.timeouts.dataListenTimeoutMs,
+      deadline: nowMs + listenTimeout(request, this.host.timeouts),
       peer: null,
       local: null,
       unanswered: true,
@@ -132,10 +142,9 @@ export class DataChannels {
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'listening');
     c.listenerOpen = true;
     c.local = local;
-    c.deadline = nowMs + this.host.timeouts.dataListenTimeoutMs;
+    c.deadline = nowMs + listenTimeout(c.request, this.host.timeouts);
     const advertised = endpoint(c.plan.advertiseAddress, local.port);
-    const { mode, command } = c.request;
-    this.host.events.push({ type: 'data-listening', channel: id, mode, command, side: c.plan.listenSide, local, advertised });
+    this.host.events.push({ type: 'data-listening', channel: id, mode: modeOf(c.request), command: c.request.label, side: c.plan.listenSide, local, advertised });
     if (c.unanswered) {
       c.unanswered = false;
       this.host.resolve(c.request.id, advertised);
@@ -166,7 +175,7 @@ export class DataChannels {
     const c = this.live(id);
     if (!c || c.state !== 'listening') return false;
     const expected = c.plan.expectedPeer;
-    if (!sameAddress(remote.address, expected)) {
+    if (expected !== null && !sameAddress(remote.address, expected)) {
       this.host.events.push({ type: 'data-rejected', channel: id, peer: remote, local: c.local!, expected });
       return false;
     }
@@ -190,8 +199,7 @@ export class DataChannels {
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'open');
     c.deadline = null;
     this.host.actions.push({ type: 'splice', channel: id });
-    const { mode, command } = c.request;
-    this.host.events.push({ type: 'data-open', channel: id, mode, command, peer: c.peer!, target: c.plan.connectTarget });
+    this.host.events.push({ type: 'data-open', channel: id, mode: modeOf(c.request), command: c.request.label, peer: c.peer!, target: c.plan.connectTarget });
     return true;
   }
 
