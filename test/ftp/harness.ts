@@ -18,7 +18,7 @@ export interface Segment {
 
 export type Resolver = (r: FtpDataChannelRequest) => Endpoint | { refuse: string };
 
-/** What the harness drives: the FTP translator, or another one with its shape (test/legacy). */
+/** What the harness drives: the FTP translator, or another translator with its shape. */
 export interface DrivenTranslator {
   handleData(direction: Direction, bytes: Uint8Array, nowMs: number): number;
   handleEnd(direction: Direction, nowMs: number): void;
