@@ -3,7 +3,11 @@
  * - createFtpProxy: an FTP ALG relay (net.Server style) driving one FtpRelaySession per client.
  * - createFtpTranslatorStreams: the control-channel translator as two Transform streams.
  * The library never prints: observe it through events and the `logger` option.
+ * NatAlgError is re-exported so that `err instanceof NatAlgError` needs no second import; it is
+ * the very class `nat-alg` exports (the entry points share one core, see tsup.config.ts).
  */
+
+export { NatAlgError, type NatAlgErrorCode, type NatAlgErrorKind } from '../core/errors.js';
 
 export { createAlgProxy, createFtpProxy } from './proxy.js';
 export { createFtpTranslatorStreams } from './streams.js';

@@ -15,6 +15,7 @@
  * ```
  */
 
+export { NatAlgError, type NatAlgErrorCode, type NatAlgErrorKind } from '../core/errors.js';
 export { FtpTestServer, type FtpTestServerOptions } from './server.js';
 export {
   FtpServerSession,
