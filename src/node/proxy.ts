@@ -13,12 +13,12 @@ import {
   ftpAlg,
   NatAlgError,
   MappedPortSource,
-  prefixOf,
   type DataPortSource,
   type Endpoint,
   type FtpAlgOptions,
   type RelayEvent,
 } from '../core/index.js';
+import { prefixOf } from '../core/net/cidr.js';
 import { SessionDriver, type HandleCounter } from './session-driver.js';
 import type {
   AlgProxyOptions,

@@ -24,7 +24,6 @@ export {
   type CommandHandler,
   type DataConnectionRecord,
 } from './server-session.js';
-export { parseEprt, parsePort } from './data-commands.js';
 export { FtpTestClient, type FtpTestClientOptions, type TransferMode } from './client.js';
 export {
   formatEpsvReply,

@@ -1,5 +1,21 @@
-export * from './types.js';
-export * from './ports.js';
-export * from './states.js';
+/**
+ * The relay session for embedders that bring their own transport (docs/relay.md, "The session
+ * without node:net"): the session, its options, actions and events, and the data-port sources it
+ * draws listener ports from. The state tables (states.ts) and the data-channel plan (plan.ts) are
+ * the session's own rules and stay inside this folder.
+ */
+export type {
+  DataByteCounts,
+  FtpRelaySessionOptions,
+  RelayAction,
+  RelayBaseOptions,
+  RelayEvent,
+  RelaySessionOptions,
+  RelayTimeouts,
+  SessionByteCounts,
+  Side,
+} from './types.js';
+export { DEFAULT_RELAY_TIMEOUTS } from './types.js';
+export { MappedPortSource, PortRangeSource, type DataPortSource } from './ports.js';
+export type { SessionState } from './states.js';
 export { RelaySession, FtpRelaySession } from './session.js';
-export * from './plan.js';
