@@ -87,6 +87,18 @@ const EXPECTED: Record<'nat-alg' | 'nat-alg/node' | 'nat-alg/testing', readonly 
   'nat-alg/node': ['NatAlgError', 'createAlgProxy', 'createFtpProxy', 'createFtpTranslatorStreams'],
   'nat-alg/testing': [
     'NatAlgError',
+    // the sans-I/O harness
+    'runSession',
+    'fromClient',
+    'fromServer',
+    'bytesOf',
+    'textOf',
+    'concatBytes',
+    'chunkings',
+    'gatewayEndpoints',
+    'refuseAll',
+    'editsOf',
+    'applyEdits',
     // scriptable peers over node:net
     'FtpTestServer',
     'FtpServerSession',

@@ -113,6 +113,14 @@ async function check(core, node, testing) {
   out.refusal = { toClient, errors, destroyed: clientToServer.destroyed || serverToClient.destroyed };
   clientToServer.destroy();
   serverToClient.destroy();
+
+  // The sans-I/O harness of nat-alg/testing driving nat-alg's translator, byte by byte.
+  const run = testing.runSession(
+    new core.FtpTranslator({ clientAddress: '192.0.2.5', serverAddress: '198.51.100.7' }),
+    [testing.fromServer('220 hi\r\n'), testing.fromClient('PASV\r\n'), testing.fromServer('227 ok (198,51,100,7,4,1)\r\n')],
+    { chunking: testing.chunkings.bytewise },
+  );
+  out.harness = testing.textOf(run.serverToClient);
   return out;
 }
 `;
@@ -136,7 +144,7 @@ check(core, node, testing).then((r) => console.log(JSON.stringify(r)));
 // expect-error directive would itself be an error).
 const CONSUMER_TS = `import { endpoint, FtpTranslator, NatAlgError, type DataChannelRequest, type Endpoint, type NatAlgErrorCode } from 'nat-alg';
 import { createFtpProxy, createFtpTranslatorStreams, NatAlgError as NodeError } from 'nat-alg/node';
-import { FtpTestServer, NatAlgError as TestingError } from 'nat-alg/testing';
+import { chunkings, fromClient, fromServer, FtpTestServer, NatAlgError as TestingError, runSession } from 'nat-alg/testing';
 
 const resolveDataChannel = (r: DataChannelRequest): Endpoint | null => endpoint('192.0.2.1', 40000 + r.id);
 export const streams = createFtpTranslatorStreams({
@@ -148,6 +156,11 @@ export const streams = createFtpTranslatorStreams({
 export const classes: (typeof NatAlgError)[] = [NodeError, TestingError];
 export const code: NatAlgErrorCode = new NodeError('capacity', 'full').code;
 export const server = new FtpTestServer();
+// The harness infers FTP's requests from the core's translator: its command needs no cast.
+export const run = runSession(new FtpTranslator({ clientAddress: '192.0.2.10', serverAddress: '198.51.100.7' }), [fromServer('220 hi\\r\\n'), fromClient('PASV\\r\\n')], {
+  chunking: chunkings.bytewise,
+  resolve: (q) => (q.command === 'PASV' ? endpoint('192.0.2.1', 40000) : { refuse: 'not passive' }),
+});
 // @ts-expect-error dataPort is misspelt (dataPorts)
 createFtpProxy({ upstream: { host: '198.51.100.7', port: 21 }, dataPort: { min: 1, max: 2 } });
 `;
@@ -234,6 +247,7 @@ describe.skipIf(problem !== '')('the packed package', () => {
       expect(out.refusal.errors).toEqual([]);
       expect(out.refusal.destroyed).toBe(false);
       expect(out.refusal.toClient).toMatch(/^220 ready\r\n425 Cannot open data connection \(.*\)\.\r\n200 next\r\n$/);
+      expect(out.harness).toBe('220 hi\r\n227 ok (192,0,2,1,156,65)\r\n');
     });
   }
 
