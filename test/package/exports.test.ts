@@ -2,7 +2,7 @@
 // names, so an export added or removed by accident (an `export *` that picks up a helper, a
 // deleted re-export) is a visible diff here, and adding one is a decision made in review.
 // Types are not listed: they leave no trace at run time (the package test type-checks a consumer).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as core from '../../src/core/index.js';
@@ -152,5 +152,20 @@ describe('public API: runtime exports per entry point', () => {
     }
     expect(imports).toBeGreaterThan(5);
     expect(missing).toEqual([]);
+  });
+
+  it('examples/ use the public API only: they import the entry points, never a file inside them', () => {
+    // `npm run typecheck` type-checks examples/ (tsconfig.json includes it), so together with
+    // this they prove that the examples compile against what users can import.
+    const entryFiles = new Set(['../src/core/index.js', '../src/node/index.js', '../src/testing/index.js']);
+    const inside: string[] = [];
+    for (const f of readdirSync(join(root, 'examples')).filter((n) => n.endsWith('.ts'))) {
+      const text = readFileSync(join(root, 'examples', f), 'utf8');
+      for (const m of text.matchAll(/from\s*'([^']+)'/g)) {
+        const spec = m[1]!;
+        if (spec.startsWith('.') && !entryFiles.has(spec)) inside.push(`${f}: ${spec}`);
+      }
+    }
+    expect(inside).toEqual([]);
   });
 });
