@@ -92,7 +92,7 @@ Options:
                             upstream connect and greeting, and the relay's own data
                             connections, within this long (default 10)
   --max-line-length BYTES   longest command or reply line held, line end included
-                            (default 4096; 128-1048576)
+                            (default 2048; 128-1048576)
   --overlong-line refuse|close
                             a longer line: refuse it with 500 (a reply: 425) and go on,
                             or close the connection with 421 (default refuse)

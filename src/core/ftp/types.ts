@@ -52,7 +52,11 @@ export interface FtpPolicy {
   readonly allowForeignDataAddress: boolean;
   /** Allow data ports below 1024 (in commands and in passive replies). Default false. */
   readonly allowLowDataPorts: boolean;
-  /** Longest line, line end included, that the translator will hold. Default 4096. */
+  /**
+   * Longest line, line end included, that the translator will hold. Default 2048: pyftpdlib
+   * answers a line longer than its 2048-byte buffer with a 500 and runs the rest of it as a new
+   * command, so a longer line could carry a command the gateway never saw.
+   */
   readonly maxLineLength: number;
   /** What to do with a longer line: refuse the command (client side) / replace the reply, or close. */
   readonly overlongLine: 'refuse' | 'close';
@@ -84,7 +88,7 @@ export interface FtpPolicy {
 export const DEFAULT_FTP_POLICY: FtpPolicy = Object.freeze({
   allowForeignDataAddress: false,
   allowLowDataPorts: false,
-  maxLineLength: 4096,
+  maxLineLength: 2048,
   overlongLine: 'refuse',
   maxPendingDataChannels: 8,
   lineTimeoutMs: 30_000,

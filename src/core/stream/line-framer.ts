@@ -321,7 +321,14 @@ export class LineFramer<Note> {
         s.lineEnd = 'none';
         s.reader.bareCR(s, length);
       } else {
-        if (from < 0) s.emit(s.takeHold()); // the line's start, then its rest stays in the run
+        if (from < 0) {
+          // The line began in an earlier chunk: its start and rest go out as one piece, so that a
+          // peer acting on each read never sees half a line (bounded by the check above).
+          s.flushRun(i);
+          s.append(bytes, i, end);
+          s.skipRun(end);
+          s.emit(s.takeHold());
+        }
         i = end;
         s.mode = 'line-start';
         s.lineFrom = -1;
