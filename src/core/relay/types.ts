@@ -23,9 +23,10 @@ export interface RelayTimeouts {
   /** Upstream connect plus its greeting must take at most this long, else `421` to the client. */
   readonly upstreamConnectTimeoutMs: number;
   /**
-   * From the client's connection to its login (the server's 230, or TLS starting, after which
-   * the login cannot be seen): at most this long, else `421` and close. A client that never logs
-   * in cannot hold a session slot for longer than this.
+   * From the client's connection to its login (the server's 230): at most this long, else `421`
+   * and close. A client that never logs in cannot hold a session slot for longer than this. When
+   * TLS starts first (the login is then invisible), the deadline holds until the TLS handshake is
+   * over (application data both ways); the session still never counts as logged in.
    */
   readonly loginTimeoutMs: number;
 }
@@ -170,7 +171,7 @@ export type RelayEvent =
    * third party trying to take the data connection). `local` is the listener it reached.
    */
   | { readonly type: 'data-rejected'; readonly channel: number; readonly peer: Endpoint; readonly local: Endpoint; readonly expected: string }
-  /** The client logged in (or started TLS, after which a login cannot be seen). */
+  /** The client logged in, as the ALG saw it (never for a login inside TLS, which cannot be seen). */
   | { readonly type: 'logged-in' }
   | {
       readonly type: 'command-refused';
