@@ -350,6 +350,9 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
             level: 'warn', event: f.type, sessionId,
             message: 'control channel encrypted: data connections can no longer be translated (FTP: --tls refuse keeps clients in plain text)',
           });
+        } else if (f.type === 'tls-established') {
+          // The handshake is over: the login deadline stops, the session still counts as not logged in.
+          this.log({ level: 'debug', event: f.type, sessionId });
         } else if (f.type === 'tls-ended') {
           this.log({ level: 'info', event: f.type, sessionId });
         }

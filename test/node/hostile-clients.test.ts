@@ -97,6 +97,55 @@ describe('slow clients (slowloris)', () => {
   });
 });
 
+/** A TLS record header and body (no byte 0x0a: the test server reads lines and must stay silent). */
+function tlsRecord(type: number, body: number[]): Buffer {
+  return Buffer.from([type, 3, 1, body.length >> 8, body.length & 0xff, ...body]);
+}
+const FAKE_CLIENT_HELLO = tlsRecord(22, [1, 0, 0, 36, 3, 3, ...Array.from({ length: 34 }, (_, k) => 0x20 + k)]);
+
+describe('AUTH TLS is no login', () => {
+  it('sessions that send AUTH TLS and a ClientHello (or trickled records) stay "not logged in": the per-address cap holds and the login deadline closes them', async () => {
+    const r = track(await rig({ maxUnauthenticatedPerClient: 3, loginTimeoutMs: 1500 }));
+    r.server.script('AUTH', (ctx) => ctx.reply(234, 'Proceed with negotiation.'));
+    const from = '127.0.1.3';
+    const held: Array<{ socket: net.Socket; afterAuth: () => string; closed: Promise<void> }> = [];
+    const ticks: NodeJS.Timeout[] = [];
+    cleanups.push(async () => {
+      for (const t of ticks) clearInterval(t);
+      for (const h of held) h.socket.destroy();
+    });
+    for (let k = 0; k < 3; k++) {
+      const a = await attacker(r.relay, from);
+      expect(await a.first).toMatch(/^220 /);
+      let text = '';
+      a.socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      const closed = new Promise<void>((done) => a.socket.on('close', () => done()));
+      a.socket.write('AUTH TLS\r\n');
+      await eventually(() => text.includes('234 '), 5000, '234');
+      const mark = text.length;
+      if (k < 2) a.socket.write(FAKE_CLIENT_HELLO);
+      else ticks.push(setInterval(() => a.socket.writable && a.socket.write(tlsRecord(22, [1])), 100)); // slow TLS bytes, one record at a time
+      held.push({ socket: a.socket, afterAuth: () => text.slice(mark), closed });
+    }
+    await eventually(() => r.log.filter((e) => e.event === 'tls-started').length === 3, 5000, 'three tls-started');
+    expect(r.proxy.stats().unauthenticated).toBe(3);
+    // A fourth from the same address is over the budget of sessions not logged in.
+    const fourth = await attacker(r.relay, from);
+    expect((await fourth.first).trim()).toBe('421 Too many connections from your address not logged in');
+    fourth.socket.destroy();
+    // Another address is served as usual.
+    const client = await FtpTestClient.connect(r.relay, { mode: 'pasv', localAddress: '127.0.2.1' });
+    await client.login();
+    await client.quit();
+    // The login deadline ends all three; nothing is written into their TLS streams.
+    for (const h of held) await h.closed;
+    for (const h of held) expect(h.afterAuth()).toBe('');
+    const reasons = r.log.filter((e) => e.event === 'session-close').map((e) => e['reason']);
+    expect(reasons.filter((x) => x === 'Login timeout (TLS handshake not complete), closing control connection')).toHaveLength(3);
+    expect(r.log.filter((e) => e.event === 'logged-in')).toHaveLength(1); // the normal client only
+  });
+});
+
 describe('a third party at a data port', () => {
   it('is refused, logged at warn with both endpoints, and counted', async () => {
     const r = track(await rig());
