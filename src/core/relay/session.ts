@@ -134,6 +134,7 @@ export class RelaySession<O = unknown> {
       timeouts: this.timeouts,
       ports: this.ports,
       maxWaiting: Math.max(1, this.alg.maxWaitingChannels(options.algOptions)),
+      budget: options.waitingChannelBudget ?? null,
       resolve: (id, replacement) => this.translator?.resolveDataChannel(id, replacement),
       refuse: (id, reason) => {
         if (!this.isClosed) this.translator?.refuseDataChannel(id, oneLine(reason));
