@@ -8,6 +8,7 @@
  * the queue and goes out when it reaches the head, while the server direction is between replies.
  */
 
+import type { Direction } from '../stream/translator.js';
 import type { LineFramer } from '../stream/line-framer.js';
 import type { DirectionStream } from '../stream/direction-stream.js';
 import type { PendingEvents } from '../stream/pending-events.js';
@@ -149,8 +150,22 @@ function startTls(ctx: FtpContext): void {
   }
   if (!state.tls) {
     state.tls = true;
+    state.tlsData['client-to-server'] = false;
+    state.tlsData['server-to-client'] = false;
     ctx.events.push({ type: 'tls-started' });
   }
+}
+
+/**
+ * The first application-data record of a TLS stretch in `direction`. Once both directions have
+ * carried one, the handshake is over: the embedding may stop waiting for it (a relay's login
+ * budget), though the login inside stays unseen.
+ */
+export function tlsApplicationData(ctx: FtpContext, direction: Direction): void {
+  const { state } = ctx;
+  if (!state.tls || state.tlsData[direction]) return;
+  state.tlsData[direction] = true;
+  if (state.tlsData['client-to-server'] && state.tlsData['server-to-client']) ctx.events.push({ type: 'tls-established' });
 }
 
 /** A direction left TLS at a record boundary (after CCC); TLS has ended once both have. */

@@ -120,6 +120,8 @@ export interface FtpTranslatorOptions {
  * - `edit`: every byte removed or inserted, each edit once, including those of the events above.
  * - `logged-in`: a final 230 or 232 (seen only while the channel is in plain text).
  * - `tls-started` / `tls-ended`: AUTH TLS answered 234 / both directions back to plain text (CCC).
+ *   `tls-established`: in between, the first application-data record has gone each way (the TLS
+ *   handshake is over; the login, if any, is inside and unseen).
  * - `close`: the translator wants the connection closed (policy `overlongLine: 'close'`, hostile
  *   input, the line timeout); it has told the client with a 421 where it could.
  */

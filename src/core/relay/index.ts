@@ -1,5 +1,6 @@
 export * from './types.js';
 export * from './ports.js';
+export * from './client-budget.js';
 export * from './states.js';
 export { RelaySession, FtpRelaySession } from './session.js';
 export * from './plan.js';

@@ -78,6 +78,11 @@ export interface LineRules<Note> {
   readonly server: LineReader<Note>;
   /** A TLS direction went back to plaintext (at a record boundary). */
   plaintext(s: DirectionStream<Note>): void;
+  /**
+   * The first application-data record of a TLS stretch began in `s`: that direction's handshake
+   * is over. Reported where it is in the stream (before a later return to plaintext).
+   */
+  applicationData?(s: DirectionStream<Note>): void;
   /** The peer sending in `s` ended its stream; what was left of its last line is dealt with. */
   ended(s: DirectionStream<Note>): void;
   /** The framer gives the connection up: the line that tells the client why, if any. */
@@ -555,6 +560,7 @@ export class LineFramer<Note> {
 
   private followTls(s: DirectionStream<Note>, bytes: Uint8Array, i: number, n: number): number {
     const j = s.tls.advance(bytes, i, n);
+    if (s.tls.takeApplicationData()) this.rules.applicationData?.(s);
     if (s.tls.status === 'plaintext') {
       s.mode = 'line-start';
       this.rules.plaintext(s);
