@@ -9,7 +9,7 @@
 
 export { NatAlgError, type NatAlgErrorCode, type NatAlgErrorKind } from '../core/errors.js';
 
-export { createAlgProxy, createFtpProxy } from './proxy.js';
+export { createAlgProxy, createFtpProxy, defaultMaxPendingDataChannelsPerClient } from './proxy.js';
 export { createFtpTranslatorStreams } from './streams.js';
 export type { FtpTranslatorStreams, FtpTranslatorStreamsOptions } from './streams.js';
 export type * from './types.js';

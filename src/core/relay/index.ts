@@ -1,8 +1,9 @@
 /**
  * The relay session for embedders that bring their own transport (docs/relay.md, "The session
- * without node:net"): the session, its options, actions and events, and the data-port sources it
- * draws listener ports from. The state tables (states.ts) and the data-channel plan (plan.ts) are
- * the session's own rules and stay inside this folder.
+ * without node:net"): the session, its options, actions and events, the data-port sources it
+ * draws listener ports from, and the per-client budget of waiting data listeners its sessions
+ * share. The state tables (states.ts) and the data-channel plan (plan.ts) are the session's own
+ * rules and stay inside this folder.
  */
 export type {
   DataByteCounts,
@@ -17,5 +18,6 @@ export type {
 } from './types.js';
 export { DEFAULT_RELAY_TIMEOUTS } from './types.js';
 export { MappedPortSource, PortRangeSource, type DataPortSource } from './ports.js';
-export type { SessionState } from './states.js';
+export { ClientWaitingBudgets, type WaitingChannelBudget } from './client-budget.js';
+export type { LoginState, SessionState } from './states.js';
 export { RelaySession, FtpRelaySession } from './session.js';
