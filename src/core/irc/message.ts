@@ -5,8 +5,9 @@
  *
  * Bounds, decided here and named below:
  * - The message proper (prefix, command, parameters) is at most 510 bytes, 512 with its CR LF
- *   (RFC 1459 2.3, RFC 2812 2.3). Servers disagree on longer lines (ngircd closes the connection,
- *   others truncate), so a longer one is a fault, never read past the bound.
+ *   (RFC 1459 2.3, RFC 2812 2.3). Servers disagree on longer lines (ngircd answers `ERROR
+ *   :Request too long` and closes, others truncate), so a longer one is a fault, never read past
+ *   the bound.
  * - The IRCv3 tags section before it is at most 8191 bytes including its `@` and the space that
  *   ends it (IRCv3 message-tags: the most a server may send; clients may send at most 4096).
  * - At most 15 parameters (RFC 2812): after 14 middle parameters the rest of the line is the 15th,
@@ -15,9 +16,11 @@
  * Leniency, matching what servers accept: a line may end in CR LF, a bare LF or a bare CR (or
  * nothing, when the caller has already removed the end); leading spaces and runs of spaces between
  * words are skipped (ngircd and most servers do so). Refused, because a server and a peer could
- * read such a line differently: NUL (C servers stop reading there), a CR or LF inside the line (a
- * server ending lines at a bare CR sees two messages where this sees one), a command that is
- * neither letters nor three digits. The work is one pass over at most the bounds above.
+ * read such a line differently: NUL (C servers stop reading there; ngircd 26.1 delivered nothing
+ * more from a client after one), a CR or LF inside the line (ngircd ends a line at a bare CR, so
+ * `a\rb` is two messages to it), a command that is neither letters nor three digits (a tab is no
+ * separator: ngircd answers `PRIVMSG\tbob` with 421). The work is one pass over at most the
+ * bounds above.
  */
 
 import { NatAlgError } from '../errors.js';
@@ -199,8 +202,8 @@ export type TextFault =
 
 /**
  * Target and text of a PRIVMSG or NOTICE, where CTCP (and so DCC) travels. A message with more
- * than two parameters is reported rather than guessed at: one server delivers the second
- * parameter, another the last, and an ALG must not read a different one from what is delivered.
+ * than two parameters is reported rather than guessed at (ngircd refuses it with 461; a server
+ * that delivered the second or the last one instead would make an ALG read the wrong text).
  */
 export function messageText(
   msg: IrcMessage,
