@@ -7,7 +7,9 @@
 //   receive  wait for a DCC SEND offer and fetch it. Normal: connect to the offered address and
 //            port. Passive offer (port 0 and a token): listen, answer with our address and port
 //            and the token, accept the sender's connection.
-//   idle     register and stay until --linger-ms has passed (or only try to connect).
+//   idle     register, send each --send-hex (raw bytes, after --peer is online when given),
+//            report every PRIVMSG and NOTICE received, and quit after --linger-ms or as soon as a
+//            PRIVMSG with the text --quit-on arrives.
 //
 // The receiver acknowledges as DCC SEND receivers do: after every chunk, the total received so
 // far as a 4-byte big-endian number (modulo 2^32). The sender closes after the final one.
@@ -21,10 +23,11 @@ import { connect, createServer, isIPv6 } from 'node:net';
 
 const USAGE = `usage: irc-client.mjs --host H --port P --nick N [--role send|receive|idle] [--peer NICK]
   [--file PATH] [--name NAME] [--passive] [--address-form integer|ipv4-text|ipv6] [--advertise ADDR]
-  [--advertise-port N] [--dcc-listen ADDR] [--out PATH] [--timeout-ms N] [--connect-timeout-ms N] [--linger-ms N]`;
+  [--advertise-port N] [--dcc-listen ADDR] [--out PATH] [--timeout-ms N] [--connect-timeout-ms N] [--linger-ms N]
+  [--send-hex HEX]... [--quit-on TEXT]`;
 
 function parseArgs(argv) {
-  const o = { role: 'idle', timeoutMs: 30000, connectTimeoutMs: 5000, lingerMs: 0, passive: false };
+  const o = { role: 'idle', timeoutMs: 30000, connectTimeoutMs: 5000, lingerMs: 0, passive: false, sendHex: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -48,6 +51,8 @@ function parseArgs(argv) {
       case '--timeout-ms': o.timeoutMs = Number(v()); break;
       case '--connect-timeout-ms': o.connectTimeoutMs = Number(v()); break;
       case '--linger-ms': o.lingerMs = Number(v()); break;
+      case '--send-hex': o.sendHex.push(v()); break;
+      case '--quit-on': o.quitOn = v(); break;
       default: fail('args', `unknown argument ${a}\n${USAGE}`);
     }
   }
@@ -180,7 +185,9 @@ function quit(code = 0) {
   quitting = true;
   report('done');
   irc.end('QUIT :done\r\n');
-  setTimeout(() => process.exit(code), 200).unref();
+  // The server answers QUIT with ERROR and closes, after every line sent before it (ngircd may
+  // take seconds over lines it penalises); exit on the close, or after a while regardless.
+  setTimeout(() => process.exit(code), 5000).unref();
   irc.once('close', () => process.exit(code));
 }
 
@@ -377,6 +384,22 @@ async function runReceive() {
   quit();
 }
 
+async function runIdle() {
+  onLine((msg, line) => {
+    if (msg.command === 'PRIVMSG' || msg.command === 'NOTICE') {
+      report('message', { from: msg.prefix, command: msg.command, params: msg.params, line });
+      if (msg.command === 'PRIVMSG' && opts.quitOn !== undefined && msg.params[1] === opts.quitOn && !quitting) quit();
+    }
+    else if (/^[0-9]{3}$/.test(msg.command) && Number(msg.command) >= 400) report('server-error', { line });
+  });
+  if (opts.peer && opts.sendHex.length > 0) await waitForNick(opts.peer);
+  for (const hex of opts.sendHex) {
+    irc.write(Buffer.from(hex, 'hex'));
+    report('sent-raw', { hex });
+  }
+  setTimeout(() => quit(), opts.lingerMs);
+}
+
 await connectIrc();
 switch (opts.role) {
   case 'send':
@@ -386,6 +409,6 @@ switch (opts.role) {
     await runReceive();
     break;
   case 'idle':
-    setTimeout(() => quit(), opts.lingerMs);
+    await runIdle();
     break;
 }

@@ -1,6 +1,7 @@
 /**
  * The lab's scripted IRC client (irc-client.mjs) driven from tests: started in a namespace with
- * `node irc-client.mjs --host H --port P --nick N --role send|receive|idle ...`, its JSON-lines
+ * `node irc-client.mjs --host H --port P --nick N --role send|receive|idle ...` (the options are
+ * IrcClientOptions, one flag each; the script's header says what each role does), its JSON-lines
  * report collected as it comes, so a test can wait for one step ("registered") before starting
  * the next client and check every step at the end. The relay tests reuse it unchanged: point
  * `host`/`port` at the relay and read the offers each side saw.
@@ -41,6 +42,10 @@ export interface IrcClientOptions {
   readonly connectTimeoutMs?: number;
   /** idle: how long to stay registered. */
   readonly lingerMs?: number;
+  /** idle: raw bytes to send once registered (and once `peer` is online, when given). */
+  readonly sendRaw?: readonly Uint8Array[];
+  /** idle: quit as soon as a PRIVMSG with this text arrives (instead of after lingerMs). */
+  readonly quitOn?: string;
 }
 
 /** One line of the client's report. `event` names the step; the other fields depend on it. */
@@ -66,6 +71,8 @@ export function ircClientArgs(o: IrcClientOptions): string[] {
   add('--timeout-ms', o.timeoutMs);
   add('--connect-timeout-ms', o.connectTimeoutMs);
   add('--linger-ms', o.lingerMs);
+  add('--quit-on', o.quitOn);
+  for (const raw of o.sendRaw ?? []) args.push('--send-hex', Buffer.from(raw).toString('hex'));
   return args;
 }
 

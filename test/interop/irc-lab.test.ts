@@ -126,6 +126,33 @@ describe.skipIf(missing.length > 0)(`ngircd lab in network namespaces${missing.l
     }
   }, 60_000);
 
+  // The line shapes the core parser refuses (src/core/irc/message.ts), as ngircd reads them: a
+  // bare CR ends a line (one line to a CR-blind reader, two messages to ngircd), client tags are
+  // an unknown command, and a PRIVMSG with an extra parameter is refused, not delivered.
+  it('ngircd splits at a bare CR, refuses client tags and a PRIVMSG with extra parameters', async () => {
+    const enc = (text: string): Uint8Array => Buffer.from(text, 'latin1');
+    const bob = startIrcClient(topo, 'out', { host: OUTSIDE.host4, port: IRC_PORT, nick: 'rawbob', role: 'idle', lingerMs: 15_000, quitOn: 'last' });
+    await bob.waitFor('registered');
+    const alice = startIrcClient(topo, 'out', {
+      host: OUTSIDE.host4, port: IRC_PORT, nick: 'rawalice', role: 'idle', peer: 'rawbob', lingerMs: 200,
+      sendRaw: [
+        enc('PRIVMSG rawbob :first\rPRIVMSG rawbob :second\r\n'),
+        enc('@time=2024-01-01T00:00:00Z PRIVMSG rawbob :tagged\r\n'),
+        enc('PRIVMSG rawbob extra :\x01DCC SEND a 3221225994 5000\x01\r\n'),
+        enc('PRIVMSG rawbob :last\r\n'),
+      ],
+    });
+    // Alice quits at once; ngircd handles her QUIT after the lines before it (slowly: it
+    // penalises errors), so her errors and Bob's messages all arrive before the close.
+    const [a, b] = await Promise.all([alice.finished, bob.finished]);
+    succeeded(a, 'alice');
+    succeeded(b, 'bob');
+    const texts = b.events.filter((e) => e.event === 'message' && e.command === 'PRIVMSG').map((e) => (e.params as string[])[1]);
+    expect(texts).toEqual(['first', 'second', 'last']);
+    const errors = a.events.filter((e) => e.event === 'server-error').map((e) => String(e.line));
+    expect(errors).toEqual([expect.stringMatching(/ 421 rawalice @time=\S+ :Unknown command$/), expect.stringMatching(/ 461 rawalice PRIVMSG :Syntax error$/)]);
+  }, 30_000);
+
   // What the IRC relay is for: today nothing joins 'in' to 'out'. When the relay test exists it
   // will run the same clients with the sender in 'in', through the relay on the gateway.
   it.each([
