@@ -1,19 +1,13 @@
 /**
  * DCC offers: the body of a `DCC` CTCP segment parsed into a typed offer with the spans of its
- * address and port, and offers formatted back into bodies.
- *
- *   DCC SEND   <filename> <address> <port> [<size> [<token>]]   (also SSEND TSEND TSSEND STSEND)
- *   DCC CHAT   <protocol> <address> <port> [<token>]             (also SCHAT)
- *   DCC RESUME <filename> <port> <position> [<token>]
- *   DCC ACCEPT <filename> <port> <position> [<token>]
- *
+ * address and port (the verbs and their fields: dcc-layout.ts; writing offers: dcc-format.ts).
  * Any other verb (GET, RECV, RSEND, XMIT, VOICE, ...) is reported as kind 'other' with its verb,
  * unparsed: an ALG cannot translate what it does not understand and must decide what to do.
  * Passive (reverse) DCC is port 0 with a token; the answer carries an address, a port and the same
  * token. `passive` says so.
  *
  * Decisions:
- * - Words are separated by runs of spaces (as WeeChat and irssi read them); only 0x20 separates.
+ * - Words are separated by runs of spaces (WeeChat skips them too); only 0x20 separates.
  * - The CTCP tag `DCC` and the verb are matched ignoring ASCII case.
  * - A filename in double quotes runs to the next `"` (no escapes, as clients write it) and must be
  *   followed by a space. An unquoted filename is read from the right, as WeeChat does: the numeric
@@ -29,16 +23,13 @@
 
 import { NatAlgError } from '../errors.js';
 import { allLetters, equalsIgnoreCase, latin1, readDecimal, upperAscii, utf8 } from './bytes.js';
-import { formatDccAddress, readDccAddress, type DccAddressForm } from './dcc-address.js';
+import { readDccAddress, type DccAddressForm } from './dcc-address.js';
+import { dccLayoutOf, MAX_DCC_NUMBER, MAX_DCC_TOKEN_LENGTH, MAX_DCC_VERB_LENGTH, type DccLayout } from './dcc-layout.js';
 import type { Span } from './span.js';
 
 /** A DCC body lives in one message; twice the message bound leaves room for lenient servers. */
 export const MAX_DCC_BODY_BYTES = 1024;
-/** Longest verb: the longest known one is 7 letters (TSRSEND, KVIrc). */
-export const MAX_DCC_VERB_LENGTH = 16;
-export const MAX_DCC_TOKEN_LENGTH = 64;
 
-export type DccKind = 'send' | 'chat' | 'resume' | 'accept' | 'other';
 export type FilenameForm =
   | 'quoted' // "my file.bin"
   | 'plain' // one word
@@ -120,34 +111,6 @@ export type DccOffer = DccSendOffer | DccChatOffer | DccResumeOffer | DccOtherOf
 
 export type DccResult = { readonly ok: true; readonly offer: DccOffer } | { readonly ok: false; readonly reason: DccFault };
 
-type Field = 'address' | 'port' | 'size' | 'position' | 'token';
-
-interface Layout {
-  readonly kind: Exclude<DccKind, 'other'>;
-  /** Fields after the filename or protocol: the first `required` always, the rest optional. */
-  readonly fields: readonly Field[];
-  readonly required: number;
-}
-
-const SEND: Layout = { kind: 'send', fields: ['address', 'port', 'size', 'token'], required: 2 };
-const CHAT: Layout = { kind: 'chat', fields: ['address', 'port', 'token'], required: 2 };
-const RESUME: Layout = { kind: 'resume', fields: ['port', 'position', 'token'], required: 2 };
-const ACCEPT: Layout = { kind: 'accept', fields: ['port', 'position', 'token'], required: 2 };
-
-/** Verbs with a known layout. The S and T variants (TLS, no acknowledgements) share SEND's. */
-const LAYOUTS: Readonly<Record<string, Layout>> = {
-  SEND, SSEND: SEND, TSEND: SEND, TSSEND: SEND, STSEND: SEND,
-  CHAT, SCHAT: CHAT,
-  RESUME,
-  ACCEPT,
-};
-
-function layoutOf(verb: string): Layout | undefined {
-  return Object.prototype.hasOwnProperty.call(LAYOUTS, verb) ? LAYOUTS[verb] : undefined;
-}
-
-const MAX_NUMBER = Number.MAX_SAFE_INTEGER;
-
 /** What one field position read: a value or the fault that field gives. */
 interface ReadFields {
   address?: { address: string; form: DccAddressForm; span: Span };
@@ -167,7 +130,7 @@ function validToken(buf: Uint8Array, start: number, end: number): boolean {
 }
 
 /** Read `spans` as the first fields of `layout`; a fault names the first field that fails. */
-function readFields(buf: Uint8Array, layout: Layout, spans: readonly Span[]): ReadFields | DccFault {
+function readFields(buf: Uint8Array, layout: DccLayout, spans: readonly Span[]): ReadFields | DccFault {
   const out: ReadFields = {};
   for (let k = 0; k < spans.length; k++) {
     const { start, end } = spans[k]!;
@@ -186,13 +149,13 @@ function readFields(buf: Uint8Array, layout: Layout, spans: readonly Span[]): Re
         break;
       }
       case 'size': {
-        const v = readDecimal(buf, start, end, MAX_NUMBER);
+        const v = readDecimal(buf, start, end, MAX_DCC_NUMBER);
         if (v < 0) return 'bad-size';
         out.size = v;
         break;
       }
       case 'position': {
-        const v = readDecimal(buf, start, end, MAX_NUMBER);
+        const v = readDecimal(buf, start, end, MAX_DCC_NUMBER);
         if (v < 0) return 'bad-position';
         out.position = v;
         break;
@@ -231,7 +194,7 @@ interface Head {
  */
 function split(
   buf: Uint8Array,
-  layout: Layout,
+  layout: DccLayout,
   from: number,
   to: number,
   oneWordHead: boolean,
@@ -297,7 +260,7 @@ export function parseDcc(buf: Uint8Array, body: Span): DccResult {
   if (p - verbStart > MAX_DCC_VERB_LENGTH || !allLetters(buf, verbStart, p)) return { ok: false, reason: 'bad-verb' };
   const verb = upperAscii(buf, verbStart, p);
   const verbSpan: Span = { start: verbStart, end: p };
-  const layout = layoutOf(verb);
+  const layout = dccLayoutOf(verb);
   if (!layout) {
     while (p < end && buf[p] === 0x20) p++;
     return { ok: true, offer: { kind: 'other', verb, verbSpan, args: { start: p, end } } };
@@ -343,95 +306,5 @@ export function parseDcc(buf: Uint8Array, body: Span): DccResult {
         },
       };
     }
-  }
-}
-
-/** What `formatDcc` writes: an offer without spans. */
-export type DccOfferFields =
-  | {
-      readonly kind: 'send';
-      /** Default 'SEND'; any verb with SEND's layout. */
-      readonly verb?: string;
-      readonly filename: string;
-      readonly address: string;
-      /** Default: 'integer' for IPv4, 'ipv6' for IPv6. */
-      readonly addressForm?: DccAddressForm;
-      readonly port: number;
-      readonly size?: number;
-      readonly token?: string;
-    }
-  | {
-      readonly kind: 'chat';
-      readonly verb?: string;
-      /** Default 'chat'. */
-      readonly protocol?: string;
-      readonly address: string;
-      readonly addressForm?: DccAddressForm;
-      readonly port: number;
-      readonly token?: string;
-    }
-  | {
-      readonly kind: 'resume' | 'accept';
-      readonly filename: string;
-      readonly port: number;
-      readonly position: number;
-      readonly token?: string;
-    };
-
-function invalid(message: string): never {
-  throw new NatAlgError('invalid-argument', message);
-}
-
-function checkNumber(value: number, max: number, what: string): string {
-  if (!Number.isInteger(value) || value < 0 || value > max) invalid(`${what} must be an integer 0-${max}, got ${value}`);
-  return String(value);
-}
-
-function checkToken(token: string): string {
-  if (!/^[\x21\x23-\x7e]{1,64}$/.test(token)) invalid(`a DCC token is 1-${MAX_DCC_TOKEN_LENGTH} printable ASCII characters other than '"'`);
-  return token;
-}
-
-/**
- * A filename as it is written: quoted when it holds a space, plain otherwise. A name with `"`,
- * \x01, CR, LF or NUL cannot be written and throws.
- */
-function writeFilename(name: string): string {
-  if (name.length === 0 || /[\x00\x01\r\n"]/.test(name)) invalid(`a DCC filename must be non-empty without ", \\x01, CR, LF or NUL: ${JSON.stringify(name.slice(0, 80))}`);
-  return name.includes(' ') ? `"${name}"` : name;
-}
-
-function writeAddress(address: string, form: DccAddressForm | undefined): string {
-  return formatDccAddress(address, form ?? (address.includes(':') ? 'ipv6' : 'integer'));
-}
-
-function checkVerb(verb: string, layout: Layout): string {
-  const v = verb.toUpperCase();
-  if (layoutOf(v) !== layout) invalid(`verb ${JSON.stringify(verb)} does not have the ${layout.kind} layout`);
-  return v;
-}
-
-/**
- * The CTCP body of an offer (`DCC SEND ...`, without the \x01s). Throws NatAlgError when a field
- * cannot be written. Filenames are text; encode the message as UTF-8.
- */
-export function formatDcc(fields: DccOfferFields): string {
-  const token = fields.token !== undefined ? ` ${checkToken(fields.token)}` : '';
-  switch (fields.kind) {
-    case 'send': {
-      const verb = checkVerb(fields.verb ?? 'SEND', SEND);
-      if (token !== '' && fields.size === undefined) invalid('a SEND token needs a size before it');
-      const size = fields.size !== undefined ? ` ${checkNumber(fields.size, MAX_NUMBER, 'size')}` : '';
-      return `DCC ${verb} ${writeFilename(fields.filename)} ${writeAddress(fields.address, fields.addressForm)} ${checkNumber(fields.port, 65535, 'port')}${size}${token}`;
-    }
-    case 'chat': {
-      const verb = checkVerb(fields.verb ?? 'CHAT', CHAT);
-      const protocol = fields.protocol ?? 'chat';
-      if (!/^[\x21\x23-\x7e]{1,32}$/.test(protocol)) invalid(`a DCC CHAT protocol is one printable word: ${JSON.stringify(protocol.slice(0, 80))}`);
-      return `DCC ${verb} ${protocol} ${writeAddress(fields.address, fields.addressForm)} ${checkNumber(fields.port, 65535, 'port')}${token}`;
-    }
-    case 'resume':
-    case 'accept':
-      return `DCC ${fields.kind.toUpperCase()} ${writeFilename(fields.filename)} ${checkNumber(fields.port, 65535, 'port')} ${checkNumber(fields.position, MAX_NUMBER, 'position')}${token}`;
   }
 }

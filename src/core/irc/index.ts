@@ -21,10 +21,14 @@ export {
   type DccAddress, type DccAddressForm,
 } from './dcc-address.js';
 export {
-  parseDcc, formatDcc, MAX_DCC_BODY_BYTES, MAX_DCC_VERB_LENGTH, MAX_DCC_TOKEN_LENGTH,
-  type DccKind, type DccFault, type DccOffer, type DccSendOffer, type DccChatOffer, type DccResumeOffer,
-  type DccOtherOffer, type DccResult, type DccOfferFields, type FilenameForm, type DccFilename,
-  type DccEndpointFields, type DccTokenField,
+  dccLayoutOf, MAX_DCC_VERB_LENGTH, MAX_DCC_TOKEN_LENGTH, MAX_DCC_NUMBER,
+  type DccKind, type DccField, type DccLayout,
+} from './dcc-layout.js';
+export {
+  parseDcc, MAX_DCC_BODY_BYTES,
+  type DccFault, type DccOffer, type DccSendOffer, type DccChatOffer, type DccResumeOffer,
+  type DccOtherOffer, type DccResult, type FilenameForm, type DccFilename, type DccEndpointFields, type DccTokenField,
 } from './dcc.js';
+export { formatDcc, type DccOfferFields } from './dcc-format.js';
 export { dccEdits, rewriteDccOffer, type DccRewritable, type DccReplacement } from './dcc-rewrite.js';
 export { scanDcc, type DccScan, type DccScanFault, type DccScanOptions, type FoundDcc } from './dcc-scan.js';
