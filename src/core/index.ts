@@ -16,6 +16,17 @@ export * from './stream/translator.js';
 export { setLineScanBackend } from './stream/line-scan-backend.js';
 export * from './alg/index.js';
 export * from './ftp/index.js';
+// IRC DCC: the translator and its module, and the DCC/CTCP helpers a user needs to write or read
+// offers (the span-level parsers stay internal: src/core/irc/index.ts).
+export {
+  IrcTranslator, ircAlg, DEFAULT_IRC_POLICY, DEFAULT_IRC_MAX_LINE_LENGTH, IRC_REFUSAL_TEXTS,
+  IRC_COMMAND_RULES, IRC_LINE_READING, DCC_RULES, OFFER_RULES,
+  parseDcc, formatDcc, scanDcc, rewriteDccOffer, formatCtcp, formatMessage, parseMessage,
+  ipv4ToDccInteger, ipv4FromDccInteger, formatDccAddress,
+  type IrcAlgOptions, type IrcPolicy, type IrcTranslatorOptions, type IrcRefusalReason, type IrcEvent,
+  type DccOffer, type DccSendOffer, type DccChatOffer, type DccResumeOffer, type DccOtherOffer, type DccResult,
+  type DccOfferFields, type DccReplacement, type DccScan, type DccAddressForm, type IrcMessage, type MessageResult,
+} from './irc/index.js';
 export * from './relay/index.js';
 export * from './mapping/index.js';
 export * from './nat/index.js';

@@ -6,6 +6,14 @@
  * misuse of the API throws NatAlgError.
  */
 
+export { IrcTranslator } from './translator.js';
+export { ircAlg, type IrcAlgOptions } from './module.js';
+export {
+  DEFAULT_IRC_POLICY, DEFAULT_IRC_MAX_LINE_LENGTH,
+  type IrcPolicy, type IrcTranslatorOptions, type IrcRefusalReason, type IrcEvent,
+} from './types.js';
+export { REFUSAL_TEXTS as IRC_REFUSAL_TEXTS } from './policy.js';
+export { COMMAND_RULES as IRC_COMMAND_RULES, DCC_RULES, OFFER_RULES, LINE_READING as IRC_LINE_READING } from './rules.js';
 export { applyEdits, type Edit, type Span } from './span.js';
 export {
   parseMessage, messageText, formatMessage, MAX_MESSAGE_BYTES, MAX_TAGS_BYTES, MAX_PARAMS,
