@@ -16,10 +16,10 @@
  *
  * A reading names an endpoint a client would connect to unless its port is 0 or its address lies
  * in 0.0.0.0/8 other than 0.0.0.0 itself (unroutable; 0.0.0.0 and :: reach the client's own host
- * on Linux). An offer whose readings name any endpoint other than the strict one is ambiguous.
- * Readings that take the address from inside the filename count; readings that only shift the
- * strict fields (the port read as an address because a client expects no token) do not: that is
- * the offer format itself, the same with or without a gateway.
+ * on Linux). An offer with a reading that names an endpoint in other words than the strict
+ * address and port is ambiguous. Readings that take the address from inside the filename count;
+ * readings that only shift the strict fields (the port read as an address because a client
+ * expects no token) do not: that is the offer format itself, the same with or without a gateway.
  */
 
 import { parseIPv6 } from '../net/ip.js';
@@ -166,22 +166,13 @@ function reachable(a: LenientAddress): boolean {
   return a.v4 === 0 || a.v4 >= 2 ** 24;
 }
 
-function sameEndpoint(a: LenientAddress, port: number, offer: DccSendOffer | DccChatOffer, strictV4: number | null): boolean {
-  if (port !== offer.port) return false;
-  if ('v6' in a) {
-    const bytes = parseIPv6(a.v6);
-    const strict = parseIPv6(offer.address);
-    return bytes !== null && strict !== null && bytes.every((x, i) => x === strict[i]);
-  }
-  return strictV4 !== null && a.v4 === strictV4;
-}
-
 /**
  * Whether a lenient client could read `offer` (parsed strictly from `line`, its CTCP body ending
- * at `bodyEnd`) as an endpoint other than the strict one. `strictV4` is the strict address as a
- * number (IPv4), or null (IPv6).
+ * at `bodyEnd`) as an endpoint in other words than the strict reading's address and port. Those
+ * are the only words the gateway rewrites: an endpoint read anywhere else would reach the other
+ * side as the offerer wrote it.
  */
-export function isAmbiguous(line: Uint8Array, offer: DccSendOffer | DccChatOffer, bodyEnd: number, strictV4: number | null): boolean {
+export function isAmbiguous(line: Uint8Array, offer: DccSendOffer | DccChatOffer, bodyEnd: number): boolean {
   // The words after the verb, split at blanks and ignoring quotes.
   const words = blankWords(line, offer.verbSpan.end, bodyEnd);
   const candidates: [Span, Span][] = [];
@@ -202,11 +193,10 @@ export function isAmbiguous(line: Uint8Array, offer: DccSendOffer | DccChatOffer
     if (after.length >= 2) candidates.push([after[0]!, after[1]!]);
   }
   for (const [aw, pw] of candidates) {
+    if (aw.start === offer.addressSpan.start && aw.end === offer.addressSpan.end && pw.start === offer.portSpan.start && pw.end === offer.portSpan.end) continue;
     const a = readAddress(line, aw);
     if (a === null || !reachable(a)) continue;
-    const port = readPort(line, pw);
-    if (port === 0) continue;
-    if (!sameEndpoint(a, port, offer, strictV4)) return true;
+    if (readPort(line, pw) !== 0) return true;
   }
   return false;
 }

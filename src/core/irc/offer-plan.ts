@@ -6,7 +6,7 @@
  * (rules.ts): a data channel, a hidden address, a mapped port, or a refusal of the whole line.
  */
 
-import { endpoint, ipv4ToNumber, type Endpoint } from '../net/ip.js';
+import { endpoint, type Endpoint } from '../net/ip.js';
 import { ctcpTagIs } from './ctcp.js';
 import type { DccChatOffer, DccOffer, DccResumeOffer, DccSendOffer } from './dcc.js';
 import { scanDcc, type DccScan } from './dcc-scan.js';
@@ -118,8 +118,7 @@ function planOffer(line: Uint8Array, offer: DccOffer, bodyEnd: number, ctx: Plan
 function planEndpointOffer(line: Uint8Array, offer: DccSendOffer | DccChatOffer, bodyEnd: number, ctx: PlanContext): OfferStep | null | IrcRefusalReason {
   const { o, sender } = ctx;
   const rule = OFFER_RULES[sender];
-  const v4 = offer.address.includes(':') ? null : ipv4ToNumber(offer.address);
-  if (isAmbiguous(line, offer, bodyEnd, v4)) return 'ambiguous-offer';
+  if (isAmbiguous(line, offer, bodyEnd)) return 'ambiguous-offer';
   const named = endpoint(offer.address, offer.port);
   if (offer.passive) {
     // The other side is asked to listen: no connection comes here.
