@@ -9,19 +9,24 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import {
+  builtinAlgs,
   endpoint,
   ftpAlg,
+  ircAlg,
   NatAlgError,
   MappedPortSource,
   prefixOf,
   type DataPortSource,
   type Endpoint,
+  type AlgModule,
   type FtpAlgOptions,
+  type IrcAlgOptions,
   type RelayEvent,
 } from '../core/index.js';
 import { SessionDriver, type HandleCounter } from './session-driver.js';
 import type {
   AlgProxyOptions,
+  IrcProxyOptions,
   FtpProxy,
   FtpProxyEvents,
   FtpProxyLogEntry,
@@ -41,9 +46,18 @@ function secureRandom(): number {
   return randomBytes(4).readUInt32BE(0) / 0x1_0000_0000;
 }
 
-/** A relay for any ALG module (FTP, IRC, one of your own). */
+/**
+ * A relay for any ALG module (FTP, IRC, one of your own), given as a module or by the name of a
+ * built-in one (`'ftp'`, `'irc'`).
+ */
 export function createAlgProxy<O>(options: AlgProxyOptions<O>): FtpProxy {
-  return new ProxyServer<O>(options);
+  const alg = options.alg;
+  if (typeof alg === 'string') {
+    const found = builtinAlgs.find(alg);
+    if (found === null) throw new NatAlgError('invalid-argument', `no built-in ALG named ${JSON.stringify(alg)} (known: ${builtinAlgs.names.join(', ')})`);
+    return new ProxyServer<O>({ ...options, alg: found as AlgModule<O> });
+  }
+  return new ProxyServer<O>({ ...options, alg });
 }
 
 /** A relay for FTP: createAlgProxy with the FTP module. */
@@ -53,12 +67,22 @@ export function createFtpProxy(options: FtpProxyOptions): FtpProxy {
   return new ProxyServer<FtpAlgOptions>({ ...rest, alg: ftpAlg, algOptions });
 }
 
+/** A relay for IRC with DCC: createAlgProxy with the IRC module. */
+export function createIrcProxy(options: IrcProxyOptions): FtpProxy {
+  const { policy, ...rest } = options;
+  const algOptions: IrcAlgOptions = policy !== undefined ? { policy } : {};
+  return new ProxyServer<IrcAlgOptions>({ ...rest, alg: ircAlg, algOptions });
+}
+
 /** What maxSessionsPerClient counts by: the IPv4 address, or the IPv6 block. */
 export function clientKey(client: Endpoint, prefixLength6 = DEFAULT_CLIENT_PREFIX6): string {
   return client.family === 6 ? prefixOf(client.address, prefixLength6) : client.address;
 }
 
-function validate<O>(options: AlgProxyOptions<O>): void {
+/** Proxy options with the ALG resolved to its module. */
+type ResolvedProxyOptions<O> = AlgProxyOptions<O> & { readonly alg: AlgModule<O> };
+
+function validate<O>(options: ResolvedProxyOptions<O>): void {
   const u = options.upstream;
   if (!u || typeof u.host !== 'string' || u.host.length === 0) {
     throw new NatAlgError('invalid-argument', 'upstream.host is required');
@@ -85,7 +109,7 @@ function validate<O>(options: AlgProxyOptions<O>): void {
 }
 
 class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
-  private readonly options: AlgProxyOptions<O>;
+  private readonly options: ResolvedProxyOptions<O>;
   private readonly server: net.Server;
   private readonly ports: DataPortSource | undefined;
   private readonly drivers = new Set<SessionDriver>();
@@ -103,7 +127,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private accepting = true;
   private waiters: Array<() => void> = [];
 
-  constructor(options: AlgProxyOptions<O>) {
+  constructor(options: ResolvedProxyOptions<O>) {
     super();
     validate(options);
     this.options = options;
@@ -227,19 +251,22 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     const mine = this.perClient.get(who) ?? 0;
     const mineUnauth = this.unauthenticated.get(who) ?? 0;
     const refusal = !this.accepting
-      ? { reason: 'shutting down', reply: '421 Service shutting down' }
+      ? { reason: 'shutting down', reply: 'Service shutting down' }
       : this.sessionCount >= maxTotal
-        ? { reason: 'too many sessions', reply: '421 Too many connections' }
+        ? { reason: 'too many sessions', reply: 'Too many connections' }
         : mine >= maxPer
-          ? { reason: 'too many sessions from this client', reply: '421 Too many connections from your address' }
+          ? { reason: 'too many sessions from this client', reply: 'Too many connections from your address' }
           : mineUnauth >= maxUnauth
-            ? { reason: 'too many sessions from this client not logged in', reply: '421 Too many connections from your address not logged in' }
+            ? { reason: 'too many sessions from this client not logged in', reply: 'Too many connections from your address not logged in' }
             : null;
     if (refusal !== null) {
       this.emit('session-refused', { client, reason: refusal.reason });
       this.log({ level: 'warn', event: 'session-refused', client, reason: refusal.reason });
       socket.resume();
-      socket.end(`${refusal.reply}\r\n`);
+      // The ALG's goodbye line (FTP: `421 ...`, IRC: `ERROR :...`).
+      const farewell = this.options.alg.farewell(refusal.reply);
+      if (farewell !== null) socket.end(farewell);
+      else socket.end();
       const t = setTimeout(() => socket.destroy(), REFUSE_LINGER_MS);
       t.unref();
       socket.once('close', () => clearTimeout(t));
