@@ -7,9 +7,20 @@
 //   receive  wait for a DCC SEND offer and fetch it. Normal: connect to the offered address and
 //            port. Passive offer (port 0 and a token): listen, answer with our address and port
 //            and the token, accept the sender's connection.
-//   idle     register, send each --send-hex (raw bytes, after --peer is online when given),
+//   idle     register, send each --send-hex (raw bytes, after --peer is online when given) and
+//            with --send-endless N a PRIVMSG of N more bytes that never ends,
 //            report every PRIVMSG and NOTICE received, and quit after --linger-ms or as soon as a
 //            PRIVMSG with the text --quit-on arrives.
+//   chat-offer   offer a DCC CHAT to --peer, accept its connection, send "hello from NICK",
+//            read one line back. chat-accept: wait for a DCC CHAT offer, connect, read a line,
+//            answer "hello from NICK".
+//
+// Resume (--resume-from N, receive role): answer a normal offer with DCC RESUME at position N,
+// wait for the sender's DCC ACCEPT, then fetch the rest (acknowledging N + bytes received). The
+// sender answers a RESUME naming its offer's port with ACCEPT and serves from that position.
+// --bytewise writes every line the client sends one byte per write (TCP_NODELAY), so that an
+// offer reaches the relay in as many segments as it has bytes. NOTICEs from a server-like prefix
+// (no '!') are reported as {"event":"notice"} in every role.
 //
 // The receiver acknowledges as DCC SEND receivers do: after every chunk, the total received so
 // far as a 4-byte big-endian number (modulo 2^32). The sender closes after the final one.
@@ -24,10 +35,10 @@ import { connect, createServer, isIPv6 } from 'node:net';
 const USAGE = `usage: irc-client.mjs --host H --port P --nick N [--role send|receive|idle] [--peer NICK]
   [--file PATH] [--name NAME] [--passive] [--address-form integer|ipv4-text|ipv6] [--advertise ADDR]
   [--advertise-port N] [--dcc-listen ADDR] [--out PATH] [--timeout-ms N] [--connect-timeout-ms N] [--linger-ms N]
-  [--send-hex HEX]... [--quit-on TEXT]`;
+  [--send-hex HEX]... [--quit-on TEXT] [--resume-from N] [--bytewise] [--send-endless N]`;
 
 function parseArgs(argv) {
-  const o = { role: 'idle', timeoutMs: 30000, connectTimeoutMs: 5000, lingerMs: 0, passive: false, sendHex: [] };
+  const o = { role: 'idle', timeoutMs: 30000, connectTimeoutMs: 5000, lingerMs: 0, passive: false, sendHex: [], resumeFrom: 0, bytewise: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -53,12 +64,16 @@ function parseArgs(argv) {
       case '--linger-ms': o.lingerMs = Number(v()); break;
       case '--send-hex': o.sendHex.push(v()); break;
       case '--quit-on': o.quitOn = v(); break;
+      case '--resume-from': o.resumeFrom = Number(v()); break;
+      case '--bytewise': o.bytewise = true; break;
+      case '--send-endless': o.sendEndless = Number(v()); break;
       default: fail('args', `unknown argument ${a}\n${USAGE}`);
     }
   }
   if (!o.host || !Number.isInteger(o.port) || !o.nick) fail('args', USAGE);
-  if (!['send', 'receive', 'idle'].includes(o.role)) fail('args', `unknown role ${o.role}`);
+  if (!['send', 'receive', 'idle', 'chat-offer', 'chat-accept'].includes(o.role)) fail('args', `unknown role ${o.role}`);
   if (o.role === 'send' && (!o.peer || !o.file)) fail('args', 'send needs --peer and --file');
+  if (o.role === 'chat-offer' && !o.peer) fail('args', 'chat-offer needs --peer');
   return o;
 }
 
@@ -110,8 +125,25 @@ let irc;
 let registered = false;
 const lineHandlers = [];
 
+/** Writes queued one byte at a time (--bytewise), kept in order with whole writes. */
+let bytewiseQueue = Promise.resolve();
+
+function writeRaw(bytes) {
+  if (!opts.bytewise) {
+    irc.write(bytes);
+    return;
+  }
+  const buf = Buffer.from(bytes);
+  bytewiseQueue = bytewiseQueue.then(async () => {
+    for (let i = 0; i < buf.length; i++) {
+      irc.write(buf.subarray(i, i + 1));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  });
+}
+
 function send(line) {
-  irc.write(line + '\r\n');
+  writeRaw(Buffer.from(line + '\r\n', 'latin1'));
 }
 
 function onLine(handler) {
@@ -149,6 +181,7 @@ function connectIrc() {
     });
     irc.once('connect', () => {
       clearTimeout(timer);
+      irc.setNoDelay(true);
       report('connected', { local: irc.localAddress, remote: irc.remoteAddress });
       send(`NICK ${opts.nick}`);
       send(`USER ${opts.nick} 0 * :nat-alg lab client`);
@@ -169,6 +202,9 @@ function connectIrc() {
           resolve();
         }
         if (msg.command === '433') fail('register', `nickname ${opts.nick} is in use`);
+        if (msg.command === 'NOTICE' && msg.prefix !== null && !msg.prefix.includes('!') && registered) {
+          report('notice', { from: msg.prefix, text: msg.params[msg.params.length - 1] ?? '', line });
+        }
         // After our QUIT the server says ERROR and closes: that is the goodbye, not a failure.
         if (msg.command === 'ERROR' && !quitting) fail('irc', `server said ${line}`);
         for (const h of [...lineHandlers]) h(msg, line);
@@ -236,8 +272,8 @@ function waitForOffer(filter = () => true) {
 
 // --- DCC data connections ------------------------------------------------------------------------
 
-/** Serve `data` on a connected socket: write it, then wait for the final acknowledgement. */
-function serveFile(sock, data) {
+/** Serve `data` from `start` on a connected socket: write it, then wait for the final acknowledgement. */
+function serveFile(sock, data, start = 0) {
   return new Promise((resolve) => {
     const finalAck = data.length % 2 ** 32;
     let pending = Buffer.alloc(0);
@@ -259,16 +295,16 @@ function serveFile(sock, data) {
     sock.on('close', () => {
       if (lastAck !== finalAck) fail('dcc', `the receiver closed after acknowledging ${lastAck} of ${data.length} bytes`);
     });
-    sock.write(data);
-    if (data.length === 0) resolve({ acks, lastAck });
+    sock.write(data.subarray(start));
+    if (data.length === start) resolve({ acks, lastAck });
   });
 }
 
-/** Read `size` bytes from a connected socket, acknowledging every chunk. */
-function receiveFile(sock, size) {
+/** Read bytes `start` to `size` from a connected socket, acknowledging every chunk (as positions in the file). */
+function receiveFile(sock, size, start = 0) {
   return new Promise((resolve) => {
     const chunks = [];
-    let got = 0;
+    let got = start;
     let acks = 0;
     let finished = false;
     sock.on('data', (d) => {
@@ -290,6 +326,7 @@ function receiveFile(sock, size) {
     sock.on('close', () => {
       if (got < size) fail('dcc', `the sender closed after ${got} of ${size} bytes`);
     });
+    if (start >= size) resolve({ data: Buffer.alloc(0), acks });
   });
 }
 
@@ -332,6 +369,7 @@ function quoteName(name) {
 
 async function runSend() {
   const data = readFileSync(opts.file);
+  let start = 0;
   const name = opts.name ?? opts.file.split('/').pop();
   const listenHost = opts.dccListen ?? irc.localAddress;
   const advertised = opts.advertise ?? listenHost;
@@ -341,6 +379,17 @@ async function runSend() {
     const server = await listenOnce(listenHost);
     const port = opts.advertisePort ?? server.address().port;
     const body = `DCC SEND ${quoteName(name)} ${offerAddress(advertised, opts.addressForm)} ${port} ${data.length}`;
+    onLine((msg) => {
+      if (msg.command !== 'PRIVMSG') return;
+      const m = /\x01DCC RESUME (?:"([^"\x01]+)"|([^ \x01]+)) (\d+) (\d+)/i.exec(msg.params[msg.params.length - 1] ?? '');
+      if (!m) return;
+      const resume = { filename: m[1] ?? m[2], port: Number(m[3]), position: Number(m[4]) };
+      report('resume-received', resume);
+      if (resume.port !== port) return; // not our offer (as we named it)
+      start = resume.position;
+      send(`PRIVMSG ${msg.prefix.split('!')[0]} :\x01DCC ACCEPT ${quoteName(resume.filename)} ${port} ${start}\x01`);
+      report('accept-sent', { port, position: start });
+    });
     send(`PRIVMSG ${opts.peer} :\x01${body}\x01`);
     report('offer-sent', { body, address: advertised, port, size: data.length, passive: false, listening: `${listenHost}:${server.address().port}` });
     sock = await accepted(server);
@@ -354,8 +403,8 @@ async function runSend() {
     report('answer-received', answer);
     sock = await dial(answer.address, answer.port);
   }
-  const { acks, lastAck } = await serveFile(sock, data);
-  report('transfer-done', { role: 'sender', bytes: data.length, sha256: sha256(data), acks, lastAck });
+  const { acks, lastAck } = await serveFile(sock, data, start);
+  report('transfer-done', { role: 'sender', bytes: data.length - start, start, sha256: sha256(data.subarray(start)), acks, lastAck });
   quit();
 }
 
@@ -364,6 +413,7 @@ async function runReceive() {
   report('offer-received', offer);
   if (offer.size === null) fail('offer', 'the offer has no size');
   let sock;
+  let resumeAt = 0;
   if (offer.port === 0) {
     if (offer.token === null) fail('offer', 'port 0 without a token');
     const listenHost = opts.dccListen ?? irc.localAddress;
@@ -376,11 +426,75 @@ async function runReceive() {
     report('answer-sent', { body, address: advertised, port, token: offer.token, listening: `${listenHost}:${server.address().port}` });
     sock = await accepted(server);
   } else {
+    if (opts.resumeFrom > 0) {
+      const sender = (offer.from ?? '').split('!')[0];
+      const accepted = new Promise((resolve) => {
+        onLine((msg) => {
+          if (msg.command !== 'PRIVMSG') return;
+          const m = /\x01DCC ACCEPT (?:"([^"\x01]+)"|([^ \x01]+)) (\d+) (\d+)/i.exec(msg.params[msg.params.length - 1] ?? '');
+          if (m) resolve({ filename: m[1] ?? m[2], port: Number(m[3]), position: Number(m[4]) });
+        });
+      });
+      send(`PRIVMSG ${sender} :\x01DCC RESUME ${quoteName(offer.filename)} ${offer.port} ${opts.resumeFrom}\x01`);
+      report('resume-sent', { port: offer.port, position: opts.resumeFrom });
+      const accept = await accepted;
+      report('accept-received', accept);
+      if (accept.port !== offer.port || accept.position !== opts.resumeFrom) fail('resume', `ACCEPT ${JSON.stringify(accept)} does not match the offer's port ${offer.port}`);
+      resumeAt = accept.position;
+    }
     sock = await dial(offer.address, offer.port);
   }
-  const { data, acks } = await receiveFile(sock, offer.size);
+  const { data, acks } = await receiveFile(sock, offer.size, resumeAt);
   if (opts.out) writeFileSync(opts.out, data);
-  report('transfer-done', { role: 'receiver', bytes: data.length, sha256: sha256(data), acks });
+  report('transfer-done', { role: 'receiver', bytes: data.length, start: resumeAt, sha256: sha256(data), acks });
+  quit();
+}
+
+function readLine(sock) {
+  return new Promise((resolve) => {
+    let buf = '';
+    sock.setEncoding('latin1');
+    const onData = (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        sock.off('data', onData);
+        resolve(buf.slice(0, nl).replace(/\r$/, ''));
+      }
+    };
+    sock.on('data', onData);
+    sock.on('error', (err) => fail('chat', err.message));
+  });
+}
+
+async function runChatOffer() {
+  const listenHost = opts.dccListen ?? irc.localAddress;
+  const advertised = opts.advertise ?? listenHost;
+  await waitForNick(opts.peer);
+  const server = await listenOnce(listenHost);
+  const port = opts.advertisePort ?? server.address().port;
+  const body = `DCC CHAT chat ${offerAddress(advertised, opts.addressForm)} ${port}`;
+  send(`PRIVMSG ${opts.peer} :\x01${body}\x01`);
+  report('offer-sent', { body, address: advertised, port });
+  const sock = await accepted(server);
+  sock.write(`hello from ${opts.nick}\n`);
+  report('chat-line', { text: await readLine(sock) });
+  sock.end();
+  quit();
+}
+
+async function runChatAccept() {
+  const offer = await new Promise((resolve) => {
+    onLine((msg, line) => {
+      if (msg.command !== 'PRIVMSG') return;
+      const m = /\x01DCC CHAT chat ([^ \x01]+) (\d+)/i.exec(msg.params[msg.params.length - 1] ?? '');
+      if (m) resolve({ from: msg.prefix, line, ...readOfferAddress(m[1]), port: Number(m[2]) });
+    });
+  });
+  report('offer-received', offer);
+  const sock = await dial(offer.address, offer.port);
+  report('chat-line', { text: await readLine(sock) });
+  sock.end(`hello from ${opts.nick}\n`);
   quit();
 }
 
@@ -394,8 +508,13 @@ async function runIdle() {
   });
   if (opts.peer && opts.sendHex.length > 0) await waitForNick(opts.peer);
   for (const hex of opts.sendHex) {
-    irc.write(Buffer.from(hex, 'hex'));
+    writeRaw(Buffer.from(hex, 'hex'));
     report('sent-raw', { hex });
+  }
+  if (opts.sendEndless !== undefined) {
+    // A line that never ends: a PRIVMSG start and N more bytes, no line end.
+    writeRaw(Buffer.from(`PRIVMSG ${opts.peer ?? '*'} :${'x'.repeat(opts.sendEndless)}`, 'latin1'));
+    report('sent-endless', { bytes: opts.sendEndless });
   }
   setTimeout(() => quit(), opts.lingerMs);
 }
@@ -410,5 +529,11 @@ switch (opts.role) {
     break;
   case 'idle':
     await runIdle();
+    break;
+  case 'chat-offer':
+    await runChatOffer();
+    break;
+  case 'chat-accept':
+    await runChatAccept();
     break;
 }

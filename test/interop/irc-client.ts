@@ -13,7 +13,7 @@ import type { Side, Topology } from './netns.js';
 
 export const IRC_CLIENT_SCRIPT = join(import.meta.dirname, 'irc-client.mjs');
 
-export type IrcClientRole = 'send' | 'receive' | 'idle';
+export type IrcClientRole = 'send' | 'receive' | 'idle' | 'chat-offer' | 'chat-accept';
 
 export interface IrcClientOptions {
   readonly host: string;
@@ -46,6 +46,12 @@ export interface IrcClientOptions {
   readonly sendRaw?: readonly Uint8Array[];
   /** idle: quit as soon as a PRIVMSG with this text arrives (instead of after lingerMs). */
   readonly quitOn?: string;
+  /** receive: ask to resume at this position (DCC RESUME/ACCEPT) before fetching the rest. */
+  readonly resumeFrom?: number;
+  /** Write every line one byte per write. */
+  readonly bytewise?: boolean;
+  /** idle: after the raw bytes, a PRIVMSG to `peer` of this many more bytes without a line end. */
+  readonly sendEndless?: number;
 }
 
 /** One line of the client's report. `event` names the step; the other fields depend on it. */
@@ -72,6 +78,9 @@ export function ircClientArgs(o: IrcClientOptions): string[] {
   add('--connect-timeout-ms', o.connectTimeoutMs);
   add('--linger-ms', o.lingerMs);
   add('--quit-on', o.quitOn);
+  add('--resume-from', o.resumeFrom);
+  if (o.bytewise === true) args.push('--bytewise');
+  add('--send-endless', o.sendEndless);
   for (const raw of o.sendRaw ?? []) args.push('--send-hex', Buffer.from(raw).toString('hex'));
   return args;
 }

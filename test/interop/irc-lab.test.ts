@@ -1,9 +1,9 @@
 // The IRC lab without any translation (there is no IRC relay yet): ngircd and two scripted
 // clients (irc-client.mjs) all in the 'out' namespace, where the clients reach each other
 // directly, transferring a 1 MiB file by DCC SEND both ways, normal and passive (reverse), over
-// IPv4 and IPv6, checked by sha256. This proves the lab before a relay is put into it. The last
-// test records what the relay will have to fix: a client in 'in' cannot reach ngircd in 'out',
-// because the gateway does not forward.
+// IPv4 and IPv6, checked by sha256. This proves the lab without a relay in it; the last test
+// records what the relay (irc-relay.test.ts) is for: a client in 'in' cannot reach ngircd in
+// 'out', because the gateway does not forward.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,8 +153,8 @@ describe.skipIf(missing.length > 0)(`ngircd lab in network namespaces${missing.l
     expect(errors).toEqual([expect.stringMatching(/ 421 rawalice @time=\S+ :Unknown command$/), expect.stringMatching(/ 461 rawalice PRIVMSG :Syntax error$/)]);
   }, 30_000);
 
-  // What the IRC relay is for: today nothing joins 'in' to 'out'. When the relay test exists it
-  // will run the same clients with the sender in 'in', through the relay on the gateway.
+  // What the IRC relay is for: nothing joins 'in' to 'out' but the relay on the gateway
+  // (irc-relay.test.ts runs the same clients through it).
   it.each([
     ['IPv4', OUTSIDE.host4],
     ['IPv6', OUTSIDE.host6],
