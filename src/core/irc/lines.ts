@@ -16,7 +16,7 @@ import { lineText, recordOffers, rewriteLine, type HeldLine } from './held-lines
 import { drainLocalLines, noticeLine, queueLocalLine, safeWord, starttlsRefusalLine } from './local-lines.js';
 import { planLine, type LinePlan, type OfferStep } from './offer-plan.js';
 import { REFUSAL_TEXTS } from './policy.js';
-import { COMMAND_RULES, LINE_READING, senderOf, type CommandEffect, type IrcCommand } from './rules.js';
+import { COMMAND_RULES, LINE_READING, senderOf, watchedFirstBytes, type CommandEffect, type IrcCommand } from './rules.js';
 import type { IrcMessage } from './message.js';
 import type { IrcContext, IrcLineEnd, IrcStream } from './state.js';
 import type { IrcRefusalReason } from './types.js';
@@ -29,14 +29,22 @@ type Decision = 'stream' | 'hold' | 'overlong' | 'tls';
 export class IrcLines implements LineReader<IrcLineEnd> {
   private readonly start = new CtcpLineStart();
   private decision: Decision = 'stream';
+  /** The current line's first byte has been looked at (for `lines-with-ctcp-or-command`). */
+  private begun = false;
+  private readonly watched: ReadonlySet<number>;
+  private readonly rule: (typeof LINE_READING)[Direction];
 
   constructor(
     private readonly ctx: IrcContext,
     private readonly direction: Direction,
-  ) {}
+  ) {
+    this.watched = watchedFirstBytes(direction);
+    this.rule = LINE_READING[direction];
+  }
 
   beginLine(): void {
     this.start.reset();
+    this.begun = false;
   }
 
   readStart(s: IrcStream, buf: Uint8Array, from: number, to: number): number {
@@ -44,10 +52,19 @@ export class IrcLines implements LineReader<IrcLineEnd> {
       this.decision = 'tls';
       return from;
     }
-    const rule = LINE_READING[this.direction];
-    if ((this.ctx.state.registered ? rule.afterRegistration : rule.beforeRegistration) === 'every-line') {
+    const reading = this.ctx.state.registered ? this.rule.afterRegistration : this.rule.beforeRegistration;
+    if (reading === 'every-line') {
       this.decision = 'hold';
       return from;
+    }
+    if (reading === 'lines-with-ctcp-or-command' && !this.begun) {
+      this.begun = true;
+      const c = buf[from]!;
+      const letter = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+      if (!letter || this.watched.has(c)) {
+        this.decision = 'hold';
+        return from;
+      }
     }
     const at = this.start.feed(s, buf, from, to, this.ctx.o.policy.maxLineLength);
     if (at >= 0) this.decision = this.start.decision;

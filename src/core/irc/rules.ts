@@ -17,17 +17,21 @@ import type { OfferSender } from './policy.js';
  * - `every-line`: each line is held whole (bounded) and read by the gateway.
  * - `lines-with-ctcp`: a line goes out as it comes unless it carries a \x01 (the only byte that
  *   starts a CTCP, and so a DCC offer, in any client's reading); such a line is held and read.
- *   Either way no line longer than maxLineLength passes.
+ * - `lines-with-ctcp-or-command`: the same, and a line is held too when its first byte could
+ *   start a command of COMMAND_RULES with an effect in that direction (or is no letter: tags, a
+ *   prefix, a blank), so that the gateway reads every such command.
+ * Either way no line longer than maxLineLength passes.
  */
-export type LineReading = 'every-line' | 'lines-with-ctcp';
+export type LineReading = 'every-line' | 'lines-with-ctcp' | 'lines-with-ctcp-or-command';
 
 /**
- * Client lines are few and short, and the gateway reads them all (NICK for the NOTICE target,
- * STARTTLS). Server lines are most of the traffic: every one until registration completes (001),
- * then only those that can carry CTCP.
+ * The gateway reads every client line that may be NICK or STARTTLS, and every server line until
+ * registration completes (001); after that, server lines (most of the traffic) only when they can
+ * carry CTCP. (A server line begins with a prefix, so its command cannot be told from its first
+ * byte: a NICK from the server is seen when the line is read for another reason.)
  */
 export const LINE_READING: Readonly<Record<Direction, { readonly beforeRegistration: LineReading; readonly afterRegistration: LineReading }>> = Object.freeze({
-  'client-to-server': { beforeRegistration: 'every-line', afterRegistration: 'every-line' },
+  'client-to-server': { beforeRegistration: 'lines-with-ctcp-or-command', afterRegistration: 'lines-with-ctcp-or-command' },
   'server-to-client': { beforeRegistration: 'every-line', afterRegistration: 'lines-with-ctcp' },
 });
 
@@ -71,6 +75,21 @@ export const DCC_RULES: Readonly<Record<DccKind, DccAction>> = Object.freeze({
   accept: 'port-of-own-offer',
   other: 'refuse',
 });
+
+/**
+ * The bytes (upper and lower case) a command with an effect in `direction` begins with: a line
+ * of `lines-with-ctcp-or-command` starting with one of them, or with no letter at all, is held.
+ */
+export function watchedFirstBytes(direction: Direction): ReadonlySet<number> {
+  const out = new Set<number>();
+  for (const [command, effects] of Object.entries(COMMAND_RULES)) {
+    if (command === 'other' || effects[direction] === 'none') continue;
+    const c = command.charCodeAt(0);
+    out.add(c);
+    if (c >= 0x41 && c <= 0x5a) out.add(c + 0x20);
+  }
+  return out;
+}
 
 /** Verbs without a layout (dcc-layout.ts) that carry no endpoint and pass unchanged. */
 export const PASSING_OTHER_VERBS: ReadonlySet<string> = new Set(['REJECT']);
