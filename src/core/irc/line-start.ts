@@ -59,14 +59,18 @@ export class CtcpLineStart {
    * Read the current line's first bytes buf[from, to): the index of the deciding byte (the line's
    * first byte when the chunk decides it at once), or -1 when undecided.
    */
+  /** The per-chunk facts for `buf` (a new chunk: a new call of handleData, or new bytes). */
+  private chunkOf(s: IrcStream, buf: Uint8Array, to: number): void {
+    if (buf === this.chunk && s.chunkBase === this.base) return;
+    this.chunk = buf;
+    this.base = s.chunkBase;
+    this.view = chunkView(buf, buf.length);
+    this.lastLF = to > 0 ? buf.lastIndexOf(10, to - 1) : -1;
+    this.ctcpAt = -2;
+  }
+
   feed(s: IrcStream, buf: Uint8Array, from: number, to: number, maxLine: number): number {
-    if (buf !== this.chunk || s.chunkBase !== this.base) {
-      this.chunk = buf;
-      this.base = s.chunkBase;
-      this.view = chunkView(buf, buf.length);
-      this.lastLF = to > 0 ? buf.lastIndexOf(10, to - 1) : -1;
-      this.ctcpAt = -2;
-    }
+    this.chunkOf(s, buf, to);
     if (this.read === 0 && from <= this.lastLF && this.lastLF - from < maxLine) {
       // The line ends in this chunk, within the bound: decided at its first byte.
       const c = this.nextCtcp(buf, from, to);
@@ -96,6 +100,20 @@ export class CtcpLineStart {
     this.read += at - from + 1;
     this.decision = decision;
     return at;
+  }
+
+  /**
+   * The index just after the last LF of buf[from, to) before its next \x01, when the lines up to
+   * there are all within maxLine (each starts at or after `from`); -1 when there is none.
+   */
+  cleared(s: IrcStream, buf: Uint8Array, from: number, to: number, maxLine: number): number {
+    this.chunkOf(s, buf, to);
+    const last = this.lastLF;
+    if (last < from || last - from >= maxLine) return -1;
+    const c = this.nextCtcp(buf, from, to);
+    if (c < 0 || c > last) return last + 1;
+    const lf = buf.lastIndexOf(10, c);
+    return lf >= from ? lf + 1 : -1;
   }
 
   /** The next \x01 in buf[from, to), or -1. Lines only move forward within a chunk. */

@@ -71,6 +71,17 @@ export class IrcLines implements LineReader<IrcLineEnd> {
     return at;
   }
 
+  /**
+   * After registration, server lines up to the chunk's last LF before its next \x01 need no look
+   * each: they carry no \x01 and are within maxLineLength (line-start.ts). Only where nothing
+   * waits for a line's end (the gateway's own lines would).
+   */
+  streamThrough(s: IrcStream, buf: Uint8Array, from: number, to: number): number {
+    if (this.direction !== 'server-to-client' || !this.ctx.state.registered || this.ctx.state.localLines.length > 0) return -1;
+    if (this.rule.afterRegistration !== 'lines-with-ctcp') return -1;
+    return this.start.cleared(s, buf, from, to, this.ctx.o.policy.maxLineLength);
+  }
+
   decide(s: IrcStream): LineMode {
     s.lineEnd = 'none';
     switch (this.decision) {
