@@ -96,3 +96,50 @@ describe.each(Object.entries(SESSIONS))('%s', (_name, segments) => {
     );
   });
 });
+
+describe('a busy channel in large and small chunks', () => {
+  // Long enough for chunks of several KiB (the scanners' eight-byte paths, lines cleared in bulk),
+  // with ACTIONs, offers both ways and a line longer than the bound here and there.
+  const server: string[] = [':irc.test 001 alice :Welcome\r\n'];
+  const client: string[] = ['NICK alice\r\nUSER alice 0 * :A\r\n'];
+  for (let k = 0; k < 1500; k++) {
+    const who = `:n${k % 31}!u@h${k % 31}.example`;
+    if (k % 97 === 0) server.push(`${who} PRIVMSG alice :\x01DCC SEND f${k}.bin 3325256706 ${6000 + k} ${k}\x01\r\n`);
+    else if (k % 13 === 0) server.push(`${who} PRIVMSG #c :\x01ACTION waves ${k}\x01\r\n`);
+    else if (k % 401 === 0) server.push(`${who} PRIVMSG #c :${'long '.repeat(200)}\r\n`);
+    else server.push(`${who} PRIVMSG #c :${'word '.repeat(k % 29)}${k}\r\n`);
+    if (k % 11 === 0) client.push(k % 55 === 0 ? `PRIVMSG bob :\x01DCC SEND r${k}.pdf 3221225994 ${5000 + k} 1\x01\r\n` : `PRIVMSG #c :reply ${k}\r\n`);
+  }
+  const segments: Segment[] = [];
+  for (let k = 0; k < 10; k++) {
+    segments.push(c(client.slice(k * client.length / 10, (k + 1) * client.length / 10).join('')));
+    segments.push(s(server.slice(k * server.length / 10, (k + 1) * server.length / 10).join('')));
+  }
+  const options = { ...OPTIONS, policy: { maxLineLength: 900 } };
+  const whole = run(segments, options, undefined, undefined, true);
+
+  it('translates and refuses what it should (sanity)', () => {
+    expect(whole.events.filter((e) => e.type === 'line-translated').length).toBeGreaterThan(30);
+    expect(whole.events.filter((e) => e.type === 'command-refused').map((e) => (e as { reason: string }).reason)).toContain('line-too-long');
+    checkEdits(segments, whole);
+  });
+
+  it('gives the same bytes and events in random chunks of up to 5000 bytes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 20 }), (sizes) => {
+        let k = 0;
+        const split = (d: Uint8Array): number[] => {
+          const lens: number[] = [];
+          for (let off = 0; off < d.length; ) {
+            const n = Math.min(sizes[k++ % sizes.length]!, d.length - off);
+            lens.push(n);
+            off += n;
+          }
+          return lens;
+        };
+        expect(summary(run(segments, options, undefined, split, true))).toEqual(summary(whole));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
