@@ -13,6 +13,7 @@ type Module = { run(): Promise<BenchResult[]> };
 // module's sockets, worker and garbage would otherwise be in the heap they are measured in.
 const modules: Record<string, () => Promise<Module>> = {
   ftp: () => import('./ftp.js'),
+  irc: () => import('./irc.js'),
   mapping: () => import('./mapping.js'),
   relay: () => import('./relay.js'),
 };

@@ -11,7 +11,8 @@ export type LogFormat = 'text' | 'json';
 /** Where to relay to: an address endpoint, or a host name resolved when a session opens. */
 export type Upstream = { readonly host: string; readonly port: number };
 
-export interface FtpCommandOptions {
+/** What every relay command takes (`nat-alg ftp`, `nat-alg irc`). */
+export interface RelayCommandOptions {
   readonly listen: Endpoint;
   readonly upstream: Upstream;
   readonly publicAddress?: string;
@@ -34,14 +35,28 @@ export interface FtpCommandOptions {
   readonly upstreamConnectTimeoutMs?: number;
   readonly maxLineLength?: number;
   readonly overlongLine?: 'refuse' | 'close';
+}
+
+export interface FtpCommandOptions extends RelayCommandOptions {
   readonly tls?: 'pass' | 'refuse';
 }
 
+export interface IrcCommandOptions extends RelayCommandOptions {
+  /** How long a DCC offer's data channel waits for its peer. */
+  readonly offerTimeoutMs?: number;
+  /** DCC offers waiting for their peer at once per connection. */
+  readonly maxWaitingOffers?: number;
+}
+
+/** The relay commands, and `main` for the command-less help. */
+export type HelpTopic = 'main' | 'ftp' | 'irc';
+
 export type ParsedArgs =
-  | { readonly kind: 'help'; readonly topic: 'main' | 'ftp' }
+  | { readonly kind: 'help'; readonly topic: HelpTopic }
   | { readonly kind: 'version' }
   | { readonly kind: 'ftp'; readonly options: FtpCommandOptions }
-  | { readonly kind: 'usage-error'; readonly message: string; readonly topic: 'main' | 'ftp' };
+  | { readonly kind: 'irc'; readonly options: IrcCommandOptions }
+  | { readonly kind: 'usage-error'; readonly message: string; readonly topic: HelpTopic };
 
 export const DEFAULT_GRACE_MS = 10_000;
 
@@ -49,9 +64,10 @@ export const MAIN_USAGE = `Usage: nat-alg <command> [options]
 
 Commands:
   ftp         run an FTP application-layer gateway (a relay that translates data channels)
+  irc         run an IRC relay that translates DCC offers (file transfers, chats) both ways
 
 Options:
-  -h, --help     show this help (or "nat-alg ftp --help" for the ftp command)
+  -h, --help     show this help (or "nat-alg ftp --help", "nat-alg irc --help")
   --version      print the version
 
 Exit codes: 0 success, 1 runtime failure, 2 usage error.
@@ -112,7 +128,56 @@ The ready line "nat-alg ftp: listening on ..." goes to stdout once clients can c
 Exit codes: 0 success (including shutdown by signal), 1 runtime failure, 2 usage error.
 `;
 
+export const IRC_USAGE = `Usage: nat-alg irc --listen HOST:PORT --upstream HOST:PORT [options]
+
+Relays IRC clients that connect to --listen to the server at --upstream, rewriting the
+address and port of every DCC offer (SEND, CHAT, RESUME/ACCEPT, passive) in both directions
+and relaying the data connections: a client behind the relay can send and receive files.
+IPv6 addresses go in brackets: --listen [::1]:6667
+
+Required:
+  --listen HOST:PORT        address and port to accept clients on (port 0: any free port)
+  --upstream HOST:PORT      the IRC server (an address, or a host name resolved per session)
+
+Options:
+  --public-address IP       address to put in offers to the client instead of the relay's own
+  --data-ports LO-HI        port range for the relay's data listeners (default: any free port)
+  --allow-foreign-address   let the client's offers name another host than the client (unsafe)
+  --allow-low-ports         allow DCC ports below 1024 (unsafe)
+  --log text|json           log format, one line per session event on stderr (default text)
+  --verbose                 also log every translated line
+  --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
+  --max-sessions N          sessions at once; more clients get an ERROR line (default 1000)
+  --max-sessions-per-client N
+                            sessions at once from one client: an IPv4 address or
+                            an IPv6 /64 (default 32)
+  --max-unauthenticated-per-client N
+                            of those, sessions not registered yet (default 8)
+  --idle-timeout SECONDS    close a connection with no complete line and no transfer
+                            for this long (default 600)
+  --login-timeout SECONDS   a client must complete registration (001) within this long
+                            (default 60)
+  --line-timeout SECONDS    a line must be complete within this long of its first byte
+                            (default 30)
+  --offer-timeout SECONDS   how long a DCC offer waits for its peer to connect (default 300)
+  --max-waiting-offers N    DCC offers waiting for their peer per connection; a newer one
+                            retires the oldest (default 16; 1-256)
+  --upstream-connect-timeout SECONDS
+                            upstream connect, and the relay's own data connections,
+                            within this long (default 10)
+  --max-line-length BYTES   longest line held, line end included (default 8703:
+                            IRCv3 tags and a 512-byte message; 512-65536)
+  --overlong-line refuse|close
+                            a longer line: drop it with a NOTICE to the client and go on,
+                            or close the connection with an ERROR line (default refuse)
+  -h, --help                show this help
+
+The ready line "nat-alg irc: listening on ..." goes to stdout once clients can connect.
+Exit codes: 0 success (including shutdown by signal), 1 runtime failure, 2 usage error.
+`;
+
 const BOOLEAN_FLAGS = new Set(['--allow-foreign-address', '--allow-low-ports', '--verbose']);
+/** Value flags of every relay command. */
 const VALUE_FLAGS = new Set([
   '--listen',
   '--upstream',
@@ -127,32 +192,37 @@ const VALUE_FLAGS = new Set([
   '--idle-timeout',
   '--login-timeout',
   '--line-timeout',
-  '--data-listen-timeout',
   '--upstream-connect-timeout',
   '--max-line-length',
   '--overlong-line',
-  '--tls',
 ]);
+/** Value flags of one command only. */
+const COMMAND_FLAGS: Readonly<Record<'ftp' | 'irc', ReadonlySet<string>>> = {
+  ftp: new Set(['--tls', '--data-listen-timeout']),
+  irc: new Set(['--offer-timeout', '--max-waiting-offers']),
+};
+/** The range of --max-line-length per command (each ALG's policy bounds). */
+const LINE_LENGTH_RANGE: Readonly<Record<'ftp' | 'irc', readonly [number, number]>> = { ftp: [128, 1_048_576], irc: [512, 65_536] };
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const [command, ...rest] = argv;
-  if (command === undefined) return { kind: 'usage-error', message: 'missing command (try "nat-alg ftp --help")', topic: 'main' };
+  if (command === undefined) return { kind: 'usage-error', message: 'missing command (try "nat-alg --help")', topic: 'main' };
   if (command === '-h' || command === '--help' || command === 'help') return { kind: 'help', topic: 'main' };
   if (command === '--version' || command === '-V') return { kind: 'version' };
-  if (command !== 'ftp') {
+  if (command !== 'ftp' && command !== 'irc') {
     const what = command.startsWith('-') ? `unknown option ${command}` : `unknown command ${JSON.stringify(command)}`;
     return { kind: 'usage-error', message: what, topic: 'main' };
   }
-  return parseFtp(rest);
+  return parseRelay(command, rest);
 }
 
-function parseFtp(argv: readonly string[]): ParsedArgs {
+function parseRelay(topic: 'ftp' | 'irc', argv: readonly string[]): ParsedArgs {
   const values = new Map<string, string>();
   const flags = new Set<string>();
-  const fail = (message: string): ParsedArgs => ({ kind: 'usage-error', message, topic: 'ftp' });
+  const fail = (message: string): ParsedArgs => ({ kind: 'usage-error', message, topic });
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help') return { kind: 'help', topic: 'ftp' };
+    if (arg === '-h' || arg === '--help') return { kind: 'help', topic };
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq >= 0 ? arg.slice(0, eq) : arg;
     if (BOOLEAN_FLAGS.has(name)) {
@@ -160,7 +230,7 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
       flags.add(name);
       continue;
     }
-    if (!VALUE_FLAGS.has(name)) {
+    if (!VALUE_FLAGS.has(name) && !COMMAND_FLAGS[topic].has(name)) {
       return fail(arg.startsWith('-') ? `unknown option ${name}` : `unexpected argument ${JSON.stringify(arg)}`);
     }
     let value: string | undefined;
@@ -219,14 +289,16 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
   }
 
   const limits: {
-    -readonly [K in 'maxSessions' | 'maxSessionsPerClient' | 'maxUnauthenticatedPerClient' | 'maxPendingDataChannelsPerClient' | 'maxLineLength']?: number;
+    -readonly [K in 'maxSessions' | 'maxSessionsPerClient' | 'maxUnauthenticatedPerClient' | 'maxPendingDataChannelsPerClient' | 'maxLineLength' | 'maxWaitingOffers']?: number;
   } = {};
+  const [minLine, maxLine] = LINE_LENGTH_RANGE[topic];
   for (const [flag, key, min, max] of [
     ['--max-sessions', 'maxSessions', 1, 9_999_999],
     ['--max-sessions-per-client', 'maxSessionsPerClient', 1, 9_999_999],
     ['--max-unauthenticated-per-client', 'maxUnauthenticatedPerClient', 1, 9_999_999],
     ['--max-pending-data-channels-per-client', 'maxPendingDataChannelsPerClient', 1, 9_999_999],
-    ['--max-line-length', 'maxLineLength', 128, 1_048_576],
+    ['--max-line-length', 'maxLineLength', minLine, maxLine],
+    ['--max-waiting-offers', 'maxWaitingOffers', 1, 256],
   ] as const) {
     const v = values.get(flag);
     if (v === undefined) continue;
@@ -236,7 +308,7 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
     limits[key] = Number(v);
   }
   const timeouts: {
-    -readonly [K in 'idleTimeoutMs' | 'loginTimeoutMs' | 'lineTimeoutMs' | 'dataListenTimeoutMs' | 'upstreamConnectTimeoutMs']?: number;
+    -readonly [K in 'idleTimeoutMs' | 'loginTimeoutMs' | 'lineTimeoutMs' | 'dataListenTimeoutMs' | 'upstreamConnectTimeoutMs' | 'offerTimeoutMs']?: number;
   } = {};
   for (const [flag, key] of [
     ['--idle-timeout', 'idleTimeoutMs'],
@@ -244,6 +316,7 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
     ['--line-timeout', 'lineTimeoutMs'],
     ['--data-listen-timeout', 'dataListenTimeoutMs'],
     ['--upstream-connect-timeout', 'upstreamConnectTimeoutMs'],
+    ['--offer-timeout', 'offerTimeoutMs'],
   ] as const) {
     const v = values.get(flag);
     if (v === undefined) continue;
@@ -264,9 +337,9 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
     choices.tls = tls;
   }
 
-  return {
-    kind: 'ftp',
-    options: {
+  const { maxWaitingOffers, ...commonLimits } = limits;
+  const { offerTimeoutMs, ...commonTimeouts } = timeouts;
+  const common: RelayCommandOptions = {
       listen,
       upstream,
       ...(publicAddress !== undefined ? { publicAddress } : {}),
@@ -276,11 +349,21 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
       log,
       verbose: flags.has('--verbose'),
       graceMs,
-      ...limits,
-      ...timeouts,
-      ...choices,
-    },
+      ...commonLimits,
+      ...commonTimeouts,
+      ...(choices.overlongLine !== undefined ? { overlongLine: choices.overlongLine } : {}),
   };
+  if (topic === 'irc') {
+    return {
+      kind: 'irc',
+      options: {
+        ...common,
+        ...(offerTimeoutMs !== undefined ? { offerTimeoutMs } : {}),
+        ...(maxWaitingOffers !== undefined ? { maxWaitingOffers } : {}),
+      },
+    };
+  }
+  return { kind: 'ftp', options: { ...common, ...(choices.tls !== undefined ? { tls: choices.tls } : {}) } };
 }
 
 /** An address endpoint, or a DNS name with a port; a message when neither. */

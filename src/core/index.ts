@@ -37,6 +37,15 @@ export type { Direction, StreamEdit, StreamTranslator } from './stream/translato
 export { setLineScanBackend } from './stream/line-scan-backend.js';
 export * from './alg/index.js';
 export * from './ftp/index.js';
+// IRC DCC: the translator, its module and policy, and the DCC offer parser and formatters a user
+// needs to write or read offers (the line, CTCP and rule-table internals stay in src/core/irc).
+export {
+  IrcTranslator, ircAlg, DEFAULT_IRC_POLICY, DEFAULT_IRC_MAX_LINE_LENGTH,
+  parseDcc, formatDcc, rewriteDccOffer, ipv4ToDccInteger, ipv4FromDccInteger,
+  type IrcAlgOptions, type IrcPolicy, type IrcTranslatorOptions, type IrcRefusalReason, type IrcEvent,
+  type DccOffer, type DccSendOffer, type DccChatOffer, type DccResumeOffer, type DccOtherOffer, type DccResult,
+  type DccOfferFields, type DccReplacement, type DccAddressForm,
+} from './irc/index.js';
 export * from './relay/index.js';
 export * from './mapping/index.js';
 export * from './nat/index.js';

@@ -1,6 +1,7 @@
 /**
  * nat-alg/node: node:net adapters around the pure core.
  * - createFtpProxy: an FTP ALG relay (net.Server style) driving one FtpRelaySession per client.
+ * - createIrcProxy: an IRC relay translating DCC offers; createAlgProxy for any ALG by module or name.
  * - createFtpTranslatorStreams: the control-channel translator as two Transform streams.
  * The library never prints: observe it through events and the `logger` option.
  * NatAlgError is re-exported so that `err instanceof NatAlgError` needs no second import; it is
@@ -9,7 +10,7 @@
 
 export { NatAlgError, type NatAlgErrorCode, type NatAlgErrorKind } from '../core/errors.js';
 
-export { createAlgProxy, createFtpProxy, defaultMaxPendingDataChannelsPerClient } from './proxy.js';
+export { createAlgProxy, createFtpProxy, createIrcProxy, defaultMaxPendingDataChannelsPerClient } from './proxy.js';
 export { createFtpTranslatorStreams } from './streams.js';
 export type { FtpTranslatorStreams, FtpTranslatorStreamsOptions } from './streams.js';
 export type * from './types.js';

@@ -9,14 +9,18 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import {
+  builtinAlgs,
   ClientWaitingBudgets,
   endpoint,
   ftpAlg,
+  ircAlg,
   NatAlgError,
   MappedPortSource,
   type DataPortSource,
   type Endpoint,
+  type AlgModule,
   type FtpAlgOptions,
+  type IrcAlgOptions,
   type RelayEvent,
 } from '../core/index.js';
 import { prefixOf } from '../core/net/cidr.js';
@@ -24,6 +28,7 @@ import { SessionDriver, type HandleCounter } from './session-driver.js';
 import { LogLimiter } from './log-limiter.js';
 import type {
   AlgProxyOptions,
+  IrcProxyOptions,
   FtpProxy,
   FtpProxyEvents,
   FtpProxyLogEntry,
@@ -61,9 +66,18 @@ function secureRandom(): number {
   return randomBytes(4).readUInt32BE(0) / 0x1_0000_0000;
 }
 
-/** A relay for any ALG module (FTP, IRC, one of your own). */
+/**
+ * A relay for any ALG module (FTP, IRC, one of your own), given as a module or by the name of a
+ * built-in one (`'ftp'`, `'irc'`).
+ */
 export function createAlgProxy<O>(options: AlgProxyOptions<O>): FtpProxy {
-  return new ProxyServer<O>(options);
+  const alg = options.alg;
+  if (typeof alg === 'string') {
+    const found = builtinAlgs.find(alg);
+    if (found === null) throw new NatAlgError('invalid-argument', `no built-in ALG named ${JSON.stringify(alg)} (known: ${builtinAlgs.names.join(', ')})`);
+    return new ProxyServer<O>({ ...options, alg: found as AlgModule<O> });
+  }
+  return new ProxyServer<O>({ ...options, alg });
 }
 
 /** A relay for FTP: createAlgProxy with the FTP module. */
@@ -73,12 +87,22 @@ export function createFtpProxy(options: FtpProxyOptions): FtpProxy {
   return new ProxyServer<FtpAlgOptions>({ ...rest, alg: ftpAlg, algOptions });
 }
 
+/** A relay for IRC with DCC: createAlgProxy with the IRC module. */
+export function createIrcProxy(options: IrcProxyOptions): FtpProxy {
+  const { policy, ...rest } = options;
+  const algOptions: IrcAlgOptions = policy !== undefined ? { policy } : {};
+  return new ProxyServer<IrcAlgOptions>({ ...rest, alg: ircAlg, algOptions });
+}
+
 /** What maxSessionsPerClient counts by: the IPv4 address, or the IPv6 block. */
 export function clientKey(client: Endpoint, prefixLength6 = DEFAULT_CLIENT_PREFIX6): string {
   return client.family === 6 ? prefixOf(client.address, prefixLength6) : client.address;
 }
 
-function validate<O>(options: AlgProxyOptions<O>): void {
+/** Proxy options with the ALG resolved to its module. */
+type ResolvedProxyOptions<O> = AlgProxyOptions<O> & { readonly alg: AlgModule<O> };
+
+function validate<O>(options: ResolvedProxyOptions<O>): void {
   const u = options.upstream;
   if (!u || typeof u.host !== 'string' || u.host.length === 0) {
     throw new NatAlgError('invalid-argument', 'upstream.host is required');
@@ -109,7 +133,7 @@ function validate<O>(options: AlgProxyOptions<O>): void {
 }
 
 class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
-  private readonly options: AlgProxyOptions<O>;
+  private readonly options: ResolvedProxyOptions<O>;
   private readonly server: net.Server;
   private readonly ports: DataPortSource | undefined;
   private readonly drivers = new Set<SessionDriver>();
@@ -134,7 +158,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private accepting = true;
   private waiters: Array<() => void> = [];
 
-  constructor(options: AlgProxyOptions<O>) {
+  constructor(options: ResolvedProxyOptions<O>) {
     super();
     validate(options);
     this.options = options;
@@ -265,13 +289,13 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     const mine = this.perClient.get(who) ?? 0;
     const mineUnauth = this.unauthenticated.get(who) ?? 0;
     const refusal = !this.accepting
-      ? { reason: 'shutting down', reply: '421 Service shutting down' }
+      ? { reason: 'shutting down', reply: 'Service shutting down' }
       : this.sessionCount >= maxTotal
-        ? { reason: 'too many sessions', reply: '421 Too many connections' }
+        ? { reason: 'too many sessions', reply: 'Too many connections' }
         : mine >= maxPer
-          ? { reason: 'too many sessions from this client', reply: '421 Too many connections from your address' }
+          ? { reason: 'too many sessions from this client', reply: 'Too many connections from your address' }
           : mineUnauth >= maxUnauth
-            ? { reason: 'too many sessions from this client not logged in', reply: '421 Too many connections from your address not logged in' }
+            ? { reason: 'too many sessions from this client not logged in', reply: 'Too many connections from your address not logged in' }
             : null;
     if (refusal !== null) {
       this.refuse(socket, client, refusal.reason, refusal.reply);
@@ -345,7 +369,10 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     const t = setTimeout(() => socket.destroy(), REFUSE_FLUSH_MS);
     t.unref();
     socket.once('close', () => clearTimeout(t));
-    socket.end(`${reply}\r\n`, () => socket.destroy());
+    // The ALG's goodbye line (FTP: `421 ...`, IRC: `ERROR :...`), then the socket goes.
+    const farewell = this.options.alg.farewell(reply);
+    if (farewell !== null) socket.end(farewell, () => socket.destroy());
+    else socket.end(() => socket.destroy());
   }
 
   /** A data channel refused over maxPendingDataChannelsPerClient: counted, emitted, logged (limited). */

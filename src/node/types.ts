@@ -13,6 +13,7 @@ import type {
   DataPortSource,
   Endpoint,
   FtpPolicy,
+  IrcPolicy,
   SessionByteCounts,
 } from '../core/index.js';
 
@@ -74,10 +75,15 @@ export interface RelayProxyOptions {
   readonly logger?: (entry: FtpProxyLogEntry) => void;
 }
 
-/** A relay for any ALG: its module and the module's options. */
+/** A relay for any ALG: its module (or a built-in one's name: `'ftp'`, `'irc'`) and the module's options. */
 export interface AlgProxyOptions<O = unknown> extends RelayProxyOptions {
-  readonly alg: AlgModule<O>;
+  readonly alg: AlgModule<O> | string;
   readonly algOptions?: O;
+}
+
+/** A relay for IRC with DCC: `createIrcProxy`. */
+export interface IrcProxyOptions extends RelayProxyOptions {
+  readonly policy?: Partial<IrcPolicy>;
 }
 
 /** A relay for FTP: `createFtpProxy`. */

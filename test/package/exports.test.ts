@@ -57,6 +57,16 @@ const EXPECTED: Record<'nat-alg' | 'nat-alg/node' | 'nat-alg/testing', readonly 
     'find227',
     'find228',
     'find229',
+    // IRC DCC: translator, module, policy, offer parser and formatters
+    'IrcTranslator',
+    'ircAlg',
+    'DEFAULT_IRC_POLICY',
+    'DEFAULT_IRC_MAX_LINE_LENGTH',
+    'parseDcc',
+    'formatDcc',
+    'rewriteDccOffer',
+    'ipv4ToDccInteger',
+    'ipv4FromDccInteger',
     // the relay session for embedders with their own transport
     'RelaySession',
     'FtpRelaySession',
@@ -85,7 +95,7 @@ const EXPECTED: Record<'nat-alg' | 'nat-alg/node' | 'nat-alg/testing', readonly 
     'synthesizeIPv6',
     'planFtpDataChannel',
   ],
-  'nat-alg/node': ['NatAlgError', 'createAlgProxy', 'createFtpProxy', 'createFtpTranslatorStreams', 'defaultMaxPendingDataChannelsPerClient'],
+  'nat-alg/node': ['NatAlgError', 'createAlgProxy', 'createFtpProxy', 'createFtpTranslatorStreams', 'createIrcProxy', 'defaultMaxPendingDataChannelsPerClient'],
   'nat-alg/testing': [
     'NatAlgError',
     // the sans-I/O harness

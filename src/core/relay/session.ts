@@ -19,7 +19,7 @@
 import { NatAlgError } from '../errors.js';
 import type { Endpoint } from '../net/ip.js';
 import { reverse, type Direction } from '../stream/translator.js';
-import type { AlgEvent, AlgModule, AlgTranslator, DataChannelRequest } from '../alg/contract.js';
+import type { AlgContext, AlgEvent, AlgModule, AlgTranslator, DataChannelRequest } from '../alg/contract.js';
 import { ftpAlg, type FtpAlgOptions } from '../ftp/module.js';
 import type { DataPortSource } from './ports.js';
 import { planDataChannel } from './plan.js';
@@ -205,9 +205,19 @@ export class RelaySession<O = unknown> {
     this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'greeting');
     this.upstreamLocal = local;
     this.upstreamRemote = remote;
-    const context = { client: this.options.client, server: remote };
-    this.translator = this.alg.create(context, this.options.algOptions);
-    this.events.push({ type: 'upstream-connected', local, remote, features: this.alg.features(context, this.options.algOptions) });
+    const o = this.options;
+    const context: AlgContext = {
+      client: o.client,
+      server: remote,
+      gateway: {
+        client: { local: o.clientLocal.address, announced: o.publicAddress !== undefined ? [o.publicAddress] : [] },
+        server: { local: local.address, announced: o.upstreamPublicAddress !== undefined ? [o.upstreamPublicAddress] : [] },
+      },
+    };
+    this.translator = this.alg.create(context, o.algOptions);
+    this.events.push({ type: 'upstream-connected', local, remote, features: this.alg.features(context, o.algOptions) });
+    // A server that waits for the client (IRC) has no greeting to wait for: the connection is up.
+    if (this.alg.serverSpeaksFirst === false) this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'open');
     this.lastActivity = nowMs;
     this.pump(nowMs);
   }

@@ -5,6 +5,7 @@
  *
  * Session:
  *   connecting --upstream connected--> greeting --first server byte--> open
+ *   greeting --at once, when the ALG's server does not speak first (IRC)--> open
  *   connecting | greeting | open --failure, timeout, both sides ended, close()--> closed
  *
  * Data channel (one per data-channel request of the translator):

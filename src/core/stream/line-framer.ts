@@ -65,6 +65,13 @@ export interface LineReader<Note> {
   heldLine(s: DirectionStream<Note>, buf: Uint8Array, from: number, to: number): void;
   /** A line whose `lineEnd` is the owner's note ended; input and output positions are after it. */
   lineEnded(s: DirectionStream<Note>, note: Note): void;
+  /**
+   * Optional. The current line streams out and nothing waits for its end: the index in
+   * buf[from, to) just after an LF up to which every line (the rest of this one and the whole
+   * lines after it) may stream out without being offered to `readStart` (the owner has cleared
+   * those bytes already), or -1. Saves the per-line work over bytes the owner knows are plain.
+   */
+  streamThrough?(s: DirectionStream<Note>, buf: Uint8Array, from: number, to: number): number;
   /** A line was removed for a bare CR (`lineLength` bytes from `lineStart`): answer the peer. */
   bareCR(s: DirectionStream<Note>, lineLength: number): void;
   /** A `whole` or `hold` line grew over-long and will be dropped to its end: set `lineEnd`, report. */
@@ -262,9 +269,13 @@ export class LineFramer<Note> {
    * must take over.
    */
   private streamLines(s: DirectionStream<Note>, bytes: Uint8Array, i: number, n: number): number {
-    const view = chunkView(bytes, n - i);
+    let view: DataView | null = null; // made at the first LF search (none when the owner clears the chunk)
+    const reader = s.reader;
     for (;;) {
-      const j = findLF(bytes, view, i, n);
+      // Lines the owner has cleared go out without a look at each (streamThrough); the end of
+      // the last of them is where the next line starts.
+      const through = s.lineEnd === 'none' && reader.streamThrough !== undefined ? reader.streamThrough(s, bytes, i, n) : -1;
+      const j = through > i ? through - 1 : findLF(bytes, (view ??= chunkView(bytes, n - i)), i, n);
       if (j < 0) return n;
       i = j + 1;
       s.mode = 'line-start';
