@@ -60,7 +60,8 @@ export class NftShell {
     this.child.stderr.on('data', (s: string) => this.onStderr(s));
     this.child.stdin.on('error', () => undefined); // a dead child: reported through 'exit'
     this.child.on('error', (err: NodeJS.ErrnoException) => this.finish({ kind: 'spawn-failed', code: err.code ?? err.message }));
-    this.child.on('exit', (code, signal) => this.finish({ kind: 'exited', code, signal }));
+    // 'close', not 'exit': by then stderr is read to the end (why nft died is in its last lines).
+    this.child.on('close', (code, signal) => this.finish({ kind: 'exited', code, signal }));
   }
 
   /** The child's pid: the process whose network namespace the plane works in. */
@@ -95,7 +96,7 @@ export class NftShell {
   /** Ends nft by closing its input; resolves once it has exited. */
   async close(): Promise<void> {
     if (this.endInfo) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    const exited = new Promise<void>((resolve) => this.child.once('close', () => resolve()));
     this.child.stdin.end();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), this.timeoutMs);
     await exited;
