@@ -150,8 +150,8 @@ export class Listener {
   }
 }
 
-export async function listen(topo: Topology, side: Side, host: string, port: number, send: number): Promise<Listener> {
-  const l = new Listener(topo.spawn(side, process.execPath, [PEER, 'listen', host, String(port), String(send)]));
+export async function listen(topo: Topology, side: Side, host: string, port: number, send: number, fast = false): Promise<Listener> {
+  const l = new Listener(topo.spawn(side, process.execPath, [PEER, 'listen', host, String(port), String(send), ...(fast ? ['--fast'] : [])]));
   await l.wait('listening');
   return l;
 }
@@ -172,6 +172,8 @@ export interface ConnectOptions {
   holdMs?: number;
   more?: number;
   timeoutMs?: number;
+  /** No digests (throughput runs). */
+  fast?: boolean;
 }
 
 export async function connect(topo: Topology, side: Side, host: string, port: number, send: number, o: ConnectOptions = {}): Promise<ConnectResult> {
@@ -179,6 +181,7 @@ export async function connect(topo: Topology, side: Side, host: string, port: nu
   if (o.from) args.push('--from', o.from);
   if (o.holdMs) args.push('--hold', String(o.holdMs), '--more', String(o.more ?? 0));
   args.push('--timeout', String(o.timeoutMs ?? 3000));
+  if (o.fast) args.push('--fast');
   const r = await topo.exec(side, process.execPath, args, { timeoutMs: 60_000 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
@@ -186,6 +189,13 @@ export async function connect(topo: Topology, side: Side, host: string, port: nu
   } catch {
     throw new Error(`peer connect printed ${JSON.stringify(r.stdout)} ${r.stderr}`);
   }
+}
+
+/** A plain Node relay in the gateway (accept, connect on, pipe): the user-space path's floor. */
+export async function nodePipe(topo: Topology, host: string, port: number, toHost: string, toPort: number): Promise<Listener> {
+  const l = new Listener(topo.spawn('gw', process.execPath, [PEER, 'pipe', host, String(port), toHost, String(toPort)]));
+  await l.wait('listening');
+  return l;
 }
 
 /** nft in the gateway namespace, as an administrator would look. */

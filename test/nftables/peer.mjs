@@ -6,6 +6,9 @@
 //   connect HOST PORT SEND [--from ADDR] [--hold MS] [--more N] [--timeout MS]
 //                                  connect, send SEND random bytes (then wait MS and send N more),
 //                                  half-close, read until the other side closes; report digests
+//   pipe HOST PORT TOHOST TOPORT   a plain Node relay: accept, connect on, pipe both ways
+//   --fast (listen, connect)       no digests: for throughput runs, where SHA-256 would be the
+//                                  bottleneck rather than the path under test
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 
@@ -16,6 +19,9 @@ const opt = (name, dflt) => {
 };
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const CHUNK = randomBytes(1 << 20);
+const FAST = rest.includes('--fast');
+const NO_HASH = { update() {}, digest: () => '' };
+const hasher = () => (FAST ? NO_HASH : createHash('sha256'));
 
 /** Writes `n` bytes (slices of one random megabyte, rotated) with backpressure; hashes them. */
 function pump(sock, n, hash, done) {
@@ -40,8 +46,8 @@ if (mode === 'listen') {
     const from = s.remoteAddress;
     const fromPort = s.remotePort;
     out({ event: 'accepted', from, fromPort });
-    const rx = createHash('sha256');
-    const tx = createHash('sha256');
+    const rx = hasher();
+    const tx = hasher();
     let bytes = 0;
     let failure = null;
     s.on('data', (d) => {
@@ -62,8 +68,8 @@ if (mode === 'listen') {
   const from = opt('--from', undefined);
   const timeout = Number(opt('--timeout', '3000'));
   const t0 = process.hrtime.bigint();
-  const rx = createHash('sha256');
-  const tx = createHash('sha256');
+  const rx = hasher();
+  const tx = hasher();
   let bytes = 0;
   let connected = false;
   let localPort = null;
@@ -95,6 +101,16 @@ if (mode === 'listen') {
     out({ event: connected ? 'done' : 'error', connected, failure, localPort, ms, sentSha256: tx.digest('hex'), bytes, sha256: rx.digest('hex') });
     process.exit(0);
   });
+} else if (mode === 'pipe') {
+  const [toHost, toPort] = [sendText, rest[0]];
+  const srv = net.createServer({ allowHalfOpen: true }, (a) => {
+    const b = net.connect({ host: toHost, port: Number(toPort), allowHalfOpen: true });
+    a.pipe(b);
+    b.pipe(a);
+    a.on('error', () => b.destroy());
+    b.on('error', () => a.destroy());
+  });
+  srv.listen({ host, port: Number(portText) }, () => out({ event: 'listening' }));
 } else {
   process.stderr.write('usage: peer.mjs listen|connect ...\n');
   process.exit(64);
