@@ -220,6 +220,59 @@ describe.skipIf(!pre.ok)(`nftables data plane in network namespaces${pre.ok ? ''
       expect(l.count('accepted')).toBe(1);
     }, 30_000);
 
+    it('the peer\'s address forged from another network does not use up the redirect', async () => {
+      const ch = channel(33, 4, 'passive', 40_033, 7033);
+      const l = await listenOn('out', ch.target.address, ch.target.port, 0);
+      await plane.open(ch);
+      // The server's namespace sends a SYN from the client's address: it reaches the gateway on
+      // out0, while the client's address is routed through in0.
+      // The control: a plane without the reverse-path check lets the same forged SYN use its gate up.
+      const { plane: loose } = makePlane(topo, 'nat_alg_t1b', { strictReversePath: false }, { kind: 'none' });
+      await loose.start();
+      await must('ip', ['-n', topo.ns.out, 'addr', 'add', `${INSIDE.host4}/32`, 'dev', 'eth0']);
+      try {
+        const forged = await connect(topo, 'out', ch.announced.address, ch.announced.port, 1000, { from: INSIDE.host4, timeoutMs: 1000 });
+        expect(forged.connected).toBe(false);
+        expect((await nft(topo, 'list', 'set', 'inet', 'nat_alg_t1', 'gate4')).stdout).toContain('. 40033 timeout');
+        await loose.open({ ...ch, announced: { address: ch.announced.address, port: 40_036 } });
+        await connect(topo, 'out', ch.announced.address, 40_036, 1000, { from: INSIDE.host4, timeoutMs: 1000 });
+        expect((await nft(topo, 'list', 'set', 'inet', 'nat_alg_t1b', 'gate4')).stdout).not.toContain('. 40036 timeout');
+      } finally {
+        await loose.stop();
+        await must('ip', ['-n', topo.ns.out, 'addr', 'del', `${INSIDE.host4}/32`, 'dev', 'eth0']);
+      }
+      expect(l.count('accepted')).toBe(0);
+      // The real peer still gets its one connection.
+      expect((await connect(topo, 'in', ch.announced.address, ch.announced.port, 1000)).event).toBe('done');
+      expect(plain((await l.wait('received')).from)).toBe(OUTSIDE.gw4);
+    }, 30_000);
+
+    it('a second flow slipping through (as the lookup-then-delete race would let it) is reported', async () => {
+      const ch = channel(34, 4, 'passive', 40_034, 7034);
+      const l = await listenOn('out', ch.target.address, ch.target.port, 0);
+      await plane.open(ch);
+      const first = connect(topo, 'in', ch.announced.address, ch.announced.port, 1000, { holdMs: 1500, more: 1000 });
+      await l.wait('accepted');
+      // Put the used-up gate back by hand: the state two SYNs racing on two CPUs would leave.
+      expect((await nft(topo, `add element inet nat_alg_t1 gate4 { ${INSIDE.host4} . ${INSIDE.gw4} . 40034 timeout 5s }`)).code).toBe(0);
+      expect((await connect(topo, 'in', ch.announced.address, ch.announced.port, 1000)).event).toBe('done');
+      const fault = await waitEvent(events, 'error', 34);
+      expect(fault.fault).toBe('extra-connection');
+      await first;
+      events.splice(events.findIndex((e) => e.kind === 'error'), 1);
+    }, 30_000);
+
+    it('a peer on the relay host itself is not redirected (output hook: unsupported, refused)', async () => {
+      // The gateway connects from its own server-side address to its client-side announced port.
+      const ch = { ...channel(35, 4, 'passive', 40_035, 7035), peer: OUTSIDE.gw4 };
+      const l = await listenOn('out', ch.target.address, ch.target.port, 0);
+      await plane.open(ch);
+      const r = await connect(topo, 'gw', ch.announced.address, ch.announced.port, 1000, { from: OUTSIDE.gw4 });
+      expect(r).toMatchObject({ event: 'error', failure: 'ECONNREFUSED' });
+      expect(l.count('accepted')).toBe(0);
+      await plane.close(35);
+    }, 30_000);
+
     it('an unused redirect lapses after its timeout, in the kernel and in the plane', async () => {
       const ch = channel(41, 4, 'passive', 40_041, 7041, 800);
       const l = await listenOn('out', ch.target.address, ch.target.port, 0);

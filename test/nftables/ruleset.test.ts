@@ -122,8 +122,9 @@ describe('tableDefinition', () => {
   it('the redirect admits only a bare SYN and deletes its gate in the same rule', () => {
     const d = tableDefinition('t', { kind: 'all' }, 'o');
     expect(d).toContain(
-      'tcp flags & (fin | syn | rst | ack) == syn ip saddr . ip daddr . tcp dport @gate4 delete @gate4 { ip saddr . ip daddr . tcp dport } dnat ip to ip saddr . ip daddr . tcp dport map @dnat4',
+      'tcp flags & (fin | syn | rst | ack) == syn fib saddr . iif oif exists ip saddr . ip daddr . tcp dport @gate4 delete @gate4 { ip saddr . ip daddr . tcp dport } dnat ip to ip saddr . ip daddr . tcp dport map @dnat4',
     );
+    expect(tableDefinition('t', { kind: 'all' }, 'o', false)).not.toContain('fib');
     expect(d).toContain('meta l4proto tcp ct status dnat snat ip6 to ct original ip6 saddr . ct original ip6 daddr . ct original proto-dst map @snat6;');
   });
 

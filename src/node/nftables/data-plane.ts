@@ -141,6 +141,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   private readonly nftCommand: readonly string[];
   private readonly families: readonly (4 | 6)[];
   private readonly guard: ForwardGuard;
+  private readonly strictReversePath: boolean;
   private readonly readSysctl: (name: ForwardingSysctl) => Promise<string>;
   private readonly pollIntervalMs: number;
   private readonly cutTimeoutMs: number;
@@ -171,6 +172,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
       throw new NatAlgError('invalid-argument', 'families: 4, 6 or both');
     }
     this.guard = checkGuard(options.forwardGuard ?? { kind: 'all' });
+    this.strictReversePath = options.strictReversePath ?? true;
     this.readSysctl = options.readSysctl ?? readSysctlFile;
     this.pollIntervalMs = positive('pollIntervalMs', options.pollIntervalMs ?? 200);
     this.cutTimeoutMs = positive('cutTimeoutMs', options.cutTimeoutMs ?? 600_000);
@@ -181,7 +183,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
 
   /** The table the plane installs (nft syntax), for logs and documentation. */
   get ruleset(): string {
-    return this.definition || tableDefinition(this.tableName, this.guard, ownerTag(process.pid));
+    return this.definition || tableDefinition(this.tableName, this.guard, ownerTag(process.pid), this.strictReversePath);
   }
 
   /** Channels open now. */
@@ -218,7 +220,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
       if (owner && ownerAlive(owner, process.pid)) {
         throw new NatAlgError('invalid-state', `table inet ${this.tableName} belongs to running process ${owner.pid}: choose another tableName`);
       }
-      this.definition = tableDefinition(this.tableName, this.guard, ownerTag(process.pid));
+      this.definition = tableDefinition(this.tableName, this.guard, ownerTag(process.pid), this.strictReversePath);
       const made = await shell.run(replaceTable(this.tableName, this.definition));
       if (made.error !== '') {
         throw new DataPlaneUnavailableError(tableFailureCause(made.error), `nft could not create table inet ${this.tableName}`, made.error);

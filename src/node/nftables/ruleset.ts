@@ -100,12 +100,14 @@ export function checkGuard(guard: ForwardGuard): ForwardGuard {
 const IP = { 4: 'ip', 6: 'ip6' } as const;
 const ADDR = { 4: 'ipv4_addr', 6: 'ipv6_addr' } as const;
 const SYN_ONLY = 'tcp flags & (fin | syn | rst | ack) == syn';
+/** Strict reverse path: the route back to the source leaves through the interface it came in on. */
+const RPF = 'fib saddr . iif oif exists';
 
 /**
  * The table, as nft text with one statement per line, each ending in `;` so that the lines can
  * be joined into the single line nft's interactive mode reads (see `oneLine`).
  */
-export function tableDefinition(table: string, guard: ForwardGuard, owner: string): string {
+export function tableDefinition(table: string, guard: ForwardGuard, owner: string, strictReversePath = true): string {
   const sets: string[] = [];
   const pre: string[] = [];
   const post: string[] = [];
@@ -123,9 +125,11 @@ export function tableDefinition(table: string, guard: ForwardGuard, owner: strin
       `  set cut${f} { type ${k}; flags timeout; };`,
     );
     // Only a bare SYN opens: a stray ACK (a late segment of an older flow, which conntrack would
-    // pick up as new) must not use up the admission meant for the peer's connection.
+    // pick up as new) must not use up the admission meant for the peer's connection. And only
+    // one that came in through the interface the peer's address is routed through: a SYN with
+    // the peer's address forged from another network must not use it up either.
     pre.push(
-      `    ${SYN_ONLY} ${ip} saddr . ${ip} daddr . tcp dport @gate${f} delete @gate${f} { ${ip} saddr . ${ip} daddr . tcp dport } dnat ${ip} to ${ip} saddr . ${ip} daddr . tcp dport map @dnat${f} comment "one admission per gate element";`,
+      `    ${SYN_ONLY}${strictReversePath ? ` ${RPF}` : ''} ${ip} saddr . ${ip} daddr . tcp dport @gate${f} delete @gate${f} { ${ip} saddr . ${ip} daddr . tcp dport } dnat ${ip} to ${ip} saddr . ${ip} daddr . tcp dport map @dnat${f} comment "one admission per gate element";`,
     );
     post.push(`    meta l4proto tcp ct status dnat snat ${ip} to ${ctK} map @snat${f};`);
     fwd.push(

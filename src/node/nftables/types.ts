@@ -64,6 +64,12 @@ export interface NftablesDataPlaneOptions {
   readonly families?: readonly (4 | 6)[];
   readonly forwardGuard?: ForwardGuard;
   /**
+   * Admit a peer's SYN only when it came in through the interface its address is routed through
+   * (`fib saddr . iif oif exists`), so that the peer's address forged from another network
+   * cannot use up a redirect. Turn off only with asymmetric routing. Default true.
+   */
+  readonly strictReversePath?: boolean;
+  /**
    * Reads a sysctl of the namespace nft acts in. Default: the file under /proc/sys, which shows
    * the namespace of this process; pass a reader when nftCommand enters another namespace.
    */
