@@ -4,6 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { parseConntrack } from '../../src/node/nftables/conntrack.js';
 import { acquireInteropLock } from '../interop/lock.js';
 import type { Topology } from '../interop/netns.js';
 import { must, setForwarding } from '../interop/netns.js';
@@ -544,6 +546,44 @@ describe.skipIf(!pre.ok)(`nftables data plane in network namespaces${pre.ok ? ''
         await plane.stop();
       }
     }, 120_000);
+
+    it('the cost of one conntrack read (one poll) with the table empty and with 20000 flows', async () => {
+      // The plane reads /proc/<nft pid>/net/nf_conntrack; any process in the gateway namespace shows the same file.
+      // With a plane running, as then: conntrack tracks a namespace's flows only once a ruleset needs it.
+      const { plane } = makePlane(topo, 'nat_alg_m0', {}, { kind: 'none' });
+      await plane.start();
+      const holder = topo.spawn('gw', 'sleep', ['120']);
+      const file = `/proc/${holder.pid}/net/nf_conntrack`;
+      const measure = async (): Promise<{ entries: number; ms: number }> => {
+        const times: number[] = [];
+        let entries = 0;
+        for (let i = 0; i < 11; i++) {
+          const t0 = performance.now();
+          const text = await readFile(file, 'utf8');
+          parseConntrack(text, new Set([40_000, 40_001]));
+          times.push(performance.now() - t0);
+          entries = text.split('\n').length - 1;
+        }
+        times.sort((a, b) => a - b);
+        return { entries, ms: +times[5]!.toFixed(2) };
+      };
+      try {
+        await sleep(200);
+        const before = await measure();
+        // 20000 UDP flows: one socket on the client to 20000 ports of the gateway (each an
+        // unreplied conntrack entry for 30 s).
+        const js =
+          'const d=require("dgram").createSocket("udp4");const [h]=process.argv.slice(1);let p=20000,n=0;' +
+          'const go=()=>{for(let i=0;i<500&&n<20000;i++,n++)d.send("x",p++,h);if(n<20000)setImmediate(go);else setTimeout(()=>d.close(),200)};go()';
+        await topo.exec('in', process.execPath, ['-e', js, INSIDE.gw4]);
+        const loaded = await measure();
+        results.conntrackReadMs = { [`${before.entries} entries`]: before.ms, [`${loaded.entries} entries`]: loaded.ms };
+        expect(loaded.entries).toBeGreaterThan(15_000);
+      } finally {
+        await topo.stop(holder);
+        await plane.stop();
+      }
+    }, 60_000);
 
     it('throughput: the plane\'s redirect against a static nft DNAT + masquerade and a Node pipe, interleaved in one run', async () => {
       const SIZE = 512 * MB;
