@@ -12,9 +12,13 @@
  *   await plane.stop();             // deletes the table
  *
  * What a redirect admits (the ruleset is in ruleset.ts):
- * - Only a TCP SYN from `peer` to `announced` (address and port) is redirected, to `target`,
- *   with its source rewritten to `sourceAddress`; anything else sent to the announced port
- *   reaches the host itself, where nothing listens, and is reset.
+ * - Only a TCP SYN from `peer` to `announced` (address and port), arriving through the
+ *   interface `peer` is routed through (strictReversePath), is redirected, to `target`, with its
+ *   source rewritten to `sourceAddress`; anything else sent to the announced port reaches the
+ *   host itself, where nothing listens, and is reset. The SYN uses the redirect up, not a
+ *   completed handshake as with a listener: a SYN forged with the peer's address from the
+ *   peer's own link makes the transfer fail (nothing leaks: the target answers the real peer).
+ * - Every value written into nft text is validated and re-printed from parsed bytes (ruleset.ts).
  * - One connection: the rule that redirects deletes the admission element (the gate) from the
  *   packet path, so the next SYN finds none. The lookup and the delete are two steps of one
  *   rule, not one atomic operation: two SYNs of the same peer handled on two CPUs in the same
@@ -46,7 +50,7 @@
  * Not supported: a peer on the relay host itself (its packets take the output hook, not
  * prerouting, so they reach the announced port unredirected and are refused), and a target on
  * the relay host (the flow would not be forwarded). The relay should use its user-space data
- * path for those. TCP only (FTP data).
+ * path for those. TCP only (FTP data). More, with the ruleset and measurements: README.md.
  */
 
 import { EventEmitter } from 'node:events';
