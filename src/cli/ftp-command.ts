@@ -5,7 +5,7 @@
  */
 
 import { formatEndpoint, NatAlgError } from '../core/index.js';
-import { createFtpProxy } from '../node/index.js';
+import { createFtpProxy, createNftablesDataPlane, DataPlaneUnavailableError } from '../node/index.js';
 import type { FtpProxy } from '../node/types.js';
 import type { FtpCommandOptions } from './args.js';
 import { formatLogEntry } from './log.js';
@@ -43,6 +43,13 @@ export async function runFtpCommand(options: FtpCommandOptions, io: CliIo): Prom
       ...(options.loginTimeoutMs !== undefined ? { loginTimeoutMs: options.loginTimeoutMs } : {}),
       ...(options.dataListenTimeoutMs !== undefined ? { dataListenTimeoutMs: options.dataListenTimeoutMs } : {}),
       ...(options.upstreamConnectTimeoutMs !== undefined ? { upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs } : {}),
+      dataPlane:
+        options.dataPlane === 'nftables'
+          ? createNftablesDataPlane({
+              ...(options.nftTable !== undefined ? { tableName: options.nftTable } : {}),
+              ...(options.nftForwardGuard !== undefined ? { forwardGuard: options.nftForwardGuard } : {}),
+            })
+          : 'relay',
       logger: (entry) => {
         if (entry.level === 'debug' && !options.verbose) return;
         io.err(formatLogEntry(entry, options.log, io.now()));
@@ -64,13 +71,16 @@ export async function runFtpCommand(options: FtpCommandOptions, io: CliIo): Prom
     });
   });
   if (started) {
-    io.err(`nat-alg ftp: cannot listen on ${listen}: ${describe(started)}`);
+    // The data plane is started before the listener: its failure names the cause and the fix.
+    if (started instanceof DataPlaneUnavailableError || (started instanceof NatAlgError && options.dataPlane === 'nftables')) {
+      io.err(`nat-alg ftp: ${started.message}`);
+    } else io.err(`nat-alg ftp: cannot listen on ${listen}: ${describe(started)}`);
     return 1;
   }
 
   const bound = proxy.address();
   const actual = bound && typeof bound === 'object' ? formatEndpoint({ family: bound.family === 'IPv6' ? 6 : 4, address: options.listen.address, port: bound.port }) : listen;
-  io.out(`nat-alg ftp: listening on ${actual}, upstream ${upstream}`);
+  io.out(`nat-alg ftp: listening on ${actual}, upstream ${upstream}${options.dataPlane === 'nftables' ? ', data plane nftables' : ''}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -203,7 +203,9 @@ describe('NftablesDataPlane over a stand-in nft', () => {
     await sleep(200);
     expect(p.events).toEqual([{ kind: 'expired', arg: { id: 1 } }]);
     expect(plane.size).toBe(1);
-    expect(commands().filter((l) => l.includes('cut4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 600000ms }'))).toHaveLength(1);
+    // Nobody used it: its elements go, and no cut is left behind.
+    expect(commands().filter((l) => l.includes('delete element inet nat_alg_fake gate4 { 192.0.2.2 . 192.0.2.1 . 40000 }'))).toHaveLength(1);
+    expect(commands().filter((l) => l.includes('cut4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 600000ms }'))).toHaveLength(0);
   });
 
   it('flows of the key that existed before open() are not this channel\'s; flows not from the target are not ours', async () => {

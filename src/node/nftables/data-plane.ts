@@ -76,6 +76,7 @@ import {
   checkTableName,
   closeCommands,
   counterNames,
+  cutCommand,
   deleteTable,
   listCounter,
   openCommands,
@@ -336,6 +337,17 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     return this.teardown(c, 'close');
   }
 
+  /**
+   * Reads conntrack now (a read started after this call) and emits what happened since the last
+   * read: admissions, established flows, ends. Resolves once those events are out. A relay calls
+   * it before acting on control input, so that it never sees a control line (a client's RETR)
+   * before the data connection the line depends on.
+   */
+  async refresh(): Promise<void> {
+    if (this.state !== 'running' || this.channels.size === 0) return;
+    await this.poll(true);
+  }
+
   /** Deletes the table and ends nft. Open channels are dropped without events. */
   async stop(): Promise<void> {
     if (this.state === 'new' || this.state === 'stopped' || this.state === 'stopping') return;
@@ -431,6 +443,8 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
       const first = flows[0];
       if (!first) return;
       c.flow = flowId(first);
+      this.emit('admitted', { id: c.ch.id, peer: { address: c.ch.peer, port: first.original.sport } });
+      if (this.channels.get(c.ch.id) !== c || c.state === 'closing') return; // closed by a listener
     }
     if (flows.length > 1 && !c.extraReported) {
       c.extraReported = true;
@@ -470,9 +484,14 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     this.emit('closed', { id: c.ch.id, bytes, end });
   }
 
-  /** Reads the counters, removes the channel's elements, cuts its key. Runs once per channel. */
+  /**
+   * Reads the counters, removes the channel's elements and, for a flow that may still run (the
+   * relay closes a channel under a transfer), cuts its key. A flow that ended by itself and a
+   * channel nobody used leave nothing behind. Runs once per channel.
+   */
   private teardown(c: Channel, why: 'close' | 'expired' | 'ended'): Promise<ChannelBytes> {
     if (c.closing) return c.closing;
+    const seen = c.flow !== null;
     c.state = 'closing';
     if (c.expiry) clearTimeout(c.expiry);
     c.expiry = null;
@@ -483,15 +502,34 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
           why === 'expired'
             ? { toTarget: 0, fromTarget: 0 }
             : { toTarget: await this.counterBytes(shell, c.counters.up), fromTarget: await this.counterBytes(shell, c.counters.down) };
-        const r = await shell.run(closeCommands(this.tableName, c.ch, c.counters, this.cutTimeoutMs));
+        const cut = why === 'close' && seen ? this.cutTimeoutMs : null;
+        const r = await shell.run(closeCommands(this.tableName, c.ch, c.counters, cut));
         if (r.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r.error}`);
-        this.log('debug', 'channel-close', { id: c.ch.id, why, bytes });
+        // Closed before any flow was seen: the gate is gone now, so no flow can start any more;
+        // one that slipped in between the last read and the removal is cut.
+        if (why === 'close' && !seen && (await this.flowAppeared(c))) {
+          const r2 = await shell.run(cutCommand(this.tableName, c.ch, this.cutTimeoutMs));
+          if (r2.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r2.error}`);
+        }
+        this.log('debug', 'channel-close', { id: c.ch.id, why, bytes, cut: cut !== null });
         return bytes;
       } finally {
         this.forget(c);
       }
     })();
     return c.closing;
+  }
+
+  /** A fresh read of conntrack shows a flow of this channel's key that was not there before it opened. */
+  private async flowAppeared(c: Channel): Promise<boolean> {
+    let text: string;
+    try {
+      if (this.rawRead) await this.rawRead.catch(() => undefined);
+      text = await this.readRaw();
+    } catch {
+      return true; // cannot tell: cut, to be safe
+    }
+    return parseConntrack(text, new Set([c.ch.announced.port])).some((f) => this.belongs(c, f) && !c.baseline.has(flowId(f)));
   }
 
   private async counterBytes(shell: NftShell, name: string): Promise<number | null> {

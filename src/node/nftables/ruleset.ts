@@ -226,8 +226,12 @@ export function openCommands(table: string, ch: CheckedChannel, counters: Counte
   ].join('; ');
 }
 
-/** Removes everything of a channel and marks its key closed for `cutMs`. */
-export function closeCommands(table: string, ch: CheckedChannel, counters: CounterNames, cutMs: number): string {
+/**
+ * Removes everything of a channel; with `cutMs`, marks its key closed for that long (a flow that
+ * may still be running is then reset when it next sends). A flow that ended by itself, or a
+ * channel nobody used, needs no cut: nothing of it is left in the table.
+ */
+export function closeCommands(table: string, ch: CheckedChannel, counters: CounterNames, cutMs: number | null): string {
   const f = ch.family;
   const k = ch.key;
   return [
@@ -238,8 +242,13 @@ export function closeCommands(table: string, ch: CheckedChannel, counters: Count
     `delete element inet ${table} down${f} { ${k} }`,
     `delete counter inet ${table} ${counters.up}`,
     `delete counter inet ${table} ${counters.down}`,
-    `add element inet ${table} cut${f} { ${k} timeout ${cutMs}ms }`,
+    ...(cutMs === null ? [] : [cutCommand(table, ch, cutMs)]),
   ].join('; ');
+}
+
+/** Marks a channel's key closed for `cutMs`: what its flow still sends is answered by a reset. */
+export function cutCommand(table: string, ch: CheckedChannel, cutMs: number): string {
+  return `add element inet ${table} cut${ch.family} { ${ch.key} timeout ${cutMs}ms }`;
 }
 
 export function listCounter(table: string, name: string): string {

@@ -115,6 +115,12 @@ export interface ChannelBytes {
  */
 export type FlowEnd = 'finished' | 'reset' | 'refused' | 'vanished';
 
+export interface AdmittedEvent {
+  readonly id: number;
+  /** The peer's address and source port: its SYN used the redirect up (the flow is in conntrack). */
+  readonly peer: { readonly address: string; readonly port: number };
+}
+
 export interface ConnectedEvent {
   readonly id: number;
   /** The peer's address and source port. */
@@ -132,9 +138,11 @@ export interface ExpiredEvent {
 }
 
 export interface NftablesDataPlaneEvents {
+  /** The peer's connection was admitted (seen in conntrack, handshake maybe not yet done). Comes before 'connected'. */
+  admitted: [AdmittedEvent];
   /** The peer's connection is tracked and established: the redirect is used up. */
   connected: [ConnectedEvent];
-  /** The flow ended by itself; the channel's rules are already gone. */
+  /** The flow ended by itself (or the target refused it); the channel's rules are already gone. */
   closed: [ClosedEvent];
   /** Nobody connected within timeoutMs; the channel's rules are already gone. */
   expired: [ExpiredEvent];
