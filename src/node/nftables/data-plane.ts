@@ -77,6 +77,7 @@ import {
   closeCommands,
   counterNames,
   cutCommand,
+  removeIfPresent,
   deleteTable,
   listCounter,
   openCommands,
@@ -133,6 +134,21 @@ interface Channel {
   closing: Promise<ChannelBytes> | null;
 }
 
+/**
+ * A closed channel whose flow may still run: its key is in the cut set (the flow's packets are
+ * answered with a reset) until conntrack shows the flow over, then the cut element is removed.
+ */
+interface Cut {
+  readonly ch: CheckedChannel;
+  readonly procKey: string;
+  readonly procTarget: string;
+  readonly baseline: Set<string>;
+  removing: boolean;
+}
+
+/** stop() waits at most this long for cut flows to be reset before it deletes the table. */
+const STOP_CUT_WAIT_MS = 1000;
+
 /** Planes running in this process, by nft command and table: two must not share a table. */
 const running = new Set<string>();
 
@@ -167,6 +183,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   private definition = '';
   private readonly channels = new Map<number, Channel>();
   private readonly byKey = new Map<string, Channel>();
+  private readonly cuts = new Map<string, Cut>();
   private seq = 0;
   private pollTimer: NodeJS.Timeout | null = null;
   /** What the last poll cost (read and parse), in ms. */
@@ -285,6 +302,8 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     };
     this.channels.set(ch.id, c);
     this.byKey.set(procKey, c);
+    // Opening the same key again removes its cut (openCommands): the old flow is not followed any more.
+    this.cuts.delete(procKey);
     const done = this.install(c);
     c.opened = done.catch(() => undefined);
     await done;
@@ -348,15 +367,27 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     await this.poll(true);
   }
 
+  /** Cut keys whose flow has not been seen over yet (their element is still in the table). */
+  get cutsPending(): number {
+    return this.cuts.size;
+  }
+
   /** Deletes the table and ends nft. Open channels are dropped without events. */
   async stop(): Promise<void> {
     if (this.state === 'new' || this.state === 'stopped' || this.state === 'stopping') return;
+    // A flow cut just now is reset by its next packet, which a running transfer sends at once;
+    // once the table is gone its packets would be forwarded again. Give the resets a moment.
+    for (const end = performance.now() + STOP_CUT_WAIT_MS; this.state === 'running' && this.cuts.size > 0 && performance.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      await this.poll(true);
+    }
     this.state = 'stopping';
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
     for (const c of this.channels.values()) if (c.expiry) clearTimeout(c.expiry);
     this.channels.clear();
     this.byKey.clear();
+    this.cuts.clear();
     const shell = this.shell;
     this.shell = null;
     let failure: string | null = null;
@@ -387,7 +418,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   }
 
   private schedulePoll(): void {
-    if (this.pollTimer || this.state !== 'running' || this.channels.size === 0) return;
+    if (this.pollTimer || this.state !== 'running' || (this.channels.size === 0 && this.cuts.size === 0)) return;
     this.pollTimer = setTimeout(
       () => {
         this.pollTimer = null;
@@ -424,9 +455,17 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     }
     const ports = new Set<number>();
     for (const c of this.channels.values()) ports.add(c.ch.announced.port);
+    for (const cut of this.cuts.values()) ports.add(cut.ch.announced.port);
     const seen = new Map<Channel, TrackedFlow[]>();
+    /** Cut keys with a flow still running. */
+    const cutLive = new Set<string>();
     for (const f of parseConntrack(text, ports)) {
-      const c = this.byKey.get(procKeyOf(f.original.src, f.original.dst, f.original.dport));
+      const key = procKeyOf(f.original.src, f.original.dst, f.original.dport);
+      const cut = this.cuts.get(key);
+      if (cut && f.reply.src === cut.procTarget && f.reply.sport === cut.ch.target.port && !cut.baseline.has(flowId(f)) && !isEnded(f.state)) {
+        cutLive.add(key);
+      }
+      const c = this.byKey.get(key);
       if (!c || !this.belongs(c, f) || c.baseline.has(flowId(f))) continue;
       const list = seen.get(c);
       if (list) list.push(f);
@@ -436,6 +475,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     for (const c of [...this.channels.values()]) {
       if (c.state === 'waiting' || c.state === 'connecting' || c.state === 'connected') this.observe(c, seen.get(c) ?? []);
     }
+    for (const cut of [...this.cuts.values()]) if (!cutLive.has(cut.procKey)) this.uncut(cut);
   }
 
   private observe(c: Channel, flows: TrackedFlow[]): void {
@@ -505,11 +545,18 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
         const cut = why === 'close' && seen ? this.cutTimeoutMs : null;
         const r = await shell.run(closeCommands(this.tableName, c.ch, c.counters, cut));
         if (r.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r.error}`);
+        let cutNow = cut !== null;
         // Closed before any flow was seen: the gate is gone now, so no flow can start any more;
         // one that slipped in between the last read and the removal is cut.
         if (why === 'close' && !seen && (await this.flowAppeared(c))) {
           const r2 = await shell.run(cutCommand(this.tableName, c.ch, this.cutTimeoutMs));
           if (r2.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r2.error}`);
+          cutNow = true;
+        }
+        const sameKey = this.byKey.get(c.procKey);
+        if (cutNow && this.state === 'running' && (sameKey === undefined || sameKey === c)) {
+          this.cuts.set(c.procKey, { ch: c.ch, procKey: c.procKey, procTarget: c.procTarget, baseline: c.baseline, removing: false });
+          this.schedulePoll();
         }
         this.log('debug', 'channel-close', { id: c.ch.id, why, bytes, cut: cut !== null });
         return bytes;
@@ -518,6 +565,23 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
       }
     })();
     return c.closing;
+  }
+
+  /** The cut flow is over (reset, finished or gone): its cut element goes too. */
+  private uncut(cut: Cut): void {
+    if (cut.removing) return;
+    cut.removing = true;
+    const shell = this.shell;
+    if (!shell || this.state !== 'running') return;
+    const [add, del] = removeIfPresent(this.tableName, `cut${cut.ch.family}`, cut.ch.key);
+    void shell.run(`${add}; ${del}`).then(
+      (r) => {
+        if (this.cuts.get(cut.procKey) === cut) this.cuts.delete(cut.procKey);
+        if (r.error !== '') this.fault('cleanup-failed', null, `cut ${cut.ch.key}: ${r.error}`);
+        else this.log('debug', 'cut-removed', { key: cut.ch.key });
+      },
+      () => undefined,
+    );
   }
 
   /** A fresh read of conntrack shows a flow of this channel's key that was not there before it opened. */

@@ -206,7 +206,7 @@ export function counterNames(seq: number): CounterNames {
  * remove an element whether or not it is there (a gate used up or lapsed, a cut never set). nft
  * 1.0.6 has no `destroy`.
  */
-function removeIfPresent(table: string, set: string, key: string): string[] {
+export function removeIfPresent(table: string, set: string, key: string): string[] {
   return [`add element inet ${table} ${set} { ${key} timeout 1s }`, `delete element inet ${table} ${set} { ${key} }`];
 }
 
