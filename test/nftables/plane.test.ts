@@ -180,6 +180,38 @@ describe('NftablesDataPlane over a stand-in nft', () => {
     expect(p.events.filter((e) => e.kind === 'connected').map((e) => (e.arg as { id: number }).id)).toEqual([2]);
   });
 
+  it('refresh() reads conntrack at once: the admission is reported before it resolves, and before connected', async () => {
+    const p = await startPlane({ pollIntervalMs: 60_000 });
+    plane = p.plane;
+    const order: string[] = [];
+    plane.on('admitted', (e) => order.push(`admitted ${e.id} ${e.peer.port}`));
+    plane.on('connected', (e) => order.push(`connected ${e.id}`));
+    await plane.open(CH);
+    conntrack(ct('ESTABLISHED', 50000, { assured: true }));
+    await plane.refresh();
+    expect(order).toEqual(['admitted 1 50000', 'connected 1']);
+  });
+
+  it('close(): a channel nobody used leaves no cut; a running flow is cut until conntrack shows it over', async () => {
+    const p = await startPlane();
+    plane = p.plane;
+    await plane.open(CH);
+    await plane.close(1);
+    const cutLine = 'add element inet nat_alg_fake cut4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 600000ms }';
+    expect(commands().filter((l) => l.includes(cutLine))).toHaveLength(0);
+    await plane.open({ ...CH, id: 2 });
+    conntrack(ct('ESTABLISHED', 50001, { assured: true }));
+    await until(() => p.events.some((e) => e.kind === 'connected'));
+    await plane.close(2);
+    expect(commands().filter((l) => l.includes(cutLine))).toHaveLength(1);
+    expect(plane.cutsPending).toBe(1);
+    await sleep(100);
+    expect(plane.cutsPending).toBe(1); // still running: the cut stays
+    conntrack(ct('CLOSE', 50001, { assured: true })); // reset by the cut
+    await until(() => plane!.cutsPending === 0);
+    expect(commands().at(-1)).toBe('add element inet nat_alg_fake cut4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 1s }; delete element inet nat_alg_fake cut4 { 192.0.2.2 . 192.0.2.1 . 40000 }');
+  });
+
   it('a flow that disappears after being established ended (vanished)', async () => {
     const p = await startPlane();
     plane = p.plane;
