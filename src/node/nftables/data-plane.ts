@@ -311,6 +311,8 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
 
   private async install(c: Channel): Promise<void> {
     const ch = c.ch;
+    const t0 = performance.now();
+    let nftMs = 0;
     try {
       if (performance.now() - this.forwardCheckedAt[ch.family] > FORWARDING_RECHECK_MS) {
         await checkForwarding(this.readSysctl, ch.family);
@@ -323,7 +325,8 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
         () => null,
       );
       const shell = this.requireShell();
-      const [res, text] = await Promise.all([shell.run(openCommands(this.tableName, ch, c.counters)), before]);
+      const t1 = performance.now();
+      const [res, text] = await Promise.all([shell.run(openCommands(this.tableName, ch, c.counters)).finally(() => (nftMs = performance.now() - t1)), before]);
       if (res.error !== '') {
         const kind = /No space left|ENOSPC|set is full/i.test(res.error) ? 'capacity' : 'invalid-state';
         throw new NatAlgError(kind, `nft refused channel ${ch.id}: ${res.error.split('\n')[0] ?? ''}`);
@@ -338,7 +341,10 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     if (this.channels.get(ch.id) !== c) return; // stopped meanwhile
     c.state = 'waiting';
     c.expiry = setTimeout(() => void this.checkExpiry(c), ch.timeoutMs + EXPIRY_GRACE_MS);
-    this.log('debug', 'channel-open', { id: ch.id, family: ch.family, peer: ch.peer, announced: ch.announced, target: ch.target });
+    this.log('debug', 'channel-open', {
+      id: ch.id, family: ch.family, peer: ch.peer, announced: ch.announced, target: ch.target,
+      ms: +(performance.now() - t0).toFixed(2), nftMs: +nftMs.toFixed(2),
+    });
     this.schedulePoll();
   }
 
