@@ -17,7 +17,7 @@
  *   the same fetch with no attack, as a ratio. Goal: at most 2, and the normal client never refused.
  */
 
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -172,9 +172,12 @@ class Peers {
 
   constructor() {
     // A private copy of the built test peers: a rebuild of dist/ during the run cannot pull it away.
+    // testing.js loads the core from shared chunks (tsup.config.ts), so every ESM file is copied,
+    // beside a package.json that makes them ES modules there too.
     this.dir = mkdtempSync(join(tmpdir(), 'nat-alg-bench-'));
-    const testing = join(this.dir, 'testing.mjs');
-    copyFileSync(resolve('dist/testing.js'), testing);
+    for (const f of readdirSync('dist')) if (f.endsWith('.js') && f !== 'cli.js') copyFileSync(resolve('dist', f), join(this.dir, f));
+    writeFileSync(join(this.dir, 'package.json'), '{"type":"module"}\n');
+    const testing = join(this.dir, 'testing.js');
     this.worker = new Worker(PEERS, {
       eval: true,
       workerData: {

@@ -26,6 +26,7 @@ export interface FtpCommandOptions {
   readonly maxSessions?: number;
   readonly maxSessionsPerClient?: number;
   readonly maxUnauthenticatedPerClient?: number;
+  readonly maxPendingDataChannelsPerClient?: number;
   readonly idleTimeoutMs?: number;
   readonly loginTimeoutMs?: number;
   readonly lineTimeoutMs?: number;
@@ -88,10 +89,16 @@ Options:
                             sessions at once from one client: an IPv4 address or
                             an IPv6 /64 (default 32)
   --max-unauthenticated-per-client N
-                            of those, sessions not logged in yet (default 8)
+                            of those, sessions not logged in yet, counting
+                            sessions encrypted before a login (default 8)
+  --max-pending-data-channels-per-client N
+                            data listeners waiting for their peer per client, over
+                            all its sessions; more get 425 (default 32, and at most
+                            1/8 of --data-ports, at least 4)
   --idle-timeout SECONDS    close a control connection with no complete line and no
                             transfer for this long (default 600)
-  --login-timeout SECONDS   a client must log in within this long (default 60)
+  --login-timeout SECONDS   a client must log in (or, after AUTH TLS, finish its TLS
+                            handshake) within this long (default 60)
   --line-timeout SECONDS    a command or reply line must be complete within this long
                             of its first byte (default 30)
   --data-listen-timeout SECONDS
@@ -100,7 +107,7 @@ Options:
                             upstream connect and greeting, and the relay's own data
                             connections, within this long (default 10)
   --max-line-length BYTES   longest command or reply line held, line end included
-                            (default 4096; 128-1048576)
+                            (default 2048; 128-1048576)
   --overlong-line refuse|close
                             a longer line: refuse it with 500 (a reply: 425) and go on,
                             or close the connection with 421 (default refuse)
@@ -133,6 +140,7 @@ const VALUE_FLAGS = new Set([
   '--max-sessions',
   '--max-sessions-per-client',
   '--max-unauthenticated-per-client',
+  '--max-pending-data-channels-per-client',
   '--idle-timeout',
   '--login-timeout',
   '--line-timeout',
@@ -231,12 +239,13 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
   }
 
   const limits: {
-    -readonly [K in 'maxSessions' | 'maxSessionsPerClient' | 'maxUnauthenticatedPerClient' | 'maxLineLength']?: number;
+    -readonly [K in 'maxSessions' | 'maxSessionsPerClient' | 'maxUnauthenticatedPerClient' | 'maxPendingDataChannelsPerClient' | 'maxLineLength']?: number;
   } = {};
   for (const [flag, key, min, max] of [
     ['--max-sessions', 'maxSessions', 1, 9_999_999],
     ['--max-sessions-per-client', 'maxSessionsPerClient', 1, 9_999_999],
     ['--max-unauthenticated-per-client', 'maxUnauthenticatedPerClient', 1, 9_999_999],
+    ['--max-pending-data-channels-per-client', 'maxPendingDataChannelsPerClient', 1, 9_999_999],
     ['--max-line-length', 'maxLineLength', 128, 1_048_576],
   ] as const) {
     const v = values.get(flag);

@@ -39,6 +39,7 @@ export async function runFtpCommand(options: FtpCommandOptions, io: CliIo): Prom
       ...(options.maxSessions !== undefined ? { maxSessions: options.maxSessions } : {}),
       ...(options.maxSessionsPerClient !== undefined ? { maxSessionsPerClient: options.maxSessionsPerClient } : {}),
       ...(options.maxUnauthenticatedPerClient !== undefined ? { maxUnauthenticatedPerClient: options.maxUnauthenticatedPerClient } : {}),
+      ...(options.maxPendingDataChannelsPerClient !== undefined ? { maxPendingDataChannelsPerClient: options.maxPendingDataChannelsPerClient } : {}),
       ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
       ...(options.loginTimeoutMs !== undefined ? { loginTimeoutMs: options.loginTimeoutMs } : {}),
       ...(options.dataListenTimeoutMs !== undefined ? { dataListenTimeoutMs: options.dataListenTimeoutMs } : {}),

@@ -4,9 +4,13 @@
  * - createFtpTranslatorStreams: the control-channel translator as two Transform streams.
  * - Data planes for the relay: its own sockets (default) or the Linux kernel's NAT (nftables).
  * The library never prints: observe it through events and the `logger` option.
+ * NatAlgError is re-exported so that `err instanceof NatAlgError` needs no second import; it is
+ * the very class `nat-alg` exports (the entry points share one core, see tsup.config.ts).
  */
 
-export { createAlgProxy, createFtpProxy } from './proxy.js';
+export { NatAlgError, type NatAlgErrorCode, type NatAlgErrorKind } from '../core/errors.js';
+
+export { createAlgProxy, createFtpProxy, defaultMaxPendingDataChannelsPerClient } from './proxy.js';
 export { createFtpTranslatorStreams } from './streams.js';
 export type { FtpTranslatorStreams, FtpTranslatorStreamsOptions } from './streams.js';
 export type * from './types.js';

@@ -9,19 +9,21 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import {
+  ClientWaitingBudgets,
   endpoint,
   ftpAlg,
   NatAlgError,
   MappedPortSource,
-  prefixOf,
   type DataPortSource,
   type Endpoint,
   type FtpAlgOptions,
   type RelayEvent,
 } from '../core/index.js';
+import { prefixOf } from '../core/net/cidr.js';
 import { SessionDriver, type HandleCounter } from './session-driver.js';
 import { createRelayDataPlane, type DataPlane } from './data-plane.js';
 import { createNftablesDataPlane } from './nftables/kernel-plane.js';
+import { LogLimiter } from './log-limiter.js';
 import type {
   AlgProxyOptions,
   FtpProxy,
@@ -36,7 +38,25 @@ const DEFAULT_MAX_SESSIONS_PER_CLIENT = 32;
 const DEFAULT_MAX_UNAUTHENTICATED_PER_CLIENT = 8;
 const DEFAULT_CLIENT_PREFIX6 = 64;
 const DEFAULT_GRACE_MS = 10_000;
-const REFUSE_LINGER_MS = 2000;
+/**
+ * A refused connection is destroyed once its 421 has been handed to the kernel (the kernel still
+ * delivers it, then the FIN); a peer whose window stays shut gets this long. A flood of refused
+ * connections then holds no file descriptor beyond a moment.
+ */
+const REFUSE_FLUSH_MS = 250;
+/** Data listeners waiting for their peer per client, over all its sessions, at most. */
+const DEFAULT_MAX_PENDING_DATA_PER_CLIENT = 32;
+/** With a port range: also at most 1/8 of it per client (but at least 4), so that 8 addresses are needed to take it all. */
+const PENDING_DATA_SHARE_OF_RANGE = 8;
+const MIN_DEFAULT_PENDING_DATA_PER_CLIENT = 4;
+
+/** The default per-client cap of waiting data listeners for a relay with these data ports. */
+export function defaultMaxPendingDataChannelsPerClient(dataPorts: AlgProxyOptions['dataPorts']): number {
+  if (dataPorts === undefined || 'acquire' in dataPorts) return DEFAULT_MAX_PENDING_DATA_PER_CLIENT;
+  const size = dataPorts.max - dataPorts.min + 1;
+  const share = Math.max(MIN_DEFAULT_PENDING_DATA_PER_CLIENT, Math.floor(size / PENDING_DATA_SHARE_OF_RANGE));
+  return Math.min(DEFAULT_MAX_PENDING_DATA_PER_CLIENT, share);
+}
 
 /** Data ports must not be guessable by a third party: draw them from the system's CSPRNG. */
 function secureRandom(): number {
@@ -101,12 +121,16 @@ function validate<O>(options: AlgProxyOptions<O>): void {
   }
   for (const key of [
     'maxSessions', 'maxSessionsPerClient', 'maxUnauthenticatedPerClient', 'idleTimeoutMs', 'dataListenTimeoutMs',
-    'upstreamConnectTimeoutMs', 'loginTimeoutMs',
+    'upstreamConnectTimeoutMs', 'loginTimeoutMs', 'maxPendingDataChannelsPerClient',
   ] as const) {
     const v = options[key];
     if (v !== undefined && (!Number.isFinite(v) || v <= 0)) {
       throw new NatAlgError('invalid-argument', `${key} must be a positive number, got ${v}`);
     }
+  }
+  const pd = options.maxPendingDataChannelsPerClient;
+  if (pd !== undefined && !Number.isInteger(pd)) {
+    throw new NatAlgError('invalid-argument', `maxPendingDataChannelsPerClient must be a whole number, got ${pd}`);
   }
 }
 
@@ -120,6 +144,13 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private readonly unauthenticated = new Map<string, number>();
   private unauthenticatedCount = 0;
   private dataRejected = 0;
+  /** Data channels refused over maxPendingDataChannelsPerClient, and sessions refused, since the start. */
+  private dataLimited = 0;
+  private sessionsRefused = 0;
+  /** Waiting data listeners per client key, over all its sessions. */
+  private readonly waitingBudgets: ClientWaitingBudgets;
+  /** Log lines a peer can cause at will (refusals) go through this. */
+  private readonly limitedLog: LogLimiter;
   private readonly counter: HandleCounter;
   private socketCount = 0;
   /** Sessions accepted and not yet gone (every socket closed). */
@@ -141,6 +172,8 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.builtinRelay = options.dataPlane === undefined || options.dataPlane === 'relay';
     const dp = options.dataPorts;
     this.ports = dp === undefined ? undefined : 'acquire' in dp ? dp : new MappedPortSource({ range: dp, random: secureRandom });
+    this.waitingBudgets = new ClientWaitingBudgets(options.maxPendingDataChannelsPerClient ?? defaultMaxPendingDataChannelsPerClient(dp));
+    this.limitedLog = new LogLimiter((entry) => this.log(entry));
     this.counter = {
       socketOpened: (s) => {
         this.socketCount++;
@@ -165,7 +198,10 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s));
     this.server.on('listening', () => this.emit('listening'));
     this.server.on('error', (err) => this.emit('error', err));
-    this.server.on('close', () => this.emit('close'));
+    this.server.on('close', () => {
+      this.limitedLog.flush();
+      this.emit('close');
+    });
   }
 
   listen(portOrOptions: number | { port: number; host?: string }, hostOrCb?: string | (() => void), cb?: () => void): this {
@@ -257,6 +293,8 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       listeners: this.dataListenerCount,
       unauthenticated: this.unauthenticatedCount,
       dataRejected: this.dataRejected,
+      dataLimited: this.dataLimited,
+      sessionsRefused: this.sessionsRefused,
     };
   }
 
@@ -312,16 +350,11 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
             ? { reason: 'too many sessions from this client not logged in', reply: '421 Too many connections from your address not logged in' }
             : null;
     if (refusal !== null) {
-      this.emit('session-refused', { client, reason: refusal.reason });
-      this.log({ level: 'warn', event: 'session-refused', client, reason: refusal.reason });
-      socket.resume();
-      socket.end(`${refusal.reply}\r\n`);
-      const t = setTimeout(() => socket.destroy(), REFUSE_LINGER_MS);
-      t.unref();
-      socket.once('close', () => clearTimeout(t));
+      this.refuse(socket, client, refusal.reason, refusal.reply);
       return;
     }
     const sessionId = this.nextSession++;
+    const waitingBudget = this.waitingBudgets.forSession(who);
     this.perClient.set(who, mine + 1);
     this.adjustUnauthenticated(who, +1);
     let loggedIn = false;
@@ -340,6 +373,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       if (left <= 0) this.perClient.delete(who);
       else this.perClient.set(who, left);
       if (!loggedIn) this.adjustUnauthenticated(who, -1);
+      waitingBudget.releaseAll(); // the session gave back every slot on closing; this guards a failed one
       this.settle();
     };
     // Counted from here, so that a 'session-open' listener already sees this session in stats().
@@ -356,6 +390,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         ...(o.publicAddress !== undefined ? { publicAddress: o.publicAddress } : {}),
         ...(o.upstreamPublicAddress !== undefined ? { upstreamPublicAddress: o.upstreamPublicAddress } : {}),
         ...(this.ports !== undefined ? { dataPorts: this.ports } : {}),
+        waitingChannelBudget: waitingBudget,
         ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
         ...(o.dataListenTimeoutMs !== undefined ? { dataListenTimeoutMs: o.dataListenTimeoutMs } : {}),
         ...(o.upstreamConnectTimeoutMs !== undefined ? { upstreamConnectTimeoutMs: o.upstreamConnectTimeoutMs } : {}),
@@ -374,6 +409,30 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.drivers.add(driver);
   }
 
+  /**
+   * Over a limit or shutting down: the 421, then the socket goes as soon as the kernel has it (or
+   * after REFUSE_FLUSH_MS if the peer does not read). Input is read and dropped meanwhile: unread
+   * input would turn the close into a reset that may overtake the 421. The log line is limited.
+   */
+  private refuse(socket: net.Socket, client: Endpoint, reason: string, reply: string): void {
+    this.sessionsRefused++;
+    this.emit('session-refused', { client, reason });
+    this.limitedLog.log({ level: 'warn', event: 'session-refused', client, reason });
+    socket.on('data', () => {});
+    socket.resume();
+    const t = setTimeout(() => socket.destroy(), REFUSE_FLUSH_MS);
+    t.unref();
+    socket.once('close', () => clearTimeout(t));
+    socket.end(`${reply}\r\n`, () => socket.destroy());
+  }
+
+  /** A data channel refused over maxPendingDataChannelsPerClient: counted, emitted, logged (limited). */
+  private onDataLimit(sessionId: number, client: Endpoint, command: string, limit: number): void {
+    this.dataLimited++;
+    this.emit('data-limit', { sessionId, client, command, limit });
+    this.limitedLog.log({ level: 'warn', event: 'data-limit', sessionId, client, command, limit });
+  }
+
   private adjustUnauthenticated(who: string, by: 1 | -1): void {
     const n = (this.unauthenticated.get(who) ?? 0) + by;
     if (n <= 0) this.unauthenticated.delete(who);
@@ -390,6 +449,9 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         this.log({ level: 'warn', event: 'data-rejected', sessionId, ...rest });
         return;
       }
+      case 'data-limit':
+        this.onDataLimit(sessionId, client, e.command, e.limit);
+        return;
       case 'logged-in':
         this.log({ level: 'debug', event: 'logged-in', sessionId });
         return;
@@ -428,6 +490,9 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
             level: 'warn', event: f.type, sessionId,
             message: 'control channel encrypted: data connections can no longer be translated (FTP: --tls refuse keeps clients in plain text)',
           });
+        } else if (f.type === 'tls-established') {
+          // The handshake is over: the login deadline stops, the session still counts as not logged in.
+          this.log({ level: 'debug', event: f.type, sessionId });
         } else if (f.type === 'tls-ended') {
           this.log({ level: 'info', event: f.type, sessionId });
         }

@@ -54,6 +54,15 @@ export interface RelayProxyOptions {
    * Default 64.
    */
   readonly clientPrefixLength6?: number;
+  /**
+   * Data listeners waiting for their peer (a PASV/EPSV/PORT/EPRT not yet connected to) per client,
+   * over all its sessions: without it one address could open session after session, each with
+   * `policy.maxPendingDataChannels` waiting, and take every port of the shared `dataPorts` range.
+   * Over it the data command gets `425 Cannot open data connection (too many data connections
+   * waiting from your address).`, a `data-limit` event and a warn log entry. Default: 32, and with
+   * a `dataPorts` range at most an eighth of it (at least 4): 12 for a range of 100 ports.
+   */
+  readonly maxPendingDataChannelsPerClient?: number;
   /** No control traffic and no transfer for this long closes a session. Default 600000 (10 min). */
   readonly idleTimeoutMs?: number;
   /** A data listener nobody connects to is closed after this long. Default 30000. */
@@ -147,6 +156,15 @@ export interface DataRejectedEvent {
   readonly expected: string;
 }
 
+/** A data channel refused: the client had `limit` data listeners waiting over all its sessions. */
+export interface DataLimitEvent {
+  readonly sessionId: number;
+  readonly client: Endpoint;
+  /** The data command refused (`PASV`, `PORT`, ...). */
+  readonly command: string;
+  readonly limit: number;
+}
+
 export interface CommandRefusedEvent {
   readonly sessionId: number;
   readonly command: string;
@@ -166,6 +184,8 @@ export interface FtpProxyEvents {
   'command-refused': [CommandRefusedEvent];
   /** Someone else tried to take a data connection (data-port theft): refused, logged at warn. */
   'data-rejected': [DataRejectedEvent];
+  /** A client over maxPendingDataChannelsPerClient: its data command got 425 (warn log, limited). */
+  'data-limit': [DataLimitEvent];
   /** Server-level trouble only (the control listener failed); session trouble is in the events above. */
   error: [Error];
 }
@@ -181,6 +201,10 @@ export interface FtpProxyStats {
   readonly unauthenticated: number;
   /** Connections to data listeners refused since the start: from a peer other than the expected one. */
   readonly dataRejected: number;
+  /** Data channels refused since the start because their client had maxPendingDataChannelsPerClient waiting. */
+  readonly dataLimited: number;
+  /** Connections refused since the start (over a session limit, or shutting down): each got a 421. */
+  readonly sessionsRefused: number;
 }
 
 /** A relay of any ALG (`createAlgProxy`, `createFtpProxy`). */

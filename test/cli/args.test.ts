@@ -87,11 +87,13 @@ describe('parseArgs', () => {
     const o = options([
       ...base, '--max-unauthenticated-per-client', '3', '--login-timeout', '20', '--line-timeout=0.5', '--data-listen-timeout', '45',
       '--upstream-connect-timeout', '2.5', '--max-line-length', '8192', '--overlong-line', 'close', '--tls', 'refuse',
+      '--max-pending-data-channels-per-client', '6',
     ]);
     expect(o).toMatchObject({
       maxUnauthenticatedPerClient: 3, loginTimeoutMs: 20_000, lineTimeoutMs: 500, dataListenTimeoutMs: 45_000,
-      upstreamConnectTimeoutMs: 2500, maxLineLength: 8192, overlongLine: 'close', tls: 'refuse',
+      upstreamConnectTimeoutMs: 2500, maxLineLength: 8192, overlongLine: 'close', tls: 'refuse', maxPendingDataChannelsPerClient: 6,
     });
+    expect(usageError([...base, '--max-pending-data-channels-per-client', '0'])).toMatch(/^--max-pending-data-channels-per-client: expected a whole number/);
     expect(usageError([...base, '--max-line-length', '100'])).toMatch(/^--max-line-length: expected a whole number from 128 to 1048576/);
     expect(usageError([...base, '--max-line-length', '2000000'])).toMatch(/^--max-line-length: /);
     expect(usageError([...base, '--overlong-line', 'drop'])).toMatch(/^--overlong-line: expected refuse or close/);

@@ -161,7 +161,7 @@ describe('relay faults', () => {
     expect((await busy.readReply()).code).toBe(226);
     expect((await busy.readReply()).code).toBe(421);
     await stopping;
-    expect(r.proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0, unauthenticated: 0, dataRejected: 0 });
+    expect(r.proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0, unauthenticated: 0, dataRejected: 0, dataLimited: 0, sessionsRefused: 0 });
   });
 });
 

@@ -175,7 +175,7 @@ describe('FtpProxy API', () => {
     await client.login();
     await client.quit();
     await eventually(() => closed, 5000, 'close callback');
-    expect(proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0, unauthenticated: 0, dataRejected: 0 });
+    expect(proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0, unauthenticated: 0, dataRejected: 0, dataLimited: 0, sessionsRefused: 0 });
     await server.close();
   });
 

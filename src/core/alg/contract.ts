@@ -71,6 +71,12 @@ export type AlgEvent =
   | { readonly type: 'logged-in' }
   /** The control channel went encrypted: from here the gateway can neither read nor write it. */
   | { readonly type: 'tls-started' }
+  /**
+   * The encrypted channel carried application data both ways: its TLS handshake is done (as far
+   * as the gateway can tell: a forged record makes the real peer close the connection). The login
+   * inside it still cannot be seen.
+   */
+  | { readonly type: 'tls-established' }
   | { readonly type: 'tls-ended' }
   /** The translator wants the connection closed (it has told the client why, where it could). */
   | { readonly type: 'close'; readonly reason: string };

@@ -78,6 +78,11 @@ export interface LineRules<Note> {
   readonly server: LineReader<Note>;
   /** A TLS direction went back to plaintext (at a record boundary). */
   plaintext(s: DirectionStream<Note>): void;
+  /**
+   * The first application-data record of a TLS stretch began in `s`: that direction's handshake
+   * is over. Reported where it is in the stream (before a later return to plaintext).
+   */
+  applicationData?(s: DirectionStream<Note>): void;
   /** The peer sending in `s` ended its stream; what was left of its last line is dealt with. */
   ended(s: DirectionStream<Note>): void;
   /** The framer gives the connection up: the line that tells the client why, if any. */
@@ -321,7 +326,14 @@ export class LineFramer<Note> {
         s.lineEnd = 'none';
         s.reader.bareCR(s, length);
       } else {
-        if (from < 0) s.emit(s.takeHold()); // the line's start, then its rest stays in the run
+        if (from < 0) {
+          // The line began in an earlier chunk: its start and rest go out as one piece, so that a
+          // peer acting on each read never sees half a line (bounded by the check above).
+          s.flushRun(i);
+          s.append(bytes, i, end);
+          s.skipRun(end);
+          s.emit(s.takeHold());
+        }
         i = end;
         s.mode = 'line-start';
         s.lineFrom = -1;
@@ -548,6 +560,7 @@ export class LineFramer<Note> {
 
   private followTls(s: DirectionStream<Note>, bytes: Uint8Array, i: number, n: number): number {
     const j = s.tls.advance(bytes, i, n);
+    if (s.tls.takeApplicationData()) this.rules.applicationData?.(s);
     if (s.tls.status === 'plaintext') {
       s.mode = 'line-start';
       this.rules.plaintext(s);
