@@ -39,6 +39,11 @@ export interface RelayCommandOptions {
 
 export interface FtpCommandOptions extends RelayCommandOptions {
   readonly tls?: 'pass' | 'refuse';
+  /** What carries the data channels: the relay's sockets, or the kernel's NAT. */
+  readonly dataPlane: 'relay' | 'nftables';
+  /** nftables plane: its table (inet NAME), and which forwarded packets its guard drops. */
+  readonly nftTable?: string;
+  readonly nftForwardGuard?: NftForwardGuard;
 }
 
 export interface IrcCommandOptions extends RelayCommandOptions {
@@ -50,6 +55,9 @@ export interface IrcCommandOptions extends RelayCommandOptions {
 
 /** The relay commands, and `main` for the command-less help. */
 export type HelpTopic = 'main' | 'ftp' | 'irc';
+
+/** `all`, `none`, or the interfaces whose forwarded packets are dropped unless the relay installed them. */
+export type NftForwardGuard = { readonly kind: 'all' } | { readonly kind: 'none' } | { readonly kind: 'interfaces'; readonly interfaces: readonly string[] };
 
 export type ParsedArgs =
   | { readonly kind: 'help'; readonly topic: HelpTopic }
@@ -122,6 +130,15 @@ Options:
   --tls pass|refuse         AUTH TLS: forward it (the control channel then cannot be
                             translated), or answer 534 and stay in plain text
                             (default pass)
+  --data-plane relay|nftables
+                            what carries data connections: the relay itself (default),
+                            or the Linux kernel's NAT through nft (Linux only; needs
+                            CAP_NET_ADMIN and IP forwarding on; see docs/relay.md)
+  --nft-table NAME          nftables plane: the relay's table, inet NAME (default nat_alg)
+  --nft-forward-guard all|none|IFACE[,IFACE...]
+                            nftables plane: drop forwarded packets the relay did not
+                            install: all of them (default), those through these
+                            interfaces, or none (another firewall does it)
   -h, --help                show this help
 
 The ready line "nat-alg ftp: listening on ..." goes to stdout once clients can connect.
@@ -198,7 +215,7 @@ const VALUE_FLAGS = new Set([
 ]);
 /** Value flags of one command only. */
 const COMMAND_FLAGS: Readonly<Record<'ftp' | 'irc', ReadonlySet<string>>> = {
-  ftp: new Set(['--tls', '--data-listen-timeout']),
+  ftp: new Set(['--tls', '--data-listen-timeout', '--data-plane', '--nft-table', '--nft-forward-guard']),
   irc: new Set(['--offer-timeout', '--max-waiting-offers']),
 };
 /** The range of --max-line-length per command (each ALG's policy bounds). */
@@ -337,6 +354,28 @@ function parseRelay(topic: 'ftp' | 'irc', argv: readonly string[]): ParsedArgs {
     choices.tls = tls;
   }
 
+  const plane = values.get('--data-plane') ?? 'relay';
+  if (plane !== 'relay' && plane !== 'nftables') return fail(`--data-plane: expected relay or nftables, got ${JSON.stringify(plane)}`);
+  const nft: { nftTable?: string; nftForwardGuard?: NftForwardGuard } = {};
+  const table = values.get('--nft-table');
+  const guard = values.get('--nft-forward-guard');
+  if ((table !== undefined || guard !== undefined) && plane !== 'nftables') {
+    return fail(`${table !== undefined ? '--nft-table' : '--nft-forward-guard'} needs --data-plane nftables`);
+  }
+  if (table !== undefined) {
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(table)) return fail(`--nft-table: letters, digits and _, starting with a letter, at most 32; got ${JSON.stringify(table)}`);
+    nft.nftTable = table;
+  }
+  if (guard !== undefined) {
+    if (guard === 'all' || guard === 'none') nft.nftForwardGuard = { kind: guard };
+    else {
+      const interfaces = guard.split(',');
+      const bad = interfaces.find((i) => !/^[A-Za-z0-9_.:@-]{1,15}$/.test(i));
+      if (bad !== undefined) return fail(`--nft-forward-guard: expected all, none or interface names separated by commas, got ${JSON.stringify(guard)}`);
+      nft.nftForwardGuard = { kind: 'interfaces', interfaces };
+    }
+  }
+
   const { maxWaitingOffers, ...commonLimits } = limits;
   const { offerTimeoutMs, ...commonTimeouts } = timeouts;
   const common: RelayCommandOptions = {
@@ -363,7 +402,7 @@ function parseRelay(topic: 'ftp' | 'irc', argv: readonly string[]): ParsedArgs {
       },
     };
   }
-  return { kind: 'ftp', options: { ...common, ...(choices.tls !== undefined ? { tls: choices.tls } : {}) } };
+  return { kind: 'ftp', options: { ...common, ...(choices.tls !== undefined ? { tls: choices.tls } : {}), dataPlane: plane, ...nft } };
 }
 
 /** An address endpoint, or a DNS name with a port; a message when neither. */

@@ -2,7 +2,7 @@
  * `nat-alg ftp`: an FTP relay (createFtpProxy) run by the shared relay command (relay-command.ts).
  */
 
-import { createFtpProxy } from '../node/index.js';
+import { createFtpProxy, createNftablesDataPlane } from '../node/index.js';
 import type { FtpCommandOptions } from './args.js';
 import { relayProxyOptions, runRelayCommand, type CliIo } from './relay-command.js';
 
@@ -22,8 +22,16 @@ export function runFtpCommand(options: FtpCommandOptions, io: CliIo): Promise<nu
           ...(options.lineTimeoutMs !== undefined ? { lineTimeoutMs: options.lineTimeoutMs } : {}),
           ...(options.tls !== undefined ? { tls: options.tls } : {}),
         },
+        dataPlane:
+          options.dataPlane === 'nftables'
+            ? createNftablesDataPlane({
+                ...(options.nftTable !== undefined ? { tableName: options.nftTable } : {}),
+                ...(options.nftForwardGuard !== undefined ? { forwardGuard: options.nftForwardGuard } : {}),
+              })
+            : 'relay',
       }),
     options,
     io,
+    options.dataPlane,
   );
 }

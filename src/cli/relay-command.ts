@@ -7,6 +7,7 @@
  */
 
 import { formatEndpoint, NatAlgError } from '../core/index.js';
+import { DataPlaneUnavailableError } from '../node/index.js';
 import type { FtpProxy, RelayProxyOptions } from '../node/types.js';
 import type { RelayCommandOptions } from './args.js';
 import { formatLogEntry } from './log.js';
@@ -46,7 +47,13 @@ export function relayProxyOptions(options: RelayCommandOptions, io: CliIo): Rela
  * Make the relay with `create` and run it. Exit codes: 0 clean stop, 1 runtime failure, 2 usage
  * error (bad option values).
  */
-export async function runRelayCommand(name: string, create: () => FtpProxy, options: RelayCommandOptions, io: CliIo): Promise<number> {
+export async function runRelayCommand(
+  name: string,
+  create: () => FtpProxy,
+  options: RelayCommandOptions,
+  io: CliIo,
+  dataPlane: 'relay' | 'nftables' = 'relay',
+): Promise<number> {
   let proxy: FtpProxy;
   try {
     proxy = create();
@@ -66,13 +73,16 @@ export async function runRelayCommand(name: string, create: () => FtpProxy, opti
     });
   });
   if (started) {
-    io.err(`nat-alg ${name}: cannot listen on ${listen}: ${describe(started)}`);
+    // The data plane is started before the listener: its failure names the cause and the fix.
+    if (started instanceof DataPlaneUnavailableError || (started instanceof NatAlgError && dataPlane === 'nftables')) {
+      io.err(`nat-alg ${name}: ${started.message}`);
+    } else io.err(`nat-alg ${name}: cannot listen on ${listen}: ${describe(started)}`);
     return 1;
   }
 
   const bound = proxy.address();
   const actual = bound && typeof bound === 'object' ? formatEndpoint({ family: bound.family === 'IPv6' ? 6 : 4, address: options.listen.address, port: bound.port }) : listen;
-  io.out(`nat-alg ${name}: listening on ${actual}, upstream ${upstream}`);
+  io.out(`nat-alg ${name}: listening on ${actual}, upstream ${upstream}${dataPlane === 'nftables' ? ', data plane nftables' : ''}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -25,6 +25,8 @@ import {
 } from '../core/index.js';
 import { prefixOf } from '../core/net/cidr.js';
 import { SessionDriver, type HandleCounter } from './session-driver.js';
+import { createRelayDataPlane, type DataPlane } from './data-plane.js';
+import { createNftablesDataPlane } from './nftables/kernel-plane.js';
 import { LogLimiter } from './log-limiter.js';
 import type {
   AlgProxyOptions,
@@ -94,6 +96,30 @@ export function createIrcProxy(options: IrcProxyOptions): FtpProxy {
   return new ProxyServer<IrcAlgOptions>({ ...rest, alg: ircAlg, algOptions });
 }
 
+/** The plane an option names. */
+function dataPlaneOf(option: AlgProxyOptions<unknown>['dataPlane']): DataPlane {
+  if (option === undefined || option === 'relay') return createRelayDataPlane();
+  if (option === 'nftables') return createNftablesDataPlane();
+  if (typeof option === 'object' && option !== null && typeof option.forSession === 'function' && typeof option.start === 'function') return option;
+  throw new NatAlgError('invalid-argument', `dataPlane must be 'relay', 'nftables' or a DataPlane, got ${JSON.stringify(option)}`);
+}
+
+/**
+ * Address families a host may have: an address has its own (a listening `::` takes IPv4 clients
+ * too), a name or nothing may be either.
+ */
+function familiesOf(host: string | undefined, listening: boolean): (4 | 6)[] {
+  if (host === undefined || host === '') return [4, 6];
+  let ep: Endpoint;
+  try {
+    ep = endpoint(host, 0);
+  } catch {
+    return [4, 6];
+  }
+  if (ep.family === 6 && listening && ep.address === '::') return [4, 6];
+  return [ep.family];
+}
+
 /** What maxSessionsPerClient counts by: the IPv4 address, or the IPv6 block. */
 export function clientKey(client: Endpoint, prefixLength6 = DEFAULT_CLIENT_PREFIX6): string {
   return client.family === 6 ? prefixOf(client.address, prefixLength6) : client.address;
@@ -157,11 +183,17 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private nextSession = 1;
   private accepting = true;
   private waiters: Array<() => void> = [];
+  private readonly plane: DataPlane;
+  private readonly builtinRelay: boolean;
+  /** The plane's start() (resolved: started), null while it was never asked to start. */
+  private planeStart: Promise<void> | null = null;
 
   constructor(options: ResolvedProxyOptions<O>) {
     super();
     validate(options);
     this.options = options;
+    this.plane = dataPlaneOf(options.dataPlane);
+    this.builtinRelay = options.dataPlane === undefined || options.dataPlane === 'relay';
     const dp = options.dataPorts;
     this.ports = dp === undefined ? undefined : 'acquire' in dp ? dp : new MappedPortSource({ range: dp, random: secureRandom });
     this.waitingBudgets = new ClientWaitingBudgets(options.maxPendingDataChannelsPerClient ?? defaultMaxPendingDataChannelsPerClient(dp));
@@ -202,8 +234,49 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     if (typeof hostOrCb === 'string') Object.assign(opts, { host: hostOrCb });
     else if (typeof hostOrCb === 'function') callback = hostOrCb;
     if (callback) this.once('listening', callback);
-    this.server.listen(opts);
+    // The relay's own plane has nothing to prepare: listen at once, as net.Server does.
+    if (this.builtinRelay) {
+      this.server.listen(opts);
+      return this;
+    }
+    this.startPlane(opts.host).then(
+      () => {
+        if (this.accepting) this.server.listen(opts);
+      },
+      (err: unknown) => this.emit('error', err instanceof Error ? err : new Error(String(err))),
+    );
     return this;
+  }
+
+  /** Starts the data plane once, with the families the relay's sessions can have. */
+  private startPlane(host: string | undefined): Promise<void> {
+    if (this.planeStart) return this.planeStart;
+    const u = this.options.upstream.host;
+    this.planeStart = this.plane.start({
+      clientFamilies: familiesOf(host, true),
+      serverFamilies: familiesOf(u, false),
+      log: (entry) => this.log(entry),
+      fail: (error) => {
+        this.log({ level: 'error', event: 'data-plane-failed', plane: this.plane.name, error: error.message });
+        this.emit('error', error);
+      },
+    });
+    // A plane that could not start has nothing to stop; one that did is stopped after the sessions.
+    this.planeStart.catch(() => (this.planeStart = null));
+    return this.planeStart;
+  }
+
+  /** Stops the data plane if it was started (after the last session: their rules go with it). */
+  private async stopPlane(): Promise<void> {
+    const started = this.planeStart;
+    this.planeStart = null;
+    if (!started) return;
+    try {
+      await started;
+    } catch {
+      return;
+    }
+    await this.plane.stop();
   }
 
   address(): net.AddressInfo | string | null {
@@ -214,7 +287,9 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.accepting = false;
     this.server.close((err) => {
       if (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING') return callback?.(err);
-      this.whenIdle().then(() => callback?.(), callback);
+      this.whenIdle()
+        .then(() => this.stopPlane())
+        .then(() => callback?.(), callback);
     });
     return this;
   }
@@ -232,6 +307,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     if (timer) clearTimeout(timer);
     for (const d of this.drivers) d.close('Service shutting down');
     await this.whenIdle();
+    await this.stopPlane();
   }
 
   stats(): FtpProxyStats {
@@ -307,12 +383,12 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.adjustUnauthenticated(who, +1);
     let loggedIn = false;
     let driver: SessionDriver | null = null;
-    const onEvent = (e: RelayEvent) => {
+    const onEvent = (e: RelayEvent, plane?: string) => {
       if (e.type === 'logged-in' && !loggedIn) {
         loggedIn = true;
         this.adjustUnauthenticated(who, -1);
       }
-      this.onSessionEvent(sessionId, client, e);
+      this.onSessionEvent(sessionId, client, e, plane ?? this.plane.name);
     };
     const onGone = () => {
       if (driver) this.drivers.delete(driver);
@@ -349,8 +425,10 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         onGone,
         onFailure: (err) =>
           this.log({ level: 'error', event: 'session-failed', sessionId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+        onLog: (entry) => this.log({ ...entry, sessionId }),
       },
       this.counter,
+      this.plane,
     );
     this.drivers.add(driver);
   }
@@ -389,7 +467,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.unauthenticatedCount += by;
   }
 
-  private onSessionEvent(sessionId: number, client: Endpoint, e: RelayEvent): void {
+  private onSessionEvent(sessionId: number, client: Endpoint, e: RelayEvent, plane: string): void {
     switch (e.type) {
       case 'data-rejected': {
         this.dataRejected++;
@@ -410,14 +488,14 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         return;
       case 'data-open': {
         const { type: _t, ...rest } = e;
-        this.emit('data-open', { sessionId, ...rest });
-        this.log({ level: 'info', event: 'data-open', sessionId, ...rest });
+        this.emit('data-open', { sessionId, ...rest, plane });
+        this.log({ level: 'info', event: 'data-open', sessionId, ...rest, plane });
         return;
       }
       case 'data-close': {
         const { type: _t, ...rest } = e;
-        this.emit('data-close', { sessionId, ...rest });
-        this.log({ level: 'info', event: 'data-close', sessionId, ...rest });
+        this.emit('data-close', { sessionId, ...rest, plane });
+        this.log({ level: 'info', event: 'data-close', sessionId, ...rest, plane });
         return;
       }
       case 'command-refused': {
@@ -450,10 +528,14 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       case 'upstream-failed':
         this.log({ level: 'warn', event: 'upstream-failed', sessionId, reason: e.reason });
         return;
-      case 'upstream-connected':
-      case 'data-listening': {
+      case 'upstream-connected': {
         const { type, ...rest } = e;
         this.log({ level: 'debug', event: type, sessionId, ...rest });
+        return;
+      }
+      case 'data-listening': {
+        const { type, ...rest } = e;
+        this.log({ level: 'debug', event: type, sessionId, ...rest, plane });
         return;
       }
     }

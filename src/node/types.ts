@@ -5,6 +5,7 @@
  */
 
 import type { EventEmitter } from 'node:events';
+import type { DataPlane } from './data-plane.js';
 import type { AddressInfo } from 'node:net';
 import type {
   AlgModule,
@@ -73,6 +74,14 @@ export interface RelayProxyOptions {
   readonly loginTimeoutMs?: number;
   /** Receives one structured entry per event. Nothing is printed by the library itself. */
   readonly logger?: (entry: FtpProxyLogEntry) => void;
+  /**
+   * What carries the data channels (data-plane.ts). `relay` (default): sockets in this process,
+   * no privileges. `nftables`: the Linux kernel's NAT, one rule per channel (needs nft,
+   * CAP_NET_ADMIN and forwarding on; docs/relay.md); `createNftablesDataPlane(options)` for its
+   * options; or a plane of your own. A plane that cannot start is an 'error' event from listen(),
+   * and nothing listens.
+   */
+  readonly dataPlane?: 'relay' | 'nftables' | DataPlane;
 }
 
 /** A relay for any ALG: its module (or a built-in one's name: `'ftp'`, `'irc'`) and the module's options. */
@@ -129,13 +138,17 @@ export interface DataOpenEvent {
   /** The peer that connected to the relay's listener, and where the relay connected to. */
   readonly peer: Endpoint;
   readonly target: Endpoint;
+  /** What carries the channel: `relay` (this process) or `nftables` (the kernel). */
+  readonly plane: string;
 }
 
 export interface DataCloseEvent {
   readonly sessionId: number;
   readonly channel: number;
   readonly reason: string;
+  /** `bytes.measure` says what was counted: payload (relay), IP packets (nftables), or unknown. */
   readonly bytes: DataByteCounts;
+  readonly plane: string;
 }
 
 /** A connection to a data listener from an address other than the peer it was opened for. */

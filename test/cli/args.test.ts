@@ -26,6 +26,7 @@ describe('parseArgs', () => {
       log: 'text',
       verbose: false,
       graceMs: 10_000,
+      dataPlane: 'relay',
     });
   });
 
@@ -64,7 +65,22 @@ describe('parseArgs', () => {
       maxSessions: 200,
       maxSessionsPerClient: 4,
       idleTimeoutMs: 90_000,
+      dataPlane: 'relay',
     });
+  });
+
+  it('reads the data plane and its nftables settings, refusing what cannot work', () => {
+    expect(options([...base, '--data-plane', 'nftables'])).toMatchObject({ dataPlane: 'nftables' });
+    expect(options([...base, '--data-plane=nftables', '--nft-table', 'relay_7', '--nft-forward-guard', 'eth0,veth-a.1'])).toMatchObject({
+      dataPlane: 'nftables',
+      nftTable: 'relay_7',
+      nftForwardGuard: { kind: 'interfaces', interfaces: ['eth0', 'veth-a.1'] },
+    });
+    expect(options([...base, '--data-plane', 'nftables', '--nft-forward-guard', 'none'])).toMatchObject({ nftForwardGuard: { kind: 'none' } });
+    expect(usageError([...base, '--data-plane', 'kernel'])).toMatch(/^--data-plane: expected relay or nftables/);
+    expect(usageError([...base, '--nft-table', 'x'])).toMatch(/^--nft-table needs --data-plane nftables/);
+    expect(usageError([...base, '--data-plane', 'nftables', '--nft-table', '1x'])).toMatch(/^--nft-table: letters/);
+    expect(usageError([...base, '--data-plane', 'nftables', '--nft-forward-guard', 'eth0;drop'])).toMatch(/^--nft-forward-guard: /);
   });
 
   it('reads the hardening flags and refuses bad values naming the flag', () => {

@@ -95,7 +95,11 @@ const EXPECTED: Record<'nat-alg' | 'nat-alg/node' | 'nat-alg/testing', readonly 
     'synthesizeIPv6',
     'planFtpDataChannel',
   ],
-  'nat-alg/node': ['NatAlgError', 'createAlgProxy', 'createFtpProxy', 'createFtpTranslatorStreams', 'createIrcProxy', 'defaultMaxPendingDataChannelsPerClient'],
+  'nat-alg/node': [
+    'NatAlgError', 'createAlgProxy', 'createFtpProxy', 'createFtpTranslatorStreams', 'createIrcProxy', 'defaultMaxPendingDataChannelsPerClient',
+    // data planes (docs/relay.md, "Data planes")
+    'createRelayDataPlane', 'createNftablesDataPlane', 'NftablesDataPlane', 'DataPlaneUnavailableError', 'PlaneFault',
+  ],
   'nat-alg/testing': [
     'NatAlgError',
     // the sans-I/O harness

@@ -24,6 +24,19 @@ function listenTimeout(request: DataChannelRequest, timeouts: RelayTimeouts): nu
   return request.timeoutMs ?? timeouts.dataListenTimeoutMs;
 }
 
+/** The `listen` action for a channel on `port`: where, and everything decided about the channel. */
+function listenAction(c: Channel, port: number, timeouts: RelayTimeouts): RelayAction {
+  return {
+    type: 'listen',
+    channel: c.id,
+    side: c.plan.listenSide,
+    local: endpoint(c.plan.bindAddress, port),
+    request: c.request,
+    plan: c.plan,
+    timeoutMs: listenTimeout(c.request, timeouts),
+  };
+}
+
 /** Why a data channel over the client's budget is refused (FTP: `425 Cannot open data connection (...).`). */
 export const CLIENT_LIMIT_REASON = 'too many data connections waiting from your address';
 
@@ -149,7 +162,7 @@ export class DataChannels {
       unanswered: true,
       budgeted: budget !== null,
     });
-    this.host.actions.push({ type: 'listen', channel: id, side: plan.listenSide, local: endpoint(plan.bindAddress, port) });
+    this.host.actions.push(listenAction(this.channels.get(id)!, port, this.host.timeouts));
   }
 
   listening(id: number, local: Endpoint, nowMs: number): void {
@@ -179,7 +192,7 @@ export class DataChannels {
         c.attempts++;
         c.heldPort = port;
         c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'binding');
-        this.host.actions.push({ type: 'listen', channel: id, side: c.plan.listenSide, local: endpoint(c.plan.bindAddress, port) });
+        this.host.actions.push(listenAction(c, port, this.host.timeouts));
         return;
       }
     }

@@ -7,7 +7,8 @@
 
 import type { Endpoint } from '../net/ip.js';
 import type { Direction } from '../stream/translator.js';
-import type { AlgEvent, AlgModule, DataChannelMode } from '../alg/contract.js';
+import type { AlgEvent, AlgModule, DataChannelMode, DataChannelRequest } from '../alg/contract.js';
+import type { ChannelPlan } from './plan.js';
 import type { FtpAlgOptions } from '../ftp/module.js';
 import type { DataPortSource } from './ports.js';
 import type { WaitingChannelBudget } from './client-budget.js';
@@ -96,8 +97,20 @@ export type RelayAction =
   /**
    * Open a data listener facing `side` on `local` (port 0: any free port); answer with
    * handleDataListening or handleDataListenFailed. Hold accepted connections unread until `splice`.
+   * `request` and `plan` say the rest of what the session decided (who may connect, where the
+   * relay connects next, from which address) and `timeoutMs` how long the listener waits: an
+   * embedding that carries the channel by other means than two sockets (a kernel NAT rule) needs
+   * all of it before anyone connects.
    */
-  | { readonly type: 'listen'; readonly channel: number; readonly side: Side; readonly local: Endpoint }
+  | {
+      readonly type: 'listen';
+      readonly channel: number;
+      readonly side: Side;
+      readonly local: Endpoint;
+      readonly request: DataChannelRequest;
+      readonly plan: ChannelPlan;
+      readonly timeoutMs: number;
+    }
   | { readonly type: 'close-listener'; readonly channel: number }
   /** Connect to `target` on `side`, from `localAddress`; answer with handleDataConnected/-ConnectFailed. */
   | {
@@ -128,6 +141,13 @@ export type RelayAction =
 export interface DataByteCounts {
   readonly toClient: number;
   readonly toServer: number;
+  /**
+   * What was counted: `payload` (the bytes of the transfer, as a relay moving them sees them; the
+   * meaning when absent), `ip` (whole IP packets, headers included, as a kernel data plane's
+   * counters see them: a little more than the payload), or `unknown` (nothing could be counted;
+   * both numbers are 0).
+   */
+  readonly measure?: 'payload' | 'ip' | 'unknown';
 }
 
 export interface SessionByteCounts {
