@@ -24,6 +24,14 @@ export interface RelayCommandOptions {
   readonly verbose: boolean;
   /** How long running transfers may go on after SIGINT/SIGTERM before they are cut. */
   readonly graceMs: number;
+  /** Serve Prometheus `/metrics` and `/healthz` on this endpoint (createMetricsServer). */
+  readonly metrics?: Endpoint;
+  /**
+   * On SIGINT/SIGTERM, `/healthz` says draining at once but the relay goes on accepting for this
+   * long (balancers take it out of rotation meanwhile), then stops accepting and gives running
+   * transfers `graceMs`. Default 0.
+   */
+  readonly drainDelayMs?: number;
   readonly maxSessions?: number;
   readonly maxSessionsPerClient?: number;
   readonly maxUnauthenticatedPerClient?: number;
@@ -100,6 +108,10 @@ Options:
   --log text|json           log format, one line per session event on stderr (default text)
   --verbose                 also log every translated control line
   --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
+  --metrics HOST:PORT       serve Prometheus metrics at /metrics and a health check at
+                            /healthz (200 ready, 503 draining) on this address
+  --drain-delay SECONDS     on SIGINT/SIGTERM, say draining on /healthz but go on
+                            accepting this long before stopping (default 0)
   --max-sessions N          sessions at once; more clients get 421 (default 1000)
   --max-sessions-per-client N
                             sessions at once from one client: an IPv4 address or
@@ -164,6 +176,10 @@ Options:
   --log text|json           log format, one line per session event on stderr (default text)
   --verbose                 also log every translated line
   --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
+  --metrics HOST:PORT       serve Prometheus metrics at /metrics and a health check at
+                            /healthz (200 ready, 503 draining) on this address
+  --drain-delay SECONDS     on SIGINT/SIGTERM, say draining on /healthz but go on
+                            accepting this long before stopping (default 0)
   --max-sessions N          sessions at once; more clients get an ERROR line (default 1000)
   --max-sessions-per-client N
                             sessions at once from one client: an IPv4 address or
@@ -202,6 +218,8 @@ const VALUE_FLAGS = new Set([
   '--data-ports',
   '--log',
   '--grace',
+  '--metrics',
+  '--drain-delay',
   '--max-sessions',
   '--max-sessions-per-client',
   '--max-unauthenticated-per-client',
@@ -298,6 +316,22 @@ function parseRelay(topic: 'ftp' | 'irc', argv: readonly string[]): ParsedArgs {
   const log = values.get('--log') ?? 'text';
   if (log !== 'text' && log !== 'json') return fail(`--log: expected text or json, got ${JSON.stringify(log)}`);
 
+  let metrics: Endpoint | undefined;
+  const metricsText = values.get('--metrics');
+  if (metricsText !== undefined) {
+    try {
+      metrics = parseEndpoint(metricsText);
+    } catch (e) {
+      return fail(`--metrics: ${(e as Error).message}`);
+    }
+  }
+  let drainDelayMs: number | undefined;
+  const drainDelay = values.get('--drain-delay');
+  if (drainDelay !== undefined) {
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(drainDelay) || Number(drainDelay) > 3600) return fail(`--drain-delay: expected seconds (0-3600), got ${JSON.stringify(drainDelay)}`);
+    drainDelayMs = Math.round(Number(drainDelay) * 1000);
+  }
+
   let graceMs = DEFAULT_GRACE_MS;
   const grace = values.get('--grace');
   if (grace !== undefined) {
@@ -388,6 +422,8 @@ function parseRelay(topic: 'ftp' | 'irc', argv: readonly string[]): ParsedArgs {
       log,
       verbose: flags.has('--verbose'),
       graceMs,
+      ...(metrics !== undefined ? { metrics } : {}),
+      ...(drainDelayMs !== undefined ? { drainDelayMs } : {}),
       ...commonLimits,
       ...commonTimeouts,
       ...(choices.overlongLine !== undefined ? { overlongLine: choices.overlongLine } : {}),

@@ -7,7 +7,7 @@
  */
 
 import { formatEndpoint, NatAlgError } from '../core/index.js';
-import { DataPlaneUnavailableError } from '../node/index.js';
+import { createMetricsServer, DataPlaneUnavailableError, type MetricsServer } from '../node/index.js';
 import type { FtpProxy, RelayProxyOptions } from '../node/types.js';
 import type { RelayCommandOptions } from './args.js';
 import { formatLogEntry } from './log.js';
@@ -82,13 +82,39 @@ export async function runRelayCommand(
 
   const bound = proxy.address();
   const actual = bound && typeof bound === 'object' ? formatEndpoint({ family: bound.family === 'IPv6' ? 6 : 4, address: options.listen.address, port: bound.port }) : listen;
-  io.out(`nat-alg ${name}: listening on ${actual}, upstream ${upstream}${dataPlane === 'nftables' ? ', data plane nftables' : ''}`);
+
+  // The metrics endpoint is up before the ready line: a supervisor that waits for the line can scrape at once.
+  let metrics: MetricsServer | null = null;
+  let metricsAt = '';
+  if (options.metrics !== undefined) {
+    const m = createMetricsServer({ proxies: [{ proxy, name }] });
+    const at = options.metrics;
+    const failed = await new Promise<Error | null>((resolve) => {
+      m.once('error', resolve);
+      m.listen({ port: at.port, host: at.address }, () => {
+        m.off('error', resolve);
+        resolve(null);
+      });
+    });
+    if (failed) {
+      io.err(`nat-alg ${name}: cannot listen for metrics on ${formatEndpoint(at)}: ${describe(failed)}`);
+      await proxy.shutdown({ graceMs: 0 });
+      return 1;
+    }
+    metrics = m;
+    const a = m.address();
+    metricsAt = `, metrics on ${a && typeof a === 'object' ? formatEndpoint({ family: at.family, address: at.address, port: a.port }) : formatEndpoint(at)}`;
+    m.on('error', (err) => io.err(`nat-alg ${name}: metrics endpoint: ${describe(err)}`));
+  }
+  const closeMetrics = (): Promise<void> => new Promise((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+  io.out(`nat-alg ${name}: listening on ${actual}, upstream ${upstream}${dataPlane === 'nftables' ? ', data plane nftables' : ''}${metricsAt}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let drainTimer: NodeJS.Timeout | null = null;
     const stop = (code: number) => {
       removeSignal();
-      resolve(code);
+      closeMetrics().then(() => resolve(code), () => resolve(code));
     };
     proxy.on('error', (err) => {
       io.err(`nat-alg ${name}: ${describe(err)}`);
@@ -99,21 +125,32 @@ export async function runRelayCommand(
     });
     const removeSignal = io.onSignal((signal) => {
       if (stopping) {
-        // A second signal: do not wait for transfers any longer.
+        // A second signal: do not wait for transfers (or the drain delay) any longer.
+        if (drainTimer) clearTimeout(drainTimer);
+        drainTimer = null;
         io.err(`nat-alg ${name}: ${signal} again, closing now`);
         proxy.shutdown({ graceMs: 0 }).then(() => stop(0), () => stop(1));
         return;
       }
       stopping = true;
-      const { sessions } = proxy.stats();
-      io.err(`nat-alg ${name}: ${signal}, shutting down (${sessions} session${sessions === 1 ? '' : 's'} open, grace ${options.graceMs / 1000} s)`);
-      proxy.shutdown({ graceMs: options.graceMs }).then(
-        () => stop(0),
-        (e: unknown) => {
-          io.err(`nat-alg ${name}: shutdown failed: ${describe(e)}`);
-          stop(1);
-        },
-      );
+      // Out of rotation first: balancers checking /healthz stop sending new clients.
+      metrics?.setDraining();
+      const shutdown = (): void => {
+        drainTimer = null;
+        const { sessions } = proxy.stats();
+        io.err(`nat-alg ${name}: ${signal}, shutting down (${sessions} session${sessions === 1 ? '' : 's'} open, grace ${options.graceMs / 1000} s)`);
+        proxy.shutdown({ graceMs: options.graceMs }).then(
+          () => stop(0),
+          (e: unknown) => {
+            io.err(`nat-alg ${name}: shutdown failed: ${describe(e)}`);
+            stop(1);
+          },
+        );
+      };
+      const delay = options.drainDelayMs ?? 0;
+      if (delay <= 0) return shutdown();
+      io.err(`nat-alg ${name}: ${signal}, draining: health says draining, still accepting for ${delay / 1000} s`);
+      drainTimer = setTimeout(shutdown, delay);
     });
   });
 }
