@@ -81,7 +81,7 @@ const RELAY_FAMILIES: readonly PerRelay[] = [
   ['nat_alg_sessions_refused_total', 'counter', 'Connections refused (over a session limit, or shutting down), by reason.', (m) => byKey('reason', m.sessions.refused)],
   ['nat_alg_sessions_failed_total', 'counter', 'Sessions torn down by an internal failure (see the session-failed log entry).', (m) => one(m.sessions.failed)],
   ['nat_alg_sockets_open', 'gauge', 'Sockets of the relay open now (control and data).', (m) => one(m.sockets)],
-  ['nat_alg_data_listeners_open', 'gauge', 'Data listeners open now (waiting for their peer, or carrying a transfer).', (m) => one(m.listeners)],
+  ['nat_alg_data_listeners_open', 'gauge', 'Data listeners open now (each waits for its peer on a data port).', (m) => one(m.listeners)],
   ['nat_alg_commands_refused_total', 'counter', 'Control lines refused by the ALG (the peer got a reply instead), by reason.', (m) => byKey('reason', m.commandsRefused)],
   [
     'nat_alg_data_channels_total', 'counter', 'Data connections made (both ends connected), by mode and by the plane that carried them.',
