@@ -14,6 +14,9 @@
 // 2. Slow transfers run on both; instance a gets SIGTERM (--drain-delay 1, --grace 30): /healthz
 //    says draining, HAProxy takes it out of rotation, new clients go to b only, a's transfers
 //    finish, a exits 0; no client sees a refused data connection.
+// 3. The same with the nftables front host of docs/scale-out.md instead of HAProxy: its ruleset and
+//    its health loop, taken from the document as they are, run on the balancer namespace.
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -51,7 +54,7 @@ const INSTANCES = {
   b: { ns: 'rb', inside: '192.0.2.12', upstreamSide: '198.51.100.12', ports: [40100, 40199] },
 } as const;
 type Instance = keyof typeof INSTANCES;
-const RELAY_PORT = 2121;
+const RELAY_PORT = 21;
 const METRICS_PORT = 9100;
 const download = randomPayload(1 << 20);
 /**
@@ -157,7 +160,93 @@ describe.skipIf(!ready)(`scale-out: two relays behind HAProxy${ready ? '' : ` (s
   let server: FtpServerInstance;
   const relays = {} as Record<Instance, RunningRelay>;
   let socket: string;
+  let haproxy: ChildProcess;
   let clientNo = 0;
+
+  async function startInstance(name: Instance): Promise<void> {
+    const i = INSTANCES[name];
+    relays[name] = await startRelay(topo, i.ns, {
+      listen: `${i.inside}:${RELAY_PORT}`,
+      upstream: `${SERVER}:21`,
+      publicAddress: VIP,
+      dataPorts: `${i.ports[0]}-${i.ports[1]}`,
+      extra: ['--metrics', `${i.inside}:${METRICS_PORT}`, '--drain-delay', '1', '--grace', '30'],
+    });
+    expect(relays[name].readyLine).toContain(`metrics on ${i.inside}:${METRICS_PORT}`);
+  }
+
+  const channelsOpened = (s: Map<string, number>): number =>
+    metric(s, 'nat_alg_data_channels_total', { mode: 'passive', plane: 'relay' }) + metric(s, 'nat_alg_data_channels_total', { mode: 'active', plane: 'relay' });
+
+  /**
+   * Slow downloads on both instances; SIGTERM to a once one runs there; wait until `outOfRotation`;
+   * then new clients (all must land on b), a's transfers finish, a exits 0.
+   */
+  async function drainA(balancer: string, outOfRotation: () => Promise<boolean>): Promise<void> {
+    const openedOnA = channelsOpened(await scrape('a'));
+    const slow = Array.from({ length: 8 }, (_, i) => slowDownload(i % 2 === 1));
+    // Transfers are running on a.
+    await until('a transfer on instance a', async () => channelsOpened(await scrape('a')) >= openedOnA + 2);
+    expect(metric(await scrape('a'), 'nat_alg_sessions_open')).toBeGreaterThan(0);
+
+    const exited = new Promise<number | null>((resolve) => relays.a.process.once('exit', (code) => resolve(code)));
+    relays.a.process.kill('SIGTERM');
+    await until('a says draining', async () => (await health('a')) === 'draining 503', 5000);
+    expect(await health('b')).toBe('ready 200');
+    await until(`${balancer} to take a out of rotation`, outOfRotation, 8000);
+    const opensOnA = entries(relays.a.output()).filter((e) => e.event === 'session-open').length;
+    const totalOnB = metric(await scrape('b'), 'nat_alg_sessions_total');
+
+    // New clients while a drains: all on b.
+    const fresh = ['curl EPSV', 'curl EPRT', 'lftp passive', 'lftp active'].map((n) => CLIENTS.find((c) => c.name === n)!);
+    const freshFailures = (await Promise.all(fresh.map((s) => runClient(s)))).filter((f) => f !== null);
+    expect(freshFailures).toEqual([]);
+    expect(entries(relays.a.output()).filter((e) => e.event === 'session-open').length).toBe(opensOnA);
+    expect(metric(await scrape('b'), 'nat_alg_sessions_total')).toBeGreaterThanOrEqual(totalOnB + fresh.length);
+
+    // a's running transfers finish, then a exits by itself within its grace period.
+    expect((await Promise.all(slow)).filter((f) => f !== null)).toEqual([]);
+    expect(await exited).toBe(0);
+    const aLog = relays.a.output();
+    expect(aLog).toMatch(/SIGTERM, draining: health says draining, still accepting for 1 s/);
+    expect(aLog).toMatch(/SIGTERM, shutting down \([1-9]\d* sessions? open, grace 30 s\)/);
+    expect(aLog).not.toMatch(/closing now/);
+    const aEntries = entries(aLog);
+    expect(aEntries.filter((e) => e.event === 'data-rejected')).toEqual([]);
+    // Every transfer on a ended complete, none cut by the shutdown.
+    const closes = aEntries.filter((e) => e.event === 'data-close');
+    expect(closes.length).toBeGreaterThan(0);
+    expect(closes.filter((e) => e.reason !== 'transfer complete')).toEqual([]);
+    expect(await health('b')).toBe('ready 200');
+    expect(metric(await scrape('b'), 'nat_alg_data_rejected_total')).toBe(0);
+  }
+
+  /** 6 clients at once (curl and lftp, passive and active) through the VIP; both instances used. */
+  async function mixedClients(count: number): Promise<void> {
+    const named = (names: string[]) => names.map((n) => CLIENTS.find((c) => c.name === n)!);
+    const passive = named(['curl EPSV', 'curl PASV', 'lftp passive']);
+    const active = named(['curl EPRT', 'curl PORT', 'lftp active']);
+    const specs = Array.from({ length: count }, (_, i) => (i % 2 === 0 ? passive : active)[(i >> 1) % 3]!);
+    const before = { a: await scrape('a'), b: await scrape('b') };
+    const failures = (await Promise.all(specs.map((s) => runClient(s)))).filter((f) => f !== null);
+    expect(failures).toEqual([]);
+    const [a, b] = [await scrape('a'), await scrape('b')];
+    for (const [name, s] of [['a', a], ['b', b]] as const) {
+      expect(metric(s, 'nat_alg_sessions_total') - metric(before[name], 'nat_alg_sessions_total'), `sessions on ${name}`).toBeGreaterThan(0);
+      // The relays see the clients' own address (transparent balancer): nothing refused, nothing stolen.
+      expect(metric(s, 'nat_alg_data_rejected_total'), name).toBe(0);
+      expect([...s.keys()].filter((k) => k.startsWith('nat_alg_commands_refused_total') || k.startsWith('nat_alg_sessions_refused_total')), name).toEqual([]);
+    }
+    const delta = (mode: string) =>
+      (['a', 'b'] as const).reduce((n, k) => n + metric(k === 'a' ? a : b, 'nat_alg_data_channels_total', { mode, plane: 'relay' }) - metric(before[k], 'nat_alg_data_channels_total', { mode, plane: 'relay' }), 0);
+    // Each client: one download and one upload, in its mode.
+    expect(delta('passive')).toBe(count);
+    expect(delta('active')).toBe(count);
+    const bytes = (s: Map<string, number>) => metric(s, 'nat_alg_data_bytes_total', { direction: 'to_client', plane: 'relay' });
+    expect(bytes(a) - bytes(before.a) + bytes(b) - bytes(before.b)).toBe(count * download.length);
+    const peers = entries(relays.a.output()).concat(entries(relays.b.output())).filter((e) => e.event === 'data-open').map((e) => String(e.peer));
+    expect(peers.filter((p) => !p.startsWith(`${SERVER}:`) && !p.startsWith(`${CLIENT}:`))).toEqual([]);
+  }
 
   async function scrape(name: Instance): Promise<Map<string, number>> {
     const r = await topo.exec('gw', 'curl', ['-sS', '--max-time', '3', `http://${INSTANCES[name].inside}:${METRICS_PORT}/metrics`]);
@@ -212,7 +301,7 @@ describe.skipIf(!ready)(`scale-out: two relays behind HAProxy${ready ? '' : ` (s
     socket = join(dir, 'haproxy.sock');
     topo = await buildTopology<Extra>(['ra', 'rb'], async (t) => {
       const { in: cl, gw: lb, out: sv, ra, rb } = t.ns;
-      await must('ip', ['link', 'add', 'eth0', 'netns', cl, 'type', 'veth', 'peer', 'name', 'pub0', 'netns', lb]);
+      await must('ip', ['link', 'add', 'eth0', 'netns', cl, 'type', 'veth', 'peer', 'name', 'wan0', 'netns', lb]);
       await must('ip', ['-n', lb, 'link', 'add', 'br0', 'type', 'bridge']);
       await must('ip', ['-n', sv, 'link', 'add', 'br0', 'type', 'bridge']);
       for (const [name, ns] of [['ra', ra], ['rb', rb]] as const) {
@@ -223,7 +312,7 @@ describe.skipIf(!ready)(`scale-out: two relays behind HAProxy${ready ? '' : ` (s
       }
       const addrs: [string, string, string][] = [
         [cl, 'eth0', `${CLIENT}/24`],
-        [lb, 'pub0', `${VIP}/24`],
+        [lb, 'wan0', `${VIP}/24`],
         [lb, 'br0', '192.0.2.1/24'],
         [sv, 'br0', `${SERVER}/24`],
         [ra, 'eth0', `${INSTANCES.a.inside}/24`],
@@ -258,20 +347,10 @@ describe.skipIf(!ready)(`scale-out: two relays behind HAProxy${ready ? '' : ` (s
       await must('ip', ['-n', lb, 'route', 'add', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', '100']);
     });
     server = await startVsftpd(topo, 'out', SERVER, 21, join(dir, 'vsftpd'), download, undefined, [`anon_max_rate=${SERVER_RATE}`]);
-    for (const name of ['a', 'b'] as const) {
-      const i = INSTANCES[name];
-      relays[name] = await startRelay(topo, i.ns, {
-        listen: `${i.inside}:${RELAY_PORT}`,
-        upstream: `${SERVER}:21`,
-        publicAddress: VIP,
-        dataPorts: `${i.ports[0]}-${i.ports[1]}`,
-        extra: ['--metrics', `${i.inside}:${METRICS_PORT}`, '--drain-delay', '1', '--grace', '30'],
-      });
-      expect(relays[name].readyLine).toContain(`metrics on ${i.inside}:${METRICS_PORT}`);
-    }
+    for (const name of ['a', 'b'] as const) await startInstance(name);
     const cfg = join(dir, 'haproxy.cfg');
     writeFileSync(cfg, haproxyConfig(socket));
-    const haproxy = topo.spawn('gw', 'haproxy', ['-db', '-f', cfg]);
+    haproxy = topo.spawn('gw', 'haproxy', ['-db', '-f', cfg]);
     let haproxyLog = '';
     haproxy.stderr?.on('data', (d: Buffer) => (haproxyLog += d.toString()));
     haproxy.stdout?.on('data', (d: Buffer) => (haproxyLog += d.toString()));
@@ -292,71 +371,30 @@ describe.skipIf(!ready)(`scale-out: two relays behind HAProxy${ready ? '' : ` (s
   }, 60_000);
 
   it('20 clients at once through the balancer, passive and active: every file intact, both instances used', async () => {
-    const named = (names: string[]) => names.map((n) => CLIENTS.find((c) => c.name === n)!);
-    const passive = named(['curl EPSV', 'curl PASV', 'lftp passive']);
-    const active = named(['curl EPRT', 'curl PORT', 'lftp active']);
-    const specs = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? passive : active)[(i >> 1) % 3]!);
-    expect(specs.filter((s) => s.expects === 'PASV' || s.expects === 'EPSV').length).toBe(10);
-    const failures = (await Promise.all(specs.map((s) => runClient(s)))).filter((f) => f !== null);
-    expect(failures).toEqual([]);
-    const [a, b] = [await scrape('a'), await scrape('b')];
-    for (const [name, s] of [['a', a], ['b', b]] as const) {
-      expect(metric(s, 'nat_alg_sessions_total'), `sessions on ${name}`).toBeGreaterThan(0);
-      // The relays see the clients' own address (transparent balancer): nothing refused, nothing stolen.
-      expect(metric(s, 'nat_alg_data_rejected_total'), name).toBe(0);
-      expect([...s.keys()].filter((k) => k.startsWith('nat_alg_commands_refused_total') || k.startsWith('nat_alg_sessions_refused_total')), name).toEqual([]);
-    }
-    const channels = (s: Map<string, number>, mode: string) => metric(s, 'nat_alg_data_channels_total', { mode, plane: 'relay' });
-    // Each client: one download and one upload, in its mode.
-    expect(channels(a, 'passive') + channels(b, 'passive')).toBe(20);
-    expect(channels(a, 'active') + channels(b, 'active')).toBe(20);
-    const bytes = (s: Map<string, number>, direction: string) => metric(s, 'nat_alg_data_bytes_total', { direction, plane: 'relay' });
-    expect(bytes(a, 'to_client') + bytes(b, 'to_client')).toBe(20 * download.length);
-    expect(entries(relays.a.output()).concat(entries(relays.b.output())).filter((e) => e.event === 'data-open').every((e) => String(e.peer).startsWith(`${SERVER}:`) || String(e.peer).startsWith(`${CLIENT}:`))).toBe(true);
+    await mixedClients(20);
   }, 120_000);
 
   it('one instance drained mid-run: out of rotation first, its transfers finish in the grace period, new sessions go to the other', async () => {
-    const before = { a: await scrape('a'), b: await scrape('b') };
-    const openedOnA = metric(before.a, 'nat_alg_data_channels_total', { mode: 'passive', plane: 'relay' }) + metric(before.a, 'nat_alg_data_channels_total', { mode: 'active', plane: 'relay' });
-    const slow = Array.from({ length: 8 }, (_, i) => slowDownload(i % 2 === 1));
-    // Transfers are running on a.
-    await until('a transfer on instance a', async () => {
-      const s = await scrape('a');
-      const opened = metric(s, 'nat_alg_data_channels_total', { mode: 'passive', plane: 'relay' }) + metric(s, 'nat_alg_data_channels_total', { mode: 'active', plane: 'relay' });
-      return opened >= openedOnA + 2;
+    await drainA('HAProxy', async () => (await relayStatus(socket)).a === 'DOWN');
+  }, 120_000);
+
+  it('the nftables front host of docs/scale-out.md (DNAT, its health loop): clients both ways, then a drained the same way', async () => {
+    await topo.stop(haproxy);
+    const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'scale-out.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### nftables DNAT on a front host'));
+    const blocks = [...section.matchAll(/```(?:sh)?\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const [ruleset, loop] = [blocks[0]!, blocks[1]!];
+    expect(ruleset).toContain('table ip ftp_front');
+    expect(loop).toContain('flush chain ip ftp_front control');
+    writeFileSync(join(dir, 'ftp-front.nft'), ruleset);
+    writeFileSync(join(dir, 'ftp-front-health'), loop, { mode: 0o755 });
+    await startInstance('a'); // a new instance a: the last one was drained
+    await must('ip', ['netns', 'exec', topo.ns.gw, 'nft', '-f', join(dir, 'ftp-front.nft')]);
+    topo.spawn('gw', 'sh', [join(dir, 'ftp-front-health')]);
+    await mixedClients(6);
+    await drainA('the health loop', async () => {
+      const r = await topo.exec('gw', 'nft', ['list', 'chain', 'ip', 'ftp_front', 'control']);
+      return r.code === 0 && !r.stdout.includes(INSTANCES.a.inside) && r.stdout.includes(INSTANCES.b.inside);
     });
-    const running = metric(await scrape('a'), 'nat_alg_sessions_open');
-    expect(running).toBeGreaterThan(0);
-
-    relays.a.process.kill('SIGTERM');
-    const exited = new Promise<number | null>((resolve) => relays.a.process.once('exit', (code) => resolve(code)));
-    await until('a says draining', async () => (await health('a')) === 'draining 503', 5000);
-    expect(await health('b')).toBe('ready 200');
-    await until('HAProxy to take a out of rotation', async () => (await relayStatus(socket)).a === 'DOWN', 5000);
-    const opensOnA = entries(relays.a.output()).filter((e) => e.event === 'session-open').length;
-    const totalOnB = metric(await scrape('b'), 'nat_alg_sessions_total');
-
-    // New clients while a drains: all on b.
-    const fresh = ['curl EPSV', 'curl EPRT', 'lftp passive', 'lftp active'].map((n) => CLIENTS.find((c) => c.name === n)!);
-    const freshFailures = (await Promise.all(fresh.map((s) => runClient(s)))).filter((f) => f !== null);
-    expect(freshFailures).toEqual([]);
-    expect(entries(relays.a.output()).filter((e) => e.event === 'session-open').length).toBe(opensOnA);
-    expect(metric(await scrape('b'), 'nat_alg_sessions_total')).toBeGreaterThanOrEqual(totalOnB + fresh.length);
-
-    // a's running transfers finish, then a exits by itself within its grace period.
-    expect((await Promise.all(slow)).filter((f) => f !== null)).toEqual([]);
-    expect(await exited).toBe(0);
-    const aLog = relays.a.output();
-    expect(aLog).toMatch(/SIGTERM, draining: health says draining, still accepting for 1 s/);
-    expect(aLog).toMatch(/SIGTERM, shutting down \([1-9]\d* sessions? open, grace 30 s\)/);
-    expect(aLog).not.toMatch(/closing now/);
-    const aEntries = entries(aLog);
-    expect(aEntries.filter((e) => e.event === 'data-rejected')).toEqual([]);
-    // Every transfer on a ended complete, none cut by the shutdown.
-    const closes = aEntries.filter((e) => e.event === 'data-close');
-    expect(closes.length).toBeGreaterThan(0);
-    expect(closes.filter((e) => e.reason !== 'transfer complete')).toEqual([]);
-    expect(await health('b')).toBe('ready 200');
-    expect(metric(await scrape('b'), 'nat_alg_data_rejected_total')).toBe(0);
   }, 120_000);
 });
