@@ -12,7 +12,7 @@
 export { NatAlgError, type NatAlgErrorCode, type NatAlgErrorKind } from '../core/errors.js';
 
 export { createAlgProxy, createFtpProxy, createIrcProxy, defaultMaxPendingDataChannelsPerClient } from './proxy.js';
-export { createFtpTranslatorStreams } from './streams.js';
+export { createFtpTranslatorStreams, TranslatorClosedError } from './streams.js';
 export type { FtpTranslatorStreams, FtpTranslatorStreamsOptions } from './streams.js';
 export type * from './types.js';
 export { createRelayDataPlane } from './data-plane.js';

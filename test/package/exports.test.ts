@@ -97,6 +97,8 @@ const EXPECTED: Record<'nat-alg' | 'nat-alg/node' | 'nat-alg/testing', readonly 
   ],
   'nat-alg/node': [
     'NatAlgError', 'createAlgProxy', 'createFtpProxy', 'createFtpTranslatorStreams', 'createIrcProxy', 'defaultMaxPendingDataChannelsPerClient',
+    // createFtpTranslatorStreams: the error both streams fail with when the translator gives up
+    'TranslatorClosedError',
     // data planes (docs/relay.md, "Data planes")
     'createRelayDataPlane', 'createNftablesDataPlane', 'NftablesDataPlane', 'DataPlaneUnavailableError', 'PlaneFault',
   ],
