@@ -21,3 +21,5 @@ export { createNftablesDataPlane } from './nftables/kernel-plane.js';
 export type { NftablesRelayPlaneOptions } from './nftables/kernel-plane.js';
 export { NftablesDataPlane, DataPlaneUnavailableError, PlaneFault } from './nftables/index.js';
 export type { DataPlaneUnavailableCause, ForwardGuard, NftablesDataPlaneOptions, PlaneFaultKind } from './nftables/index.js';
+export { openDataChannel } from './data-channel.js';
+export type { DataChannel, DataChannelCloseEvent, DataChannelEvents, DataChannelOpenEvent, DataChannelOptions, DataChannelRejectedEvent, DataChannelState } from './data-channel.js';
