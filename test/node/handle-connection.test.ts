@@ -27,8 +27,8 @@ afterEach(async () => {
 });
 
 /** A server of the embedder's own: every connection it accepts goes to `onSocket`. */
-async function embedder(onSocket: (s: net.Socket) => void): Promise<Endpoint> {
-  const srv = net.createServer((s) => onSocket(s));
+async function embedder(onSocket: (s: net.Socket) => void, options: net.ServerOpts = {}): Promise<Endpoint> {
+  const srv = net.createServer(options, (s) => onSocket(s));
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
   const a = srv.address() as net.AddressInfo;
@@ -84,7 +84,8 @@ describe('handleConnection: sockets the embedder accepted', () => {
     const closed: Array<{ sessionId: number; dataToClient: number }> = [];
     proxy.on('session-open', (e) => opened.push(e.sessionId));
     proxy.on('session-close', (e) => closed.push({ sessionId: e.sessionId, dataToClient: e.bytes.dataToClient }));
-    const front = await embedder((s) => proxy.handleConnection(s));
+    // As docs/relay.md shows it: the embedder's server keeps sockets unread until handed over.
+    const front = await embedder((s) => proxy.handleConnection(s), { pauseOnConnect: true });
     await transferBothModes(front, server);
     await noLeaks(proxy);
     expect(opened).toEqual([1, 2]);
