@@ -491,7 +491,13 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       if (!closeReported && driver) {
         closeReported = true;
         const d = driver.session;
-        this.onSessionEvent(sessionId, client, { type: 'session-close', reason: d.reason || 'internal error', bytes: d.byteCounts }, this.plane.name);
+        try {
+          this.onSessionEvent(sessionId, client, { type: 'session-close', reason: d.reason || 'internal error', bytes: d.byteCounts }, this.plane.name);
+        } catch (listenerError) {
+          // Called from a socket's 'close': a throwing listener must not escape, nor skip the count below.
+          const text = listenerError instanceof Error ? (listenerError.stack ?? listenerError.message) : String(listenerError);
+          this.log({ level: 'error', event: 'listener-failed', sessionId, listener: 'session-close', error: text });
+        }
       }
       if (driver) this.drivers.delete(driver);
       this.sessionCount--;

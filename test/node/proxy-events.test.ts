@@ -100,7 +100,7 @@ describe('relay events', () => {
     expect(r.log.find((e) => e.event === 'session-failed')).toMatchObject({ level: 'error', sessionId: 1 });
   });
 
-  it('a session-failed listener that throws too is logged, not thrown', async () => {
+  it('session-failed and session-close listeners that throw too are logged, not thrown', async () => {
     const r = track(await rig());
     r.proxy.on('command-refused', () => {
       throw new Error('first bug');
@@ -108,11 +108,18 @@ describe('relay events', () => {
     r.proxy.on('session-failed', () => {
       throw new Error('second bug');
     });
+    let closes = 0;
+    r.proxy.on('session-close', () => {
+      closes++;
+      throw new Error('third bug');
+    });
     const client = await FtpTestClient.connect(r.relay);
     await client.login();
     client.sendRaw('PORT 198,51,100,99,4,1\r\n');
     await eventually(() => r.log.some((e) => e.event === 'listener-failed'), 3000, 'listener-failed log');
     expect(r.log.find((e) => e.event === 'listener-failed')).toMatchObject({ level: 'error', listener: 'session-failed', error: expect.stringContaining('second bug') });
     await noLeaks(r.proxy);
+    expect(closes).toBe(1);
+    expect(r.proxy.stats().sessions).toBe(0);
   });
 });
