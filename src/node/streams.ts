@@ -2,15 +2,15 @@
  * The FTP control-channel translator as a pair of Node Transform streams, for users who already
  * run their own proxy and only want the control lines translated:
  *
- *   clientSocket.pipe(clientToServer).pipe(serverSocket);
- *   serverSocket.pipe(serverToClient).pipe(clientSocket);
+ *   pipeline(clientSocket, clientToServer, serverSocket, done);
+ *   pipeline(serverSocket, serverToClient, clientSocket, done);
  *
  * A data-channel request is answered by the user's `resolveDataChannel` (sync or async); while it
  * is pending, the stream that carried the line holds its input (its transform callback waits), so
  * backpressure reaches the socket. Replies the translator makes itself (a refused command) come
  * out of `serverToClient`.
  *
- * Use `stream.pipeline()` rather than `.pipe()`: when the translator gives the connection up
+ * Use `stream.pipeline()`, not `.pipe()`: when the translator gives the connection up
  * (its `close` event: an over-long line under `overlongLine: 'close'`, a line timeout, too much
  * discarded input), both streams fail with a `TranslatorClosedError`
  * (`ERR_NAT_ALG_TRANSLATOR_CLOSED`), and pipeline() destroys the sockets; `.pipe()` would leave
