@@ -149,7 +149,7 @@ export class RelayCounters {
     this.live.set(sessionId, bytes);
   }
 
-  /** Every socket of the session is closed. A session that never reported its end (a failure) is settled here. */
+  /** Every socket of the session is closed. A session that never reported its end is settled here (the proxy reports one for every session; this is a guard). */
   sessionGone(sessionId: number): void {
     const read = this.live.get(sessionId);
     if (read === undefined) return;
@@ -199,7 +199,7 @@ export class RelayCounters {
           else this.protocolErrorsDown++;
         }
         return;
-      case 'session-closed':
+      case 'session-close':
         // The final counts: from here the session's bytes are no longer read live.
         if (this.live.delete(sessionId)) this.addControl(e.bytes);
         return;
