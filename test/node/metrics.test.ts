@@ -186,6 +186,43 @@ describe('relay metrics after a scripted session', () => {
   });
 });
 
+describe('relay metrics of failed and handed-over sessions', () => {
+  it('counts a session torn down by a throwing listener as failed, its control bytes once; a handed-over connection as a session', async () => {
+    const r = await rig();
+    cleanups.push(() => r.close());
+    r.proxy.on('command-refused', (e) => {
+      if (e.sessionId === 1) throw new Error('listener bug');
+    });
+    const victim = await FtpTestClient.connect(r.relay);
+    await victim.login();
+    victim.sendRaw('PORT 198,51,100,99,4,1\r\n');
+    await eventually(() => r.proxy.metrics().sessions.failed === 1, 3000, 'session failed');
+    await expect(victim.readReply().then(() => victim.readReply())).rejects.toThrow(/closed/);
+    await eventually(() => r.proxy.stats().sessions === 0, 3000, 'session gone');
+    const afterFailure = r.proxy.metrics();
+    expect(afterFailure.sessions).toMatchObject({ open: 0, total: 1, failed: 1 });
+    expect(afterFailure.commandsRefused).toEqual({ 'foreign-address': 1 });
+    // Everything the client sent was received (its bytes were counted once, at the synthesised close).
+    expect(afterFailure.bytes.control.fromClient).toBe(bytesOf(victim.transcript, 'client'));
+
+    // A connection accepted by the embedder and handed over: the same counters.
+    const server = net.createServer({ pauseOnConnect: true }, (s) => r.proxy.handleConnection(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const handed = await FtpTestClient.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port }, { mode: 'pasv' });
+    await handed.login();
+    r.server.files.set('/h.bin', pattern(777, 5));
+    expect((await handed.retrieve('/h.bin')).length).toBe(777);
+    await handed.quit();
+    await eventually(() => r.proxy.stats().sessions === 0, 3000, 'handed-over session gone');
+    const m = r.proxy.metrics();
+    expect(m.sessions).toMatchObject({ open: 0, total: 2, failed: 1 });
+    expect(m.dataChannels.opened).toEqual({ passive: { relay: 1 }, active: {} });
+    expect(m.bytes.data).toEqual({ relay: { toClient: 777, toServer: 0 } });
+    expect(m.bytes.control.fromClient).toBe(bytesOf(victim.transcript, 'client') + bytesOf(handed.transcript, 'client'));
+  });
+});
+
 describe('/healthz', () => {
   it('is ready, then draining when marked, ready again when unmarked, and draining once shutdown begins', async () => {
     const r = await rig();
