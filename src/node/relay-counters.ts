@@ -207,6 +207,11 @@ export class RelayCounters {
       case 'data-listening':
       case 'logged-in':
         return;
+      default: {
+        // A new event type must be decided on here: counted, or deliberately not.
+        const unhandled: never = e;
+        return unhandled;
+      }
     }
   }
 
