@@ -24,6 +24,7 @@ import {
   type RelayEvent,
 } from '../core/index.js';
 import { prefixOf } from '../core/net/cidr.js';
+import { announcedAddresses } from '../core/relay/plan.js';
 import { SessionDriver, type HandleCounter } from './session-driver.js';
 import { createRelayDataPlane, type DataPlane } from './data-plane.js';
 import { createNftablesDataPlane } from './nftables/kernel-plane.js';
@@ -136,8 +137,8 @@ function validate<O>(options: ResolvedProxyOptions<O>): void {
   if (!Number.isInteger(u.port) || u.port < 1 || u.port > 65535) {
     throw new NatAlgError('invalid-argument', `upstream.port ${u.port} is not 1-65535`);
   }
-  if (options.publicAddress !== undefined) endpoint(options.publicAddress, 0); // throws AddressError
-  if (options.upstreamPublicAddress !== undefined) endpoint(options.upstreamPublicAddress, 0);
+  announcedAddresses(options.publicAddress, 'publicAddress'); // throws NatAlgError / AddressError
+  announcedAddresses(options.upstreamPublicAddress, 'upstreamPublicAddress');
   options.alg.validate(options.algOptions);
   const p6 = options.clientPrefixLength6;
   if (p6 !== undefined && (!Number.isInteger(p6) || p6 < 1 || p6 > 128)) {
