@@ -88,14 +88,21 @@ export type ParsedArgs =
   | { readonly kind: 'usage-error'; readonly message: string; readonly topic: HelpTopic };
 
 export const MAIN_USAGE = `Usage: nat-alg <command> [options]
+       nat-alg --config FILE [options]
 
 Commands:
   ftp         run an FTP application-layer gateway (a relay that translates data channels)
   irc         run an IRC relay that translates DCC offers (file transfers, chats) both ways
 
 Options:
+  --config FILE  run every listener of a JSON config file (FTP and IRC, several upstreams);
+                 the options of both commands apply to the listeners that take them
   -h, --help     show this help (or "nat-alg ftp --help", "nat-alg irc --help")
   --version      print the version
+
+Every option is also an environment variable (--idle-timeout: NAT_ALG_IDLE_TIMEOUT,
+--config: NAT_ALG_CONFIG) and a key of the config file (idleTimeout). Flags win over the
+environment, the environment over the file. See docs/cli.md.
 
 Exit codes: 0 success, 1 runtime failure, 2 usage error.
 `;
@@ -111,14 +118,21 @@ Required:
   --upstream HOST:PORT      the FTP server (an address, or a host name resolved per session)
 
 Options:
-  --public-address IP       address to put in passive replies instead of the relay's own
-                            (the relay is behind another NAT: a container, a cloud instance)
+  --config FILE             read settings (and possibly several listeners) from a JSON file;
+                            flags and NAT_ALG_* variables override it (docs/cli.md)
+  --public-address IP[,IP]  address to put in passive replies instead of the relay's own
+                            (the relay is behind another NAT: a container, a cloud instance);
+                            one per family: 203.0.113.10,2001:db8::10
+  --upstream-public-address IP[,IP]
+                            address to put in PORT/EPRT sent to the server instead of the
+                            relay's own (its upstream side is behind another NAT)
   --data-ports LO-HI        port range for the relay's data listeners (default: any free port)
   --allow-foreign-address   let PORT/EPRT name a host other than the client (FTP bounce; unsafe)
   --allow-low-ports         allow data ports below 1024 (unsafe)
   --log text|json           log format, one line per session event on stderr (default text)
   --verbose                 also log every translated control line
   --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
+  --metrics HOST:PORT       serve Prometheus metrics (/metrics) and /healthz there
   --max-sessions N          sessions at once; more clients get 421 (default 1000)
   --max-sessions-per-client N
                             sessions at once from one client: an IPv4 address or
@@ -130,6 +144,11 @@ Options:
                             data listeners waiting for their peer per client, over
                             all its sessions; more get 425 (default 32, and at most
                             1/8 of --data-ports, at least 4)
+  --max-pending-data-channels N
+                            data channels waiting for their peer per session; more
+                            get 425 (default 8; 1-65536)
+  --client-prefix-length6 N IPv6 clients are counted per block of this many bits
+                            for the per-client limits (default 64; 128: per address)
   --idle-timeout SECONDS    close a control connection with no complete line and no
                             transfer for this long (default 600)
   --login-timeout SECONDS   a client must log in (or, after AUTH TLS, finish its TLS
@@ -146,6 +165,11 @@ Options:
   --overlong-line refuse|close
                             a longer line: refuse it with 500 (a reply: 425) and go on,
                             or close the connection with 421 (default refuse)
+  --max-discarded-bytes BYTES
+                            bytes of over-long lines refused per connection before it
+                            is closed with 421 (default 65536)
+  --ftp64 auto|on|off       FTP64 (RFC 6384) for IPv6 clients of an IPv4 server: auto
+                            (default) turns it on exactly then
   --tls pass|refuse         AUTH TLS: forward it (the control channel then cannot be
                             translated), or answer 534 and stay in plain text
                             (default pass)
@@ -176,19 +200,31 @@ Required:
   --upstream HOST:PORT      the IRC server (an address, or a host name resolved per session)
 
 Options:
-  --public-address IP       address to put in offers to the client instead of the relay's own
+  --config FILE             read settings (and possibly several listeners) from a JSON file;
+                            flags and NAT_ALG_* variables override it (docs/cli.md)
+  --public-address IP[,IP]  address to put in offers to the client instead of the relay's own
+                            (one per family: 203.0.113.10,2001:db8::10)
+  --upstream-public-address IP[,IP]
+                            address to put in offers to the server's side instead of the
+                            relay's own (its upstream side is behind another NAT)
   --data-ports LO-HI        port range for the relay's data listeners (default: any free port)
   --allow-foreign-address   let the client's offers name another host than the client (unsafe)
   --allow-low-ports         allow DCC ports below 1024 (unsafe)
   --log text|json           log format, one line per session event on stderr (default text)
   --verbose                 also log every translated line
   --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
+  --metrics HOST:PORT       serve Prometheus metrics (/metrics) and /healthz there
   --max-sessions N          sessions at once; more clients get an ERROR line (default 1000)
   --max-sessions-per-client N
                             sessions at once from one client: an IPv4 address or
                             an IPv6 /64 (default 32)
   --max-unauthenticated-per-client N
                             of those, sessions not registered yet (default 8)
+  --max-pending-data-channels-per-client N
+                            DCC data listeners waiting for their peer per client, over
+                            all its connections (default 32, at most 1/8 of --data-ports)
+  --client-prefix-length6 N IPv6 clients are counted per block of this many bits
+                            for the per-client limits (default 64; 128: per address)
   --idle-timeout SECONDS    close a connection with no complete line and no transfer
                             for this long (default 600)
   --login-timeout SECONDS   a client must complete registration (001) within this long
@@ -206,6 +242,10 @@ Options:
   --overlong-line refuse|close
                             a longer line: drop it with a NOTICE to the client and go on,
                             or close the connection with an ERROR line (default refuse)
+  --max-discarded-bytes BYTES
+                            bytes of over-long lines dropped per connection before it is
+                            closed (default 65536)
+  --notice-sender NAME      the sender of the relay's NOTICEs to clients (default nat-alg)
   -h, --help                show this help
 
 The ready line "nat-alg irc: listening on ..." goes to stdout once clients can connect.
