@@ -54,6 +54,11 @@ describe('the settings table', () => {
       expect([...documented].sort(), alg).toEqual([...taken].sort());
     }
     expect(MAIN_USAGE).toContain('--config FILE');
+    // And in the documentation: docs/cli.md for every flag of ftp, docs/irc.md for those of irc.
+    for (const [doc, alg] of [['docs/cli.md', 'ftp'], ['docs/irc.md', 'irc']] as const) {
+      const text = readFileSync(resolve(__dirname, '../..', doc), 'utf8');
+      for (const k of SETTING_KEYS.filter((key) => SETTINGS[key].algs.includes(alg))) expect(text, doc).toContain(`\`${flagOf(k)}`);
+    }
     expect(MAIN_USAGE).toContain('NAT_ALG_IDLE_TIMEOUT');
   });
 });
