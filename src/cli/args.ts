@@ -35,6 +35,11 @@ export interface RelayCommandOptions {
    * the same in every listener's options.
    */
   readonly metrics?: Endpoint;
+  /**
+   * On SIGINT/SIGTERM, go on accepting this long (a balancer takes the instance out of rotation
+   * meanwhile), then stop accepting and give running transfers `graceMs`. Default 0.
+   */
+  readonly drainDelayMs?: number;
   readonly maxSessions?: number;
   readonly maxSessionsPerClient?: number;
   readonly maxUnauthenticatedPerClient?: number;
@@ -133,6 +138,8 @@ Options:
   --verbose                 also log every translated control line
   --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
   --metrics HOST:PORT       serve Prometheus metrics (/metrics) and /healthz there
+  --drain-delay SECONDS     on SIGINT/SIGTERM, go on accepting this long before
+                            stopping (/healthz says draining meanwhile; default 0)
   --max-sessions N          sessions at once; more clients get 421 (default 1000)
   --max-sessions-per-client N
                             sessions at once from one client: an IPv4 address or
@@ -214,6 +221,8 @@ Options:
   --verbose                 also log every translated line
   --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
   --metrics HOST:PORT       serve Prometheus metrics (/metrics) and /healthz there
+  --drain-delay SECONDS     on SIGINT/SIGTERM, go on accepting this long before
+                            stopping (/healthz says draining meanwhile; default 0)
   --max-sessions N          sessions at once; more clients get an ERROR line (default 1000)
   --max-sessions-per-client N
                             sessions at once from one client: an IPv4 address or

@@ -97,7 +97,7 @@ function resolve(sources: ConfigSources): Resolved {
   }
 
   // The process: flags > environment > top level of the file.
-  const processSettings = pick(['log', 'verbose', 'grace', 'metrics'] as const, [sources.flags, env, prefixed(top, prefix)], listeners[0]!.alg);
+  const processSettings = pick(['log', 'verbose', 'grace', 'drainDelay', 'metrics'] as const, [sources.flags, env, prefixed(top, prefix)], listeners[0]!.alg);
 
   const plans: ListenerPlan[] = [];
   const seen: Array<{ listen: string; where: string }> = [];
@@ -143,13 +143,13 @@ function resolve(sources: ConfigSources): Resolved {
 }
 
 /** The command options of one listener from its settings. */
-function plan(l: FileListener, v: ReadonlyMap<SettingKey, unknown>, process: ReadonlyMap<SettingKey, unknown>): ListenerPlan {
+function plan(l: FileListener, v: ReadonlyMap<SettingKey, unknown>, proc: ReadonlyMap<SettingKey, unknown>): ListenerPlan {
   const get = <K extends SettingKey>(key: K): Settings[K] | undefined => v.get(key) as Settings[K] | undefined;
   const opt = <K extends SettingKey, O extends string>(key: K, as: O) => {
     const x = get(key);
     return (x !== undefined ? { [as]: x } : {}) as { [P in O]?: Settings[K] };
   };
-  const metrics = process.get('metrics') as Settings['metrics'] | undefined;
+  const metrics = proc.get('metrics') as Settings['metrics'] | undefined;
   const common: RelayCommandOptions = {
     ...(l.name !== undefined ? { name: l.name } : {}),
     listen: get('listen')!,
@@ -159,10 +159,11 @@ function plan(l: FileListener, v: ReadonlyMap<SettingKey, unknown>, process: Rea
     ...opt('dataPorts', 'dataPorts'),
     allowForeignAddress: get('allowForeignAddress') ?? false,
     allowLowPorts: get('allowLowPorts') ?? false,
-    log: (process.get('log') as Settings['log'] | undefined) ?? 'text',
-    verbose: (process.get('verbose') as boolean | undefined) ?? false,
-    graceMs: (process.get('grace') as number | undefined) ?? DEFAULT_GRACE_MS,
+    log: (proc.get('log') as Settings['log'] | undefined) ?? 'text',
+    verbose: (proc.get('verbose') as boolean | undefined) ?? false,
+    graceMs: (proc.get('grace') as number | undefined) ?? DEFAULT_GRACE_MS,
     ...(metrics !== undefined ? { metrics } : {}),
+    ...(proc.get('drainDelay') !== undefined ? { drainDelayMs: proc.get('drainDelay') as number } : {}),
     ...opt('maxSessions', 'maxSessions'),
     ...opt('maxSessionsPerClient', 'maxSessionsPerClient'),
     ...opt('maxUnauthenticatedPerClient', 'maxUnauthenticatedPerClient'),

@@ -29,6 +29,7 @@ export interface Settings {
   readonly log: LogFormat;
   readonly verbose: boolean;
   readonly grace: number;
+  readonly drainDelay: number;
   readonly metrics: Endpoint;
   // Each listener.
   readonly listen: Endpoint;
@@ -192,6 +193,12 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<K> } = {
     algs: BOTH,
     json: 'number',
     parse: (t) => (/^[0-9]+(\.[0-9]+)?$/.test(t) && Number(t) <= 86_400 ? Math.round(Number(t) * 1000) : new Invalid('expected seconds (0-86400)')),
+  },
+  drainDelay: {
+    scope: 'process',
+    algs: BOTH,
+    json: 'number',
+    parse: (t) => (/^[0-9]+(\.[0-9]+)?$/.test(t) && Number(t) <= 3600 ? Math.round(Number(t) * 1000) : new Invalid('expected seconds (0-3600)')),
   },
   metrics: { scope: 'process', algs: BOTH, json: 'text', parse: listenEndpoint },
   listen: { scope: 'listener', algs: BOTH, json: 'text', parse: listenEndpoint },

@@ -55,32 +55,23 @@ export interface RelaySpec {
   readonly create: (base: RelayProxyOptions) => FtpProxy;
 }
 
-/** Make the relay with `create` and run it: `runRelays` with one listener. */
-export function runRelayCommand(
-  name: string,
-  create: () => FtpProxy,
-  options: RelayCommandOptions,
-  io: CliIo,
-  dataPlane: 'relay' | 'nftables' = 'relay',
-): Promise<number> {
-  return runRelays([{ alg: name, options, dataPlane, create }], io);
-}
-
 interface Running {
-  readonly spec: RelaySpec;
   /** `ftp`, or `ftp[name]` when the listener has a name (or an index, among several). */
   readonly prefix: string;
   readonly proxy: FtpProxy;
+  readonly readyLine: string;
 }
 
 /**
- * Make every relay and start it, in order; then run them all until a signal. Exit codes: 0 clean
- * stop, 1 runtime failure (a relay that cannot listen: those already started are closed), 2 usage
- * error (option values that the relay refuses). The grace period is the process's: the first one.
+ * Make every relay and start it, in order; once all of them listen, print their ready lines and
+ * run them until a signal. Exit codes: 0 clean stop, 1 runtime failure (a relay that cannot
+ * listen: those already started are closed, and no ready line is printed), 2 usage error (option
+ * values that the relay refuses). The grace period and the drain delay are the process's: the
+ * same in every listener's options.
  */
 export async function runRelays(specs: readonly RelaySpec[], io: CliIo): Promise<number> {
   const running: Running[] = [];
-  // A relay that fails once running stops them all; until the loop below runs, it is remembered.
+  // A relay that fails once running stops them all; until the handlers below exist, it is remembered.
   let failed: ((r: Running, err: Error) => void) | null = null;
   const early: Array<[Running, Error]> = [];
   for (const [i, spec] of specs.entries()) {
@@ -91,14 +82,18 @@ export async function runRelays(specs: readonly RelaySpec[], io: CliIo): Promise
       await Promise.allSettled(running.map((r) => r.proxy.shutdown({ graceMs: 0 })));
       return started;
     }
-    const r: Running = { spec, prefix, proxy: started };
-    started.on('error', (err) => (failed ? failed(r, err) : early.push([r, err])));
+    const r: Running = { prefix, ...started };
+    started.proxy.on('error', (err) => (failed ? failed(r, err) : early.push([r, err])));
     running.push(r);
   }
+  // Ready only when every listener is: a supervisor waiting for the lines can use them all.
+  for (const r of running) io.out(r.readyLine);
   const graceMs = specs[0]?.options.graceMs ?? 0;
+  const drainDelayMs = specs[0]?.options.drainDelayMs ?? 0;
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let drainTimer: ReturnType<typeof setTimeout> | null = null;
     const stop = (code: number) => {
       removeSignal();
       resolve(code);
@@ -115,32 +110,43 @@ export async function runRelays(specs: readonly RelaySpec[], io: CliIo): Promise
           ),
         ),
       ).then((ok) => ok.every(Boolean));
-    const removeSignal = io.onSignal((signal) => {
-      if (stopping) {
-        // A second signal: do not wait for transfers any longer.
-        for (const r of running) io.err(`nat-alg ${r.prefix}: ${signal} again, closing now`);
-        void shutdownAll(0).then((ok) => stop(ok ? 0 : 1));
-        return;
-      }
-      stopping = true;
+    const shutdown = (signal: string) => {
+      drainTimer = null;
       for (const r of running) {
         const { sessions } = r.proxy.stats();
         io.err(`nat-alg ${r.prefix}: ${signal}, shutting down (${sessions} session${sessions === 1 ? '' : 's'} open, grace ${graceMs / 1000} s)`);
       }
       void shutdownAll(graceMs).then((ok) => stop(ok ? 0 : 1));
+    };
+    const removeSignal = io.onSignal((signal) => {
+      if (stopping) {
+        // A second signal: do not wait for the drain delay or for transfers any longer.
+        if (drainTimer) clearTimeout(drainTimer);
+        drainTimer = null;
+        for (const r of running) io.err(`nat-alg ${r.prefix}: ${signal} again, closing now`);
+        void shutdownAll(0).then((ok) => stop(ok ? 0 : 1));
+        return;
+      }
+      stopping = true;
+      if (drainDelayMs <= 0) return shutdown(signal);
+      // Still accepting while a balancer takes the instance out of rotation.
+      for (const r of running) io.err(`nat-alg ${r.prefix}: ${signal}, draining: still accepting for ${drainDelayMs / 1000} s`);
+      drainTimer = setTimeout(() => shutdown(signal), drainDelayMs);
     });
     failed = (r, err) => {
       io.err(`nat-alg ${r.prefix}: ${describe(err)}`);
-      if (stopping) return;
+      if (stopping && drainTimer === null) return;
       stopping = true;
+      if (drainTimer) clearTimeout(drainTimer);
+      drainTimer = null;
       void shutdownAll(0).then(() => stop(1));
     };
     for (const [r, err] of early.splice(0)) failed(r, err);
   });
 }
 
-/** Make one relay and listen: the relay, or the exit code of its failure (reported on stderr). */
-async function start(spec: RelaySpec, prefix: string, label: string | undefined, io: CliIo): Promise<FtpProxy | number> {
+/** Make one relay and listen: the relay and its ready line, or the exit code of its failure (reported on stderr). */
+async function start(spec: RelaySpec, prefix: string, label: string | undefined, io: CliIo): Promise<{ proxy: FtpProxy; readyLine: string } | number> {
   const { options, dataPlane } = spec;
   let proxy: FtpProxy;
   try {
@@ -170,8 +176,7 @@ async function start(spec: RelaySpec, prefix: string, label: string | undefined,
 
   const bound = proxy.address();
   const actual = bound && typeof bound === 'object' ? formatEndpoint({ family: bound.family === 'IPv6' ? 6 : 4, address: options.listen.address, port: bound.port }) : listen;
-  io.out(`nat-alg ${prefix}: listening on ${actual}, upstream ${upstream}${dataPlane === 'nftables' ? ', data plane nftables' : ''}`);
-  return proxy;
+  return { proxy, readyLine: `nat-alg ${prefix}: listening on ${actual}, upstream ${upstream}${dataPlane === 'nftables' ? ', data plane nftables' : ''}` };
 }
 
 function describe(e: unknown): string {
