@@ -318,6 +318,7 @@ function readConfig(path: string, named: string, command: Alg | null, readFile: 
       listeners = value.map((entry, index) => listenerOf(entry, index, command, fail));
     } else {
       const setting = settingKey(key);
+      if ((LISTENER_ONLY_KEYS as readonly string[]).includes(key)) return fail(`${key}: belongs in each listener (listeners[i].${key})`);
       if (setting === undefined) return fail(`${key}: unknown key${hint(key)}`);
       if (SETTINGS[setting].scope !== 'process') return fail(`${key}: a listener setting; put it in "defaults" or in a listener`);
       top.set(setting, { raw: value, source: 'file', where: key });
@@ -352,9 +353,12 @@ function listenerOf(entry: unknown, index: number, command: Alg | null, fail: (m
 function settingsOf(object: Record<string, unknown>, here: string, alg: Alg | null, fail: (m: string) => never): Map<SettingKey, Given> {
   const layer = new Map<SettingKey, Given>();
   for (const [key, value] of Object.entries(object)) {
-    if (alg !== null && (LISTENER_ONLY_KEYS as readonly string[]).includes(key)) continue;
-    const setting = settingKey(key);
     const where = `${here}.${key}`;
+    if ((LISTENER_ONLY_KEYS as readonly string[]).includes(key)) {
+      if (alg !== null) continue;
+      return fail(`${where}: belongs in each listener (listeners[i].${key})`);
+    }
+    const setting = settingKey(key);
     if (setting === undefined) return fail(`${where}: unknown key${hint(key)}`);
     const spec = SETTINGS[setting];
     if (spec.scope === 'process') return fail(`${where}: a process setting (one for all listeners); put it at the top level of the file`);

@@ -63,6 +63,72 @@ describe('the settings table', () => {
   });
 });
 
+describe('one rule for all three sources', () => {
+  // A valid value of every setting, as text and as written in the file (a test fails when a
+  // setting is added to the table without one).
+  const SAMPLES: Record<string, { text: string; json: unknown }> = {
+    log: { text: 'json', json: 'json' },
+    verbose: { text: 'true', json: true },
+    grace: { text: '2.5', json: 2.5 },
+    drainDelay: { text: '1', json: 1 },
+    metrics: { text: '[::1]:9464', json: '[::1]:9464' },
+    listen: { text: '127.0.0.1:2121', json: '127.0.0.1:2121' },
+    upstream: { text: 'ftp.example.com:21', json: 'ftp.example.com:21' },
+    publicAddress: { text: '203.0.113.1,2001:db8::1', json: ['203.0.113.1', '2001:db8::1'] },
+    upstreamPublicAddress: { text: '198.51.100.1', json: '198.51.100.1' },
+    dataPorts: { text: '50000-50099', json: '50000-50099' },
+    allowForeignAddress: { text: 'true', json: true },
+    allowLowPorts: { text: 'true', json: true },
+    maxSessions: { text: '7', json: 7 },
+    maxSessionsPerClient: { text: '6', json: 6 },
+    maxUnauthenticatedPerClient: { text: '5', json: 5 },
+    maxPendingDataChannelsPerClient: { text: '4', json: 4 },
+    clientPrefixLength6: { text: '48', json: 48 },
+    idleTimeout: { text: '90', json: 90 },
+    loginTimeout: { text: '0.5', json: 0.5 },
+    lineTimeout: { text: '3', json: 3 },
+    upstreamConnectTimeout: { text: '2', json: 2 },
+    maxLineLength: { text: '4096', json: 4096 },
+    overlongLine: { text: 'close', json: 'close' },
+    maxDiscardedBytes: { text: '100', json: 100 },
+    tls: { text: 'refuse', json: 'refuse' },
+    ftp64: { text: 'off', json: 'off' },
+    maxPendingDataChannels: { text: '3', json: 3 },
+    dataListenTimeout: { text: '4', json: 4 },
+    dataPlane: { text: 'nftables', json: 'nftables' },
+    nftTable: { text: 't1', json: 't1' },
+    nftForwardGuard: { text: 'eth0,eth1', json: ['eth0', 'eth1'] },
+    offerTimeout: { text: '9', json: 9 },
+    maxWaitingOffers: { text: '4', json: 4 },
+    noticeSender: { text: 'gw.example', json: 'gw.example' },
+  };
+
+  for (const alg of ['ftp', 'irc'] as const) {
+    it(`gives the same ${alg} listener from flags, from the environment and from the file`, () => {
+      const keys = SETTING_KEYS.filter((k) => SETTINGS[k].algs.includes(alg));
+      expect(SETTING_KEYS.filter((k) => !(k in SAMPLES))).toEqual([]);
+      const argv: string[] = [alg];
+      const env: Record<string, string> = {};
+      const top: Record<string, unknown> = {};
+      const entry: Record<string, unknown> = {};
+      for (const k of keys) {
+        const { text, json } = SAMPLES[k]!;
+        if (SETTINGS[k].json === 'boolean') argv.push(flagOf(k));
+        else argv.push(flagOf(k), text);
+        env[envOf(k)] = text;
+        (SETTINGS[k].scope === 'process' ? top : entry)[k] = json;
+      }
+      const fromFlags = listeners(argv);
+      const fromEnv = listeners([alg], env);
+      const fromFile = listeners([alg, '--config', '/f'], {}, { '/f': { ...top, listeners: [entry] } });
+      expect(fromEnv).toEqual(fromFlags);
+      expect(fromFile).toEqual(fromFlags);
+      // And every setting arrived (none left at its default).
+      expect(Object.keys(fromFlags[0]!.options).length).toBe(keys.length);
+    });
+  }
+});
+
 describe('precedence: flags > environment > file > defaults', () => {
   const file = {
     '/c.json': {
@@ -187,6 +253,8 @@ describe('every mistake names its key', () => {
     ['a bad top-level value', ['ftp', '--config', '/f'], {}, { log: 'xml', listeners: [L] }, '/f: log: expected text or json, got "xml"'],
     ['an unknown key, with a hint', ['ftp', '--config', '/f'], {}, { listeners: [{ ...L, idleTimout: 5 }] }, '/f: listeners[0].idleTimout: unknown key (did you mean idleTimeout?)'],
     ['an unknown top-level key', ['ftp', '--config', '/f'], {}, { listener: [L] }, '/f: listener: unknown key (did you mean listeners?)'],
+    ['an alg in defaults', ['--config', '/f'], {}, { defaults: { alg: 'ftp' }, listeners: [{ ...L, alg: 'ftp' }] }, '/f: defaults.alg: belongs in each listener (listeners[i].alg)'],
+    ['a name at the top', ['--config', '/f'], {}, { name: 'x', listeners: [{ ...L, alg: 'ftp' }] }, '/f: name: belongs in each listener (listeners[i].name)'],
     ['a process setting in a listener', ['ftp', '--config', '/f'], {}, { listeners: [{ ...L, grace: 5 }] }, /^\/f: listeners\[0\]\.grace: a process setting .* top level/],
     ['a listener setting at the top', ['ftp', '--config', '/f'], {}, { maxSessions: 5, listeners: [L] }, /^\/f: maxSessions: a listener setting; put it in "defaults"/],
     ['a setting of another ALG', ['--config', '/f'], {}, { listeners: [{ ...L, alg: 'irc', tls: 'refuse' }] }, '/f: listeners[0].tls: not a setting of irc listeners'],
