@@ -241,6 +241,8 @@ describe('several listeners from one file', () => {
     expect(ls[0]!.options).toMatchObject({ log: 'json', graceMs: 30_000, maxSessions: 500, idleTimeoutMs: 300_000, metrics: { port: 9464 }, tls: 'refuse' });
     expect(ls[1]!.options).toMatchObject({ publicAddress: ['203.0.113.10', '2001:db8::10'], dataPorts: { min: 50000, max: 50099 }, ftp64: 'auto', overlongLine: 'close' });
     expect(ls[2]!.options).toMatchObject({ upstream: { host: 'irc.example.net', port: 6667 }, offerTimeoutMs: 120_000, maxWaitingOffers: 8 });
+    // docs/cli.md shows the same file.
+    expect(readFileSync(resolve(__dirname, '../../docs/cli.md'), 'utf8')).toContain('```json\n' + readFileSync(path, 'utf8').trimEnd() + '\n```');
   });
 });
 
