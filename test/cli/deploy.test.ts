@@ -90,6 +90,11 @@ describe('examples/systemd/nat-alg.service', () => {
     expect(Number(one('TimeoutStopSec'))).toBeGreaterThan(grace);
     // A usage error (exit 2) is a configuration mistake: no restart loop.
     expect(one('RestartPreventExitStatus')).toBe('2');
+    // Its documentation is the installed package's copy of docs/cli.md.
+    const doc = unit.get('Unit')!.get('Documentation')![0]!;
+    expect(doc).toBe('file:/usr/local/lib/node_modules/nat-alg/docs/cli.md');
+    const files = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { files: string[] }).files;
+    expect(files).toContain('docs');
   });
 
   it('starts the relay the way the unit does (its ExecStart and Environment), serves a session, stops on its KillSignal', async () => {
