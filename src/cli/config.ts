@@ -97,7 +97,8 @@ function resolve(sources: ConfigSources): Resolved {
   }
 
   // The process: flags > environment > top level of the file.
-  const processSettings = pick(['log', 'verbose', 'grace', 'drainDelay', 'metrics'] as const, [sources.flags, env, prefixed(top, prefix)], listeners[0]!.alg);
+  const processKeys = SETTING_KEYS.filter((k) => SETTINGS[k].scope === 'process');
+  const processSettings = pick(processKeys, [sources.flags, env, prefixed(top, prefix)], listeners[0]!.alg);
 
   const plans: ListenerPlan[] = [];
   const seen: Array<{ listen: string; where: string }> = [];
@@ -127,7 +128,8 @@ function resolve(sources: ConfigSources): Resolved {
     }
     seen.push({ listen: listenText, where: here || listen.given.where });
     if (plane === 'nftables') {
-      const table = (values.get('nftTable')?.value as string | undefined) ?? 'nat_alg';
+      // Without nftTable, every nftables listener would take the plane's default table.
+      const table = (values.get('nftTable')?.value as string | undefined) ?? DEFAULT_NFT_TABLE;
       const other = tables.find((t) => t.table === table);
       if (other) throw new ConfigError(`${here || 'listener'}: nftables table ${table} is also the table of ${other.where}; give each nftables listener its own nftTable`);
       tables.push({ table, where: here });
@@ -195,6 +197,8 @@ function plan(l: FileListener, v: ReadonlyMap<SettingKey, unknown>, proc: Readon
 }
 
 export const DEFAULT_GRACE_MS = 10_000;
+/** The nftables plane's table when none is named (src/node/nftables/data-plane.ts). */
+const DEFAULT_NFT_TABLE = 'nat_alg';
 
 /** The file's layers with its path in front of every place (a message then says which file). */
 function prefixed(layer: Layer, prefix: string): Layer {
