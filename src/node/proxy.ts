@@ -24,6 +24,7 @@ import {
   type RelayEvent,
 } from '../core/index.js';
 import { prefixOf } from '../core/net/cidr.js';
+import { announcedAddresses } from '../core/relay/plan.js';
 import { SessionDriver, type HandleCounter } from './session-driver.js';
 import { createRelayDataPlane, type DataPlane } from './data-plane.js';
 import { createNftablesDataPlane } from './nftables/kernel-plane.js';
@@ -167,8 +168,8 @@ function checkRoute(socket: net.Socket, options: HandleConnectionOptions): Conne
 
 function validate<O>(options: ResolvedProxyOptions<O>): void {
   checkUpstream(options.upstream);
-  if (options.publicAddress !== undefined) endpoint(options.publicAddress, 0); // throws AddressError
-  if (options.upstreamPublicAddress !== undefined) endpoint(options.upstreamPublicAddress, 0);
+  announcedAddresses(options.publicAddress, 'publicAddress'); // throws NatAlgError / AddressError
+  announcedAddresses(options.upstreamPublicAddress, 'upstreamPublicAddress');
   options.alg.validate(options.algOptions);
   const p6 = options.clientPrefixLength6;
   if (p6 !== undefined && (!Number.isInteger(p6) || p6 < 1 || p6 > 128)) {

@@ -27,15 +27,16 @@ export interface RelayProxyOptions {
   /**
    * Address written into lines read by the client (FTP's 227/229) instead of the relay's own
    * local address, for a relay behind another NAT (a container, a cloud instance with a private
-   * address).
+   * address). One address, or one per family (`['203.0.113.10', '2001:db8::10']`): a line gets
+   * the one of its family, else the relay's own.
    */
-  readonly publicAddress?: string;
+  readonly publicAddress?: string | readonly string[];
   /**
    * Address written into lines read by the server's side (FTP's PORT, an IRC DCC offer) instead
    * of the relay's own address on its upstream connection, for a relay whose upstream side is
-   * behind another NAT.
+   * behind another NAT. One address, or one per family, like `publicAddress`.
    */
-  readonly upstreamPublicAddress?: string;
+  readonly upstreamPublicAddress?: string | readonly string[];
   /** Data listener ports are taken from this range. Default: any free port the system gives. */
   readonly dataPorts?: { readonly min: number; readonly max: number } | DataPortSource;
   /** Sessions at once; beyond it a client gets `421 Too many connections`. Default 1000. */

@@ -6,8 +6,9 @@
 import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs, type FtpCommandOptions } from '../../src/cli/args.js';
-import { runFtpCommand, type CliIo } from '../../src/cli/ftp-command.js';
+import { ftpRelay, runFtpCommand, type CliIo } from '../../src/cli/ftp-command.js';
 import { runIrcCommand } from '../../src/cli/irc-command.js';
+import { runRelays } from '../../src/cli/relay-command.js';
 import { FtpTestClient, FtpTestServer } from '../../src/testing/index.js';
 
 class FakeIo implements CliIo {
@@ -38,8 +39,8 @@ class FakeIo implements CliIo {
 
 function ftpOptions(args: string[]): FtpCommandOptions {
   const r = parseArgs(['ftp', ...args]);
-  if (r.kind !== 'ftp') throw new Error(JSON.stringify(r));
-  return r.options;
+  if (r.kind !== 'run' || r.listeners[0]?.alg !== 'ftp') throw new Error(JSON.stringify(r));
+  return r.listeners[0].options;
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -72,22 +73,23 @@ describe('--metrics and --drain-delay: parsing', () => {
   it('reads both on ftp and irc', () => {
     for (const command of ['ftp', 'irc'] as const) {
       const r = parseArgs([command, ...base, '--metrics', '[::1]:9100', '--drain-delay=2.5']);
-      expect(r.kind).toBe(command);
-      if (r.kind !== 'ftp' && r.kind !== 'irc') continue;
-      expect(r.options.metrics).toEqual({ family: 6, address: '::1', port: 9100 });
-      expect(r.options.drainDelayMs).toBe(2500);
+      expect(r.kind).toBe('run');
+      if (r.kind !== 'run') continue;
+      expect(r.listeners[0]!.alg).toBe(command);
+      expect(r.listeners[0]!.options.metrics).toEqual({ family: 6, address: '::1', port: 9100 });
+      expect(r.listeners[0]!.options.drainDelayMs).toBe(2500);
     }
     const r = parseArgs(['ftp', ...base]);
-    expect(r.kind === 'ftp' && r.options.metrics === undefined && r.options.drainDelayMs === undefined).toBe(true);
+    expect(r.kind === 'run' && r.listeners[0]!.options.metrics === undefined && !r.listeners[0]!.options.drainDelayMs).toBe(true);
   });
 
   it('refuses bad values naming the flag', () => {
     for (const [args, message] of [
-      [['--metrics', 'localhost'], /^--metrics: /],
-      [['--metrics', '127.0.0.1'], /^--metrics: /],
-      [['--drain-delay', '-1'], /^--drain-delay: expected seconds/],
-      [['--drain-delay', '3601'], /^--drain-delay: expected seconds/],
-      [['--metrics'], /--metrics needs a value/],
+      [['--metrics', 'localhost'], /--metrics/],
+      [['--metrics', '127.0.0.1'], /--metrics/],
+      [['--drain-delay', '-1'], /--drain-delay/],
+      [['--drain-delay', '3601'], /--drain-delay/],
+      [['--metrics'], /--metrics/],
     ] as const) {
       const r = parseArgs(['ftp', ...base, ...args]);
       expect(r.kind).toBe('usage-error');
@@ -120,7 +122,7 @@ describe('--metrics on a running relay', () => {
 
     io.signal('SIGTERM');
     expect(await get(metricsPort, '/healthz')).toEqual({ status: 503, body: 'draining\n' });
-    expect(io.stderr.at(-1)).toMatch(/SIGTERM, draining: health says draining, still accepting for 2 s$/);
+    expect(io.stderr.at(-1)).toMatch(/SIGTERM, draining: still accepting for 2 s$/);
     // Still accepting during the drain delay: a late client is served.
     const late = await FtpTestClient.connect({ host: '127.0.0.1', port }, { mode: 'pasv' });
     await late.login();
@@ -130,6 +132,28 @@ describe('--metrics on a running relay', () => {
     expect(io.stderr.some((l) => /SIGTERM, shutting down/.test(l))).toBe(true);
     // The metrics endpoint is gone with the relay.
     await expect(get(metricsPort, '/healthz')).rejects.toThrow();
+  });
+
+  it('serves every listener of the process from one endpoint, labelled by listener', async () => {
+    const io = new FakeIo();
+    const base = ['--upstream', `127.0.0.1:${server.endpoint.port}`, '--metrics', '127.0.0.1:0'];
+    const done = runRelays(
+      [ftpRelay({ ...ftpOptions(['--listen', '127.0.0.1:0', ...base]), name: 'inside' }), ftpRelay({ ...ftpOptions(['--listen', '127.0.0.1:0', ...base]), name: 'outside' })],
+      io,
+    );
+    await until(() => io.stdout.length === 2 && io.signalled);
+    const ports = io.stdout.map((l) => /listening on 127\.0\.0\.1:(\d+), upstream .*, metrics on 127\.0\.0\.1:(\d+)$/.exec(l)!);
+    expect(ports[0]![2]).toBe(ports[1]![2]);
+    const client = await FtpTestClient.connect({ host: '127.0.0.1', port: Number(ports[1]![1]) }, { mode: 'pasv' });
+    await client.login();
+    await client.retrieve('f.txt');
+    await client.quit();
+    await until(() => io.stderr.some((l) => l.includes(' session-close ')));
+    const scrape = (await get(Number(ports[0]![2]), '/metrics')).body;
+    expect(scrape).toContain('nat_alg_sessions_total{relay="inside",alg="ftp"} 0\n');
+    expect(scrape).toContain('nat_alg_sessions_total{relay="outside",alg="ftp"} 1\n');
+    io.signal('SIGTERM');
+    expect(await done).toBe(0);
   });
 
   it('a second signal during the drain delay closes at once', async () => {
@@ -150,8 +174,8 @@ describe('--metrics on a running relay', () => {
     const code = await runIrcCommand(
       (() => {
         const r = parseArgs(['irc', '--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:6667', '--metrics', '192.0.2.55:9100']);
-        if (r.kind !== 'irc') throw new Error(JSON.stringify(r));
-        return r.options;
+        if (r.kind !== 'run' || r.listeners[0]?.alg !== 'irc') throw new Error(JSON.stringify(r));
+        return r.listeners[0].options;
       })(),
       io,
     );
