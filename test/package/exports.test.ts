@@ -103,6 +103,8 @@ const EXPECTED: Record<'nat-alg' | 'nat-alg/node' | 'nat-alg/testing', readonly 
     'openDataChannel',
     // data planes (docs/relay.md, "Data planes")
     'createRelayDataPlane', 'createNftablesDataPlane', 'NftablesDataPlane', 'DataPlaneUnavailableError', 'PlaneFault',
+    // metrics and health (docs/relay.md, "Metrics and health")
+    'createMetricsServer', 'formatPrometheusMetrics',
   ],
   'nat-alg/testing': [
     'NatAlgError',
