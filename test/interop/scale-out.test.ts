@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENTS, type ClientSpec } from './clients.js';
-import { acquireInteropLock } from './lock.js';
+import { acquireInteropLock, INTEROP_LOCK_HOOK_TIMEOUT_MS, INTEROP_LOCK_WAIT_MS } from './lock.js';
 import { buildTopology, checkPrerequisites, must, which, type Topology } from './netns.js';
 import { cliAvailable, startRelay, type RunningRelay } from './relay.js';
 import { randomPayload, readUpload, sha256, startVsftpd, type FtpServerInstance } from './servers.js';
@@ -295,7 +295,7 @@ describe.skipIf(!ready)(`scale-out: two relays behind HAProxy${ready ? '' : ` (s
   }
 
   beforeAll(async () => {
-    release = await acquireInteropLock();
+    release = await acquireInteropLock(INTEROP_LOCK_WAIT_MS);
     dir = mkdtempSync(join(tmpdir(), 'nat-alg-scale-'));
     chmodSync(dir, 0o755);
     socket = join(dir, 'haproxy.sock');
@@ -358,7 +358,7 @@ describe.skipIf(!ready)(`scale-out: two relays behind HAProxy${ready ? '' : ` (s
       const s = await relayStatus(socket).catch(() => ({}) as Record<string, string>);
       return s.a === 'UP' && s.b === 'UP';
     });
-  }, 90_000);
+  }, INTEROP_LOCK_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     try {
