@@ -1,0 +1,98 @@
+/**
+ * Review of the IRC DCC ALG (issue 9): lines the gateway passes although a real client reads a
+ * DCC offer in them that the gateway neither checked nor rewrote. docs/irc.md promises "a line
+ * passes only if the most lenient real client could not read more into it"; each test below is a
+ * real client's reading that the lenient model (src/core/irc/lenient.ts) does not cover.
+ *
+ * Every test fails on main at the time of review (433feae / 14041b6).
+ */
+import { describe, expect, it } from 'vitest';
+import type { IrcEvent } from '../../src/core/irc/types.js';
+import { c, s, REGISTER, run } from '../irc/harness.js';
+
+const HEAD_C2S = 'NICK alice\r\nUSER alice 0 * :Alice\r\n';
+const HEAD_S2C = ':irc.test 001 alice :Welcome\r\n';
+
+function refused(events: readonly IrcEvent[]): boolean {
+  return events.some((e) => e.type === 'command-refused');
+}
+
+function targets(events: readonly IrcEvent[]): string[] {
+  return events.flatMap((e) => (e.type === 'data-channel-request' ? [`${e.request.target.address}:${e.request.target.port}`] : []));
+}
+
+describe('CTCP tags other than DCC that clients treat as DCC', () => {
+  // KVIrc dispatches the CTCP tags DCC, TDCC and XDCC to the same parser
+  // (KviIrcServerParser_ctcp.cpp, m_ctcpParseProcTable: { "TDCC", REQ(Dcc), REQ(Dcc) },
+  // { "XDCC", REQ(Dcc), REQ(Dcc) } -> parseCtcpRequestDcc, which reads type, filename, address,
+  // port, size from the left; libkvidcc.cpp dccModuleParseDccSend: "DCC [ST]SEND <filename>
+  // <ipaddress> <port> <filesize>"). The gateway's strict reader only knows the tag DCC and its
+  // lenient marker rule (lenient.ts countDccMarkers) wants `\x01`, blanks, then `DCC`, so an XDCC
+  // or TDCC offer passes untouched in both directions: no policy check, no rewrite, no channel.
+  // Client to server: a client behind the gateway offers loopback (127.0.0.1:8080) or any third
+  // host to a KVIrc user, against the "only the client's own address" policy; a client that
+  // writes its private address leaks it. Server to client: a KVIrc user behind the gateway gets
+  // an offer the gateway never translated.
+  it('XDCC SEND from the client naming 127.0.0.1:8080 is refused, not forwarded as written', () => {
+    // input:    PRIVMSG bob :\x01XDCC SEND f 2130706433 8080 1\x01
+    // expected: dropped with a NOTICE (foreign-address / unreadable-offer)
+    // actual:   forwarded byte for byte, no event
+    const line = 'PRIVMSG bob :\x01XDCC SEND f 2130706433 8080 1\x01\r\n';
+    const r = run([...REGISTER, c(line)]);
+    expect(r.c2s).toBe(HEAD_C2S);
+    expect(refused(r.events)).toBe(true);
+  });
+
+  it('TDCC CHAT from outside naming 127.0.0.1:8080 is refused, not delivered to the client as written', () => {
+    const line = ':bob!b@h PRIVMSG alice :\x01TDCC CHAT chat 2130706433 8080\x01\r\n';
+    const r = run([...REGISTER, s(line)]);
+    expect(r.s2c).not.toContain('2130706433');
+    expect(refused(r.events)).toBe(true);
+  });
+});
+
+describe('filename words a real client reads as the endpoint', () => {
+  // irssi (src/irc/dcc/dcc-get.c, get_file_params_count): for an unquoted filename it takes the
+  // LEFTMOST position pos >= 1 where params[pos] is numeric (or IPv6), params[pos+1] numeric
+  // below 65536 and params[pos+2] numeric (`for (pos = paramcount-3; pos > 0; pos--) if
+  // (get_params_match(params, pos)) best = pos;`), then address = params[pos] through
+  // dcc_str2ip (strtoul base 10), port = params[pos+1]. So a triple in the middle of a spaced
+  // filename wins over the real fields at the end. lenient.ts isAmbiguous only tries the 2nd and
+  // 3rd words (sscanf) and the readings from the right, never a triple starting at the 3rd word
+  // or later, so the line passes with the strict fields rewritten and the hidden endpoint intact.
+  it('irssi: a triple in the middle of an unquoted filename (client to server) is refused', () => {
+    // input:    PRIVMSG bob :\x01DCC SEND a b 2130706433 8080 1 3221225994 5000 100\x01
+    //           strict reading: file "a b 2130706433 8080 1", 192.0.2.10:5000 (the client's own)
+    //           irssi's reading: file "a b", 127.0.0.1:8080, size 1
+    // expected: refused (ambiguous-offer), as "x 2130706433 8080" is
+    // actual:   forwarded with only 3221225994 5000 rewritten; an irssi peer connects to its
+    //           own 127.0.0.1:8080
+    const r = run([...REGISTER, c('PRIVMSG bob :\x01DCC SEND a b 2130706433 8080 1 3221225994 5000 100\x01\r\n')]);
+    expect(r.c2s).not.toContain('2130706433 8080');
+    expect(refused(r.events)).toBe(true);
+  });
+
+  it('irssi: the same offer from outside is refused, not delivered to an irssi client behind the gateway', () => {
+    // irssi behind the gateway would connect to 127.0.0.1:8080 (its own host; the gateway's
+    // policy forbids loopback for offers from outside) instead of the gateway's endpoint.
+    const r = run([...REGISTER, s(':bob!b@h PRIVMSG alice :\x01DCC SEND a b 2130706433 8080 1 3325256706 6000 100\x01\r\n')]);
+    expect(r.s2c).not.toContain('2130706433 8080');
+    expect(refused(r.events)).toBe(true);
+    expect(targets(r.events)).toEqual([]);
+  });
+
+  // KVIrc (KviIrcServerParser_ctcp.cpp, extractCtcpParameter) decodes backslash escapes inside
+  // CTCP parameters, quoted or not: `\` followed by a space appends the space without ending the
+  // parameter (decodeCtcpEscape's "null escape"). So `a\ x` is ONE parameter to KVIrc, and its
+  // left-to-right reading (filename, address, port, size) shifts by one word compared with the
+  // sscanf reading the lenient model tries.
+  it('KVIrc: an escaped space in the filename shifts the fields onto 127.0.0.1:8080 and is refused', () => {
+    // input:    PRIVMSG bob :\x01DCC SEND a\ x 2130706433 8080 3221225994 5000 1\x01
+    //           strict: file "a\ x 2130706433 8080", 192.0.2.10:5000 size 1
+    //           KVIrc:  file "a x", 127.0.0.1:8080, size 3221225994
+    // expected: refused; actual: forwarded with only the strict fields rewritten
+    const r = run([...REGISTER, c('PRIVMSG bob :\x01DCC SEND a\\ x 2130706433 8080 3221225994 5000 1\x01\r\n')]);
+    expect(r.c2s).not.toContain('2130706433 8080');
+    expect(refused(r.events)).toBe(true);
+  });
+});
