@@ -11,7 +11,6 @@ import type { IrcEvent } from '../../src/core/irc/types.js';
 import { c, s, REGISTER, run } from '../irc/harness.js';
 
 const HEAD_C2S = 'NICK alice\r\nUSER alice 0 * :Alice\r\n';
-const HEAD_S2C = ':irc.test 001 alice :Welcome\r\n';
 
 function refused(events: readonly IrcEvent[]): boolean {
   return events.some((e) => e.type === 'command-refused');
@@ -92,6 +91,24 @@ describe('filename words a real client reads as the endpoint', () => {
     //           KVIrc:  file "a x", 127.0.0.1:8080, size 3221225994
     // expected: refused; actual: forwarded with only the strict fields rewritten
     const r = run([...REGISTER, c('PRIVMSG bob :\x01DCC SEND a\\ x 2130706433 8080 3221225994 5000 1\x01\r\n')]);
+    expect(r.c2s).not.toContain('2130706433 8080');
+    expect(refused(r.events)).toBe(true);
+  });
+
+  // WeeChat (src/plugins/irc/irc-ctcp.c, irc_ctcp_recv_dcc) reads DCC SEND from the right with
+  // strrchr(' '): the size is what follows the LAST space, then the port, then the address. The
+  // CTCP arguments keep their trailing spaces (irc_ctcp_recv only cuts at the final \x01), so
+  // with a trailing space the size is "" (xfer reads it with sscanf "%llu": 0) and the address
+  // and port are the last two words: here the strict reading's size and token. lenient.ts
+  // isAmbiguous leaves out readings to the right of the strict address on purpose ("that is the
+  // offer format itself"), but size and token pass the gateway unchanged exactly like a filename:
+  // an endpoint read there is one the gateway never checked.
+  it('WeeChat: size and token read as the endpoint after a trailing space are refused', () => {
+    // input:    PRIVMSG bob :\x01DCC SEND f 3221225994 5000 2130706433 8080 \x01
+    //           strict: 192.0.2.10:5000, size 2130706433, token "8080"
+    //           WeeChat: file "f 3221225994 5000", 127.0.0.1:8080, size ""
+    // expected: refused; actual: forwarded with 3221225994 5000 rewritten, 2130706433 8080 kept
+    const r = run([...REGISTER, c('PRIVMSG bob :\x01DCC SEND f 3221225994 5000 2130706433 8080 \x01\r\n')]);
     expect(r.c2s).not.toContain('2130706433 8080');
     expect(refused(r.events)).toBe(true);
   });
