@@ -50,6 +50,29 @@ describe('CTCP tags other than DCC that clients treat as DCC', () => {
   });
 });
 
+describe('a CTCP tag that only begins with DCC', () => {
+  // HexChat (src/common/ctcp.c, ctcp_handle): `if (!g_ascii_strncasecmp (msg, "DCC", 3))` - a
+  // three-byte PREFIX match on the CTCP text - hands the line to handle_dcc (src/common/dcc.c),
+  // which takes its fields from the server line's words: type = word[5], filename = word[6],
+  // address = word[7] (strtoul base 10), port = word[8], size = word[9]. So `\x01DCCX SEND f
+  // 2130706433 8080 1\x01` is a DCC SEND of 127.0.0.1:8080 to HexChat. The gateway's marker rule
+  // wants "DCC then no letter or digit" (lenient.ts countDccMarkers) and its strict tag must be
+  // exactly DCC, so the line passes untouched both ways.
+  it('HexChat: \x01DCCX SEND ... from the client is refused, not forwarded as written', () => {
+    // input:    PRIVMSG bob :\x01DCCX SEND f 2130706433 8080 1\x01
+    // expected: refused (unreadable-offer or foreign-address); actual: forwarded, no event
+    const r = run([...REGISTER, c('PRIVMSG bob :\x01DCCX SEND f 2130706433 8080 1\x01\r\n')]);
+    expect(r.c2s).toBe(HEAD_C2S);
+    expect(refused(r.events)).toBe(true);
+  });
+
+  it('HexChat: \x01DCC1 CHAT ... from outside is refused, not delivered as written', () => {
+    const r = run([...REGISTER, s(':bob!b@h PRIVMSG alice :\x01DCC1 CHAT chat 2130706433 8080\x01\r\n')]);
+    expect(r.s2c).not.toContain('2130706433');
+    expect(refused(r.events)).toBe(true);
+  });
+});
+
 describe('filename words a real client reads as the endpoint', () => {
   // irssi (src/irc/dcc/dcc-get.c, get_file_params_count): for an unquoted filename it takes the
   // LEFTMOST position pos >= 1 where params[pos] is numeric (or IPv6), params[pos+1] numeric
