@@ -135,4 +135,26 @@ describe('filename words a real client reads as the endpoint', () => {
     expect(r.c2s).not.toContain('2130706433 8080');
     expect(refused(r.events)).toBe(true);
   });
+
+  // WeeChat (src/plugins/irc/irc-ctcp.c, irc_ctcp_recv) cuts a CTCP at the LAST \x01 of the
+  // text, not the next one: `pos_end = strrchr (ptr_args + 1, '\01')`. With the DCC first and any
+  // later \x01 in the text (another CTCP, or a stray one), the DCC's arguments run on over the
+  // closing \x01 to the last one, and irc_ctcp_recv_dcc reads size, port and address from the
+  // right of that: the gateway parses two segments (ctcp.ts findCtcp: "segments are cut at raw
+  // \x01 bytes"), rewrites the first and passes the second unread.
+  it('WeeChat: a DCC followed by another CTCP is read up to the last \x01 and is refused', () => {
+    // input:    PRIVMSG bob :\x01DCC SEND a 3221225994 5000 1\x01 \x01ACTION 2130706433 8080 1\x01
+    //           gateway: DCC SEND a 192.0.2.10:5000 size 1, then an ACTION
+    //           WeeChat: DCC SEND "a 3221225994 5000 1\x01 \x01ACTION" 127.0.0.1:8080 size 1
+    // expected: refused; actual: first segment rewritten, 2130706433 8080 delivered
+    const r = run([...REGISTER, c('PRIVMSG bob :\x01DCC SEND a 3221225994 5000 1\x01 \x01ACTION 2130706433 8080 1\x01\r\n')]);
+    expect(r.c2s).not.toContain('2130706433 8080');
+    expect(refused(r.events)).toBe(true);
+  });
+
+  it('WeeChat: the same from outside is refused, not delivered to a WeeChat client behind the gateway', () => {
+    const r = run([...REGISTER, s(':bob!b@h PRIVMSG alice :\x01DCC SEND a 3325256706 6000 1\x01 2130706433 8080 1\x01\r\n')]);
+    expect(r.s2c).not.toContain('2130706433 8080');
+    expect(refused(r.events)).toBe(true);
+  });
 });
