@@ -142,7 +142,7 @@ describe('filename words a real client reads as the endpoint', () => {
   // closing \x01 to the last one, and irc_ctcp_recv_dcc reads size, port and address from the
   // right of that: the gateway parses two segments (ctcp.ts findCtcp: "segments are cut at raw
   // \x01 bytes"), rewrites the first and passes the second unread.
-  it('WeeChat: a DCC followed by another CTCP is read up to the last \x01 and is refused', () => {
+  it('WeeChat: a DCC followed by another CTCP is read up to the last x01 byte and is refused', () => {
     // input:    PRIVMSG bob :\x01DCC SEND a 3221225994 5000 1\x01 \x01ACTION 2130706433 8080 1\x01
     //           gateway: DCC SEND a 192.0.2.10:5000 size 1, then an ACTION
     //           WeeChat: DCC SEND "a 3221225994 5000 1\x01 \x01ACTION" 127.0.0.1:8080 size 1
