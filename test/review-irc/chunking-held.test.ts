@@ -1,3 +1,10 @@
+/**
+ * Review of the IRC DCC ALG (issue 9): what HELD. Random sessions from a vocabulary of edge lines
+ * (lines at maxLineLength - 1/0/+1 with and without \x01, bare CRs, NUL, refused offers, STARTTLS,
+ * NICK changes, an unterminated server line, end of stream) give the same bytes and events
+ * whole, a byte at a time and in random pieces, and no gateway line lands inside a server line.
+ * 3000 runs passed during the review; 300 kept here. This test passes on main.
+ */
 import { it, expect } from 'vitest';
 import fc from 'fast-check';
 import { run, c, s, every, OPTIONS, type Segment } from '../irc/harness.js';
@@ -30,5 +37,5 @@ it('random sessions in random chunkings', () => {
     }
     // no gateway line inside a server line
     for (const line of whole.s2c.split('\n')) { const i = line.indexOf(':nat-alg'); if (i > 0) throw new Error('local line inside: ' + JSON.stringify(line)); }
-  }), { numRuns: 3000 });
+  }), { numRuns: 300 });
 });
