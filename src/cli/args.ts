@@ -337,10 +337,13 @@ function parseRelay(topic: 'ftp' | 'irc', argv: readonly string[]): ParsedArgs {
   ] as const) {
     const v = values.get(flag);
     if (v === undefined) continue;
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86_400 * 7) {
-      return fail(`${flag}: expected seconds (more than 0, at most a week), got ${JSON.stringify(v)}`);
+    // Kept in whole milliseconds: a value that rounds to 0 ms would pass here and be refused by
+    // the policy checks later, with a message that does not name the flag.
+    const ms = Math.round(Number(v) * 1000);
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || ms < 1 || Number(v) > 86_400 * 7) {
+      return fail(`${flag}: expected seconds (at least 0.001, at most a week), got ${JSON.stringify(v)}`);
     }
-    timeouts[key] = Math.round(Number(v) * 1000);
+    timeouts[key] = ms;
   }
   const choices: { overlongLine?: 'refuse' | 'close'; tls?: 'pass' | 'refuse' } = {};
   const overlong = values.get('--overlong-line');
