@@ -17,7 +17,7 @@ import { drainLocalLines, noticeLine, queueLocalLine, safeWord, starttlsRefusalL
 import { planLine, type LinePlan, type OfferStep } from './offer-plan.js';
 import { REFUSAL_TEXTS } from './policy.js';
 import { COMMAND_RULES, LINE_READING, senderOf, watchedFirstBytes, type CommandEffect, type IrcCommand } from './rules.js';
-import type { IrcMessage } from './message.js';
+import { prefixNick, type IrcMessage } from './message.js';
 import type { IrcContext, IrcLineEnd, IrcStream } from './state.js';
 import type { IrcRefusalReason } from './types.js';
 
@@ -127,7 +127,7 @@ export class IrcLines implements LineReader<IrcLineEnd> {
   heldLine(s: IrcStream, buf: Uint8Array, from: number, to: number): void {
     const ctx = this.ctx;
     const view = buf.subarray(from, to);
-    const plan = planLine(view, { o: ctx.o, offers: ctx.state.offers, sender: senderOf(this.direction) });
+    const plan = planLine(view, { o: ctx.o, offers: ctx.state.offers, sender: senderOf(this.direction), nick: ctx.state.nick });
     const message = plan.message;
     const effect = message === null ? 'none' : commandEffect(view, message, this.direction);
     if (effect === 'refuse-starttls') {
@@ -226,11 +226,8 @@ export class IrcLines implements LineReader<IrcLineEnd> {
         if (!nick) return;
         // The client's own NICK, or the server telling that the client's nick changed.
         if (this.direction === 'server-to-client') {
-          const p = message.prefix;
-          if (p === null) return;
-          let bang = p.start;
-          while (bang < p.end && line[bang] !== 0x21) bang++;
-          if (!equalsIgnoreCase(line, p.start, bang, state.nick.toUpperCase())) return;
+          const from = prefixNick(line, message);
+          if (from === null || !equalsIgnoreCase(line, from.start, from.end, state.nick.toUpperCase())) return;
         }
         state.nick = safeWord(latin1(line, nick.start, nick.end));
         return;
@@ -264,10 +261,9 @@ export function refusalText(line: Uint8Array, message: IrcMessage | null, what: 
     if (direction === 'client-to-server') {
       const target = message.params[0];
       if (target) who = ` to ${safeWord(latin1(line, target.start, target.end))}`;
-    } else if (message.prefix !== null) {
-      let bang = message.prefix.start;
-      while (bang < message.prefix.end && line[bang] !== 0x21) bang++;
-      who = ` from ${safeWord(latin1(line, message.prefix.start, bang))}`;
+    } else {
+      const from = prefixNick(line, message);
+      if (from !== null) who = ` from ${safeWord(latin1(line, from.start, from.end))}`;
     }
   }
   return `${what}${who} refused by the gateway: ${REFUSAL_TEXTS[reason]}.`;

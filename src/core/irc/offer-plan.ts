@@ -14,7 +14,8 @@ import { countDccMarkers, isAmbiguous } from './lenient.js';
 import { checkOfferEndpoint, passiveOfferAddress, type OfferSender, type ResolvedIrcOptions } from './policy.js';
 import { DCC_RULES, OFFER_RULES, PASSING_OTHER_VERBS } from './rules.js';
 import type { OfferTable } from './offer-table.js';
-import type { IrcMessage } from './message.js';
+import { prefixNick, type IrcMessage } from './message.js';
+import { equalsIgnoreCase } from './bytes.js';
 import type { IrcRefusalReason } from './types.js';
 
 /** An offer that needs a data channel: the request's facts (the id comes when it is made). */
@@ -46,7 +47,19 @@ export interface PortStep {
   readonly port: number;
 }
 
-export type OfferStep = ChannelStep | PassiveStep | PortStep;
+/**
+ * The server's echo of the client's own translated offer (IRCv3 echo-message, a bouncer's replay
+ * of the client's messages): it names the endpoint the gateway announced for that offer, and is
+ * given back the endpoint the client named, as the client wrote it. No new data channel.
+ */
+export interface EchoStep {
+  readonly kind: 'echo';
+  readonly offer: DccSendOffer | DccChatOffer;
+  readonly address: string;
+  readonly port: number;
+}
+
+export type OfferStep = ChannelStep | PassiveStep | PortStep | EchoStep;
 
 export type LinePlan =
   /** Nothing to change: the line goes out as it came. */
@@ -64,6 +77,14 @@ export interface PlanContext {
   readonly o: ResolvedIrcOptions;
   readonly offers: OfferTable;
   readonly sender: OfferSender;
+  /** The client's nick as far as the gateway knows (state.ts). */
+  readonly nick: string;
+}
+
+/** Whether the line comes from the client's own nick (its prefix names it). */
+function isOwnNick(line: Uint8Array, message: IrcMessage, nick: string): boolean {
+  const from = prefixNick(line, message);
+  return from !== null && nick !== '*' && equalsIgnoreCase(line, from.start, from.end, nick.toUpperCase());
 }
 
 function refuse(reason: IrcRefusalReason, what: string, message: IrcMessage | null): LinePlan {
@@ -84,12 +105,13 @@ export function planLine(line: Uint8Array, ctx: PlanContext): LinePlan {
   if (scan.offers.length !== markers) return refuse('unreadable-offer', 'DCC', message);
   const steps: OfferStep[] = [];
   let channels = 0;
+  const fromOwnNick = ctx.sender === 'server' && isOwnNick(line, message, ctx.nick);
   for (const found of scan.offers) {
     if (!ctcpTagIs(line, found.segment, 'DCC')) return refuse('unreadable-offer', 'DCC', message);
     if (!found.result.ok) return refuse('unreadable-offer', 'DCC', message);
     const offer = found.result.offer;
     const what = `DCC ${offer.verb}`;
-    const step = planOffer(line, offer, found.segment.body.end, ctx);
+    const step = planOffer(line, offer, found.segment.body.end, ctx, fromOwnNick);
     if (typeof step === 'string') return refuse(step, what, message);
     if (step === null) continue;
     if (step.kind === 'channel' && ++channels > ctx.o.policy.maxWaitingOffers) return refuse('too-many-offers', what, message);
@@ -99,7 +121,7 @@ export function planLine(line: Uint8Array, ctx: PlanContext): LinePlan {
 }
 
 /** One offer's step, null when it passes unchanged, or why the line is refused. */
-function planOffer(line: Uint8Array, offer: DccOffer, bodyEnd: number, ctx: PlanContext): OfferStep | null | IrcRefusalReason {
+function planOffer(line: Uint8Array, offer: DccOffer, bodyEnd: number, ctx: PlanContext, fromOwnNick: boolean): OfferStep | null | IrcRefusalReason {
   switch (DCC_RULES[offer.kind]) {
     case 'refuse':
       return PASSING_OTHER_VERBS.has(offer.verb) ? null : 'unsupported-dcc';
@@ -111,15 +133,21 @@ function planOffer(line: Uint8Array, offer: DccOffer, bodyEnd: number, ctx: Plan
       return port === null || port === o.port ? null : { kind: 'map-port', offer: o, port };
     }
     case 'offer':
-      return planEndpointOffer(line, offer as DccSendOffer | DccChatOffer, bodyEnd, ctx);
+      return planEndpointOffer(line, offer as DccSendOffer | DccChatOffer, bodyEnd, ctx, fromOwnNick);
   }
 }
 
-function planEndpointOffer(line: Uint8Array, offer: DccSendOffer | DccChatOffer, bodyEnd: number, ctx: PlanContext): OfferStep | null | IrcRefusalReason {
+function planEndpointOffer(line: Uint8Array, offer: DccSendOffer | DccChatOffer, bodyEnd: number, ctx: PlanContext, fromOwnNick: boolean): OfferStep | null | IrcRefusalReason {
   const { o, sender } = ctx;
   const rule = OFFER_RULES[sender];
   if (isAmbiguous(line, offer, bodyEnd)) return 'ambiguous-offer';
   const named = endpoint(offer.address, offer.port);
+  if (fromOwnNick && !offer.passive) {
+    // The client's own offer coming back (echo-message, a bouncer): as the client wrote it. Only
+    // from the client's own nick: from anyone else the gateway's endpoint is refused as usual.
+    const own = ctx.offers.clientOfferAnnouncedAs(named.address, named.port);
+    if (own !== null) return { kind: 'echo', offer, address: own.namedAddress, port: own.namedPort };
+  }
   if (offer.passive) {
     // The other side is asked to listen: no connection comes here.
     if (rule.passive === 'pass') return { kind: 'passive', offer, address: null };
