@@ -78,7 +78,7 @@ export class IrcLines implements LineReader<IrcLineEnd> {
    */
   streamThrough(s: IrcStream, buf: Uint8Array, from: number, to: number): number {
     if (this.direction !== 'server-to-client' || !this.ctx.state.registered || this.ctx.state.localLines.length > 0) return -1;
-    if (this.rule.afterRegistration !== 'lines-with-ctcp') return -1;
+    if (this.rule.afterRegistration !== 'lines-with-ctcp' || this.rule.bareCR === 'refuse') return -1;
     return this.start.cleared(s, buf, from, to, this.ctx.o.policy.maxLineLength);
   }
 
@@ -95,6 +95,9 @@ export class IrcLines implements LineReader<IrcLineEnd> {
         // Longer than maxLineLength before its end: the framer finds it over-long and drops it.
         return 'whole';
       case 'stream':
+        // A direction that refuses bare CRs lets no line out before its end (the framer checks
+        // `whole` lines for them; a streamed line would be gone before its CR is seen).
+        if (this.rule.bareCR === 'refuse') return 'whole';
         // The gateway's waiting lines go out after this one.
         if (this.direction === 'server-to-client' && this.ctx.state.localLines.length > 0) s.lineEnd = 'local-lines';
         return 'stream';
@@ -106,9 +109,10 @@ export class IrcLines implements LineReader<IrcLineEnd> {
     drainLocalLines(this.ctx);
   }
 
-  /** Not asked for (refuseBareCR is off: a line without \x01 cannot hide an offer, and one with is parsed strictly). */
+  /** A line holding a bare CR was removed (rules.ts LINE_READING `bareCR`): tell the client. */
   bareCR(s: IrcStream, lineLength: number): void {
     this.ctx.framer.edit(s, s.lineStart, lineLength, 0);
+    this.refused('IRC line', 'bare-cr', noticeLine(this.ctx, `Your line was dropped by the gateway: ${REFUSAL_TEXTS['bare-cr']}.`));
   }
 
   /** A line grew past maxLineLength: dropped to its end, and the client told. */

@@ -25,14 +25,36 @@ import type { OfferSender } from './policy.js';
 export type LineReading = 'every-line' | 'lines-with-ctcp' | 'lines-with-ctcp-or-command';
 
 /**
+ * What a line holding a bare CR (a CR not followed by LF) gets.
+ * - `refuse`: dropped, with a NOTICE and a `command-refused` event. Every line of the direction
+ *   goes out only once complete (lines that are not held go out whole), so that none escapes.
+ * - `pass`: like any other byte.
+ */
+export type BareCRRule = 'refuse' | 'pass';
+
+export interface DirectionReading {
+  readonly beforeRegistration: LineReading;
+  readonly afterRegistration: LineReading;
+  readonly bareCR: BareCRRule;
+}
+
+/**
  * The gateway reads every client line that may be NICK or STARTTLS, and every server line until
  * registration completes (001); after that, server lines (most of the traffic) only when they can
  * carry CTCP. (A server line begins with a prefix, so its command cannot be told from its first
  * byte: a NICK from the server is seen when the line is read for another reason.)
+ *
+ * A client line with a bare CR is refused: servers of the irc2 family (and UnrealIRCd, and
+ * ngircd) end a message at a CR alone, so `PING x\rSTARTTLS\r\n` is two commands to them and
+ * one to a reader that splits at LF: the second would escape the reading above. Clients end
+ * lines with CR LF and never send a CR inside one (irssi, WeeChat, HexChat, KVIrc and mIRC split
+ * or strip what the user types at CR and LF), so refusing costs no real client anything. From
+ * the server, a bare CR passes: no command the gateway acts on hides behind one (a NICK seen
+ * late only aims the gateway's NOTICEs at an old nick), and a line with \x01 is read strictly.
  */
-export const LINE_READING: Readonly<Record<Direction, { readonly beforeRegistration: LineReading; readonly afterRegistration: LineReading }>> = Object.freeze({
-  'client-to-server': { beforeRegistration: 'lines-with-ctcp-or-command', afterRegistration: 'lines-with-ctcp-or-command' },
-  'server-to-client': { beforeRegistration: 'every-line', afterRegistration: 'lines-with-ctcp' },
+export const LINE_READING: Readonly<Record<Direction, DirectionReading>> = Object.freeze({
+  'client-to-server': { beforeRegistration: 'lines-with-ctcp-or-command', afterRegistration: 'lines-with-ctcp-or-command', bareCR: 'refuse' },
+  'server-to-client': { beforeRegistration: 'every-line', afterRegistration: 'lines-with-ctcp', bareCR: 'pass' },
 });
 
 /**
