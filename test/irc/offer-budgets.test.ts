@@ -1,5 +1,5 @@
 /**
- * Review of the IRC DCC ALG (issue 9): the table of translated offers (offer-table.ts) is one
+ * From the review of the IRC DCC ALG (issue 9): the table of translated offers (offer-table.ts) is one
  * list of maxWaitingOffers (16) entries for BOTH sides of the connection, newest kept. Any IRC
  * user who can send the client a PRIVMSG can therefore push the client's own pending offers out
  * of it: two lines of eight offers each (278 bytes a line, within the 8-segment and 16-channel
@@ -13,10 +13,10 @@
  * calls the bound "waiting per connection" and says a newer offer retires the oldest: it does not
  * say a stranger's offers retire the client's.
  *
- * Fails on main at the time of review (14041b6).
+ * Failed on main at the time of review (14041b6). Fixed: offer-table.ts keeps a budget per side.
  */
 import { describe, expect, it } from 'vitest';
-import { c, REGISTER, run, s } from '../irc/harness.js';
+import { c, OPTIONS, REGISTER, run, s } from './harness.js';
 
 const eightOffers = Array.from({ length: 8 }, (_, k) => `\x01DCC SEND x${k} 3325256706 ${6000 + k} 1\x01`).join('');
 const eightPassive = Array.from({ length: 8 }, (_, k) => `\x01DCC SEND x${k} 3325256706 0 1 t${k}\x01`).join('');
@@ -45,5 +45,22 @@ describe('offers from outside cannot retire the client’s pending offers', () =
     const line = `:mallory!m@h PRIVMSG alice :${eightPassive}\r\n`;
     const r = run([...REGISTER, CLIENT_OFFER, s(line), s(line)]);
     expect(r.events.filter((e) => e.type === 'data-channel-released' && e.id === 1)).toEqual([]);
+  });
+});
+
+describe('each side keeps its own budget of maxWaitingOffers', () => {
+  const opts = { ...OPTIONS, policy: { maxWaitingOffers: 2 } };
+  it('the client’s third offer retires the client’s first, whatever came from outside', () => {
+    const offer = (k: number) => c(`PRIVMSG bob :\x01DCC SEND f${k} 3221225994 ${5000 + k} 1\x01\r\n`);
+    const outside = s(`:mallory!m@h PRIVMSG alice :\x01DCC SEND x 3325256706 6000 1\x01\x01DCC SEND y 3325256706 6001 1\x01\r\n`);
+    const r = run([...REGISTER, offer(1), outside, offer(2), offer(3)], opts);
+    // ids: 1 (f1), 2 and 3 (mallory's), 4 (f2), 5 (f3)
+    expect(r.events.filter((e) => e.type === 'data-channel-released')).toEqual([{ type: 'data-channel-released', id: 1, reason: 'retired by newer offers' }]);
+  });
+
+  it('outside offers retire only outside offers', () => {
+    const line = (k: number) => s(`:mallory!m@h PRIVMSG alice :\x01DCC SEND x${k} 3325256706 ${6000 + k} 1\x01\r\n`);
+    const r = run([...REGISTER, CLIENT_OFFER, line(1), line(2), line(3)], opts);
+    expect(r.events.filter((e) => e.type === 'data-channel-released')).toEqual([{ type: 'data-channel-released', id: 2, reason: 'retired by newer offers' }]);
   });
 });

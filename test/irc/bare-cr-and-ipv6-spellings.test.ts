@@ -1,12 +1,14 @@
 /**
- * Review of the IRC DCC ALG (issue 9): STARTTLS smuggled past the gateway, and outside offers
+ * From the review of the IRC DCC ALG (issue 9): STARTTLS smuggled past the gateway, and outside offers
  * naming loopback / link-local through IPv6 spellings the policy does not recognise.
  *
- * Every test fails on main at the time of review (14041b6).
+ * Every test failed on main at the time of review (14041b6); the fixes: a client line with a bare
+ * CR is refused (rules.ts LINE_READING), IPv6 forms embedding IPv4 are judged by the IPv4 address
+ * (net/no-remote-host.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { IrcEvent } from '../../src/core/irc/types.js';
-import { c, s, REGISTER, run } from '../irc/harness.js';
+import { c, s, REGISTER, run } from './harness.js';
 
 const HEAD_C2S = 'NICK alice\r\nUSER alice 0 * :Alice\r\n';
 

@@ -1,14 +1,16 @@
 /**
- * Review of the IRC DCC ALG (issue 9): lines the gateway passes although a real client reads a
+ * From the review of the IRC DCC ALG (issue 9): lines the gateway passes although a real client reads a
  * DCC offer in them that the gateway neither checked nor rewrote. docs/irc.md promises "a line
  * passes only if the most lenient real client could not read more into it"; each test below is a
  * real client's reading that the lenient model (src/core/irc/lenient.ts) does not cover.
  *
- * Every test fails on main at the time of review (433feae / 14041b6).
+ * Every refusal test failed on main at the time of review (433feae / 14041b6). Fixed: rules.ts
+ * DCC_TAG_RULES and LENIENT_READINGS, lenient.ts. The lines real clients send (last describe)
+ * still pass.
  */
 import { describe, expect, it } from 'vitest';
 import type { IrcEvent } from '../../src/core/irc/types.js';
-import { c, s, REGISTER, run } from '../irc/harness.js';
+import { c, s, REGISTER, run } from './harness.js';
 
 const HEAD_C2S = 'NICK alice\r\nUSER alice 0 * :Alice\r\n';
 
@@ -156,5 +158,47 @@ describe('filename words a real client reads as the endpoint', () => {
     const r = run([...REGISTER, s(':bob!b@h PRIVMSG alice :\x01DCC SEND a 3325256706 6000 1\x01 2130706433 8080 1\x01\r\n')]);
     expect(r.s2c).not.toContain('2130706433 8080');
     expect(refused(r.events)).toBe(true);
+  });
+});
+
+describe('the lines real clients send still pass or are translated', () => {
+  const translated = (events: readonly IrcEvent[]) => events.filter((e) => e.type === 'line-translated').length;
+  it.each([
+    ['a quoted filename with numbers', 'PRIVMSG bob :\x01DCC SEND "my file 2024 01 02.txt" 3221225994 5000 1048576\x01\r\n'],
+    ['an unquoted filename with number words', 'PRIVMSG bob :\x01DCC SEND track 01 02 03.mp3 3221225994 5000 1048576\x01\r\n'],
+    ['a trailing space (WeeChat reads port and size: the format itself)', 'PRIVMSG bob :\x01DCC SEND report.pdf 3221225994 5000 1048576 \x01\r\n'],
+    ['backslashes in the filename', 'PRIVMSG bob :\x01DCC SEND C:\\dir\\f.txt 3221225994 5000 100\x01\r\n'],
+    ['an escaped blank in the filename', 'PRIVMSG bob :\x01DCC SEND a\\ b.txt 3221225994 5000 100\x01\r\n'],
+    ['a passive offer of a file over 4 GiB with a numeric token', 'PRIVMSG bob :\x01DCC SEND big.iso 3221225994 0 4294967296 77\x01\r\n'],
+    ['an offer followed by an ACTION', 'PRIVMSG bob :\x01DCC SEND a 3221225994 5000 1\x01 \x01ACTION waves\x01\r\n'],
+    ['two offers in one line (WeeChat reads the second one\'s endpoint, which is translated too)', 'PRIVMSG bob :\x01DCC SEND a 3221225994 5000 1\x01\x01DCC SEND b 3221225994 5001 2\x01\r\n'],
+  ])('from the client: %s', (_what, line) => {
+    const r = run([...REGISTER, c(line)]);
+    expect(refused(r.events)).toBe(false);
+    expect(translated(r.events)).toBe(1);
+  });
+
+  it.each([
+    ['XDCC SEND #5 to a bot', 'PRIVMSG bot :\x01XDCC SEND #5\x01\r\n'],
+    ['XDCC LIST', 'PRIVMSG bot :\x01XDCC LIST\x01\r\n'],
+    ['XDCC as plain text', 'PRIVMSG bot :XDCC SEND #5\r\n'],
+    ['TDCC RESUME (a port and a position: no address)', 'PRIVMSG bob :\x01TDCC RESUME f 40001 100\x01\r\n'],
+  ])('from the client, unchanged: %s', (_what, line) => {
+    const r = run([...REGISTER, c(line)]);
+    expect(refused(r.events)).toBe(false);
+    expect(r.c2s).toBe(HEAD_C2S + line);
+  });
+
+  it.each([
+    ['a quoted filename', ':bot!b@h PRIVMSG alice :\x01DCC SEND "Episode 01.mkv" 3325256706 6000 734003200\x01\r\n', 1],
+    ['a CHAT', ':bob!b@h PRIVMSG alice :\x01DCC CHAT chat 3325256706 6000\x01\r\n', 1],
+    ['an offer followed by an ACTION', ':bob!b@h PRIVMSG alice :\x01DCC SEND a 3325256706 6000 1\x01 \x01ACTION waves\x01\r\n', 1],
+    ['a passive offer with a large size and a numeric token', ':bob!b@h PRIVMSG alice :\x01DCC SEND big.iso 3325256706 0 4294967296 77\x01\r\n', 0],
+    ['a REJECT', ':bob!b@h NOTICE alice :\x01DCC REJECT SEND a.txt\x01\r\n', 0],
+    ['an XDCC bot\'s listing', ':bot!b@h NOTICE alice :\x01XDCC LIST\x01 #1 10x [700M] Episode 01.mkv\r\n', 0],
+  ])('from outside: %s', (_what, line, n) => {
+    const r = run([...REGISTER, s(line)]);
+    expect(refused(r.events)).toBe(false);
+    expect(translated(r.events)).toBe(n);
   });
 });
