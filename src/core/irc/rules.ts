@@ -48,7 +48,9 @@ export interface DirectionReading {
  * ngircd) end a message at a CR alone, so `PING x\rSTARTTLS\r\n` is two commands to them and
  * one to a reader that splits at LF: the second would escape the reading above. Clients end
  * lines with CR LF and never send a CR inside one (irssi, WeeChat, HexChat, KVIrc and mIRC split
- * or strip what the user types at CR and LF), so refusing costs no real client anything. From
+ * or strip what the user types at CR and LF), so refusing costs no real client anything. (A CR
+ * followed by NUL is no bare CR to the shared framer, as in FTP; what follows it reaches such a
+ * server as a message beginning with NUL, where C servers stop reading: message.ts.) From
  * the server, a bare CR passes: no command the gateway acts on hides behind one (a NICK seen
  * late only aims the gateway's NOTICEs at an old nick), and a line with \x01 is read strictly.
  */
