@@ -4,6 +4,8 @@
  * - createIrcProxy: an IRC relay translating DCC offers; createAlgProxy for any ALG by module or name.
  * - createFtpTranslatorStreams: the control-channel translator as two Transform streams.
  * - Data planes for the relay: its own sockets (default) or the Linux kernel's NAT (nftables).
+ * - createMetricsServer: /metrics (Prometheus text) and /healthz over relays' `metrics()`;
+ *   formatPrometheusMetrics for an HTTP server of your own.
  * The library never prints: observe it through events and the `logger` option.
  * NatAlgError is re-exported so that `err instanceof NatAlgError` needs no second import; it is
  * the very class `nat-alg` exports (the entry points share one core, see tsup.config.ts).
@@ -12,7 +14,7 @@
 export { NatAlgError, type NatAlgErrorCode, type NatAlgErrorKind } from '../core/errors.js';
 
 export { createAlgProxy, createFtpProxy, createIrcProxy, defaultMaxPendingDataChannelsPerClient } from './proxy.js';
-export { createFtpTranslatorStreams } from './streams.js';
+export { createFtpTranslatorStreams, TranslatorClosedError } from './streams.js';
 export type { FtpTranslatorStreams, FtpTranslatorStreamsOptions } from './streams.js';
 export type * from './types.js';
 export { createRelayDataPlane } from './data-plane.js';
@@ -21,3 +23,11 @@ export { createNftablesDataPlane } from './nftables/kernel-plane.js';
 export type { NftablesRelayPlaneOptions } from './nftables/kernel-plane.js';
 export { NftablesDataPlane, DataPlaneUnavailableError, PlaneFault } from './nftables/index.js';
 export type { DataPlaneUnavailableCause, ForwardGuard, NftablesDataPlaneOptions, PlaneFaultKind } from './nftables/index.js';
+export { openDataChannel } from './data-channel.js';
+export type { DataChannel, DataChannelCloseEvent, DataChannelEvents, DataChannelOpenEvent, DataChannelOptions, DataChannelRejectedEvent, DataChannelState } from './data-channel.js';
+export { createMetricsServer } from './metrics-server.js';
+export type { HealthState, MetricsServer, MetricsServerEvents, MetricsServerOptions, MetricsSource } from './metrics-server.js';
+export { formatPrometheusMetrics } from './metrics.js';
+export type { NamedRelayMetrics, PrometheusInput } from './metrics.js';
+export type { ControlByteCounts, DataBytesOfPlane, RelayMetrics } from './relay-counters.js';
+export type { EventLoopLagSample } from './event-loop-lag.js';
