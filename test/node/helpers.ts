@@ -110,3 +110,22 @@ export async function deadPort(): Promise<number> {
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
 }
+
+/**
+ * A port free on 127.0.0.1 right now, above Linux's default ephemeral range (32768-60999), so that
+ * no outgoing connection of another process takes it between this probe and the test's listen.
+ * For tests that need a one-port data range (a fixed port inside the ephemeral range failed with
+ * EADDRINUSE when a concurrent process's connection happened to hold it).
+ */
+export async function freeHighPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 61000 + Math.floor(Math.random() * 4000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 61000-64999');
+}

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FtpTestClient, type TransferMode } from '../../src/testing/index.js';
-import { connectRaw, eventually, noLeaks, pattern, rig, type Rig } from './helpers.js';
+import { connectRaw, eventually, freeHighPort, noLeaks, pattern, rig, type Rig } from './helpers.js';
 
 let current: Rig | null = null;
 
@@ -61,7 +61,8 @@ describe('relay on loopback, IPv4', () => {
   });
 
   it('a spent data-port range refuses the next PASV with a clear reply; the port comes back', async () => {
-    const r = (current = await rig({ dataPorts: { min: 47120, max: 47120 }, dataListenTimeoutMs: 300 }));
+    const port = await freeHighPort();
+    const r = (current = await rig({ dataPorts: { min: port, max: port }, dataListenTimeoutMs: 300 }));
     const client = await FtpTestClient.connect(r.relay, { mode: 'pasv' });
     await client.login();
     await client.expect('PASV', 2);
