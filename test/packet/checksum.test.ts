@@ -144,7 +144,8 @@ describe('incremental update (RFC 1624)', () => {
     fc.assert(
       fc.property(dataWithWord, ({ data, at, word }) => {
         // Keep a non-zero word besides the changed one, as every real header has.
-        data[at === 0 ? data.length - 1 : 0] |= 1;
+        const keep = at === 0 ? data.length - 1 : 0;
+        data[keep] = data[keep]! | 1;
         const before = naiveChecksum(data);
         const old = u16(data, at);
         put16(data, at, word);
@@ -158,7 +159,7 @@ describe('incremental update (RFC 1624)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 8, maxLength: 40 }), fc.nat(), (d, i) => {
         const data = Uint8Array.from(d.length % 2 ? d.subarray(1) : d);
-        data[0] |= 0x10;
+        data[0] = data[0]! | 0x10;
         const at = 2 + (i % ((data.length - 2) / 2)) * 2;
         const before = naiveChecksum(data);
         const old = u16(data, at);
@@ -177,7 +178,7 @@ describe('incremental update (RFC 1624)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 8, maxLength: 40 }), fc.integer({ min: 0, max: 0xffff }), (d, word) => {
         const data = Uint8Array.from(d.length % 2 ? d.subarray(1) : d);
-        data[0] |= 0x10;
+        data[0] = data[0]! | 0x10;
         // Checksum field at 2. Choose the word at 4 so that the rest sums to 0xFFFF: the
         // computed checksum is then 0x0000, and 0xFFFF is stored instead (equal in one's complement).
         put16(data, 2, 0);
@@ -200,7 +201,8 @@ describe('incremental update (RFC 1624)', () => {
         const data = Uint8Array.from(d.subarray(0, d.length - (d.length % 4)));
         if (data.length < 8) return;
         const at = (i % (data.length / 4)) * 4;
-        data[at === 0 ? data.length - 1 : 0] |= 1;
+        const keep = at === 0 ? data.length - 1 : 0;
+        data[keep] = data[keep]! | 1;
         const before = naiveChecksum(data);
         const old = ((data[at]! << 24) | (data[at + 1]! << 16) | (data[at + 2]! << 8) | data[at + 3]!) >>> 0;
         put32(data, at, value);
@@ -214,7 +216,7 @@ describe('incremental update (RFC 1624)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 48, maxLength: 48 }), fc.uint8Array({ minLength: 16, maxLength: 16 }), (d, addr) => {
         const data = Uint8Array.from(d);
-        data[0] |= 0x60;
+        data[0] = data[0]! | 0x60;
         const before = naiveChecksum(data);
         const c = updateChecksumIpv6Address(before, data, 8, addr, 0);
         data.set(addr, 8);
@@ -227,7 +229,7 @@ describe('incremental update (RFC 1624)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 10, maxLength: 40 }), fc.nat(), fc.integer({ min: 0, max: 0xffff }), (d, i, word) => {
         const data = Uint8Array.from(d);
-        data[0] |= 1;
+        data[0] = data[0]! | 1;
         const at = 1 + (i % Math.floor((data.length - 2) / 2)) * 2; // odd
         const before = naiveChecksum(data);
         const old = u16(data, at);
@@ -250,7 +252,7 @@ describe('UDP checksum rules', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 12, maxLength: 40 }), fc.nat(), (d, i) => {
         const data = Uint8Array.from(d.length % 2 ? d.subarray(1) : d);
-        data[0] |= 1;
+        data[0] = data[0]! | 1;
         // Field at 6 is the UDP checksum; change the word at `at` to make the data sum 0xFFFF.
         put16(data, 6, 0);
         const at = 8 + (i % ((data.length - 8) / 2 || 1)) * 2;
@@ -272,7 +274,7 @@ describe('UDP checksum rules', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 8, maxLength: 64 }), fc.nat(), fc.integer({ min: 0, max: 0xffff }), (d, i, word) => {
         const data = Uint8Array.from(d.length % 2 ? d.subarray(1) : d);
-        data[0] |= 1;
+        data[0] = data[0]! | 1;
         put16(data, 6, 0);
         const udp = (sum: number): number => {
           const c = ~sum & 0xffff;
