@@ -1,0 +1,42 @@
+import { describe, it, expect } from 'vitest';
+import * as packet from '../../src/core/packet/index.js';
+import * as core from '../../src/core/index.js';
+
+describe('src/core/packet/index.ts', () => {
+  it('exports the public API of the folder', () => {
+    for (const name of [
+      'parsePacket',
+      'PacketParser',
+      'Ipv4Packet',
+      'Ipv6Packet',
+      'TcpSegment',
+      'TcpOptions',
+      'UdpDatagram',
+      'Icmpv4Message',
+      'Icmpv6Message',
+      'IcmpQuote',
+      'Reassembler',
+      'internetChecksum',
+      'updateChecksum16',
+      'updateChecksum32',
+      'updateChecksumIpv6Address',
+      'toSeq',
+      'seqLt',
+      'emitIpv4Header',
+      'emitIpv6Header',
+      'emitTcpHeader',
+      'emitTcpOptions',
+      'emitUdpHeader',
+      'IpProtocol',
+      'TcpFlag',
+      'PACKET_DROP_REASONS',
+    ]) {
+      expect(packet, name).toHaveProperty(name);
+    }
+  });
+
+  it('no exported name collides with the core index (the integrator will export both)', () => {
+    const clash = Object.keys(packet).filter((k) => k in core);
+    expect(clash).toEqual([]);
+  });
+});
