@@ -26,7 +26,7 @@
 import { internetChecksum, onesComplementSum, updateChecksum16, updateChecksumBytes } from './checksum.js';
 import { IcmpQuote, type IcmpQuoteVerdict } from './icmp-quote.js';
 import { DEFAULT_IPV6_LIMITS, type Ipv6Limits } from './ipv6-extensions.js';
-import { assertRange, assertUint } from './range.js';
+import { assertRange, assertU16 } from './range.js';
 import { BLANK, assertWritable, dropTable } from './verdict.js';
 
 export const Icmpv4Type = {
@@ -178,15 +178,15 @@ export abstract class IcmpMessage {
   }
   /** Rewrite the echo identifier (query NAT, RFC 5508 section 3.1), checksum kept. */
   setIdentifier(id: number): void {
-    assertUint(id, 16, 'identifier');
+    assertU16(id, 'identifier');
     this.set16(4, id);
   }
   setSequenceNumber(seq: number): void {
-    assertUint(seq, 16, 'sequenceNumber');
+    assertU16(seq, 'sequenceNumber');
     this.set16(6, seq);
   }
   setChecksum(checksum: number): void {
-    assertUint(checksum, 16, 'checksum');
+    assertU16(checksum, 'checksum');
     this.setU16(2, checksum);
   }
 }

@@ -17,8 +17,8 @@
 
 import { formatIPv4 } from '../net/ip.js';
 import { NatAlgError } from '../errors.js';
-import { internetChecksum, ipv4PseudoHeaderSum, onesComplementSum, updateChecksum16, updateChecksum32 } from './checksum.js';
-import { assertRange, assertUint } from './range.js';
+import { internetChecksum, ipv4PseudoHeaderSum, onesComplementSum, updateChecksum16, updateChecksum16Pair } from './checksum.js';
+import { assertRange, assertU16, assertU32, assertU8 } from './range.js';
 import { BLANK, assertWritable, dropTable } from './verdict.js';
 
 /** Byte offsets of the fields, from the start of the header. */
@@ -220,43 +220,37 @@ export class Ipv4Packet {
     this.b[this.s + at] = v >>> 8;
     this.b[this.s + at + 1] = v & 0xff;
   }
-  private setU32(at: number, v: number): void {
-    assertWritable(this.b);
-    const b = this.b;
-    const i = this.s + at;
-    b[i] = v >>> 24;
-    b[i + 1] = (v >>> 16) & 0xff;
-    b[i + 2] = (v >>> 8) & 0xff;
-    b[i + 3] = v & 0xff;
-  }
-  private setAddress(at: number, address: number): void {
-    assertUint(address, 32, 'address');
-    const old = this.u32(at);
-    this.setU16(Ipv4Field.Checksum, updateChecksum32(this.headerChecksum(), old, address));
-    this.setU32(at, address);
+  /** Write an address given as 16-bit halves (small integers: see updateChecksum32 on why). */
+  private setAddressWords(at: number, high: number, low: number): void {
+    const c = updateChecksum16Pair(this.headerChecksum(), this.u16(at), this.u16(at + 2), high, low);
+    this.setU16(Ipv4Field.Checksum, c);
+    this.setU16(at, high);
+    this.setU16(at + 2, low);
   }
 
   setSourceAddress(address: number): void {
-    this.setAddress(Ipv4Field.Source, address);
+    assertU32(address, 'address');
+    this.setAddressWords(Ipv4Field.Source, address >>> 16, address & 0xffff);
   }
   setDestinationAddress(address: number): void {
-    this.setAddress(Ipv4Field.Destination, address);
+    assertU32(address, 'address');
+    this.setAddressWords(Ipv4Field.Destination, address >>> 16, address & 0xffff);
   }
   /** TTL shares a 16-bit word with the protocol: the update covers the whole word. */
   setTtl(ttl: number): void {
-    assertUint(ttl, 8, 'ttl');
+    assertU8(ttl, 'ttl');
     const old = this.u16(Ipv4Field.Ttl);
     const next = (ttl << 8) | (old & 0xff);
     this.setU16(Ipv4Field.Checksum, updateChecksum16(this.headerChecksum(), old, next));
     this.setU16(Ipv4Field.Ttl, next);
   }
   setIdentification(id: number): void {
-    assertUint(id, 16, 'identification');
+    assertU16(id, 'identification');
     this.setU16(Ipv4Field.Checksum, updateChecksum16(this.headerChecksum(), this.identification(), id));
     this.setU16(Ipv4Field.Identification, id);
   }
   setHeaderChecksum(checksum: number): void {
-    assertUint(checksum, 16, 'checksum');
+    assertU16(checksum, 'checksum');
     this.setU16(Ipv4Field.Checksum, checksum);
   }
   /** Recompute the header checksum from scratch. */
@@ -303,16 +297,16 @@ export function emitIpv4Header(buf: Uint8Array, at: number, f: Ipv4HeaderFields)
   const offset = f.fragmentOffset ?? 0;
   const ttl = f.ttl ?? 64;
   if (dscp >>> 0 !== dscp || dscp > 63 || ecn >>> 0 !== ecn || ecn > 3) throw new NatAlgError('invalid-argument', 'dscp must be 0-63 and ecn 0-3');
-  assertUint(f.totalLength, 16, 'totalLength');
+  assertU16(f.totalLength, 'totalLength');
   if (f.totalLength < hl) throw new NatAlgError('invalid-argument', `totalLength ${f.totalLength} is shorter than the ${hl}-byte header`);
-  assertUint(f.identification ?? 0, 16, 'identification');
+  assertU16(f.identification ?? 0, 'identification');
   if (offset >>> 0 !== offset || offset % 8 !== 0 || offset > OFFSET_MASK << 3) {
     throw new NatAlgError('invalid-argument', 'fragmentOffset must be a multiple of 8 bytes, at most 65528');
   }
-  assertUint(ttl, 8, 'ttl');
-  assertUint(f.protocol, 8, 'protocol');
-  assertUint(f.source, 32, 'source');
-  assertUint(f.destination, 32, 'destination');
+  assertU8(ttl, 'ttl');
+  assertU8(f.protocol, 'protocol');
+  assertU32(f.source, 'source');
+  assertU32(f.destination, 'destination');
   const flags = (f.reservedFlag ? FLAG_RESERVED : 0) | (f.dontFragment ? FLAG_DF : 0) | (f.moreFragments ? FLAG_MF : 0) | (offset >>> 3);
   const put16 = (i: number, v: number): void => {
     buf[at + i] = v >>> 8;

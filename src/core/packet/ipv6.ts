@@ -22,7 +22,7 @@ import { NatAlgError } from '../errors.js';
 import { ipv6PseudoHeaderSum } from './checksum.js';
 import { IpProtocol } from './ip-protocol.js';
 import { DEFAULT_IPV6_LIMITS, Ipv6FragmentField, Ipv6HeaderChain, type Ipv6ChainDropReason, type Ipv6Limits } from './ipv6-extensions.js';
-import { assertRange, assertUint } from './range.js';
+import { assertRange, assertU16, assertU8 } from './range.js';
 import { BLANK, assertWritable, dropTable } from './verdict.js';
 
 /** Byte offsets of the fixed header's fields. */
@@ -193,7 +193,7 @@ export class Ipv6Packet {
   // ------------------------------------------------------------ setters (in place)
 
   setHopLimit(hopLimit: number): void {
-    assertUint(hopLimit, 8, 'hopLimit');
+    assertU8(hopLimit, 'hopLimit');
     assertWritable(this.b);
     this.b[this.s + Ipv6Field.HopLimit] = hopLimit;
   }
@@ -233,11 +233,11 @@ export function emitIpv6Header(buf: Uint8Array, at: number, f: Ipv6HeaderFields)
   assertRange(buf, at, at + IPV6_HEADER_LENGTH);
   const tc = f.trafficClass ?? 0;
   const flow = f.flowLabel ?? 0;
-  assertUint(tc, 8, 'trafficClass');
+  assertU8(tc, 'trafficClass');
   if (flow >>> 0 !== flow || flow > 0xfffff) throw new NatAlgError('invalid-argument', 'flowLabel must be 0-0xFFFFF');
-  assertUint(f.payloadLength, 16, 'payloadLength');
-  assertUint(f.nextHeader, 8, 'nextHeader');
-  assertUint(f.hopLimit ?? 64, 8, 'hopLimit');
+  assertU16(f.payloadLength, 'payloadLength');
+  assertU8(f.nextHeader, 'nextHeader');
+  assertU8(f.hopLimit ?? 64, 'hopLimit');
   if (f.source.length !== 16 || f.destination.length !== 16) throw new NatAlgError('invalid-argument', 'IPv6 addresses are 16 bytes');
   const first = ((6 << 28) | (tc << 20) | flow) >>> 0;
   buf[at] = first >>> 24;

@@ -98,6 +98,7 @@ export interface PacketParserOptions extends Partial<Ipv6Limits> {
 }
 
 type WholeVerdict = Extract<PacketVerdict, { kind: 'packet' }>;
+type Verdicts = Record<TransportView['kind'], WholeVerdict>;
 
 export class PacketParser {
   readonly ipv4 = new Ipv4Packet();
@@ -111,8 +112,8 @@ export class PacketParser {
   private readonly zeroUdp6: boolean;
   private readonly limits: Ipv6Limits;
   // One frozen verdict per (network, transport) pair, made once: parse allocates nothing.
-  private readonly v4: Record<TransportView['kind'], WholeVerdict>;
-  private readonly v6: Record<TransportView['kind'], WholeVerdict>;
+  private readonly v4: Verdicts;
+  private readonly v6: Verdicts;
   private readonly fragment4: PacketVerdict;
   private readonly fragment6: PacketVerdict;
 
@@ -120,7 +121,7 @@ export class PacketParser {
     this.verify = options.verifyChecksums ?? false;
     this.zeroUdp6 = options.allowZeroUdpChecksumIpv6 ?? false;
     this.limits = ipv6Limits(options);
-    const whole = (ip: IpPacket): Record<TransportView['kind'], WholeVerdict> => ({
+    const whole = (ip: IpPacket): Verdicts => ({
       tcp: Object.freeze({ ok: true, kind: 'packet', ip, transport: this.tcp }),
       udp: Object.freeze({ ok: true, kind: 'packet', ip, transport: this.udp }),
       icmpv4: Object.freeze({ ok: true, kind: 'packet', ip, transport: this.icmpv4 }),
@@ -138,58 +139,78 @@ export class PacketParser {
     assertRange(bytes, start, end);
     if (end === start) return DROP.truncated;
     const version = bytes[start]! >> 4;
-    if (version === 4) {
-      const r = this.ipv4.check(bytes, start, end, this.verify);
-      if (!r.ok) return DROP[r.reason];
-      const ip = this.ipv4;
-      if (ip.isFragment()) return this.fragment4;
-      return this.transport(this.v4, ip, ip.protocol(), ip.payloadOffset, ip.end);
-    }
-    if (version === 6) {
-      const r = this.ipv6.check(bytes, start, end, this.limits);
-      if (!r.ok) return DROP[r.reason];
-      const ip = this.ipv6;
-      if (ip.isFragment()) return this.fragment6;
-      return this.transport(this.v6, ip, ip.upperProtocol, ip.upperOffset, ip.end);
-    }
+    if (version === 4) return this.parse4(bytes, start, end);
+    if (version === 6) return this.parse6(bytes, start, end);
     return DROP['bad-version'];
   }
 
-  private transport(verdicts: Record<TransportView['kind'], WholeVerdict>, ip: IpPacket, protocol: number, from: number, to: number): PacketVerdict {
-    const bytes = ip.bytes;
-    const v6 = ip.version === 6;
+  // The per-packet path is split into small methods on purpose: the JIT inlines small callees
+  // into the caller's loop, and one large method would spend its whole inlining budget.
+
+  private parse4(bytes: Uint8Array, start: number, end: number): PacketVerdict {
+    const ip = this.ipv4;
+    const r = ip.check(bytes, start, end, this.verify);
+    if (!r.ok) return DROP[r.reason];
+    if (ip.isFragment()) return this.fragment4;
+    return this.transport(this.v4, ip, ip.protocol(), ip.payloadOffset, ip.end);
+  }
+
+  private parse6(bytes: Uint8Array, start: number, end: number): PacketVerdict {
+    const ip = this.ipv6;
+    const r = ip.check(bytes, start, end, this.limits);
+    if (!r.ok) return DROP[r.reason];
+    if (ip.isFragment()) return this.fragment6;
+    return this.transport(this.v6, ip, ip.upperProtocol, ip.upperOffset, ip.end);
+  }
+
+  private transport(verdicts: Verdicts, ip: IpPacket, protocol: number, from: number, to: number): PacketVerdict {
+    // TCP first and alone: the common case stays small enough to inline.
+    return protocol === IpProtocol.Tcp ? this.tcpOf(verdicts, ip, from, to) : this.otherTransport(verdicts, ip, protocol, from, to);
+  }
+
+  private otherTransport(verdicts: Verdicts, ip: IpPacket, protocol: number, from: number, to: number): PacketVerdict {
     switch (protocol) {
-      case IpProtocol.Tcp: {
-        const r = this.tcp.check(bytes, from, to);
-        if (!r.ok) return DROP[r.reason];
-        if (this.verify && !this.tcp.verifyChecksum(ip.pseudoHeaderSum(protocol, to - from))) return DROP['bad-checksum'];
-        return verdicts.tcp;
-      }
-      case IpProtocol.Udp: {
-        const r = this.udp.check(bytes, from, to, ip.version, this.zeroUdp6);
-        if (!r.ok) return DROP[r.reason];
-        if (this.verify && !this.udp.verifyChecksum(ip.pseudoHeaderSum(protocol, this.udp.length))) return DROP['bad-checksum'];
-        return verdicts.udp;
-      }
+      case IpProtocol.Udp:
+        return this.udpOf(verdicts, ip, from, to);
+      // ICMPv4 inside IPv6, or ICMPv6 inside IPv4, is ICMP to no one: an unknown protocol.
       case IpProtocol.Icmp:
-        if (v6) break; // ICMPv4 inside IPv6 is not ICMP to anyone: pass it as an unknown protocol
-        {
-          const r = this.icmpv4.check(bytes, from, to);
-          if (!r.ok) return DROP[r.reason];
-          if (this.verify && !this.icmpv4.verifyChecksum()) return DROP['bad-checksum'];
-          return verdicts.icmpv4;
-        }
+        return ip.version === 4 ? this.icmpv4Of(verdicts, from, to) : this.otherOf(verdicts, protocol, from, to);
       case IpProtocol.Icmpv6:
-        if (!v6) break;
-        {
-          const r = this.icmpv6.check(bytes, from, to);
-          if (!r.ok) return DROP[r.reason];
-          if (this.verify && !this.icmpv6.verifyChecksum(ip.pseudoHeaderSum(protocol, to - from))) return DROP['bad-checksum'];
-          return verdicts.icmpv6;
-        }
+        return ip.version === 6 ? this.icmpv6Of(verdicts, ip, from, to) : this.otherOf(verdicts, protocol, from, to);
       default:
-        break;
+        return this.otherOf(verdicts, protocol, from, to);
     }
+  }
+
+  private tcpOf(verdicts: Verdicts, ip: IpPacket, from: number, to: number): PacketVerdict {
+    const r = this.tcp.check(ip.bytes, from, to);
+    if (!r.ok) return DROP[r.reason];
+    if (this.verify && !this.tcp.verifyChecksum(ip.pseudoHeaderSum(IpProtocol.Tcp, to - from))) return DROP['bad-checksum'];
+    return verdicts.tcp;
+  }
+
+  private udpOf(verdicts: Verdicts, ip: IpPacket, from: number, to: number): PacketVerdict {
+    const r = this.udp.check(ip.bytes, from, to, ip.version, this.zeroUdp6);
+    if (!r.ok) return DROP[r.reason];
+    if (this.verify && !this.udp.verifyChecksum(ip.pseudoHeaderSum(IpProtocol.Udp, this.udp.length))) return DROP['bad-checksum'];
+    return verdicts.udp;
+  }
+
+  private icmpv4Of(verdicts: Verdicts, from: number, to: number): PacketVerdict {
+    const r = this.icmpv4.check(this.ipv4.bytes, from, to);
+    if (!r.ok) return DROP[r.reason];
+    if (this.verify && !this.icmpv4.verifyChecksum()) return DROP['bad-checksum'];
+    return verdicts.icmpv4;
+  }
+
+  private icmpv6Of(verdicts: Verdicts, ip: IpPacket, from: number, to: number): PacketVerdict {
+    const r = this.icmpv6.check(ip.bytes, from, to);
+    if (!r.ok) return DROP[r.reason];
+    if (this.verify && !this.icmpv6.verifyChecksum(ip.pseudoHeaderSum(IpProtocol.Icmpv6, to - from))) return DROP['bad-checksum'];
+    return verdicts.icmpv6;
+  }
+
+  private otherOf(verdicts: Verdicts, protocol: number, from: number, to: number): PacketVerdict {
     this.other.point(protocol, from, to);
     return verdicts.other;
   }

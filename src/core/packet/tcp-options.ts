@@ -17,7 +17,7 @@
 import type { SeqNumber } from './seq-number.js';
 import { toSeq } from './seq-number.js';
 import { NatAlgError } from '../errors.js';
-import { assertRange, assertUint } from './range.js';
+import { assertRange, assertU16, assertU32, assertU8 } from './range.js';
 import { dropTable } from './verdict.js';
 
 export const TcpOptionKind = {
@@ -186,12 +186,12 @@ export function emitTcpOptions(buf: Uint8Array, at: number, f: TcpOptionFields):
     out.push(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
   };
   if (f.mss !== undefined) {
-    assertUint(f.mss, 16, 'mss');
+    assertU16(f.mss, 'mss');
     out.push(TcpOptionKind.Mss, 4, f.mss >>> 8, f.mss & 0xff);
   }
   if (f.timestamps !== undefined) {
-    assertUint(f.timestamps[0], 32, 'tsVal');
-    assertUint(f.timestamps[1], 32, 'tsEcr');
+    assertU32(f.timestamps[0], 'tsVal');
+    assertU32(f.timestamps[1], 'tsEcr');
     if (f.sackPermitted) out.push(TcpOptionKind.SackPermitted, 2);
     else out.push(TcpOptionKind.Nop, TcpOptionKind.Nop);
     out.push(TcpOptionKind.Timestamps, 10);
@@ -201,7 +201,7 @@ export function emitTcpOptions(buf: Uint8Array, at: number, f: TcpOptionFields):
     out.push(TcpOptionKind.Nop, TcpOptionKind.Nop, TcpOptionKind.SackPermitted, 2);
   }
   if (f.windowScale !== undefined) {
-    assertUint(f.windowScale, 8, 'windowScale');
+    assertU8(f.windowScale, 'windowScale');
     out.push(TcpOptionKind.Nop, TcpOptionKind.WindowScale, 3, f.windowScale);
   }
   const blocks = f.sackBlocks ?? [];

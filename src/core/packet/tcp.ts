@@ -17,8 +17,8 @@
  */
 
 import { NatAlgError } from '../errors.js';
-import { internetChecksum, onesComplementSum, swapBytes16, updateChecksum16, updateChecksum32, updateChecksumBytes } from './checksum.js';
-import { assertRange, assertUint } from './range.js';
+import { internetChecksum, onesComplementSum, swapBytes16, updateChecksum16, updateChecksum16Pair, updateChecksumBytes } from './checksum.js';
+import { assertRange, assertU16 } from './range.js';
 import { toSeq, type SeqNumber } from './seq-number.js';
 import { TcpOptions, type TcpOptionsVerdict } from './tcp-options.js';
 import { BLANK, assertWritable, dropTable } from './verdict.js';
@@ -66,11 +66,6 @@ const DROP = dropTable<TcpDropReason>(['truncated', 'bad-data-offset']);
 export type TcpVerdict = { readonly ok: true; readonly segment: TcpSegment } | { readonly ok: false; readonly reason: TcpDropReason };
 
 const EMPTY = new Uint8Array(0);
-
-/** The two 16-bit halves of a 32-bit value, each byte-swapped: its sum at an odd position. */
-function swapHalves(v: number): number {
-  return ((swapBytes16(v >>> 16) << 16) | swapBytes16(v & 0xffff)) >>> 0;
-}
 
 export class TcpSegment {
   readonly kind = 'tcp' as const;
@@ -191,14 +186,6 @@ export class TcpSegment {
     this.b[at] = v >>> 8;
     this.b[at + 1] = v & 0xff;
   }
-  private setU32(at: number, v: number): void {
-    assertWritable(this.b);
-    const b = this.b;
-    b[at] = v >>> 24;
-    b[at + 1] = (v >>> 16) & 0xff;
-    b[at + 2] = (v >>> 8) & 0xff;
-    b[at + 3] = v & 0xff;
-  }
   private set16(at: number, v: number): void {
     const old = this.u16(at);
     // A word at an odd distance from the segment start sums byte-swapped (only options can be).
@@ -207,34 +194,43 @@ export class TcpSegment {
     this.setU16(this.s + TcpField.Checksum, c);
     this.setU16(at, v);
   }
-  private set32(at: number, v: number): void {
-    const old = this.u32(at);
-    const odd = ((at - this.s) & 1) === 1;
-    const c = odd ? updateChecksum32(this.checksum(), swapHalves(old), swapHalves(v)) : updateChecksum32(this.checksum(), old, v);
+  /**
+   * Write a 32-bit value given as 16-bit halves (small integers: an unsigned 32-bit value would be
+   * a heap number across a call the JIT did not inline). At an odd position each half sums
+   * byte-swapped.
+   */
+  private set32(at: number, high: number, low: number): void {
+    const oldHigh = this.u16(at);
+    const oldLow = this.u16(at + 2);
+    const c =
+      ((at - this.s) & 1) === 1
+        ? updateChecksum16Pair(this.checksum(), swapBytes16(oldHigh), swapBytes16(oldLow), swapBytes16(high), swapBytes16(low))
+        : updateChecksum16Pair(this.checksum(), oldHigh, oldLow, high, low);
     this.setU16(this.s + TcpField.Checksum, c);
-    this.setU32(at, v);
+    this.setU16(at, high);
+    this.setU16(at + 2, low);
   }
 
   setSourcePort(port: number): void {
-    assertUint(port, 16, 'port');
+    assertU16(port, 'port');
     this.set16(this.s + TcpField.SourcePort, port);
   }
   setDestinationPort(port: number): void {
-    assertUint(port, 16, 'port');
+    assertU16(port, 'port');
     this.set16(this.s + TcpField.DestinationPort, port);
   }
   setSeqNumber(seq: SeqNumber): void {
-    this.set32(this.s + TcpField.SeqNumber, seq >>> 0);
+    this.set32(this.s + TcpField.SeqNumber, seq >>> 16, seq & 0xffff);
   }
   setAckNumber(ack: SeqNumber): void {
-    this.set32(this.s + TcpField.AckNumber, ack >>> 0);
+    this.set32(this.s + TcpField.AckNumber, ack >>> 16, ack & 0xffff);
   }
   setWindow(window: number): void {
-    assertUint(window, 16, 'window');
+    assertU16(window, 'window');
     this.set16(this.s + TcpField.Window, window);
   }
   setChecksum(checksum: number): void {
-    assertUint(checksum, 16, 'checksum');
+    assertU16(checksum, 'checksum');
     this.setU16(this.s + TcpField.Checksum, checksum);
   }
   /** Compute the checksum from scratch over the segment and the pseudo-header sum. */
@@ -244,7 +240,7 @@ export class TcpSegment {
   }
   /** A 32-bit value of the pseudo-header changed (an IPv4 address): update the checksum. */
   adjustChecksum32(oldValue: number, newValue: number): void {
-    this.setU16(this.s + TcpField.Checksum, updateChecksum32(this.checksum(), oldValue, newValue));
+    this.setU16(this.s + TcpField.Checksum, updateChecksum16Pair(this.checksum(), oldValue >>> 16, oldValue & 0xffff, newValue >>> 16, newValue & 0xffff));
   }
   /**
    * Bytes of the pseudo-header changed (an IPv6 address: 16 bytes): update the checksum. Call it
@@ -263,13 +259,13 @@ export class TcpSegment {
   setSackBlock(options: TcpOptions, i: number, left: SeqNumber, right: SeqNumber): void {
     this.assertOwnOptions(options);
     if (i >>> 0 !== i || i >= options.sackBlockCount) throw new NatAlgError('invalid-argument', `no SACK block ${i}`);
-    this.set32(options.sackOffset + i * 8, left >>> 0);
-    this.set32(options.sackOffset + i * 8 + 4, right >>> 0);
+    this.set32(options.sackOffset + i * 8, left >>> 16, left & 0xffff);
+    this.set32(options.sackOffset + i * 8 + 4, right >>> 16, right & 0xffff);
   }
   /** Rewrite the MSS option's value (MSS clamping), checksum kept; the segment must carry MSS. */
   setMss(options: TcpOptions, mss: number): void {
     this.assertOwnOptions(options);
-    assertUint(mss, 16, 'mss');
+    assertU16(mss, 'mss');
     if (options.mssOffset < 0) throw new NatAlgError('invalid-state', 'the segment has no MSS option');
     this.set16(options.mssOffset, mss);
     options.mss = mss;
@@ -299,12 +295,12 @@ export function emitTcpHeader(buf: Uint8Array, at: number, f: TcpHeaderFields): 
   }
   const hl = TCP_MIN_HEADER_LENGTH + options.length;
   assertRange(buf, at, at + hl);
-  assertUint(f.sourcePort, 16, 'sourcePort');
-  assertUint(f.destinationPort, 16, 'destinationPort');
+  assertU16(f.sourcePort, 'sourcePort');
+  assertU16(f.destinationPort, 'destinationPort');
   if (f.flags >>> 0 !== f.flags || f.flags > 0x1ff) throw new NatAlgError('invalid-argument', 'flags must be a mask of TcpFlag values');
-  assertUint(f.window, 16, 'window');
-  assertUint(f.checksum ?? 0, 16, 'checksum');
-  assertUint(f.urgentPointer ?? 0, 16, 'urgentPointer');
+  assertU16(f.window, 'window');
+  assertU16(f.checksum ?? 0, 'checksum');
+  assertU16(f.urgentPointer ?? 0, 'urgentPointer');
   const put16 = (i: number, v: number): void => {
     buf[at + i] = v >>> 8;
     buf[at + i + 1] = v & 0xff;

@@ -19,7 +19,7 @@
 
 import { NatAlgError } from '../errors.js';
 import { finishUdpChecksum, onesComplementSum, updateUdpChecksum16, updateUdpChecksum32, updateUdpChecksumBytes } from './checksum.js';
-import { assertRange, assertUint } from './range.js';
+import { assertRange, assertU16 } from './range.js';
 import { BLANK, assertWritable, dropTable } from './verdict.js';
 
 export const UdpField = {
@@ -135,15 +135,15 @@ export class UdpDatagram {
     this.setU16(at, v);
   }
   setSourcePort(port: number): void {
-    assertUint(port, 16, 'port');
+    assertU16(port, 'port');
     this.set16(UdpField.SourcePort, port);
   }
   setDestinationPort(port: number): void {
-    assertUint(port, 16, 'port');
+    assertU16(port, 'port');
     this.set16(UdpField.DestinationPort, port);
   }
   setChecksum(checksum: number): void {
-    assertUint(checksum, 16, 'checksum');
+    assertU16(checksum, 'checksum');
     this.setU16(UdpField.Checksum, checksum);
   }
   /** Compute the checksum from scratch (0 becomes 0xFFFF). */
@@ -178,12 +178,12 @@ export interface UdpHeaderFields {
 /** Write an 8-byte UDP header at buf[at]; returns 8. Bad fields throw NatAlgError. */
 export function emitUdpHeader(buf: Uint8Array, at: number, f: UdpHeaderFields): number {
   assertRange(buf, at, at + UDP_HEADER_LENGTH);
-  assertUint(f.sourcePort, 16, 'sourcePort');
-  assertUint(f.destinationPort, 16, 'destinationPort');
-  assertUint(f.length, 16, 'length');
+  assertU16(f.sourcePort, 'sourcePort');
+  assertU16(f.destinationPort, 'destinationPort');
+  assertU16(f.length, 'length');
   if (f.length < UDP_HEADER_LENGTH) throw new NatAlgError('invalid-argument', 'UDP length is at least 8');
   const c = f.checksum ?? 0;
-  assertUint(c, 16, 'checksum');
+  assertU16(c, 'checksum');
   const fields = [f.sourcePort, f.destinationPort, f.length, c];
   for (let k = 0; k < 4; k++) {
     buf[at + 2 * k] = fields[k]! >>> 8;
