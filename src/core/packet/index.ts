@@ -19,5 +19,6 @@ export * from './udp.js';
 export * from './icmp.js';
 export * from './icmp-quote.js';
 export * from './packet.js';
+export * from './endpoint-rewrite.js';
 export * from './fragments.js';
 export type { Drop } from './verdict.js';
