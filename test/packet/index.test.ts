@@ -30,6 +30,8 @@ describe('src/core/packet/index.ts', () => {
       'IpProtocol',
       'TcpFlag',
       'PACKET_DROP_REASONS',
+      'rewriteIpv4Endpoint',
+      'rewriteIpv6Endpoint',
     ]) {
       expect(packet, name).toHaveProperty(name);
     }

@@ -21,6 +21,8 @@ import {
   emitTcpHeader,
   emitTcpOptions,
   emitUdpHeader,
+  rewriteIpv4Endpoint,
+  rewriteIpv6Endpoint,
   toSeq,
 } from '../../src/core/packet/index.js';
 import { v4num, v6 } from './builders.js';
@@ -111,6 +113,19 @@ describe.skipIf(!available && !required)('tcpdump agrees with our checksums', ()
     const packets: Uint8Array[] = [];
     packets.push(tcp4(0), tcp4(333), natRewrite(tcp4(0), v4num('203.0.113.5'), 61000), natRewrite(tcp4(1001), v4num('203.0.113.6'), 2));
     packets.push(udp6(0), udp6(77));
+    // The one-call endpoint rewrites, both sides, both families.
+    const u6 = udp6(20);
+    const p6 = new PacketParser().parse(u6);
+    if (!p6.ok || p6.kind !== 'packet' || p6.ip.version !== 6) throw new Error('udp6');
+    rewriteIpv6Endpoint(p6.ip, p6.transport, 'source', v6('2001:db8:aaaa::7'), 0, 33333);
+    rewriteIpv6Endpoint(p6.ip, p6.transport, 'destination', v6('2001:db8:bbbb::8'), 0, 5353);
+    packets.push(u6);
+    const t4 = tcp4(64);
+    const p4 = new PacketParser().parse(t4);
+    if (!p4.ok || p4.kind !== 'packet' || p4.ip.version !== 4) throw new Error('tcp4');
+    rewriteIpv4Endpoint(p4.ip, p4.transport, 'source', v4num('192.0.2.77'), 1);
+    rewriteIpv4Endpoint(p4.ip, p4.transport, 'destination', v4num('10.9.8.7'), 8021);
+    packets.push(t4);
     const echo = new Uint8Array(28 + 5);
     emitIpv4Header(echo, 0, { totalLength: echo.length, protocol: 1, source: v4num('10.0.0.2'), destination: v4num('192.0.2.1') });
     echo.set([8, 0, 0, 0, 0x12, 0x34, 0, 1, 1, 2, 3, 4, 5], 20);
@@ -137,8 +152,10 @@ describe.skipIf(!available && !required)('tcpdump agrees with our checksums', ()
       const out = execFileSync(TCPDUMP, ['-vv', '-n', '-r', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
       const lines = out.split('\n').filter((l) => l.trim() !== '');
       expect(out).not.toMatch(/incorrect|bad cksum|bad udp cksum|wrong icmp cksum|bad icmp6 cksum/i);
-      expect(out.match(/cksum 0x[0-9a-f]{4} \(correct\)/g)?.length).toBe(4); // four TCP segments
-      expect(out.match(/\[udp sum ok\]/g)?.length).toBe(2);
+      expect(out.match(/cksum 0x[0-9a-f]{4} \(correct\)/g)?.length).toBe(5); // five TCP segments
+      expect(out.match(/\[udp sum ok\]/g)?.length).toBe(3);
+      expect(out).toContain('192.0.2.77.1 > 10.9.8.7.8021');
+      expect(out).toContain('2001:db8:aaaa::7.33333 > 2001:db8:bbbb::8.5353');
       expect(out.match(/\[icmp6 sum ok\]/g)?.length).toBe(1);
       expect(out).toContain('203.0.113.5.61000 > 198.51.100.9.21');
       expect(out).toContain('mss 1400');
