@@ -14,6 +14,7 @@ type Module = { run(): Promise<BenchResult[]> };
 const modules: Record<string, () => Promise<Module>> = {
   ftp: () => import('./ftp.js'),
   mapping: () => import('./mapping.js'),
+  'packet-wire': () => import('./packet-wire.js'),
   relay: () => import('./relay.js'),
 };
 
