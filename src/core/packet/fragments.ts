@@ -122,6 +122,17 @@ export type FragmentVerdict =
 
 const PENDING: FragmentVerdict = Object.freeze({ ok: true, status: 'pending' });
 
+/** Largest IPv4 Total Length, and largest IPv6 Payload Length without a jumbogram. */
+const MAX_LENGTH = 65535;
+const FRAGMENT_HEADER_LENGTH = 8;
+/**
+ * Data of the first fragment kept in a timeout event: what an ICMP error can quote after the
+ * fragment's header within 576 bytes (IPv4, RFC 1812 section 4.3.2.3) or 1280 (IPv6, RFC 4443
+ * section 2.4(c)), counting the outer IP and ICMP headers.
+ */
+const QUOTE_DATA_V4 = 576 - 20 - 8;
+const QUOTE_DATA_V6 = 1280 - 40 - 8;
+
 export type ReassemblyEvent = {
   readonly type: 'reassembly-timeout';
   readonly version: 4 | 6;
@@ -277,7 +288,7 @@ export class Reassembler {
     f.headerFrom = ip.start;
     f.headerTo = ip.payloadOffset;
     f.linkAt = 0;
-    f.limit = 65535 - ip.headerLength;
+    f.limit = MAX_LENGTH - ip.headerLength;
     return null;
   }
 
@@ -301,7 +312,7 @@ export class Reassembler {
     f.headerTo = ip.upperOffset; // through the Fragment header
     f.linkAt = ip.fragmentLinkOffset - ip.start;
     // Payload Length of the result: extension headers before the Fragment header, plus the data.
-    f.limit = 65535 - (ip.fragmentHeaderOffset - ip.start - IPV6_HEADER_LENGTH);
+    f.limit = MAX_LENGTH - (ip.fragmentHeaderOffset - ip.start - IPV6_HEADER_LENGTH);
     return null;
   }
 
@@ -383,7 +394,7 @@ export class Reassembler {
 
   private assemble4(d: Datagram, header: Uint8Array): Uint8Array | null {
     const hl = header.length;
-    if (hl + d.total > 65535) return null;
+    if (hl + d.total > MAX_LENGTH) return null;
     const out = new Uint8Array(hl + d.total);
     out.set(header, 0);
     for (const p of d.pieces) out.set(p.data, hl + p.start);
@@ -401,9 +412,9 @@ export class Reassembler {
   }
 
   private assemble6(d: Datagram, header: Uint8Array): Uint8Array | null {
-    const unfragmentable = header.length - 8; // the Fragment header goes
+    const unfragmentable = header.length - FRAGMENT_HEADER_LENGTH; // the Fragment header goes
     const payloadLength = unfragmentable - IPV6_HEADER_LENGTH + d.total;
-    if (payloadLength > 65535) return null;
+    if (payloadLength > MAX_LENGTH) return null;
     const out = new Uint8Array(unfragmentable + d.total);
     out.set(header.subarray(0, unfragmentable), 0);
     for (const p of d.pieces) out.set(p.data, unfragmentable + p.start);
@@ -448,7 +459,7 @@ export class Reassembler {
   private expire(d: Datagram): void {
     if (!d.discarded && d.header !== null) {
       const first = d.pieces[0];
-      const cap = d.version === 4 ? 548 : 1232;
+      const cap = d.version === 4 ? QUOTE_DATA_V4 : QUOTE_DATA_V6;
       const data = first !== undefined && first.start === 0 ? first.data.subarray(0, Math.min(first.data.length, cap)) : new Uint8Array(0);
       const out = new Uint8Array(d.header.length + data.length);
       out.set(d.header, 0);

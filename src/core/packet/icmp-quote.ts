@@ -16,8 +16,12 @@
  */
 
 import { formatIPv4, formatIPv6 } from '../net/ip.js';
+import { IcmpField, Icmpv4Type, Icmpv6Type } from './icmp.js';
 import { IpProtocol, hasPortsAtStart } from './ip-protocol.js';
-import { DEFAULT_IPV6_LIMITS, Ipv6HeaderChain, type Ipv6Limits } from './ipv6-extensions.js';
+import { Ipv4Field } from './ipv4.js';
+import { Ipv6Field, IPV6_HEADER_LENGTH } from './ipv6.js';
+import { TcpField } from './tcp.js';
+import { DEFAULT_IPV6_LIMITS, Ipv6FragmentField, Ipv6HeaderChain, type Ipv6Limits } from './ipv6-extensions.js';
 import { assertRange } from './range.js';
 import { toSeq, type SeqNumber } from './seq-number.js';
 import { BLANK, dropTable } from './verdict.js';
@@ -66,23 +70,23 @@ export class IcmpQuote {
     const hl = (vihl & 0x0f) << 2;
     if (hl < 20) return DROP['bad-header-length'];
     if (hl > available) return DROP.truncated;
-    const claimed = (bytes[start + 2]! << 8) | bytes[start + 3]!;
+    const claimed = (bytes[start + Ipv4Field.TotalLength]! << 8) | bytes[start + Ipv4Field.TotalLength + 1]!;
     if (claimed < hl) return DROP['bad-total-length'];
     this.set(bytes, start, 4, hl, claimed, Math.min(available, claimed));
-    this.proto = bytes[start + 9]!;
+    this.proto = bytes[start + Ipv4Field.Protocol]!;
     // Only the first fragment carries the transport header.
-    const fragmentOffset = ((bytes[start + 6]! << 8) | bytes[start + 7]!) & 0x1fff;
+    const fragmentOffset = ((bytes[start + Ipv4Field.FlagsFragmentOffset]! << 8) | bytes[start + Ipv4Field.FlagsFragmentOffset + 1]!) & 0x1fff;
     this.to = start + hl;
     this.tl = fragmentOffset === 0 ? this.present - hl : 0;
     return this.okVerdict;
   }
 
   private check6(bytes: Uint8Array, start: number, available: number, limits: Ipv6Limits): IcmpQuoteVerdict {
-    if (available < 40) return DROP.truncated;
+    if (available < IPV6_HEADER_LENGTH) return DROP.truncated;
     if (bytes[start]! >> 4 !== 6) return DROP['bad-version'];
-    const claimed = 40 + ((bytes[start + 4]! << 8) | bytes[start + 5]!);
-    this.set(bytes, start, 6, 40, claimed, Math.min(available, claimed));
-    const why = this.chain.walk(bytes, start + 6, start + 40, start + this.present, limits);
+    const claimed = IPV6_HEADER_LENGTH + ((bytes[start + Ipv6Field.PayloadLength]! << 8) | bytes[start + Ipv6Field.PayloadLength + 1]!);
+    this.set(bytes, start, 6, IPV6_HEADER_LENGTH, claimed, Math.min(available, claimed));
+    const why = this.chain.walk(bytes, start + Ipv6Field.NextHeader, start + IPV6_HEADER_LENGTH, start + this.present, limits);
     this.to = start + this.present;
     if (why === null && !(this.chain.fragmented && this.fragmentOffsetOfChain(bytes) !== 0)) {
       this.proto = this.chain.upperProtocol;
@@ -94,7 +98,7 @@ export class IcmpQuote {
 
   private fragmentOffsetOfChain(bytes: Uint8Array): number {
     const at = this.chain.fragmentAt;
-    return ((bytes[at + 2]! << 8) | bytes[at + 3]!) & 0xfff8;
+    return ((bytes[at + Ipv6FragmentField.OffsetFlags]! << 8) | bytes[at + Ipv6FragmentField.OffsetFlags + 1]!) & 0xfff8;
   }
 
   private set(bytes: Uint8Array, start: number, v: 4 | 6, hl: number, claimed: number, present: number): void {
@@ -145,10 +149,10 @@ export class IcmpQuote {
     return this.tl;
   }
   get sourceOffset(): number {
-    return this.s + (this.v === 4 ? 12 : 8);
+    return this.s + (this.v === 4 ? Ipv4Field.Source : Ipv6Field.Source);
   }
   get destinationOffset(): number {
-    return this.s + (this.v === 4 ? 16 : 24);
+    return this.s + (this.v === 4 ? Ipv4Field.Destination : Ipv6Field.Destination);
   }
 
   // ------------------------------------------------------------ fields
@@ -162,42 +166,42 @@ export class IcmpQuote {
   }
   /** IPv4 quote: source address as an unsigned 32-bit number (0 for IPv6: use sourceOffset). */
   sourceAddress(): number {
-    return this.v === 4 ? this.u32(this.s + 12) : 0;
+    return this.v === 4 ? this.u32(this.sourceOffset) : 0;
   }
   destinationAddress(): number {
-    return this.v === 4 ? this.u32(this.s + 16) : 0;
+    return this.v === 4 ? this.u32(this.destinationOffset) : 0;
   }
   sourceText(): string {
-    return this.v === 4 ? formatIPv4(this.b, this.s + 12) : formatIPv6(this.b, this.s + 8);
+    return this.v === 4 ? formatIPv4(this.b, this.sourceOffset) : formatIPv6(this.b, this.sourceOffset);
   }
   destinationText(): string {
-    return this.v === 4 ? formatIPv4(this.b, this.s + 16) : formatIPv6(this.b, this.s + 24);
+    return this.v === 4 ? formatIPv4(this.b, this.destinationOffset) : formatIPv6(this.b, this.destinationOffset);
   }
   /** Both ports of a TCP, UDP, UDP-Lite, DCCP or SCTP header are quoted. */
   hasPorts(): boolean {
     return this.tl >= 4 && hasPortsAtStart(this.proto);
   }
   sourcePort(): number {
-    return this.hasPorts() ? this.u16(this.to) : 0;
+    return this.hasPorts() ? this.u16(this.to + TcpField.SourcePort) : 0;
   }
   destinationPort(): number {
-    return this.hasPorts() ? this.u16(this.to + 2) : 0;
+    return this.hasPorts() ? this.u16(this.to + TcpField.DestinationPort) : 0;
   }
   /** A quoted TCP header with its sequence number (needed to undo a sequence-number shift). */
   hasTcpSeqNumber(): boolean {
     return this.proto === IpProtocol.Tcp && this.tl >= 8;
   }
   tcpSeqNumber(): SeqNumber {
-    return toSeq(this.hasTcpSeqNumber() ? this.u32(this.to + 4) : 0);
+    return toSeq(this.hasTcpSeqNumber() ? this.u32(this.to + TcpField.SeqNumber) : 0);
   }
   /** A quoted ICMP echo request or reply with its identifier (query NAT). */
   hasIcmpEcho(): boolean {
     if (this.tl < 8) return false;
-    const t = this.b[this.to]!;
-    if (this.v === 4) return this.proto === IpProtocol.Icmp && (t === 0 || t === 8);
-    return this.proto === IpProtocol.Icmpv6 && (t === 128 || t === 129);
+    const t = this.b[this.to + IcmpField.Type]!;
+    if (this.v === 4) return this.proto === IpProtocol.Icmp && (t === Icmpv4Type.EchoRequest || t === Icmpv4Type.EchoReply);
+    return this.proto === IpProtocol.Icmpv6 && (t === Icmpv6Type.EchoRequest || t === Icmpv6Type.EchoReply);
   }
   icmpIdentifier(): number {
-    return this.hasIcmpEcho() ? this.u16(this.to + 4) : 0;
+    return this.hasIcmpEcho() ? this.u16(this.to + IcmpField.Identifier) : 0;
   }
 }

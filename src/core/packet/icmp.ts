@@ -24,7 +24,7 @@
  */
 
 import { internetChecksum, onesComplementSum, updateChecksum16, updateChecksumBytes } from './checksum.js';
-import { IcmpQuote, type IcmpQuoteVerdict } from './icmp-quote.js';
+import type { IcmpQuote, IcmpQuoteVerdict } from './icmp-quote.js';
 import { DEFAULT_IPV6_LIMITS, type Ipv6Limits } from './ipv6-extensions.js';
 import { assertRange, assertU16 } from './range.js';
 import { BLANK, assertWritable, dropTable } from './verdict.js';
@@ -85,6 +85,27 @@ export type IcmpMessageKind =
   | 'parameter-problem'
   | 'other';
 
+/**
+ * Byte offsets from the start of a message: the 4 bytes every message has, then the 4 whose
+ * meaning depends on the type.
+ */
+export const IcmpField = {
+  Type: 0,
+  Code: 1,
+  Checksum: 2,
+  /** Echo request and reply. */
+  Identifier: 4,
+  SequenceNumber: 6,
+  /** ICMPv4 parameter problem: 1 byte; ICMPv6: 4 bytes. */
+  Pointer: 4,
+  /** ICMPv4 fragmentation needed (RFC 1191): 2 bytes. */
+  NextHopMtu: 6,
+  /** ICMPv6 packet too big: 4 bytes. */
+  Mtu: 4,
+  /** What follows: echo data, or the quoted packet of an error. */
+  Body: 8,
+} as const;
+
 export const ICMP_HEADER_LENGTH = 8;
 
 /** - truncated: fewer than the 8 bytes every message has. */
@@ -137,21 +158,21 @@ export abstract class IcmpMessage {
     return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
   }
   type(): number {
-    return this.b[this.s]!;
+    return this.b[this.s + IcmpField.Type]!;
   }
   code(): number {
-    return this.b[this.s + 1]!;
+    return this.b[this.s + IcmpField.Code]!;
   }
   checksum(): number {
-    return this.u16(2);
+    return this.u16(IcmpField.Checksum);
   }
-  /** Echo identifier (bytes 4-5). */
+  /** Echo identifier. */
   identifier(): number {
-    return this.u16(4);
+    return this.u16(IcmpField.Identifier);
   }
-  /** Echo sequence number (bytes 6-7). */
+  /** Echo sequence number. */
   sequenceNumber(): number {
-    return this.u16(6);
+    return this.u16(IcmpField.SequenceNumber);
   }
   abstract messageKind(): IcmpMessageKind;
   abstract isError(): boolean;
@@ -169,25 +190,26 @@ export abstract class IcmpMessage {
   private set16(at: number, v: number): void {
     const c = updateChecksum16(this.checksum(), this.u16(at), v);
     this.setU16(at, v);
-    this.setU16(2, c === 0 && this.allZeroButChecksum() ? 0xffff : c);
+    this.setU16(IcmpField.Checksum, c === 0 && this.allZeroButChecksum() ? 0xffff : c);
   }
   private allZeroButChecksum(): boolean {
     const b = this.b;
-    for (let i = this.s; i < this.e; i++) if (b[i] !== 0 && i !== this.s + 2 && i !== this.s + 3) return false;
+    const at = this.s + IcmpField.Checksum;
+    for (let i = this.s; i < this.e; i++) if (b[i] !== 0 && i !== at && i !== at + 1) return false;
     return true;
   }
   /** Rewrite the echo identifier (query NAT, RFC 5508 section 3.1), checksum kept. */
   setIdentifier(id: number): void {
     assertU16(id, 'identifier');
-    this.set16(4, id);
+    this.set16(IcmpField.Identifier, id);
   }
   setSequenceNumber(seq: number): void {
     assertU16(seq, 'sequenceNumber');
-    this.set16(6, seq);
+    this.set16(IcmpField.SequenceNumber, seq);
   }
   setChecksum(checksum: number): void {
     assertU16(checksum, 'checksum');
-    this.setU16(2, checksum);
+    this.setU16(IcmpField.Checksum, checksum);
   }
 }
 
@@ -239,18 +261,18 @@ export class Icmpv4Message extends IcmpMessage {
   }
   /** Next-hop MTU of a fragmentation-needed message (RFC 1191; 0 from routers older than it). */
   nextHopMtu(): number {
-    return this.u16(6);
+    return this.u16(IcmpField.NextHopMtu);
   }
   /** Parameter problem: offset of the offending byte in the quoted header. */
   pointer(): number {
-    return this.b[this.s + 4]!;
+    return this.b[this.s + IcmpField.Pointer]!;
   }
   verifyChecksum(): boolean {
     return onesComplementSum(this.b, this.s, this.e) === 0xffff;
   }
   fillChecksum(): void {
-    this.setU16(2, 0);
-    this.setU16(2, internetChecksum(this.b, this.s, this.e));
+    this.setU16(IcmpField.Checksum, 0);
+    this.setU16(IcmpField.Checksum, internetChecksum(this.b, this.s, this.e));
   }
   /** Point `view` at the quoted datagram of an error message (any message: see isError). */
   quote(view: IcmpQuote): IcmpQuoteVerdict {
@@ -297,23 +319,23 @@ export class Icmpv6Message extends IcmpMessage {
   }
   /** MTU of a packet-too-big message. */
   mtu(): number {
-    return this.u32(4);
+    return this.u32(IcmpField.Mtu);
   }
   /** Parameter problem: offset of the offending byte in the quoted packet. */
   pointer(): number {
-    return this.u32(4);
+    return this.u32(IcmpField.Pointer);
   }
   /** With `ip.pseudoHeaderSum(58, message.length)`. */
   verifyChecksum(pseudoHeaderSum: number): boolean {
     return onesComplementSum(this.b, this.s, this.e, pseudoHeaderSum) === 0xffff;
   }
   fillChecksum(pseudoHeaderSum: number): void {
-    this.setU16(2, 0);
-    this.setU16(2, internetChecksum(this.b, this.s, this.e, pseudoHeaderSum));
+    this.setU16(IcmpField.Checksum, 0);
+    this.setU16(IcmpField.Checksum, internetChecksum(this.b, this.s, this.e, pseudoHeaderSum));
   }
   /** An address of the pseudo-header changed; call before overwriting the old bytes. */
   adjustChecksumBytes(oldBytes: Uint8Array, oldStart: number, newBytes: Uint8Array, newStart: number, length: number): void {
-    this.setU16(2, updateChecksumBytes(this.checksum(), oldBytes, oldStart, newBytes, newStart, length));
+    this.setU16(IcmpField.Checksum, updateChecksumBytes(this.checksum(), oldBytes, oldStart, newBytes, newStart, length));
   }
   quote(view: IcmpQuote, limits: Ipv6Limits = DEFAULT_IPV6_LIMITS): IcmpQuoteVerdict {
     return view.check(this.b, this.s + ICMP_HEADER_LENGTH, this.e, 6, limits);
