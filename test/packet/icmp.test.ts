@@ -1,7 +1,17 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { NatAlgError } from '../../src/core/errors.js';
-import { Icmpv4Message, Icmpv4Type, Icmpv4UnreachableCode, Icmpv6Message, Icmpv6Type, type Icmpv4Verdict, type Icmpv6Verdict } from '../../src/core/packet/icmp.js';
+import {
+  Icmpv4Message,
+  Icmpv4Type,
+  Icmpv4UnreachableCode,
+  Icmpv6Message,
+  Icmpv6Type,
+  emitIcmpHeader,
+  readIcmpHeaderFields,
+  type Icmpv4Verdict,
+  type Icmpv6Verdict,
+} from '../../src/core/packet/icmp.js';
 import { IcmpQuote, type IcmpQuoteVerdict } from '../../src/core/packet/icmp-quote.js';
 import { Ipv6Packet } from '../../src/core/packet/ipv6.js';
 import { CAPTURES } from './captures.js';
@@ -219,6 +229,32 @@ describe('ICMPv6', () => {
         expect(m.verifyChecksum(ip.packet.pseudoHeaderSum(58, m.length))).toBe(true);
       }),
     );
+  });
+});
+
+describe('ICMP emit and round trip', () => {
+  it('emitIcmpHeader writes what the builder writes; parse -> fields -> emit round-trips', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.nat({ max: 0xffffffff }), fc.uint8Array({ maxLength: 20 }), (type, code, rest, body) => {
+        const built = icmpMessage(type, code, rest, body);
+        const out = new Uint8Array(8);
+        expect(emitIcmpHeader(out, 0, { type, code, rest })).toBe(8);
+        expect(Array.from(out)).toEqual(Array.from(built.subarray(0, 8)));
+        put16(built, 2, naiveChecksum(built));
+        const m = ok4(Icmpv4Message.parse(built));
+        expect(m.restOfHeader()).toBe(rest);
+        expect(Array.from(m.body())).toEqual(Array.from(body));
+        emitIcmpHeader(out, 0, readIcmpHeaderFields(m));
+        expect(Array.from(out)).toEqual(Array.from(built.subarray(0, 8)));
+        expect(m.verifyChecksum()).toBe(true);
+      }),
+    );
+  });
+
+  it('emitter misuse throws', () => {
+    expect(() => emitIcmpHeader(new Uint8Array(7), 0, { type: 8, code: 0 })).toThrow(NatAlgError);
+    expect(() => emitIcmpHeader(new Uint8Array(8), 0, { type: 256, code: 0 })).toThrow(NatAlgError);
+    expect(() => emitIcmpHeader(new Uint8Array(8), 0, { type: 8, code: 0, rest: -1 })).toThrow(NatAlgError);
   });
 });
 

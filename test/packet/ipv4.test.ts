@@ -32,6 +32,8 @@ describe('IPv4 view: parse', () => {
     expect(p.sourceAddress()).toBe(v4num('192.0.2.1'));
     expect(p.destinationAddress()).toBe(v4num('203.0.113.9'));
     expect(p.sourceText()).toBe('192.0.2.1');
+    expect(Array.from(p.sourceBytes())).toEqual([192, 0, 2, 1]);
+    expect(Array.from(p.destinationBytes())).toEqual([203, 0, 113, 9]);
     expect(p.destinationText()).toBe('203.0.113.9');
     expect(p.hasOptions()).toBe(false);
     expect(p.verifyHeaderChecksum()).toBe(true);

@@ -29,6 +29,8 @@ describe('IPv6 view: fixed header', () => {
     expect(p.trafficClass()).toBe(0xa5);
     expect(p.flowLabel()).toBe(0x12345);
     expect(p.sourceText()).toBe('2001:db8::1');
+    expect(Array.from(p.sourceBytes())).toEqual(Array.from(v6('2001:db8::1')));
+    expect(Array.from(p.destinationBytes())).toEqual(Array.from(v6('fe80::2')));
     expect(p.destinationText()).toBe('fe80::2');
     expect(p.sourceOffset).toBe(8);
     expect(p.destinationOffset).toBe(24);

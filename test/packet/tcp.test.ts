@@ -122,6 +122,7 @@ describe('TCP view: parse', () => {
     expect(data.hasFlags(TcpFlag.Psh | TcpFlag.Ack)).toBe(true);
     expect(data.payloadLength).toBe(9);
     expect(String.fromCharCode(...CAPTURES.tcp4Data.bytes.subarray(data.payloadOffset))).toBe('hello nat');
+    expect(String.fromCharCode(...data.payload())).toBe('hello nat');
   });
 
   it('every flag bit, including AE in the data-offset byte', () => {

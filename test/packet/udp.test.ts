@@ -59,6 +59,7 @@ describe('UDP view', () => {
     const u = ok(UdpDatagram.parse(d, 0, d.length, 4));
     expect(u.end).toBe(10);
     expect(u.payloadLength).toBe(2);
+    expect(Array.from(u.payload())).toEqual([1, 2]);
   });
 
   it('checksum 0: none over IPv4; refused over IPv6 unless allowed', () => {

@@ -26,7 +26,7 @@
 import { internetChecksum, onesComplementSum, updateChecksum16, updateChecksumBytes } from './checksum.js';
 import type { IcmpQuote, IcmpQuoteVerdict } from './icmp-quote.js';
 import { DEFAULT_IPV6_LIMITS, type Ipv6Limits } from './ipv6-extensions.js';
-import { assertRange, assertU16 } from './range.js';
+import { assertRange, assertU16, assertU32, assertU8 } from './range.js';
 import { BLANK, assertWritable, dropTable } from './verdict.js';
 
 export const Icmpv4Type = {
@@ -93,6 +93,8 @@ export const IcmpField = {
   Type: 0,
   Code: 1,
   Checksum: 2,
+  /** The 4 type-specific bytes, as one field. */
+  RestOfHeader: 4,
   /** Echo request and reply. */
   Identifier: 4,
   SequenceNumber: 6,
@@ -147,6 +149,14 @@ export abstract class IcmpMessage {
   /** Offset of what follows the 8-byte header: echo data, or the quoted packet of an error. */
   get bodyOffset(): number {
     return this.s + ICMP_HEADER_LENGTH;
+  }
+  /** What follows the 8-byte header: a view into the message (it allocates the view only). */
+  body(): Uint8Array {
+    return this.b.subarray(this.s + ICMP_HEADER_LENGTH, this.e);
+  }
+  /** The 4 type-specific bytes as one unsigned 32-bit number. */
+  restOfHeader(): number {
+    return this.u32(IcmpField.RestOfHeader);
   }
 
   protected u16(at: number): number {
@@ -211,6 +221,41 @@ export abstract class IcmpMessage {
     assertU16(checksum, 'checksum');
     this.setU16(IcmpField.Checksum, checksum);
   }
+}
+
+export interface IcmpHeaderFields {
+  readonly type: number;
+  readonly code: number;
+  /** The 4 type-specific bytes (identifier and sequence, MTU, pointer) as one unsigned 32-bit number. */
+  readonly rest?: number;
+  /** Default 0; fill it afterwards with the message view's `fillChecksum`. */
+  readonly checksum?: number;
+}
+
+/** Write the 8-byte ICMP (v4 or v6) header at buf[at]; returns 8. Bad fields throw NatAlgError. */
+export function emitIcmpHeader(buf: Uint8Array, at: number, f: IcmpHeaderFields): number {
+  assertRange(buf, at, at + ICMP_HEADER_LENGTH);
+  assertU8(f.type, 'type');
+  assertU8(f.code, 'code');
+  const rest = f.rest ?? 0;
+  const checksum = f.checksum ?? 0;
+  assertU32(rest, 'rest');
+  assertU16(checksum, 'checksum');
+  buf[at + IcmpField.Type] = f.type;
+  buf[at + IcmpField.Code] = f.code;
+  buf[at + IcmpField.Checksum] = checksum >>> 8;
+  buf[at + IcmpField.Checksum + 1] = checksum & 0xff;
+  const r = at + IcmpField.RestOfHeader;
+  buf[r] = rest >>> 24;
+  buf[r + 1] = (rest >>> 16) & 0xff;
+  buf[r + 2] = (rest >>> 8) & 0xff;
+  buf[r + 3] = rest & 0xff;
+  return ICMP_HEADER_LENGTH;
+}
+
+/** The header fields of a checked message, as `emitIcmpHeader` takes them. */
+export function readIcmpHeaderFields(m: IcmpMessage): IcmpHeaderFields {
+  return { type: m.type(), code: m.code(), rest: m.restOfHeader(), checksum: m.checksum() };
 }
 
 export type Icmpv4Verdict = { readonly ok: true; readonly message: Icmpv4Message } | { readonly ok: false; readonly reason: IcmpDropReason };

@@ -202,6 +202,13 @@ export class Ipv4Packet {
   destinationAddress(): number {
     return this.u32(Ipv4Field.Destination);
   }
+  /** The 4 source bytes: a view into the packet (it allocates the view, not the bytes). */
+  sourceBytes(): Uint8Array {
+    return this.b.subarray(this.s + Ipv4Field.Source, this.s + Ipv4Field.Source + 4);
+  }
+  destinationBytes(): Uint8Array {
+    return this.b.subarray(this.s + Ipv4Field.Destination, this.s + Ipv4Field.Destination + 4);
+  }
   sourceText(): string {
     return formatIPv4(this.b, this.s + Ipv4Field.Source);
   }

@@ -143,6 +143,13 @@ export class Ipv6Packet {
   hopLimit(): number {
     return this.b[this.s + Ipv6Field.HopLimit]!;
   }
+  /** The 16 source bytes: a view into the packet (it allocates the view, not the bytes). */
+  sourceBytes(): Uint8Array {
+    return this.b.subarray(this.s + Ipv6Field.Source, this.s + Ipv6Field.Source + 16);
+  }
+  destinationBytes(): Uint8Array {
+    return this.b.subarray(this.s + Ipv6Field.Destination, this.s + Ipv6Field.Destination + 16);
+  }
   sourceText(): string {
     return formatIPv6(this.b, this.s + Ipv6Field.Source);
   }

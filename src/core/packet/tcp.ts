@@ -126,6 +126,10 @@ export class TcpSegment {
   get payloadLength(): number {
     return this.e - this.s - this.hl;
   }
+  /** The data: a view into the segment (it allocates the view, not the bytes). */
+  payload(): Uint8Array {
+    return this.b.subarray(this.s + this.hl, this.e);
+  }
 
   // ------------------------------------------------------------ fields
 

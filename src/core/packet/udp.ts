@@ -95,6 +95,10 @@ export class UdpDatagram {
   get payloadLength(): number {
     return this.len - UDP_HEADER_LENGTH;
   }
+  /** The data (up to Length): a view into the datagram (it allocates the view, not the bytes). */
+  payload(): Uint8Array {
+    return this.b.subarray(this.s + UDP_HEADER_LENGTH, this.s + this.len);
+  }
   get ipVersion(): 4 | 6 {
     return this.v;
   }
