@@ -12,7 +12,8 @@
  * A view is a plain object meant to be re-pointed at packet after packet (`check` allocates
  * nothing); `Ipv4Packet.parse` is the one-shot form. Setters write in place and keep the header
  * checksum correct incrementally (RFC 1624); they do not touch the transport checksum, whose
- * pseudo-header also covers the addresses (see `adjustChecksum32` on the transport views).
+ * pseudo-header also covers the addresses (see `adjustChecksum32` on the transport views, or
+ * `rewriteIpv4Endpoint`, which does both in one call).
  */
 
 import { formatIPv4 } from '../net/ip.js';

@@ -17,6 +17,7 @@ export type DropTable<R extends string> = { readonly [K in R]: Drop<K> };
 export function dropTable<const R extends string>(reasons: readonly R[]): DropTable<R> {
   const table: Partial<Record<R, Drop<R>>> = {};
   for (const reason of reasons) table[reason] = Object.freeze({ ok: false as const, reason });
+  // The loop gave every reason its verdict; the type system cannot follow a loop over keys.
   return table as DropTable<R>;
 }
 
