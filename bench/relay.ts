@@ -9,6 +9,10 @@
  *   Goal: 1000.
  * - relay.idle_session_bytes: heap (plus external memory) of the relay per idle logged-in session,
  *   after a full GC. Goal: <= 64 KiB.
+ * - relay.slowloris: ms for a normal client to log in and fetch 1 MiB through a relay with the
+ *   default limits while 2,000 slow connections from 32 other addresses attack it (each sends
+ *   one byte of a command every 2 s; refused and closed ones are opened again every 2 s), against
+ *   the same fetch with no attack, as a ratio. Goal: at most 2, and the normal client never refused.
  */
 
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -28,13 +32,21 @@ const THROUGHPUT_ROUNDS = 25;
 const SESSIONS = 1000;
 const SESSION_FILE_BYTES = 256 << 10;
 const IDLE_SESSIONS = 500;
+const ATTACK_CONNECTIONS = 2000;
+const ATTACK_ADDRESSES = 32;
+const SLOW_FETCH_BYTES = 1 << 20;
+const SLOW_ROUNDS = 15;
 
 // The peers' side, run in a worker. Plain JS: it loads the built `nat-alg/testing` bundle.
 const PEERS = `
 const { parentPort, workerData } = require('node:worker_threads');
 (async () => {
   const t = await import(workerData.testing);
-  const files = { '/big.bin': new Uint8Array(workerData.bigBytes), '/small.bin': new Uint8Array(workerData.smallBytes) };
+  const files = {
+    '/big.bin': new Uint8Array(workerData.bigBytes),
+    '/small.bin': new Uint8Array(workerData.smallBytes),
+    '/mid.bin': new Uint8Array(workerData.midBytes),
+  };
   const server = new t.FtpTestServer({ files, dataTimeoutMs: 120000 });
   const ep = await server.listen();
   const held = [];
@@ -48,6 +60,18 @@ const { parentPort, workerData } = require('node:worker_threads');
         const ms = performance.now() - t0;
         await c.quit();
         parentPort.postMessage({ type: 'retr', ms, bytes: got.length });
+      } else if (m.type === 'fetch') {
+        // A normal client: log in, fetch, quit; timed as a whole.
+        const t0 = performance.now();
+        try {
+          const c = await t.FtpTestClient.connect({ host: '127.0.0.1', port: m.port }, { mode: 'epsv', timeoutMs: 30000 });
+          await c.login();
+          const got = await c.retrieve('/mid.bin');
+          await c.quit();
+          parentPort.postMessage({ type: 'fetch', ms: performance.now() - t0, ok: got.length === workerData.midBytes });
+        } catch (e) {
+          parentPort.postMessage({ type: 'fetch', ms: performance.now() - t0, ok: false, message: String(e) });
+        }
       } else if (m.type === 'sessions') {
         const clients = [];
         let errors = 0;
@@ -90,6 +114,51 @@ const { parentPort, workerData } = require('node:worker_threads');
 })();
 `;
 
+// Slow clients, in a worker of their own, as slowloris tools run them: each connection sends one
+// byte of a USER line every 2 s and never finishes it, and every 2 s the attacker opens again the
+// connections that were refused or closed, so that it keeps trying with all 2,000.
+const ATTACKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const net = require('node:net');
+const { port, connections, addresses } = workerData;
+let stopping = false, open = 0, refused = 0, held = 0;
+const sockets = new Set();
+function attack(address) {
+  if (stopping) return;
+  const s = net.connect({ host: '127.0.0.1', port, localAddress: address });
+  sockets.add(s);
+  open++;
+  let greeted = false;
+  let timer = null;
+  s.on('data', (d) => {
+    if (greeted) return;
+    greeted = true;
+    if (String(d).startsWith('421')) { refused++; return; }
+    held++;
+    timer = setInterval(() => s.write('U'), 2000);
+    s.write('U');
+  });
+  s.on('error', () => {});
+  s.on('close', () => {
+    sockets.delete(s);
+    open--;
+    if (timer) { clearInterval(timer); held--; }
+    dead.push(address);
+  });
+}
+const dead = [];
+const reopen = setInterval(() => { for (const a of dead.splice(0)) attack(a); }, 2000);
+for (let k = 0; k < connections; k++) attack('127.0.3.' + (1 + (k % addresses)));
+const report = setInterval(() => parentPort.postMessage({ type: 'state', open, held, refused }), 250);
+parentPort.on('message', () => {
+  stopping = true;
+  clearInterval(report);
+  clearInterval(reopen);
+  for (const s of sockets) s.destroy();
+  setTimeout(() => parentPort.close(), 100);
+});
+`;
+
 type Msg = { type: string; [k: string]: unknown };
 
 class Peers {
@@ -110,6 +179,7 @@ class Peers {
         testing: pathToFileURL(testing).href,
         bigBytes: THROUGHPUT_BYTES,
         smallBytes: SESSION_FILE_BYTES,
+        midBytes: SLOW_FETCH_BYTES,
       },
     });
     this.worker.on('message', (m: Msg) => {
@@ -154,6 +224,7 @@ export async function run(): Promise<BenchResult[]> {
     upstream: { host: '127.0.0.1', port: serverPort },
     maxSessions: SESSIONS + 100,
     maxSessionsPerClient: SESSIONS + 100,
+    maxUnauthenticatedPerClient: SESSIONS + 100,
     upstreamConnectTimeoutMs: 60_000,
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
@@ -231,8 +302,52 @@ export async function run(): Promise<BenchResult[]> {
   });
 
   await proxy.shutdown({ graceMs: 1000 });
+  results.push(...(await slowloris(peers, serverPort)));
   await peers.stop();
   return results;
+}
+
+/** A normal client's fetch through a relay with the default limits, with and without slow attackers. */
+async function slowloris(peers: Peers, serverPort: number): Promise<BenchResult[]> {
+  const proxy = createFtpProxy({ upstream: { host: '127.0.0.1', port: serverPort } });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const port = (proxy.address() as AddressInfo).port;
+  let failures = 0;
+  const fetch = async (): Promise<number> => {
+    const m = await peers.ask({ type: 'fetch', port });
+    if (m.ok !== true) failures++;
+    return Number(m.ms);
+  };
+  const quiet: number[] = [];
+  const attacked: number[] = [];
+  await fetch(); // warm-up
+  for (let i = 0; i < SLOW_ROUNDS; i++) quiet.push(await fetch());
+  const attacker = new Worker(ATTACKER, { eval: true, workerData: { port, connections: ATTACK_CONNECTIONS, addresses: ATTACK_ADDRESSES } });
+  let state = { open: 0, held: 0, refused: 0 };
+  attacker.on('message', (m: Msg) => (state = { open: Number(m.open), held: Number(m.held), refused: Number(m.refused) }));
+  // Steady state: every attacking address holds what the relay lets it hold.
+  const until = Date.now() + 20_000;
+  while (Date.now() < until && proxy.stats().unauthenticated < ATTACK_ADDRESSES * 8) await new Promise((r) => setTimeout(r, 100));
+  const heldByRelay = proxy.stats().unauthenticated;
+  for (let i = 0; i < SLOW_ROUNDS; i++) attacked.push(await fetch());
+  const during = { ...state };
+  attacker.postMessage('stop');
+  await new Promise((r) => attacker.once('exit', r));
+  await waitIdle(proxy);
+  for (let i = 0; i < SLOW_ROUNDS; i++) quiet.push(await fetch());
+  await proxy.shutdown({ graceMs: 1000 });
+  const value = median(attacked);
+  const baseline = median(quiet);
+  return [
+    {
+      name: 'relay.slowloris',
+      value,
+      unit: 'ms',
+      baseline,
+      ratio: value / baseline,
+      note: `login + EPSV RETR of 1 MiB + QUIT by a normal client, median of ${SLOW_ROUNDS} under attack against ${2 * SLOW_ROUNDS} without (before and after); ${ATTACK_CONNECTIONS} slow connections from ${ATTACK_ADDRESSES} addresses (127.0.3.x), one byte every 2 s each, refused ones opened again every 2 s, ${heldByRelay} held by the relay at the start, ${during.refused} refusals by the end; default limits; normal client failures: ${failures}; goal ratio <= 2 and no failure`,
+    },
+  ];
 }
 
 async function waitIdle(proxy: { stats(): { sessions: number; sockets: number } }): Promise<void> {

@@ -25,7 +25,15 @@ export interface FtpCommandOptions {
   readonly graceMs: number;
   readonly maxSessions?: number;
   readonly maxSessionsPerClient?: number;
+  readonly maxUnauthenticatedPerClient?: number;
   readonly idleTimeoutMs?: number;
+  readonly loginTimeoutMs?: number;
+  readonly lineTimeoutMs?: number;
+  readonly dataListenTimeoutMs?: number;
+  readonly upstreamConnectTimeoutMs?: number;
+  readonly maxLineLength?: number;
+  readonly overlongLine?: 'refuse' | 'close';
+  readonly tls?: 'pass' | 'refuse';
 }
 
 export type ParsedArgs =
@@ -70,8 +78,27 @@ Options:
   --max-sessions N          sessions at once; more clients get 421 (default 1000)
   --max-sessions-per-client N
                             sessions at once from one client: an IPv4 address or
-                            an IPv6 /64 (default 64)
-  --idle-timeout SECONDS    close a control connection idle this long (default 600)
+                            an IPv6 /64 (default 32)
+  --max-unauthenticated-per-client N
+                            of those, sessions not logged in yet (default 8)
+  --idle-timeout SECONDS    close a control connection with no complete line and no
+                            transfer for this long (default 600)
+  --login-timeout SECONDS   a client must log in within this long (default 60)
+  --line-timeout SECONDS    a command or reply line must be complete within this long
+                            of its first byte (default 30)
+  --data-listen-timeout SECONDS
+                            close a data listener nobody connected to (default 30)
+  --upstream-connect-timeout SECONDS
+                            upstream connect and greeting, and the relay's own data
+                            connections, within this long (default 10)
+  --max-line-length BYTES   longest command or reply line held, line end included
+                            (default 4096; 128-1048576)
+  --overlong-line refuse|close
+                            a longer line: refuse it with 500 (a reply: 425) and go on,
+                            or close the connection with 421 (default refuse)
+  --tls pass|refuse         AUTH TLS: forward it (the control channel then cannot be
+                            translated), or answer 534 and stay in plain text
+                            (default pass)
   -h, --help                show this help
 
 The ready line "nat-alg ftp: listening on ..." goes to stdout once clients can connect.
@@ -88,7 +115,15 @@ const VALUE_FLAGS = new Set([
   '--grace',
   '--max-sessions',
   '--max-sessions-per-client',
+  '--max-unauthenticated-per-client',
   '--idle-timeout',
+  '--login-timeout',
+  '--line-timeout',
+  '--data-listen-timeout',
+  '--upstream-connect-timeout',
+  '--max-line-length',
+  '--overlong-line',
+  '--tls',
 ]);
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
@@ -175,22 +210,49 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
     graceMs = Math.round(Number(grace) * 1000);
   }
 
-  const limits: { maxSessions?: number; maxSessionsPerClient?: number; idleTimeoutMs?: number } = {};
-  for (const [flag, key] of [
-    ['--max-sessions', 'maxSessions'],
-    ['--max-sessions-per-client', 'maxSessionsPerClient'],
+  const limits: {
+    -readonly [K in 'maxSessions' | 'maxSessionsPerClient' | 'maxUnauthenticatedPerClient' | 'maxLineLength']?: number;
+  } = {};
+  for (const [flag, key, min, max] of [
+    ['--max-sessions', 'maxSessions', 1, 9_999_999],
+    ['--max-sessions-per-client', 'maxSessionsPerClient', 1, 9_999_999],
+    ['--max-unauthenticated-per-client', 'maxUnauthenticatedPerClient', 1, 9_999_999],
+    ['--max-line-length', 'maxLineLength', 128, 1_048_576],
   ] as const) {
     const v = values.get(flag);
     if (v === undefined) continue;
-    if (!/^[0-9]{1,7}$/.test(v) || Number(v) < 1) return fail(`${flag}: expected a whole number from 1, got ${JSON.stringify(v)}`);
+    if (!/^[0-9]{1,7}$/.test(v) || Number(v) < min || Number(v) > max) {
+      return fail(`${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    }
     limits[key] = Number(v);
   }
-  const idle = values.get('--idle-timeout');
-  if (idle !== undefined) {
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(idle) || Number(idle) <= 0 || Number(idle) > 86_400 * 7) {
-      return fail(`--idle-timeout: expected seconds (more than 0, at most a week), got ${JSON.stringify(idle)}`);
+  const timeouts: {
+    -readonly [K in 'idleTimeoutMs' | 'loginTimeoutMs' | 'lineTimeoutMs' | 'dataListenTimeoutMs' | 'upstreamConnectTimeoutMs']?: number;
+  } = {};
+  for (const [flag, key] of [
+    ['--idle-timeout', 'idleTimeoutMs'],
+    ['--login-timeout', 'loginTimeoutMs'],
+    ['--line-timeout', 'lineTimeoutMs'],
+    ['--data-listen-timeout', 'dataListenTimeoutMs'],
+    ['--upstream-connect-timeout', 'upstreamConnectTimeoutMs'],
+  ] as const) {
+    const v = values.get(flag);
+    if (v === undefined) continue;
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86_400 * 7) {
+      return fail(`${flag}: expected seconds (more than 0, at most a week), got ${JSON.stringify(v)}`);
     }
-    limits.idleTimeoutMs = Math.round(Number(idle) * 1000);
+    timeouts[key] = Math.round(Number(v) * 1000);
+  }
+  const choices: { overlongLine?: 'refuse' | 'close'; tls?: 'pass' | 'refuse' } = {};
+  const overlong = values.get('--overlong-line');
+  if (overlong !== undefined) {
+    if (overlong !== 'refuse' && overlong !== 'close') return fail(`--overlong-line: expected refuse or close, got ${JSON.stringify(overlong)}`);
+    choices.overlongLine = overlong;
+  }
+  const tls = values.get('--tls');
+  if (tls !== undefined) {
+    if (tls !== 'pass' && tls !== 'refuse') return fail(`--tls: expected pass or refuse, got ${JSON.stringify(tls)}`);
+    choices.tls = tls;
   }
 
   return {
@@ -206,6 +268,8 @@ function parseFtp(argv: readonly string[]): ParsedArgs {
       verbose: flags.has('--verbose'),
       graceMs,
       ...limits,
+      ...timeouts,
+      ...choices,
     },
   };
 }

@@ -28,10 +28,21 @@ export async function runFtpCommand(options: FtpCommandOptions, io: CliIo): Prom
       upstream: options.upstream,
       ...(options.publicAddress !== undefined ? { publicAddress: options.publicAddress } : {}),
       ...(options.dataPorts !== undefined ? { dataPorts: options.dataPorts } : {}),
-      policy: { allowForeignDataAddress: options.allowForeignAddress, allowLowDataPorts: options.allowLowPorts },
+      policy: {
+        allowForeignDataAddress: options.allowForeignAddress,
+        allowLowDataPorts: options.allowLowPorts,
+        ...(options.maxLineLength !== undefined ? { maxLineLength: options.maxLineLength } : {}),
+        ...(options.overlongLine !== undefined ? { overlongLine: options.overlongLine } : {}),
+        ...(options.lineTimeoutMs !== undefined ? { lineTimeoutMs: options.lineTimeoutMs } : {}),
+        ...(options.tls !== undefined ? { tls: options.tls } : {}),
+      },
       ...(options.maxSessions !== undefined ? { maxSessions: options.maxSessions } : {}),
       ...(options.maxSessionsPerClient !== undefined ? { maxSessionsPerClient: options.maxSessionsPerClient } : {}),
+      ...(options.maxUnauthenticatedPerClient !== undefined ? { maxUnauthenticatedPerClient: options.maxUnauthenticatedPerClient } : {}),
       ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+      ...(options.loginTimeoutMs !== undefined ? { loginTimeoutMs: options.loginTimeoutMs } : {}),
+      ...(options.dataListenTimeoutMs !== undefined ? { dataListenTimeoutMs: options.dataListenTimeoutMs } : {}),
+      ...(options.upstreamConnectTimeoutMs !== undefined ? { upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs } : {}),
       logger: (entry) => {
         if (entry.level === 'debug' && !options.verbose) return;
         io.err(formatLogEntry(entry, options.log, io.now()));

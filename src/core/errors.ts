@@ -11,8 +11,20 @@ export type NatAlgErrorKind =
   | 'unknown-id' // an id that this object never issued, or already settled
   | 'capacity'; // a configured limit would be exceeded by the call
 
+/** Node-style codes, one per kind, for callers that branch on `err.code` as they do for Node's own errors. */
+export const NAT_ALG_ERROR_CODES = {
+  'invalid-argument': 'ERR_NAT_ALG_INVALID_ARGUMENT',
+  'invalid-state': 'ERR_NAT_ALG_INVALID_STATE',
+  'unknown-id': 'ERR_NAT_ALG_UNKNOWN_ID',
+  capacity: 'ERR_NAT_ALG_CAPACITY',
+} as const satisfies Record<NatAlgErrorKind, string>;
+
+export type NatAlgErrorCode = (typeof NAT_ALG_ERROR_CODES)[NatAlgErrorKind];
+
 export class NatAlgError extends Error {
   readonly kind: NatAlgErrorKind;
+  /** `ERR_NAT_ALG_*`, the kind in Node's style. */
+  readonly code: NatAlgErrorCode;
   /** Misuse of the API is always the caller's fault; kept for symmetry with protocol errors. */
   readonly side = 'local' as const;
 
@@ -20,6 +32,7 @@ export class NatAlgError extends Error {
     super(message);
     this.name = 'NatAlgError';
     this.kind = kind;
+    this.code = NAT_ALG_ERROR_CODES[kind];
   }
 }
 

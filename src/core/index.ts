@@ -13,7 +13,8 @@
 export * from './errors.js';
 export * from './net/ip.js';
 export * from './stream/translator.js';
-export { setLineScanBackend } from './stream/line-ends.js';
+export { setLineScanBackend } from './stream/line-scan-backend.js';
+export * from './alg/index.js';
 export * from './ftp/index.js';
 export * from './relay/index.js';
 export * from './mapping/index.js';

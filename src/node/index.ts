@@ -5,7 +5,7 @@
  * The library never prints: observe it through events and the `logger` option.
  */
 
-export { createFtpProxy } from './proxy.js';
+export { createAlgProxy, createFtpProxy } from './proxy.js';
 export { createFtpTranslatorStreams } from './streams.js';
 export type { FtpTranslatorStreams, FtpTranslatorStreamsOptions } from './streams.js';
 export type * from './types.js';

@@ -7,11 +7,11 @@ import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
   endpoint,
-  FtpRelaySession,
+  RelaySession,
   type Endpoint,
-  type FtpRelaySessionOptions,
   type RelayAction,
   type RelayEvent,
+  type RelaySessionOptions,
   type Side,
 } from '../core/index.js';
 import { DataSockets, type HandleCounter } from './data-sockets.js';
@@ -48,8 +48,8 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export class SessionDriver {
-  readonly session: FtpRelaySession;
+export class SessionDriver<O = unknown> {
+  readonly session: RelaySession<O>;
   private readonly hooks: DriverHooks;
   private readonly handles: HandleCounter;
   private readonly sockets: Record<Side, net.Socket | null>;
@@ -57,6 +57,8 @@ export class SessionDriver {
   /** Reading of a side stops when the session says so or when the other side's writes back up. */
   private readonly sessionPaused: Record<Side, boolean> = { client: true, server: false };
   private readonly congested: Record<Side, boolean> = { client: false, server: false };
+  /** The peer's FIN arrived: a later 'close' of that socket is the normal end, not a failure. */
+  private readonly peerEnded: Record<Side, boolean> = { client: false, server: false };
   private timer: NodeJS.Timeout | null = null;
   private timerAt: number | null = null;
   private open = 0;
@@ -66,7 +68,7 @@ export class SessionDriver {
 
   constructor(
     client: net.Socket,
-    options: Omit<FtpRelaySessionOptions, 'client' | 'clientLocal'>,
+    options: Omit<RelaySessionOptions<O>, 'client' | 'clientLocal'>,
     hooks: DriverHooks,
     handles: HandleCounter,
   ) {
@@ -87,7 +89,7 @@ export class SessionDriver {
     this.adopt(client);
     if (!clientEp || !clientLocal) {
       // Already gone between accept and here.
-      this.session = new FtpRelaySession(
+      this.session = new RelaySession<O>(
         { ...options, client: endpoint('::', 0), clientLocal: endpoint('::', 0) },
         now(),
       );
@@ -96,14 +98,21 @@ export class SessionDriver {
       this.drive();
       return;
     }
-    this.session = new FtpRelaySession({ ...options, client: clientEp, clientLocal }, now());
+    this.session = new RelaySession<O>({ ...options, client: clientEp, clientLocal }, now());
     // Control lines are small and answered one by one: Nagle would hold a reply written right
     // after another (150 then 226 of a short transfer) until the peer's delayed ACK, ~40 ms.
     client.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.step(() => this.session.handleControlData('client', chunk, now())));
-    client.on('end', () => this.step(() => this.session.handleControlEnd('client', now())));
+    client.on('end', () => {
+      this.peerEnded.client = true;
+      this.step(() => this.session.handleControlEnd('client', now()));
+    });
     client.on('error', (err) => this.step(() => this.session.handleControlError('client', errorText(err), now())));
-    client.on('close', () => this.step(() => this.session.handleControlError('client', 'closed', now())));
+    // Closed after both FINs is the normal end (a transfer may still be finishing); without the
+    // peer's FIN it is a failure.
+    client.on('close', () => {
+      if (!this.peerEnded.client) this.step(() => this.session.handleControlError('client', 'closed', now()));
+    });
     client.on('drain', () => this.setCongested('client', false));
     this.drive();
   }
@@ -277,7 +286,10 @@ export class SessionDriver {
       this.applyReading('server');
     });
     s.on('data', (chunk: Buffer) => this.step(() => this.session.handleControlData('server', chunk, now())));
-    s.on('end', () => this.step(() => this.session.handleControlEnd('server', now())));
+    s.on('end', () => {
+      this.peerEnded.server = true;
+      this.step(() => this.session.handleControlEnd('server', now()));
+    });
     s.on('error', (err) =>
       this.step(() =>
         connected
@@ -285,13 +297,14 @@ export class SessionDriver {
           : this.session.handleUpstreamFailed(errorText(err), now()),
       ),
     );
-    s.on('close', () =>
+    s.on('close', () => {
+      if (this.peerEnded.server) return; // the normal end, after its FIN
       this.step(() =>
         connected
           ? this.session.handleControlError('server', 'closed', now())
           : this.session.handleUpstreamFailed('closed', now()),
-      ),
-    );
+      );
+    });
     s.on('drain', () => this.setCongested('server', false));
   }
 

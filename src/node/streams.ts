@@ -14,29 +14,29 @@
 import { Transform } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import {
+  FtpTranslator,
   NatAlgError,
+  type AlgEvent,
+  type AlgTranslator,
   type DataChannelRequest,
   type Direction,
   type Endpoint,
-  type FtpEvent,
   type FtpTranslatorOptions,
-  type ControlTranslator,
 } from '../core/index.js';
-import { createDefaultTranslator } from '../core/relay/default-translator.js';
 
 export interface FtpTranslatorStreamsOptions extends FtpTranslatorOptions {
   /** The endpoint that replaces `request.original` in the line, or null to refuse the command. */
   resolveDataChannel(request: DataChannelRequest): Promise<Endpoint | null> | Endpoint | null;
   /** Every translator event, in order. */
-  onEvent?: (event: FtpEvent) => void;
+  onEvent?: (event: AlgEvent) => void;
   /** Builds the translator; defaults to this package's `FtpTranslator`. */
-  createTranslator?: (options: FtpTranslatorOptions) => ControlTranslator;
+  createTranslator?: (options: FtpTranslatorOptions) => AlgTranslator;
 }
 
 export interface FtpTranslatorStreams {
   readonly clientToServer: Transform;
   readonly serverToClient: Transform;
-  readonly translator: ControlTranslator;
+  readonly translator: AlgTranslator;
 }
 
 interface Held {
@@ -46,7 +46,7 @@ interface Held {
 
 export function createFtpTranslatorStreams(options: FtpTranslatorStreamsOptions): FtpTranslatorStreams {
   const { resolveDataChannel, onEvent, createTranslator, ...translatorOptions } = options;
-  const translator = (createTranslator ?? createDefaultTranslator)(translatorOptions);
+  const translator = createTranslator ? createTranslator(translatorOptions) : new FtpTranslator(translatorOptions);
   const held: Record<Direction, Held | null> = { 'client-to-server': null, 'server-to-client': null };
   const finished: Record<Direction, boolean> = { 'client-to-server': false, 'server-to-client': false };
   let timer: NodeJS.Timeout | null = null;

@@ -1,38 +1,52 @@
 /**
- * Public API of the node:net FTP relay (`nat-alg/node`): options, events, log entries.
- * The session logic is the core's `FtpRelaySession`; this package only moves bytes for it.
+ * Public API of the node:net relays (`nat-alg/node`): options, events, log entries. The session
+ * logic is the core's `RelaySession` with an ALG module (FTP, IRC); this package only moves
+ * bytes for it.
  */
 
 import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type {
+  AlgModule,
   DataByteCounts,
   DataChannelMode,
-  DataCommand,
   DataPortSource,
   Endpoint,
   FtpPolicy,
-  RefusalReason,
   SessionByteCounts,
 } from '../core/index.js';
 
-export interface FtpProxyOptions {
-  /** The FTP server every client is relayed to. `host` may be an address or a name. */
+/** What every relay takes, whatever its ALG. */
+export interface RelayProxyOptions {
+  /** The server every client is relayed to. `host` may be an address or a name. */
   readonly upstream: { readonly host: string; readonly port: number };
   /**
-   * Address written into passive replies (227/229) instead of the relay's own local address, for
-   * a relay behind another NAT (a container, a cloud instance with a private address).
+   * Address written into lines read by the client (FTP's 227/229) instead of the relay's own
+   * local address, for a relay behind another NAT (a container, a cloud instance with a private
+   * address).
    */
   readonly publicAddress?: string;
+  /**
+   * Address written into lines read by the server's side (FTP's PORT, an IRC DCC offer) instead
+   * of the relay's own address on its upstream connection, for a relay whose upstream side is
+   * behind another NAT.
+   */
+  readonly upstreamPublicAddress?: string;
   /** Data listener ports are taken from this range. Default: any free port the system gives. */
   readonly dataPorts?: { readonly min: number; readonly max: number } | DataPortSource;
-  readonly policy?: Partial<FtpPolicy>;
-  /** FTP64 (IPv6 client, IPv4 server). Default `'auto'`: on exactly when that is the case. */
-  readonly ftp64?: 'auto' | boolean;
   /** Sessions at once; beyond it a client gets `421 Too many connections`. Default 1000. */
   readonly maxSessions?: number;
-  /** Sessions at once per client: per IPv4 address, per IPv6 block (below). Default 64. */
+  /**
+   * Sessions at once per client: per IPv4 address, per IPv6 block (below). Default 32, so that
+   * 16 addresses cannot hold every one of the default 1000 sessions (16 x 32 = 512).
+   */
   readonly maxSessionsPerClient?: number;
+  /**
+   * Of those, sessions not logged in yet (no 230 from the server, no TLS). Default 8: a client
+   * that connects and never logs in, or trickles its login, holds few slots, and each only for
+   * `loginTimeoutMs`.
+   */
+  readonly maxUnauthenticatedPerClient?: number;
   /**
    * IPv6 clients are counted per block of this many leading bits: a host usually owns a whole
    * /64 and could otherwise open its sessions from as many addresses. 128 counts each address.
@@ -45,8 +59,23 @@ export interface FtpProxyOptions {
   readonly dataListenTimeoutMs?: number;
   /** Upstream connect plus greeting, and the relay's data connections, within this. Default 10000. */
   readonly upstreamConnectTimeoutMs?: number;
+  /** From a client's connection to its login, at most this long, else `421`. Default 60000. */
+  readonly loginTimeoutMs?: number;
   /** Receives one structured entry per event. Nothing is printed by the library itself. */
   readonly logger?: (entry: FtpProxyLogEntry) => void;
+}
+
+/** A relay for any ALG: its module and the module's options. */
+export interface AlgProxyOptions<O = unknown> extends RelayProxyOptions {
+  readonly alg: AlgModule<O>;
+  readonly algOptions?: O;
+}
+
+/** A relay for FTP: `createFtpProxy`. */
+export interface FtpProxyOptions extends RelayProxyOptions {
+  readonly policy?: Partial<FtpPolicy>;
+  /** FTP64 (IPv6 client, IPv4 server). Default `'auto'`: on exactly when that is the case. */
+  readonly ftp64?: 'auto' | boolean;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -80,7 +109,8 @@ export interface DataOpenEvent {
   readonly sessionId: number;
   readonly channel: number;
   readonly mode: DataChannelMode;
-  readonly command: DataCommand;
+  /** What asked for it: FTP's data command (`PASV`, `PORT`, ...), `DCC SEND`. */
+  readonly command: string;
   /** The peer that connected to the relay's listener, and where the relay connected to. */
   readonly peer: Endpoint;
   readonly target: Endpoint;
@@ -93,10 +123,22 @@ export interface DataCloseEvent {
   readonly bytes: DataByteCounts;
 }
 
+/** A connection to a data listener from an address other than the peer it was opened for. */
+export interface DataRejectedEvent {
+  readonly sessionId: number;
+  readonly channel: number;
+  /** Who connected, and the listener (the announced data endpoint) they reached. */
+  readonly peer: Endpoint;
+  readonly local: Endpoint;
+  /** The only address the listener accepts. */
+  readonly expected: string;
+}
+
 export interface CommandRefusedEvent {
   readonly sessionId: number;
   readonly command: string;
-  readonly reason: RefusalReason;
+  /** The ALG's reason: for FTP a `RefusalReason`. */
+  readonly reason: string;
   readonly reply: string;
 }
 
@@ -109,6 +151,8 @@ export interface FtpProxyEvents {
   'data-open': [DataOpenEvent];
   'data-close': [DataCloseEvent];
   'command-refused': [CommandRefusedEvent];
+  /** Someone else tried to take a data connection (data-port theft): refused, logged at warn. */
+  'data-rejected': [DataRejectedEvent];
   /** Server-level trouble only (the control listener failed); session trouble is in the events above. */
   error: [Error];
 }
@@ -120,8 +164,13 @@ export interface FtpProxyStats {
   readonly sockets: number;
   /** Data listeners still open (the control listener is not counted). */
   readonly listeners: number;
+  /** Sessions open that have not logged in yet. */
+  readonly unauthenticated: number;
+  /** Connections to data listeners refused since the start: from a peer other than the expected one. */
+  readonly dataRejected: number;
 }
 
+/** A relay of any ALG (`createAlgProxy`, `createFtpProxy`). */
 export interface FtpProxy extends EventEmitter<FtpProxyEvents> {
   listen(port: number, host?: string, callback?: () => void): this;
   listen(options: { port: number; host?: string }, callback?: () => void): this;
@@ -137,3 +186,7 @@ export interface FtpProxy extends EventEmitter<FtpProxyEvents> {
 }
 
 export type { AddressInfo };
+
+/** The same relay, by its protocol-neutral name. */
+export type AlgProxy = FtpProxy;
+export type AlgProxyEvents = FtpProxyEvents;

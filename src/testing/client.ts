@@ -198,7 +198,7 @@ export class FtpTestClient {
     let listener: DataListener | null = null;
     if (this.mode === 'pasv' || this.mode === 'epsv') {
       const target = await this.passiveTarget();
-      data = connectData(target, this.timeoutMs);
+      data = connectData(target, this.timeoutMs, this.local.address); // from the control connection's address, as real clients do
       data.catch(() => undefined);
     } else {
       listener = await DataListener.open(this.options.activeAddress ?? this.local.address);

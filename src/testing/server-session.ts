@@ -134,6 +134,15 @@ export class FtpServerSession {
     this.socket.destroy();
   }
 
+  /** Like close, but every connection is reset (RST), as a crashed server's often are. */
+  crash(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dropPending();
+    for (const s of this.dataSockets) if (!s.destroyed) s.resetAndDestroy();
+    if (!this.socket.destroyed) this.socket.resetAndDestroy();
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

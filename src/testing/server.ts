@@ -132,6 +132,11 @@ export class FtpTestServer {
     return lines.filter((l) => l.source === source).map((l) => l.text);
   }
 
+  /** Reset every session's control and data connections at once (a crashed server); keeps listening. */
+  crash(): void {
+    for (const s of this.sessions) s.crash();
+  }
+
   /** Stop listening and close every session and data connection. */
   close(): Promise<void> {
     for (const s of this.sessions) s.close();

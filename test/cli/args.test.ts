@@ -67,6 +67,24 @@ describe('parseArgs', () => {
     });
   });
 
+  it('reads the hardening flags and refuses bad values naming the flag', () => {
+    const o = options([
+      ...base, '--max-unauthenticated-per-client', '3', '--login-timeout', '20', '--line-timeout=0.5', '--data-listen-timeout', '45',
+      '--upstream-connect-timeout', '2.5', '--max-line-length', '8192', '--overlong-line', 'close', '--tls', 'refuse',
+    ]);
+    expect(o).toMatchObject({
+      maxUnauthenticatedPerClient: 3, loginTimeoutMs: 20_000, lineTimeoutMs: 500, dataListenTimeoutMs: 45_000,
+      upstreamConnectTimeoutMs: 2500, maxLineLength: 8192, overlongLine: 'close', tls: 'refuse',
+    });
+    expect(usageError([...base, '--max-line-length', '100'])).toMatch(/^--max-line-length: expected a whole number from 128 to 1048576/);
+    expect(usageError([...base, '--max-line-length', '2000000'])).toMatch(/^--max-line-length: /);
+    expect(usageError([...base, '--overlong-line', 'drop'])).toMatch(/^--overlong-line: expected refuse or close/);
+    expect(usageError([...base, '--tls', 'terminate'])).toMatch(/^--tls: expected pass or refuse/);
+    expect(usageError([...base, '--line-timeout', '0'])).toMatch(/^--line-timeout: expected seconds/);
+    expect(usageError([...base, '--login-timeout', 'soon'])).toMatch(/^--login-timeout: expected seconds/);
+    expect(usageError([...base, '--max-unauthenticated-per-client', '0'])).toMatch(/^--max-unauthenticated-per-client: /);
+  });
+
   it('accepts a host name upstream (resolved per session), but not a bad address', () => {
     expect(options(['ftp', '--listen', '0.0.0.0:21', '--upstream', 'ftp-server:2121']).upstream).toEqual({ host: 'ftp-server', port: 2121 });
     expect(options(['ftp', '--listen', '[::]:21', '--upstream', 'ftp.example.com.:21']).upstream).toEqual({ host: 'ftp.example.com.', port: 21 });
@@ -108,7 +126,7 @@ describe('parseArgs', () => {
     [[...base, '--log', 'xml'], /--log: expected text or json, got "xml"/],
     [[...base, '--grace', '-1'], /--grace/],
     [[...base, '--grace', 'soon'], /--grace/],
-    [[...base, '--max-sessions', '0'], /--max-sessions: expected a whole number from 1, got "0"/],
+    [[...base, '--max-sessions', '0'], /--max-sessions: expected a whole number from 1 to 9999999, got "0"/],
     [[...base, '--max-sessions-per-client', '2.5'], /--max-sessions-per-client: expected a whole number/],
     [[...base, '--idle-timeout', '0'], /--idle-timeout: expected seconds/],
   ];

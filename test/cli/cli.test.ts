@@ -157,6 +157,56 @@ describe('nat-alg ftp (dist/cli.js)', () => {
     expect((await run.exit).code).toBe(0);
   });
 
+  it('takes the hardening flags: line and login timeouts, line length, overlong policy, TLS refusal', async () => {
+    const up = server.endpoint;
+    const run = await startCli([
+      'ftp', '--listen', '127.0.0.1:0', '--upstream', `${up.address}:${up.port}`,
+      '--line-timeout', '0.3', '--login-timeout', '5', '--max-line-length', '200', '--overlong-line', 'close', '--tls', 'refuse',
+      '--data-listen-timeout', '2', '--upstream-connect-timeout', '3', '--max-unauthenticated-per-client', '2',
+    ]);
+    try {
+      const talk = async (lines: string[], localAddress = '127.0.0.1'): Promise<string> => {
+        const s = net.connect({ host: '127.0.0.1', port: run.port, localAddress });
+        let got = '';
+        s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        s.on('error', () => {});
+        const closed = new Promise((r) => s.once('close', r));
+        await new Promise((r) => s.once('connect', r));
+        await waitFor(() => got.includes('\n'));
+        for (const l of lines) s.write(l);
+        await closed;
+        return got;
+      };
+      const hold = async (): Promise<{ socket: net.Socket; text: () => string }> => {
+        const socket = net.connect({ host: '127.0.0.1', port: run.port });
+        let got = '';
+        socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        socket.on('error', () => {});
+        await waitFor(() => got.includes('\n'));
+        return { socket, text: () => got };
+      };
+      // Two sessions not logged in from this address are the most; a third is refused.
+      const a = await hold();
+      const b = await hold();
+      expect(a.text()).toMatch(/^220 /);
+      expect(b.text()).toMatch(/^220 /);
+      expect(await talk([])).toBe('421 Too many connections from your address not logged in\r\n');
+      // AUTH is refused, and the session goes on in plain text.
+      a.socket.write('AUTH TLS\r\n');
+      await waitFor(() => a.text().includes('534 '));
+      expect(a.text()).toContain('534 AUTH refused: this gateway must read the control channel to translate data connections.\r\n');
+      a.socket.destroy();
+      b.socket.destroy();
+      // A line trickled past 0.3 s, and an over-long line under 'close', end the session with 421
+      // (from another address: the two sessions above may not have gone yet).
+      expect(await talk(['US'], '127.0.0.5')).toMatch(/421 Command line not complete within 0.3 s, closing control connection\.\r\n$/);
+      expect(await talk(['SITE ' + 'x'.repeat(300)], '127.0.0.5')).toMatch(/421 Command line too long, closing control connection\.\r\n$/);
+    } finally {
+      run.child.kill('SIGTERM');
+    }
+    expect((await run.exit).code).toBe(0);
+  });
+
   it('exits 1 with a clear message when the listen address is in use', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
@@ -184,7 +234,10 @@ describe('nat-alg ftp (dist/cli.js)', () => {
     const help = runCli(['ftp', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^Usage: nat-alg ftp --listen HOST:PORT --upstream HOST:PORT/);
-    for (const flag of ['--public-address', '--data-ports', '--allow-foreign-address', '--allow-low-ports', '--log']) {
+    for (const flag of [
+      '--public-address', '--data-ports', '--allow-foreign-address', '--allow-low-ports', '--log', '--line-timeout', '--login-timeout',
+      '--data-listen-timeout', '--upstream-connect-timeout', '--max-line-length', '--overlong-line', '--tls', '--max-unauthenticated-per-client',
+    ]) {
       expect(help.stdout).toContain(flag);
     }
     const version = runCli(['--version']);

@@ -8,9 +8,8 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { FtpTranslator, MAX_PENDING_COMMANDS } from '../../src/core/ftp/translator.js';
 import { NatAlgError } from '../../src/core/errors.js';
-import type { DataChannelRequest, FtpEvent, FtpTranslatorOptions } from '../../src/core/ftp/types.js';
+import type { FtpDataChannelRequest, FtpEvent, FtpTranslatorOptions } from '../../src/core/ftp/types.js';
 import type { Direction } from '../../src/core/stream/translator.js';
-import { PHASE_LINE_START } from '../../src/core/ftp/line-reader.js';
 import { run, c, s } from './harness.js';
 import { C2S, S2C, bytes, concat, edits, applyEdits, text } from './harness.js';
 
@@ -83,7 +82,7 @@ function drive(o: FtpTranslatorOptions, actions: Action[]) {
   const waiting: Record<Direction, Uint8Array[]> = { [C2S]: [], [S2C]: [] } as never;
   const ended: Record<Direction, boolean> = { [C2S]: false, [S2C]: false } as never;
   const events: FtpEvent[] = [];
-  const open = new Map<number, DataChannelRequest>();
+  const open = new Map<number, FtpDataChannelRequest>();
   const settled = new Set<number>();
   const poll = () => {
     for (const d of [C2S, S2C]) for (let b = t.pollOutput(d); b; b = t.pollOutput(d)) outputs[d].push(b.slice());
@@ -168,11 +167,12 @@ function drive(o: FtpTranslatorOptions, actions: Action[]) {
     }
     pump();
     // Bounded: at most one held line per direction, the queue within its cap.
-    const anyT = t as unknown as { c2s: { holdLength: number }; s2c: { holdLength: number }; queue: { length: number } };
+    // (internals: the framer's directions and the session record's pending queue)
+    const anyT = t as unknown as { framer: { c2s: { holdLength: number }; s2c: { holdLength: number } }; state: { pending: { length: number } } };
     const max = o.policy?.maxLineLength ?? 4096;
-    expect(anyT.c2s.holdLength).toBeLessThanOrEqual(max);
-    expect(anyT.s2c.holdLength).toBeLessThanOrEqual(max);
-    expect(anyT.queue.length).toBeLessThanOrEqual(MAX_PENDING_COMMANDS + 1);
+    expect(anyT.framer.c2s.holdLength).toBeLessThanOrEqual(max);
+    expect(anyT.framer.s2c.holdLength).toBeLessThanOrEqual(max);
+    expect(anyT.state.pending.length).toBeLessThanOrEqual(MAX_PENDING_COMMANDS + 1);
     expect(open.size).toBeLessThanOrEqual(2);
   }
   return { t, inputs, outputs, waiting, events, open };
@@ -186,15 +186,16 @@ describe('adversarial sessions', () => {
         // Edits explain the output whenever nothing was dropped or left over.
         if (r.events.some((e) => e.type === 'close') || r.waiting[C2S].length + r.waiting[S2C].length > 0 || r.open.size > 0) return;
         if (r.events.some((e) => e.type === 'tls-started')) return;
-        const sides = r.t as unknown as Record<string, { phase: number; holdLength: number }>;
-        if (sides.c2s!.phase !== PHASE_LINE_START || sides.s2c!.phase !== PHASE_LINE_START) return; // a line in progress
+        // The translator's framer (internal): where each direction stands.
+        const sides = (r.t as unknown as { framer: Record<string, { mode: string; holdLength: number; inputOffset: number }> }).framer;
+        if (sides.c2s!.mode !== 'line-start' || sides.s2c!.mode !== 'line-start') return; // a line in progress
         for (const dir of [C2S, S2C]) {
           const input = concat(r.inputs[dir]);
           const output = concat(r.outputs[dir]);
-          const consumed = input.subarray(0, (r.t as unknown as Record<string, { inputOffset: number }>)[dir === C2S ? 'c2s' : 's2c']!.inputOffset);
+          const consumed = input.subarray(0, sides[dir === C2S ? 'c2s' : 's2c']!.inputOffset);
           const es = edits(r.events).filter((e) => e.direction === dir);
           const rebuilt = applyEdits(consumed, es, (e) => output.subarray(e.outputOffset, e.outputOffset + e.outputLength));
-          const held = (r.t as unknown as Record<string, { holdLength: number }>)[dir === C2S ? 'c2s' : 's2c']!.holdLength;
+          const held = sides[dir === C2S ? 'c2s' : 's2c']!.holdLength;
           // the output is the rebuilt input minus what is still held (an unfinished line)
           expect(text(output)).toBe(text(rebuilt).slice(0, rebuilt.length - held));
         }

@@ -86,3 +86,45 @@ export function randomSplits(seed: number) {
     return out;
   };
 }
+
+const caseOf = (word: string, mask: number) => [...word].map((ch, i) => ((mask >> i) & 1 ? ch.toLowerCase() : ch)).join('');
+const telnet = ['\xff\xf1', '\xff\xf4', '\xff\xfb\x01', '\xff\xfd\x18'];
+
+const verbArb = fc
+  .tuple(
+    fc.constantFrom('PORT', 'EPRT', 'LPRT', 'PASV', 'EPSV', 'LPSV', 'AUTH', 'NOOP', 'USER'),
+    fc.nat(15),
+    fc.option(fc.tuple(fc.nat(4), fc.constantFrom(...telnet)), { nil: null }),
+  )
+  .map(([verb, mask, inside]) => {
+    let v = caseOf(verb, mask);
+    if (inside) v = v.slice(0, inside[0]) + inside[1] + v.slice(inside[0]);
+    return { verb, spelled: v };
+  });
+
+const argumentOf: Record<string, string[]> = {
+  PORT: ['6,6,6,6,0,21', '6,6,6,6,200,1', '192,0,2,10,0,22', '198,51,100,99,4,1'],
+  EPRT: ['|1|6.6.6.6|21|', '|1|6.6.6.6|5001|', '|1|192.0.2.10|22|', '|2|2001:db8::66|5001|'],
+  LPRT: ['4,4,6,6,6,6,2,0,21', '4,4,6,6,6,6,2,19,137'],
+  PASV: [''], EPSV: ['', 'ALL'], LPSV: [''], AUTH: ['TLS', 'SSL'], NOOP: [''], USER: ['anonymous'],
+};
+
+/**
+ * Hostile command lines: data-address and passive verbs (and a few others) in every spelling a
+ * lenient server would still execute: random case, blanks and Telnet commands before the verb,
+ * Telnet commands inside it, any whitespace or NUL (or a bare CR) after it.
+ */
+export const hostileLineArb = fc
+  .tuple(
+    fc.array(fc.constantFrom(' ', '\t', '\x0b', '\x0c', ...telnet), { maxLength: 3 }),
+    verbArb,
+    fc.constantFrom(' ', '\t', '\x0b', '\x0c', '\0', '  ', '\r', ' \t'),
+    fc.nat(),
+    fc.constantFrom('\r\n', '\n'),
+  )
+  .map(([lead, { verb, spelled }, delimiter, pick, eol]) => {
+    const args = argumentOf[verb]!;
+    const arg = args[pick % args.length]!;
+    return lead.join('') + spelled + (arg === '' && delimiter !== '\r' ? '' : delimiter + arg) + eol;
+  });
+

@@ -24,9 +24,9 @@ describe('pairing details', () => {
     expect(r.events).toEqual([]);
   });
 
-  it('a passive reply to a refused PASV is not acted on', () => {
+  it('a passive reply after a refused PASV is translated all the same (it answers nothing, but a client may use it)', () => {
     const r = run(opts, [greet, c('PASV\r\n'), s('500 no\r\n227 (10,0,0,5,195,80)\r\n')]);
-    expect(text(r.s2c)).toBe('220 hi\r\n500 no\r\n227 (10,0,0,5,195,80)\r\n');
+    expect(text(r.s2c)).toBe('220 hi\r\n500 no\r\n227 (192,0,2,1,156,65)\r\n');
   });
 });
 
@@ -110,10 +110,16 @@ describe('answers from the embedding', () => {
 });
 
 describe('MAX_PENDING_COMMANDS', () => {
-  it('asks to close when a client piles up commands without replies', () => {
+  it('tells the client with a 421, then asks to close, when it piles up commands without replies', () => {
     const r = run(opts, [c('NOOP\r\n'.repeat(600))]);
-    expect(r.events.map((e) => e.type)).toEqual(['close']);
+    expect(r.events.map((e) => e.type)).toEqual(['edit', 'close']);
     expect(text(r.c2s)).toBe('NOOP\r\n'.repeat(511));
+    expect(text(r.s2c)).toBe('421 Too many commands awaiting replies, closing control connection.\r\n');
+  });
+
+  it('the 421 starts a line of its own in the middle of a server line', () => {
+    const r = run(opts, [s('220 hi\r\n150-partial'), c('NOOP\r\n'.repeat(600))]);
+    expect(text(r.s2c)).toBe('220 hi\r\n150-partial\r\n421 Too many commands awaiting replies, closing control connection.\r\n');
   });
 });
 

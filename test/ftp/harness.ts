@@ -4,7 +4,7 @@
  * the output per direction and the events. Used by unit, property and golden tests.
  */
 import { FtpTranslator } from '../../src/core/ftp/translator.js';
-import type { FtpEvent, FtpTranslatorOptions, DataChannelRequest } from '../../src/core/ftp/types.js';
+import type { FtpEvent, FtpTranslatorOptions, FtpDataChannelRequest } from '../../src/core/ftp/types.js';
 import type { Direction, StreamEdit } from '../../src/core/stream/translator.js';
 import type { Endpoint } from '../../src/core/net/ip.js';
 
@@ -16,15 +16,26 @@ export interface Segment {
   readonly data: Uint8Array;
 }
 
-export type Resolver = (r: DataChannelRequest) => Endpoint | { refuse: string };
+export type Resolver = (r: FtpDataChannelRequest) => Endpoint | { refuse: string };
 
-export interface RunResult {
+/** What the harness drives: the FTP translator, or another translator with its shape. */
+export interface DrivenTranslator {
+  handleData(direction: Direction, bytes: Uint8Array, nowMs: number): number;
+  handleEnd(direction: Direction, nowMs: number): void;
+  pollOutput(direction: Direction): Uint8Array | null;
+  pollEvent(): FtpEvent | null;
+  isBlocked(direction: Direction): boolean;
+  resolveDataChannel(id: number, replacement: Endpoint): void;
+  refuseDataChannel(id: number, reason?: string): void;
+}
+
+export interface RunResult<T extends DrivenTranslator = FtpTranslator> {
   readonly c2s: Uint8Array;
   readonly s2c: Uint8Array;
   readonly events: FtpEvent[];
   /** Number of handleData calls that fed at least one byte. */
   readonly feeds: number;
-  readonly translator: FtpTranslator;
+  readonly translator: T;
   /** Chunks never consumed (a direction still blocked at the end). */
   readonly stuck: number;
 }
@@ -79,7 +90,20 @@ export function run(
   end = false,
   setup?: (t: FtpTranslator) => void,
 ): RunResult {
-  const t = new FtpTranslator(options);
+  return runWith((o) => new FtpTranslator(o), options, segments, resolver, split, end, setup);
+}
+
+/** `run` with another translator of the same shape (the differential test's oracle). */
+export function runWith<T extends DrivenTranslator>(
+  create: (options: FtpTranslatorOptions) => T,
+  options: FtpTranslatorOptions,
+  segments: readonly Segment[],
+  resolver: Resolver = fixedResolver,
+  split: (data: Uint8Array, index: number) => number[] = (d) => [d.length],
+  end = false,
+  setup?: (t: T) => void,
+): RunResult<T> {
+  const t = create(options);
   setup?.(t);
   const out: Record<Direction, Uint8Array[]> = { 'client-to-server': [], 'server-to-client': [] };
   const waiting: Record<Direction, Uint8Array[]> = { 'client-to-server': [], 'server-to-client': [] };

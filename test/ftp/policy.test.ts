@@ -111,7 +111,8 @@ describe('over-long lines', () => {
 
   it('refuses an over-long command of any verb: none of it reaches the server', () => {
     const long = 'STOR ' + 'x'.repeat(100_000);
-    const r = run(small, [greet, c(long), c(long + '\r\nNOOP\r\n'), s('200 noop\r\n')]);
+    // (within a raised bound on discarded bytes: the default gives up on the connection sooner)
+    const r = run({ ...small, policy: { ...small.policy, maxDiscardedBytes: 1 << 20 } }, [greet, c(long), c(long + '\r\nNOOP\r\n'), s('200 noop\r\n')]);
     expect(text(r.c2s)).toBe('NOOP\r\n');
     expect(text(r.s2c)).toBe('220 hi\r\n500 Command line too long.\r\n200 noop\r\n');
     expect(r.events.filter((e) => e.type === 'command-refused')).toEqual([
@@ -146,8 +147,10 @@ describe('over-long lines', () => {
 
   it("closes on an over-long command of any verb when policy overlongLine is 'close'", () => {
     const r = run({ ...opts, policy: { maxLineLength: 128, overlongLine: 'close' } }, [greet, c('NOOP\r\nSITE ' + 'x'.repeat(200))]);
-    expect(r.events.map((e) => e.type)).toEqual(['close']);
+    // The client is told why (the 421 insertion is reported as an edit) before the close.
+    expect(r.events.map((e) => e.type)).toEqual(['edit', 'close']);
     expect(text(r.c2s)).toBe('NOOP\r\n');
+    expect(text(r.s2c)).toBe('220 hi\r\n421 Command line too long, closing control connection.\r\n');
   });
 
   it('streams an endless reply line of no interest without holding it', () => {
@@ -161,8 +164,12 @@ describe('over-long lines', () => {
 
   it("closes when policy overlongLine is 'close'", () => {
     const r = run({ ...opts, policy: { maxLineLength: 128, overlongLine: 'close' } }, [greet, c('EPRT ' + '1'.repeat(200) + '\r\n')]);
-    expect(r.events.map((e) => e.type)).toEqual(['close']);
+    expect(r.events.map((e) => e.type)).toEqual(['edit', 'close']);
     expect(text(r.c2s)).toBe('');
+    expect(text(r.s2c)).toBe('220 hi\r\n421 Command line too long, closing control connection.\r\n');
+    // An over-long reply: the client gets the 421 in place of it.
+    const v = run({ ...opts, policy: { maxLineLength: 128, overlongLine: 'close' } }, [greet, c('PASV\r\n'), s('227 ' + 'x'.repeat(200))]);
+    expect(text(v.s2c)).toBe('220 hi\r\n421 Reply line too long, closing control connection.\r\n');
   });
 
   it('replaces an over-long passive reply', () => {

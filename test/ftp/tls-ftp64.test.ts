@@ -111,3 +111,36 @@ describe('FTP64 (RFC 6384)', () => {
     expect(text(r.c2s)).toBe('ALGS STATUS64\r\n');
   });
 });
+
+describe("policy tls: 'refuse'", () => {
+  const refusing = { ...opts, policy: { tls: 'refuse' as const } };
+  it('answers AUTH with 534 and does not forward it; the session stays in plain text', () => {
+    for (const line of ['AUTH TLS', 'auth ssl', ' AUTH TLS', 'AUTH\tTLS-C']) {
+      const r = run(refusing, [s('220 hi\r\n'), c(line + '\r\n'), c('PORT 192,0,2,10,4,1\r\n'), s('200 ok\r\n')]);
+      expect(text(r.c2s), line).toBe('PORT 192,0,2,1,156,65\r\n');
+      expect(text(r.s2c), line).toBe('220 hi\r\n534 AUTH refused: this gateway must read the control channel to translate data connections.\r\n200 ok\r\n');
+      expect(r.events).toContainEqual({
+        type: 'command-refused', command: 'AUTH', reason: 'tls-refused',
+        reply: '534 AUTH refused: this gateway must read the control channel to translate data connections.',
+      });
+      expect(r.events.some((e) => e.type === 'tls-started')).toBe(false);
+    }
+  });
+
+  it("'pass' (the default) forwards AUTH as before", () => {
+    const r = run(opts, [s('220 hi\r\n'), c('AUTH TLS\r\n'), s('234 go\r\n')]);
+    expect(text(r.c2s)).toBe('AUTH TLS\r\n');
+    expect(r.events.some((e) => e.type === 'tls-started')).toBe(true);
+  });
+});
+
+describe('logged-in', () => {
+  it('is reported once, at the first final 230 or 232', () => {
+    const r = run(opts, [s('220 hi\r\n'), c('USER a\r\n'), s('331 pass\r\n'), c('PASS b\r\n'), s('230-welcome\r\n230 in\r\n'), c('USER c\r\n'), s('230 again\r\n')]);
+    expect(r.events.filter((e) => e.type === 'logged-in')).toHaveLength(1);
+    const q = run(opts, [s('220 hi\r\n'), c('USER a\r\n'), s('232 ok\r\n')]);
+    expect(q.events).toContainEqual({ type: 'logged-in' });
+    const n = run(opts, [s('220 hi\r\n'), c('USER a\r\n'), s('530 no\r\n')]);
+    expect(n.events.some((e) => e.type === 'logged-in')).toBe(false);
+  });
+});

@@ -15,6 +15,8 @@ describe('FtpTranslator: active mode', () => {
     const req = r.events[0]!;
     expect(req.type === 'data-channel-request' && req.request).toEqual({
       id: 1, mode: 'active', command: 'PORT', original: { family: 4, address: '192.0.2.10', port: 5001 }, family: 4, connector: 'server',
+      // The server (and only it) connects to where the client said it listens, once.
+      acceptFrom: '198.51.100.20', target: { family: 4, address: '192.0.2.10', port: 5001 }, oneShot: true, timeoutMs: null, label: 'PORT',
     });
   });
 
@@ -113,10 +115,10 @@ describe('FtpTranslator: passive mode', () => {
     expect(text(r.c2s)).toBe(translated.filter(([k]) => k === 'PORT').map(([, , after]) => `${after}\r\nPASV\r\n`).join(''));
   });
 
-  it('does not act on a 227 nobody asked for', () => {
+  it('translates a 227 nobody asked for too: the server\'s own address never reaches the client', () => {
     const r = run(opts, [greet, c('NOOP\r\n'), s('227 Entering Passive Mode (10,0,0,5,195,80).\r\n')]);
-    expect(text(r.s2c)).toBe('220 Welcome\r\n227 Entering Passive Mode (10,0,0,5,195,80).\r\n');
-    expect(r.events).toEqual([]);
+    expect(text(r.s2c)).toBe('220 Welcome\r\n227 Entering Passive Mode (192,0,2,1,156,65).\r\n');
+    expect(r.events[0]).toMatchObject({ type: 'data-channel-request', request: { command: 'PASV', original: { address: '10.0.0.5', port: 50000 } } });
   });
 
   it('rewrites the port of a 229 answering EPSV', () => {

@@ -60,6 +60,16 @@ async function waitGreeting(topo: Topology, side: Side, host: string, port: numb
   }
 }
 
+/** A self-signed certificate and key for a TLS server, written to `dir` (openssl from Debian). */
+export async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const r = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=nat-alg-test', '-days', '2', '-keyout', key, '-out', cert]);
+  if (r.code !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+  chmodSync(key, 0o600);
+  return { cert, key };
+}
+
 export async function startVsftpd(
   topo: Topology,
   side: Side,
@@ -67,6 +77,7 @@ export async function startVsftpd(
   port: number,
   dir: string,
   download: Uint8Array,
+  tls?: { readonly cert: string; readonly key: string },
 ): Promise<FtpServerInstance> {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
@@ -105,6 +116,14 @@ export async function startVsftpd(
     'dirmessage_enable=NO',
     'max_per_ip=0',
     'max_clients=0',
+    // FTPS (RFC 4217) on request: AUTH TLS accepted, anonymous included, plain text still allowed.
+    ...(tls
+      ? [
+          'ssl_enable=YES', 'allow_anon_ssl=YES', 'force_anon_data_ssl=NO', 'force_anon_logins_ssl=NO',
+          'force_local_data_ssl=NO', 'force_local_logins_ssl=NO', 'require_ssl_reuse=NO',
+          `rsa_cert_file=${tls.cert}`, `rsa_private_key_file=${tls.key}`,
+        ]
+      : []),
   ];
   const confPath = join(dir, 'vsftpd.conf');
   writeFileSync(confPath, conf.join('\n') + '\n', { mode: 0o600 });
@@ -121,6 +140,7 @@ export async function startPyftpdlib(
   dir: string,
   download: Uint8Array,
   python: string,
+  misbehave = '',
 ): Promise<FtpServerInstance> {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
@@ -128,6 +148,7 @@ export async function startPyftpdlib(
   const script = join(import.meta.dirname, 'servers', 'pyftpd_server.py');
   const child = topo.spawn(side, python, [
     '-W', 'ignore', script, '--host', host, '--port', String(port), '--root', root, '--passive-ports', '31000-31999',
+    ...(misbehave ? ['--misbehave', misbehave] : []),
   ]);
   const ready = await new Promise<string>((resolve, reject) => {
     let out = '';

@@ -1,13 +1,14 @@
 import { describe, it, expect } from 'vitest';
-import type { DataChannelRequest } from '../../src/core/ftp/types.js';
+import type { FtpDataChannelRequest } from '../../src/core/ftp/types.js';
 import { PortTable } from '../../src/core/mapping/index.js';
 import { planFtpDataChannel, parseNat64Prefix, type FtpNatContext } from '../../src/core/nat/index.js';
 import { ep, seeded, EXT } from '../mapping/helpers.js';
 
 const newTable = () => new PortTable({ externalAddresses: [EXT], random: seeded(11) });
 
-function request(over: Partial<DataChannelRequest>): DataChannelRequest {
-  return { id: 1, mode: 'active', command: 'PORT', original: ep('192.0.2.10', 50000), family: 4, connector: 'server', ...over };
+function request(over: Partial<FtpDataChannelRequest>): FtpDataChannelRequest {
+  const base = { id: 1, mode: 'active', command: 'PORT', original: ep('192.0.2.10', 50000), family: 4, connector: 'server', ...over } as const;
+  return { acceptFrom: null, target: base.original, oneShot: true, timeoutMs: null, label: base.command, ...base };
 }
 
 describe('FTP data-channel helper (pure NAT)', () => {

@@ -126,7 +126,7 @@ describe('relay faults', () => {
     const r = track(await rig({ maxSessionsPerClient: 1 }));
     const first = await FtpTestClient.connect(r.relay);
     const text = await readUntilClose(await connectRaw(r.relay));
-    expect(text).toBe('421 Too many connections\r\n');
+    expect(text).toBe('421 Too many connections from your address\r\n');
     await first.login();
     await first.quit();
   });
@@ -161,7 +161,7 @@ describe('relay faults', () => {
     expect((await busy.readReply()).code).toBe(226);
     expect((await busy.readReply()).code).toBe(421);
     await stopping;
-    expect(r.proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0 });
+    expect(r.proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0, unauthenticated: 0, dataRejected: 0 });
   });
 });
 

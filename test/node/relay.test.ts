@@ -170,7 +170,7 @@ describe('FtpProxy API', () => {
     await client.login();
     await client.quit();
     await eventually(() => closed, 5000, 'close callback');
-    expect(proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0 });
+    expect(proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0, unauthenticated: 0, dataRejected: 0 });
     await server.close();
   });
 

@@ -202,7 +202,7 @@ describe('FtpRelaySession: data channels in every mode', () => {
 
   it('FTP64: EPSV from an IPv6 client goes upstream as PASV and comes back as 229', () => {
     const t = ready({}, CLIENT6, CLIENT6_LOCAL);
-    expect(t.eventsOf('upstream-connected')[0]?.ftp64).toBe(true);
+    expect(t.eventsOf('upstream-connected')[0]?.features).toEqual(['ftp64']);
     t.send('client', 'EPSV\r\n');
     expect(last(t.lines('server'))).toBe('PASV');
     t.send('server', '227 Entering Passive Mode (198,51,100,7,19,137)\r\n');
@@ -258,7 +258,7 @@ describe('FtpRelaySession: data channels in every mode', () => {
     const [id, ch] = t.lastChannel();
     expect(t.incoming(id, endpoint('203.0.113.99', 40000))).toBe(false);
     expect(t.eventsOf('data-rejected')).toEqual([
-      { type: 'data-rejected', channel: id, peer: endpoint('203.0.113.99', 40000), expected: CLIENT.address },
+      { type: 'data-rejected', channel: id, peer: endpoint('203.0.113.99', 40000), local: ch.local, expected: CLIENT.address },
     ]);
     expect(ch.listening).toBe(true);
     // The server is foreign to a passive listener too.

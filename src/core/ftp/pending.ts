@@ -1,47 +1,64 @@
 /**
- * The queue pairing client commands with the server's final replies, in order. Each entry is
- * a command forwarded to the server (answered by the next final reply), a command held while the
+ * The queue pairing client commands with the server's final replies, in order. Each entry is a
+ * command forwarded to the server (answered by the next final reply), a command held while the
  * embedding is asked for a mapping, or a reply the gateway itself owes the client (a refusal):
  * such a local reply is sent when it reaches the head, i.e. after the replies to every command
- * forwarded before it. A ring of small integers with sparse payloads: a command costs no
- * allocation once the ring has grown to the connection's pipelining depth.
+ * forwarded before it. A ring of entries; the entries without data are shared constants, so a
+ * plain command costs no allocation once the ring has grown to the connection's pipelining depth.
  */
 
-export const Q_OTHER = 0;
-export const Q_GREETING = 1;
-export const Q_ACTIVE = 2; // PORT/EPRT/LPRT forwarded; payload: request id
-export const Q_PASV = 3; // expects 227
-export const Q_EPSV = 4; // expects 229
-export const Q_LPSV = 5; // expects 228
-export const Q_EPSV_AS_PASV = 6; // FTP64: client sent EPSV, server got PASV; expects 227, answered as 229
-export const Q_AUTH = 7;
-export const Q_EPSV_ALL = 8;
-export const Q_REIN = 9;
-export const Q_HELD = 10; // not forwarded yet (mapping asked); payload: request id
-export const Q_LOCAL = 11; // payload: LocalReply
+/**
+ * What an entry waits for (what its final reply does is in rules.ts, FINAL_REPLIES):
+ * - `greeting`: the server's greeting (the first entry).
+ * - `other`: any command whose reply changes nothing for the gateway.
+ * - `active`: a PORT/EPRT/LPRT forwarded with its mapping (`id`), committed or released by the reply.
+ * - `pasv`, `epsv`, `lpsv`: a passive command, whose reply is read for an address.
+ * - `epsv-as-pasv`: FTP64, the client's EPSV sent on as PASV: the 227 is answered as a 229.
+ * - `auth`: AUTH; 234 starts TLS.
+ * - `epsv-all`: EPSV ALL; a positive reply allows only EPSV from then on.
+ * - `rein`: REIN; a positive reply starts the session over.
+ * - `held`: a command not forwarded yet, waiting for the embedding's mapping (`id`).
+ * - `local`: a reply of the gateway's own (`bytes`, line ending included).
+ */
+export type PendingKind = 'greeting' | 'other' | 'active' | 'pasv' | 'epsv' | 'lpsv' | 'epsv-as-pasv' | 'auth' | 'epsv-all' | 'rein' | 'held' | 'local';
 
-export interface LocalReply {
-  readonly bytes: Uint8Array;
-}
+export type PendingEntry =
+  | { readonly kind: 'greeting' | 'other' | 'pasv' | 'epsv' | 'lpsv' | 'epsv-as-pasv' | 'auth' | 'epsv-all' | 'rein' }
+  | { readonly kind: 'active' | 'held'; readonly id: number }
+  | { readonly kind: 'local'; readonly bytes: Uint8Array };
 
-/** Reply code a passive command's answer must carry to be acted on, by queue kind. */
-export function expectedPassiveCode(kind: number): number {
+export type PlainKind = Exclude<PendingKind, 'active' | 'held' | 'local'>;
+
+/** The entries without data, one of each. */
+export const PLAIN: Readonly<Record<PlainKind, PendingEntry>> = Object.freeze({
+  greeting: Object.freeze({ kind: 'greeting' }),
+  other: Object.freeze({ kind: 'other' }),
+  pasv: Object.freeze({ kind: 'pasv' }),
+  epsv: Object.freeze({ kind: 'epsv' }),
+  lpsv: Object.freeze({ kind: 'lpsv' }),
+  'epsv-as-pasv': Object.freeze({ kind: 'epsv-as-pasv' }),
+  auth: Object.freeze({ kind: 'auth' }),
+  'epsv-all': Object.freeze({ kind: 'epsv-all' }),
+  rein: Object.freeze({ kind: 'rein' }),
+});
+
+/** PLAIN[kind], looked up with a switch (once per command; see rules.ts commandRule). */
+export function plainEntry(kind: PlainKind): PendingEntry {
   switch (kind) {
-    case Q_PASV:
-    case Q_EPSV_AS_PASV:
-      return 227;
-    case Q_EPSV:
-      return 229;
-    case Q_LPSV:
-      return 228;
-    default:
-      return 0;
+    case 'greeting': return PLAIN.greeting;
+    case 'other': return PLAIN.other;
+    case 'pasv': return PLAIN.pasv;
+    case 'epsv': return PLAIN.epsv;
+    case 'lpsv': return PLAIN.lpsv;
+    case 'epsv-as-pasv': return PLAIN['epsv-as-pasv'];
+    case 'auth': return PLAIN.auth;
+    case 'epsv-all': return PLAIN['epsv-all'];
+    case 'rein': return PLAIN.rein;
   }
 }
 
 export class PendingQueue {
-  private kinds = new Int32Array(16);
-  private payloads: unknown[] = new Array<unknown>(16).fill(undefined);
+  private entries: (PendingEntry | undefined)[] = new Array<PendingEntry | undefined>(16).fill(undefined);
   private head = 0;
   private size = 0;
 
@@ -49,81 +66,39 @@ export class PendingQueue {
     return this.size;
   }
 
-  push(kind: number, payload?: unknown): void {
-    if (this.size === this.kinds.length) this.grow();
-    const at = (this.head + this.size) & (this.kinds.length - 1);
-    this.kinds[at] = kind;
-    if (payload !== undefined) this.payloads[at] = payload;
+  push(entry: PendingEntry): void {
+    if (this.size === this.entries.length) this.grow();
+    this.entries[(this.head + this.size) & (this.entries.length - 1)] = entry;
     this.size++;
   }
 
-  /** Kind at the head, or -1 when empty. */
-  headKind(): number {
-    return this.size > 0 ? this.kinds[this.head]! : -1;
+  /** The oldest entry, or null. */
+  peek(): PendingEntry | null {
+    return this.size > 0 ? this.entries[this.head]! : null;
   }
 
-  /** push() of an entry without payload. */
-  pushPlain(kind: number): void {
-    if (this.size === this.kinds.length) this.grow();
-    this.kinds[(this.head + this.size) & (this.kinds.length - 1)] = kind;
-    this.size++;
+  /** Kind of the oldest entry, or null. */
+  headKind(): PendingKind | null {
+    return this.size > 0 ? this.entries[this.head]!.kind : null;
   }
 
-  /**
-   * Pair a final reply with the head entry when that only removes it: its kind is one `plain`
-   * marks (indexed by kind) and no local reply comes next (it must go out right after this
-   * reply). Nothing pending: nothing to pair, done too. False: nothing changed.
-   */
-  answerPlain(plain: Uint8Array): boolean {
-    const size = this.size;
-    if (size === 0) return true;
-    const kinds = this.kinds;
-    const head = this.head;
-    if (plain[kinds[head]!] === 0) return false;
-    const next = (head + 1) & (kinds.length - 1);
-    if (size > 1 && kinds[next] === Q_LOCAL) return false;
-    this.head = next;
-    this.size = size - 1;
-    return true;
-  }
-
-  headPayload(): unknown {
-    return this.payloads[this.head];
-  }
-
-  /** Kind of the newest entry, or -1. */
-  tailKind(): number {
-    return this.size > 0 ? this.kinds[(this.head + this.size - 1) & (this.kinds.length - 1)]! : -1;
-  }
-
-  /** Replace the newest entry (a held command becomes forwarded or local). */
-  replaceTail(kind: number, payload?: unknown): void {
-    const at = (this.head + this.size - 1) & (this.kinds.length - 1);
-    this.kinds[at] = kind;
-    this.payloads[at] = payload;
+  /** Replace the newest entry (a held command becomes forwarded, or refused). */
+  replaceNewest(entry: PendingEntry): void {
+    this.entries[(this.head + this.size - 1) & (this.entries.length - 1)] = entry;
   }
 
   shift(): void {
     if (this.size === 0) return;
-    if (this.payloads[this.head] !== undefined) this.payloads[this.head] = undefined;
-    this.head = (this.head + 1) & (this.kinds.length - 1);
+    this.entries[this.head] = undefined;
+    this.head = (this.head + 1) & (this.entries.length - 1);
     this.size--;
   }
 
-  clear(): void {
-    while (this.size > 0) this.shift();
-  }
-
   private grow(): void {
-    const n = this.kinds.length;
-    const kinds = new Int32Array(n * 2);
-    const payloads = new Array<unknown>(n * 2).fill(undefined);
-    for (let k = 0; k < this.size; k++) {
-      kinds[k] = this.kinds[(this.head + k) & (n - 1)]!;
-      payloads[k] = this.payloads[(this.head + k) & (n - 1)];
-    }
-    this.kinds = kinds;
-    this.payloads = payloads;
+    const n = this.entries.length;
+    const next = new Array<PendingEntry | undefined>(n * 2).fill(undefined);
+    for (let k = 0; k < this.size; k++) next[k] = this.entries[(this.head + k) & (n - 1)];
+    this.entries = next;
     this.head = 0;
   }
 }

@@ -37,6 +37,17 @@ export function resolveOptions(options: FtpTranslatorOptions): ResolvedOptions {
   if (!Number.isInteger(m) || m < 1 || m > 65536) {
     throw new NatAlgError('invalid-argument', 'policy.maxPendingDataChannels must be an integer 1-65536');
   }
+  const lt = policy.lineTimeoutMs;
+  if (typeof lt !== 'number' || !Number.isFinite(lt) || lt <= 0) {
+    throw new NatAlgError('invalid-argument', `policy.lineTimeoutMs must be a positive number of milliseconds, got ${String(lt)}`);
+  }
+  const d = policy.maxDiscardedBytes;
+  if (!Number.isInteger(d) || d < 0 || d > 2 ** 40) {
+    throw new NatAlgError('invalid-argument', `policy.maxDiscardedBytes must be an integer 0-2^40, got ${String(d)}`);
+  }
+  if (policy.tls !== 'pass' && policy.tls !== 'refuse') {
+    throw new NatAlgError('invalid-argument', "policy.tls must be 'pass' or 'refuse'");
+  }
   if (policy.overlongLine !== 'refuse' && policy.overlongLine !== 'close') {
     throw new NatAlgError('invalid-argument', "policy.overlongLine must be 'refuse' or 'close'");
   }
@@ -108,6 +119,7 @@ export const REFUSAL_REPLIES: Readonly<Record<RefusalReason, string>> = Object.f
   'bare-cr': '500 Command line with a bare CR refused.',
   'mapping-refused': '425 Cannot open data connection.',
   'epsv-all': '503 Only EPSV is allowed after EPSV ALL.',
+  'tls-refused': '534 AUTH refused: this gateway must read the control channel to translate data connections.',
   'local-command': '504 Command not supported through this gateway.',
 });
 

@@ -1,6 +1,6 @@
 /**
- * Server replies: reply-line framing (RFC 959 section 4.2) and strict finders/formatters for the
- * passive replies 227 (PASV), 229 (EPSV, RFC 2428) and 228 (LPSV, RFC 1639).
+ * Strict finders and formatters for the passive replies 227 (PASV), 229 (EPSV, RFC 2428) and 228
+ * (LPSV, RFC 1639); how a reply line begins is read by reply-start.ts.
  *
  * The 227 text is not standardised and clients scan it for the first run of six numbers, so the
  * finder does the same: the first position where `h,h,h,h,p,p` matches, fields range-checked
@@ -12,53 +12,6 @@ import { lprtFields, formatSextet, formatLongAddress, scanBytes, type AddressPar
 import type { Endpoint } from '../net/ip.js';
 import { isDigit, parsePortNumber } from './text.js';
 
-/** Returned by `classifyReply` when the first bytes do not decide yet. */
-export const REPLY_NEED_MORE = -1;
-/** The line does not start with `ddd ` or `ddd-`. */
-export const REPLY_NOT_A_REPLY = -2;
-
-/**
- * Look at the first bytes of a server line (buf[from..to), from = line start). Returns
- * `code * 2 + (continues ? 1 : 0)` for `ddd ` / `ddd-`, REPLY_NOT_A_REPLY, or REPLY_NEED_MORE.
- */
-export function classifyReply(buf: Uint8Array, from: number, to: number): number {
-  const avail = to - from;
-  if (avail >= 4) {
-    // The common case, straight through: three digits and a space or a hyphen.
-    const a = buf[from]! - 48;
-    const b = buf[from + 1]! - 48;
-    const c = buf[from + 2]! - 48;
-    if (a < 0 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return REPLY_NOT_A_REPLY;
-    const d = buf[from + 3];
-    if (d === 32) return (a * 100 + b * 10 + c) * 2;
-    return d === 45 ? (a * 100 + b * 10 + c) * 2 + 1 : REPLY_NOT_A_REPLY;
-  }
-  const lim = avail < 4 ? avail : 4;
-  for (let k = 0; k < lim; k++) {
-    const c = buf[from + k]!;
-    if (k < 3) {
-      if (!isDigit(c)) return REPLY_NOT_A_REPLY;
-    } else if (c === 32) {
-      return ((buf[from]! - 48) * 100 + (buf[from + 1]! - 48) * 10 + (buf[from + 2]! - 48)) * 2;
-    } else if (c === 45) {
-      return ((buf[from]! - 48) * 100 + (buf[from + 1]! - 48) * 10 + (buf[from + 2]! - 48)) * 2 + 1;
-    } else {
-      return REPLY_NOT_A_REPLY;
-    }
-  }
-  return REPLY_NEED_MORE;
-}
-
-/** True when `buf[from..from+4)` is `code` followed by a space: the last line of a multi-line reply. */
-export function isReplyEnd(buf: Uint8Array, from: number, code: number): boolean {
-  return (
-    buf[from] === 48 + Math.floor(code / 100) &&
-    buf[from + 1] === 48 + (Math.floor(code / 10) % 10) &&
-    buf[from + 2] === 48 + (code % 10) &&
-    buf[from + 3] === 32
-  );
-}
-
 /** An address found in a reply line: the endpoint and the span [start, end) of its text. */
 export interface FoundAddress {
   readonly endpoint: Endpoint;
@@ -67,7 +20,10 @@ export interface FoundAddress {
 }
 
 /** A numeric run that looks like an address but is out of range: the reply must not be trusted. */
-export const MALFORMED = 'malformed' as const;
+export const MALFORMED = 'malformed';
+
+/** What a finder found in a reply line. */
+export type FindResult = FoundAddress | typeof MALFORMED | null;
 
 /** Read a comma-separated list of 1-3 digit numbers starting at `i`. */
 function numberList(text: string, i: number, max: number): { values: number[]; end: number; overflow: boolean } {
@@ -95,10 +51,10 @@ function numberList(text: string, i: number, max: number): { values: number[]; e
  * Find `h1,h2,h3,h4,p1,p2` in a 227 line, from `from` on (skip the reply code). Returns the
  * address, MALFORMED when a six-number run is out of range, or null when there is none.
  */
-export function find227(text: string, from = 0): FoundAddress | typeof MALFORMED | null {
+export function find227(text: string, from = 0): FindResult {
   for (let i = from; i < text.length; i++) {
     if (!isDigit(text.charCodeAt(i)) || (i > from && isDigit(text.charCodeAt(i - 1)))) continue;
-    const q = scanBytes(text, i, 6); // the common, well-formed case without allocation
+    const q = scanBytes(text, i, 6); // the common, well-formed case
     if (q !== null && !isDigit(text.charCodeAt(q.end))) {
       const f = q.fields;
       return { endpoint: { family: 4, address: `${f[0]}.${f[1]}.${f[2]}.${f[3]}`, port: f[4]! * 256 + f[5]! }, start: i, end: q.end };
@@ -116,7 +72,7 @@ export function find227(text: string, from = 0): FoundAddress | typeof MALFORMED
  * Find `(<d><d><d>port<d>)` in a 229 line. The span is that of the port digits; `host` is the
  * server address the client will connect to (the reply names only a port).
  */
-export function find229(text: string, host: Endpoint['address'], family: Endpoint['family'], from = 0): FoundAddress | typeof MALFORMED | null {
+export function find229(text: string, host: Endpoint['address'], family: Endpoint['family'], from = 0): FindResult {
   for (let i = text.indexOf('(', from); i >= 0; i = text.indexOf('(', i + 1)) {
     const d = text.charCodeAt(i + 1);
     if (d < 33 || d > 126 || isDigit(d)) continue;
@@ -132,7 +88,7 @@ export function find229(text: string, host: Endpoint['address'], family: Endpoin
 }
 
 /** Find `af,hal,h...,pal,p1,p2` in a 228 line. */
-export function find228(text: string, from = 0): FoundAddress | typeof MALFORMED | null {
+export function find228(text: string, from = 0): FindResult {
   for (let i = from; i < text.length; i++) {
     if (!isDigit(text.charCodeAt(i)) || (i > from && isDigit(text.charCodeAt(i - 1)))) continue;
     const r = numberList(text, i, 21);

@@ -6,39 +6,49 @@
 
 import { NatAlgError } from '../errors.js';
 import { endpoint as makeEndpoint, type Endpoint } from '../net/ip.js';
-import { formatPort, formatEprt, formatLprt, formatSextet, formatLongAddress, VERB_PORT, VERB_EPRT } from './commands.js';
-import { Q_PASV, Q_EPSV, Q_EPSV_AS_PASV } from './pending.js';
-import { quadOfText } from './sextet.js';
+import { formatPort, formatEprt, formatLprt, formatSextet, formatLongAddress } from './commands.js';
+import type { PassiveFormat } from './rules.js';
+
+/** The commands that carry a data address. */
+export type ActiveVerb = 'PORT' | 'EPRT' | 'LPRT';
 
 /**
  * A client command (`verb` PORT/EPRT/LPRT) with replacement `e`. PORT cannot carry IPv6, so an
  * IPv6 replacement turns it into EPRT; under FTP64 an EPRT with an IPv4 replacement becomes PORT.
  */
-export function rewriteCommand(verb: number, e: Endpoint, ftp64: boolean): string {
-  if (verb === VERB_PORT) return e.family === 4 ? formatPort(e) : formatEprt(e);
-  if (verb === VERB_EPRT) return e.family === 4 && ftp64 ? formatPort(e) : formatEprt(e);
-  return formatLprt(e);
+export function rewriteCommand(verb: ActiveVerb, e: Endpoint, ftp64: boolean): string {
+  switch (verb) {
+    case 'PORT':
+      return e.family === 4 ? formatPort(e) : formatEprt(e);
+    case 'EPRT':
+      return e.family === 4 && ftp64 ? formatPort(e) : formatEprt(e);
+    case 'LPRT':
+      return formatLprt(e);
+  }
 }
 
 /**
- * A passive reply line (`kind`: the queue kind of the command it answers) whose address text lies
- * between `head` and `tail`. `whole`: the line is a complete single-line reply (FTP64 then
- * answers a full 229). Throws NatAlgError when the replacement cannot be expressed (IPv6 in a 227).
+ * A passive reply line, read in `format`, whose address text lies between `head` and `tail`.
+ * `whole`: the line is a complete single-line reply (FTP64 then answers a full 229). Throws
+ * NatAlgError when the replacement cannot be expressed (IPv6 in a 227).
  */
-export function rewriteReply(kind: number, head: string, tail: string, e: Endpoint, whole: boolean): string {
-  if (kind === Q_PASV) {
-    if (e.family !== 4) throw new NatAlgError('invalid-argument', 'a 227 reply can carry only an IPv4 endpoint');
-    return head + formatSextet(e) + tail;
+export function rewriteReply(format: PassiveFormat, head: string, tail: string, e: Endpoint, whole: boolean): string {
+  switch (format) {
+    case 'pasv':
+      if (e.family !== 4) throw new NatAlgError('invalid-argument', 'a 227 reply can carry only an IPv4 endpoint');
+      return head + formatSextet(e) + tail;
+    case 'epsv-as-pasv': {
+      // The client asked EPSV: it gets a 229 (in a multi-line reply every 227 code line is renumbered).
+      if (whole) return `229 Entering Extended Passive Mode (|||${e.port}|)`;
+      const code = /^227[ -]/.test(head) ? '229' + head.slice(3) : head;
+      const inParens = head.endsWith('(') && tail.startsWith(')');
+      return inParens ? `${code}|||${e.port}|${tail}` : `${code}(|||${e.port}|)${tail}`;
+    }
+    case 'epsv':
+      return head + String(e.port) + tail;
+    case 'lpsv':
+      return head + formatLongAddress(e) + tail;
   }
-  if (kind === Q_EPSV_AS_PASV) {
-    // The client asked EPSV: it gets a 229 (in a multi-line reply every 227 code line is renumbered).
-    if (whole) return `229 Entering Extended Passive Mode (|||${e.port}|)`;
-    const code = /^227[ -]/.test(head) ? '229' + head.slice(3) : head;
-    const inParens = head.endsWith('(') && tail.startsWith(')');
-    return inParens ? `${code}|||${e.port}|${tail}` : `${code}(|||${e.port}|)${tail}`;
-  }
-  if (kind === Q_EPSV) return head + String(e.port) + tail;
-  return head + formatLongAddress(e) + tail;
 }
 
 /** Validate a replacement endpoint from the embedding (NatAlgError when unusable). */
@@ -48,8 +58,6 @@ export function replacementEndpoint(r: Endpoint): Endpoint {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new NatAlgError('invalid-argument', `replacement port must be an integer 1-65535, not ${String(port)}`);
   }
-  // A dotted quad that parses strictly is already canonical: the common case, without copies.
-  if (r.family === 4 && typeof r.address === 'string' && quadOfText(r.address) !== null) return r;
   try {
     return makeEndpoint(r.address, port);
   } catch (err) {

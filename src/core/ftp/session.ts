@@ -1,46 +1,47 @@
 /**
- * The FTP session as the gateway sees it, and the rules it follows. How bytes move (the phases of
- * each direction) is written down once, in framing.ts; what lines mean and what they do to the
- * session, once, here. translator.ts reads the lines by these rules; data-channels.ts keeps the
- * lines held for the embedding.
+ * What happens to the FTP session (state.ts) as commands go out and replies complete, and the
+ * gateway's own replies: the operations both readers (command-lines.ts, reply-lines.ts) share.
+ * What each command and each final reply does is looked up in rules.ts; this file carries it out.
  *
- * STATE RULES.
- * Client lines are commands; the first bytes (after Telnet commands) name the verb:
- *   PORT EPRT LPRT EPSV (and ALGS with FTP64) are held whole and read; every other line is held
- *   too (up to maxLineLength, never forwarded in part) and goes out unchanged at its LF. Every
- *   line is a command and, once sent, gets an entry in the pending queue (pending.ts) that the
- *   next final reply (2xx-5xx) answers; PASV LPSV AUTH REIN are marked there by verb
- *   (commandSent). A line longer than maxLineLength is dropped and answered 500 locally (or
- *   `close`). PASV/LPSV/PORT/EPRT/LPRT after EPSV ALL are refused locally.
- * Server lines are replies `ddd ` / `ddd-` (multi-line until `ddd `). A reply line is held only
- *   when it is the final answer (227/229/228) to a PASV/EPSV/LPSV at the queue head and no address
- *   was found yet in that reply (FTP64: every line, to renumber 227 as 229). Its first address is
- *   the one rewritten; a blocked direction holds that one line and consumes nothing else.
- * A data-channel request (a PORT/EPRT/LPRT passing the policy, a passive reply's address) blocks
- *   its direction until the embedding answers; a resolved command waits in the queue as
- *   Q_ACTIVE, a resolved passive reply commits its mapping at once.
- * On a reply's last line (completeReply, one switch): 2xx to PORT/EPRT/LPRT commits the mapping,
- *   4xx/5xx releases it; 234 to AUTH starts TLS, anything else to AUTH resumes the client side;
- *   2xx to EPSV ALL turns on EPSV-only; 2xx to REIN resets the session.
- * Local replies (refusals, FTP64 answers) wait in the queue and go out when they reach its head
- *   while the server direction is at a line start outside a multi-line reply.
- * AUTH: the client direction blocks after the AUTH line until its reply: 234 makes both
- *   directions TLS (server after the 234 line, client after the AUTH line).
- * TLS: followed until a record boundary shows plaintext (after CCC); tls-ended when both are plain.
+ * Pairing: every command line that goes out gets an entry in the pending queue; the next final
+ * reply (2xx-5xx) answers the oldest entry. A local reply (a refusal, an FTP64 answer) waits in
+ * the queue and goes out when it reaches the head, while the server direction is between replies.
  */
 
-import type { DirectionStream } from './line-reader.js';
-import { PHASE_LINE_START, PHASE_BLOCKED, PHASE_TLS, PHASE_PASS, LINE_NONE } from './line-reader.js';
-import { LineFraming } from './framing.js';
-import { TlsRecordFollower } from './tls-records.js';
-import { VERB_AUTH, VERB_LPSV, VERB_PASV, VERB_REIN } from './commands.js';
-import { resolveOptions, REFUSAL_REPLIES, type ResolvedOptions } from './policy.js';
-import {
-  PendingQueue, Q_OTHER, Q_GREETING, Q_ACTIVE, Q_PASV, Q_LPSV, Q_AUTH, Q_EPSV_ALL, Q_REIN, Q_HELD, Q_LOCAL, type LocalReply,
-} from './pending.js';
-import { DataChannels, type HeldLine } from './data-channels.js';
+import type { LineFramer } from '../stream/line-framer.js';
+import type { DirectionStream } from '../stream/direction-stream.js';
+import type { PendingEvents } from '../stream/pending-events.js';
+import { TlsRecordFollower } from '../stream/tls-records.js';
+import { plainEntry, type PendingEntry } from './pending.js';
+import { commandRule, finalReplyRule, type ReplyEffect } from './rules.js';
+import { REFUSAL_REPLIES, type ResolvedOptions } from './policy.js';
+import type { HeldLine } from './data-channel-requests.js';
+import type { FtpState } from './state.js';
 import { ascii } from './text.js';
-import type { FtpTranslatorOptions, RefusalReason } from './types.js';
+import type { FtpEvent, RefusalReason } from './types.js';
+import type { Verb } from './verb.js';
+
+/**
+ * What the end of a line must do (DirectionStream.lineEnd, besides the framer's `none`/`drop`):
+ * - `command`: a command line went out whole: it now awaits its reply (commandSent).
+ * - `reply-end`: the last line of a reply went out: pair it (completeReply).
+ * - `drop-reply`: an over-long reply line already replaced: report the removal of its input.
+ */
+export type FtpLineEnd = 'command' | 'reply-end' | 'drop-reply';
+
+export type FtpStream = DirectionStream<FtpLineEnd>;
+
+/**
+ * What the rules work on: the options, the session record, the framer and the event queue. The
+ * translator builds it before its framer (the framer needs the readers, the readers the context)
+ * and sets `framer` right after.
+ */
+export interface FtpContext {
+  readonly o: ResolvedOptions;
+  readonly state: FtpState;
+  framer: LineFramer<FtpLineEnd>;
+  readonly events: PendingEvents<FtpEvent>;
+}
 
 /**
  * Commands the client may send without waiting for replies before the gateway gives up on the
@@ -48,166 +49,191 @@ import type { FtpTranslatorOptions, RefusalReason } from './types.js';
  */
 export const MAX_PENDING_COMMANDS = 512;
 
-// What to do when the current line ends (DirectionStream.lineAction).
-// (LINE_NONE and LINE_DROP are generic, in line-reader.ts)
-export const LINE_COMMAND = 1; // c2s: a command that passes went out whole: queue it
-export const LINE_REPLY_END = 2; // s2c: last line of a reply
-export const LINE_DROP_REPLY = 4; // s2c: an overlong candidate reply line; replace it
+// ---- pairing ----------------------------------------------------------------------------------
 
-export abstract class FtpSession extends LineFraming {
-  protected readonly o: ResolvedOptions;
-  /** Commands awaiting their final reply, and local replies awaiting their turn. */
-  protected readonly queue = new PendingQueue();
-  protected readonly channels: DataChannels;
-
-  // Server reply in progress.
-  protected multiCode = -1; // code of the multi-line reply being read, or -1
-  protected replyWanted = 0; // queue kind of the passive command it answers, or 0
-  protected replyFound = false; // an address was already found (and handled) in this reply
-
-  protected epsvAll = false;
-  protected ftp64Active: boolean;
-  protected authWait = false; // c2s blocked after an AUTH line until its reply
-  protected tls = false;
-
-  protected constructor(options: FtpTranslatorOptions) {
-    const o = resolveOptions(options);
-    super(o.policy.maxLineLength, o.policy.overlongLine === 'close');
-    this.o = o;
-    this.channels = new DataChannels(o);
-    this.ftp64Active = o.ftp64;
-    this.queue.push(Q_GREETING);
+/** A command line that passes went out whole: it now awaits its reply. AUTH waits for it. */
+export function commandSent(ctx: FtpContext, s: FtpStream, verb: Verb): void {
+  const rule = commandRule(verb);
+  ctx.state.pending.push(plainEntry(rule.awaits === 'active' ? 'other' : rule.awaits));
+  if (rule.waitsForReply && !s.ended) {
+    ctx.state.authWait = true;
+    s.mode = 'blocked';
   }
+}
 
-  // ---- pairing -------------------------------------------------------------------------------
+/** The last line of a reply went out: pair it with its command and apply the effects. */
+export function completeReply(ctx: FtpContext, code: number): void {
+  const { state } = ctx;
+  if ((code === 230 || code === 232) && !state.loggedIn) {
+    state.loggedIn = true;
+    ctx.events.push({ type: 'logged-in' });
+  }
+  if (code >= 200 && code < 600) {
+    const head = state.pending.peek();
+    const rule = head === null ? null : finalReplyRule(head.kind);
+    if (head !== null && rule !== null && rule.answered) {
+      state.pending.shift();
+      apply(ctx, code < 300 ? rule.positive : rule.negative, head, code);
+    }
+  }
+  drain(ctx);
+}
 
-  /** A command that passes went out whole: it now awaits its reply. AUTH waits for it. */
-  protected commandSent(s: DirectionStream): void {
-    const verb = s.lineCode;
-    if (verb === VERB_PASV) this.queue.push(Q_PASV);
-    else if (verb === VERB_LPSV) this.queue.push(Q_LPSV);
-    else if (verb === VERB_REIN) this.queue.push(Q_REIN);
-    else if (verb === VERB_AUTH) {
-      this.queue.push(Q_AUTH);
-      if (!s.ended) {
-        this.authWait = true;
-        s.phase = PHASE_BLOCKED;
+function apply(ctx: FtpContext, effect: ReplyEffect, entry: PendingEntry, code: number): void {
+  const { state } = ctx;
+  switch (effect) {
+    case 'none':
+      return;
+    case 'commit-mapping':
+    case 'release-mapping': {
+      const id = entry.kind === 'active' ? entry.id : 0;
+      state.requests.outstanding--;
+      if (effect === 'commit-mapping') {
+        state.requests.current = id;
+        ctx.events.push({ type: 'data-channel-committed', id });
+      } else {
+        ctx.events.push({ type: 'data-channel-released', id, reason: `server replied ${code}` });
       }
-    } else this.queue.push(Q_OTHER);
-  }
-
-  /** The last line of a reply went out: pair it with its command and apply the effects. */
-  protected completeReply(code: number): void {
-    if (code >= 200 && code < 600) {
-      const k = this.queue.headKind();
-      if (k >= 0 && k !== Q_HELD && k !== Q_LOCAL) {
-        const id = k === Q_ACTIVE ? (this.queue.headPayload() as number) : 0;
-        this.queue.shift();
-        const ok = code < 300;
-        switch (k) {
-          case Q_ACTIVE:
-            this.channels.outstanding--;
-            if (ok) this.channels.current = id;
-            this.push(ok ? { type: 'data-channel-committed', id } : { type: 'data-channel-released', id, reason: `server replied ${code}` });
-            break;
-          case Q_AUTH:
-            if (code === 234) this.startTls();
-            else if (this.authWait) {
-              this.authWait = false;
-              this.c2s.phase = PHASE_LINE_START;
-            }
-            break;
-          case Q_EPSV_ALL:
-            if (ok) this.epsvAll = true;
-            break;
-          case Q_REIN:
-            if (ok) this.reinitialize();
-            break;
-        }
-      }
+      return;
     }
-    this.drain();
+    case 'tls-if-234':
+      if (code === 234) startTls(ctx);
+      else resumeClient(ctx);
+      return;
+    case 'resume-client':
+      resumeClient(ctx);
+      return;
+    case 'epsv-only':
+      state.epsvAll = true;
+      return;
+    case 'reinitialize':
+      reinitialize(ctx);
+      return;
   }
+}
 
-  private startTls(): void {
-    this.s2c.phase = PHASE_TLS;
-    this.s2c.tls = new TlsRecordFollower();
-    if (this.authWait) {
-      this.authWait = false;
-      this.c2s.phase = PHASE_TLS;
-      this.c2s.tls = new TlsRecordFollower();
+function resumeClient(ctx: FtpContext): void {
+  if (!ctx.state.authWait) return;
+  ctx.state.authWait = false;
+  ctx.framer.resume(ctx.framer.c2s);
+}
+
+/** 234 to AUTH: both directions are TLS (the server's after the 234 line, the client's after AUTH). */
+function startTls(ctx: FtpContext): void {
+  const { state, framer } = ctx;
+  framer.s2c.mode = 'tls';
+  framer.s2c.tls = new TlsRecordFollower();
+  if (state.authWait) {
+    state.authWait = false;
+    framer.c2s.mode = 'tls';
+    framer.c2s.tls = new TlsRecordFollower();
+  }
+  if (!state.tls) {
+    state.tls = true;
+    ctx.events.push({ type: 'tls-started' });
+  }
+}
+
+/** A direction left TLS at a record boundary (after CCC); TLS has ended once both have. */
+export function plaintext(ctx: FtpContext): void {
+  const { framer, state } = ctx;
+  if (framer.c2s.mode !== 'tls' && framer.s2c.mode !== 'tls' && state.tls) {
+    state.tls = false;
+    ctx.events.push({ type: 'tls-ended' });
+  }
+}
+
+/**
+ * REIN answered 2xx: the session starts over (RFC 959 4.1.1) and the server forgets its data
+ * port: the latest committed mapping is released (a transfer already running may finish).
+ * Every PORT sent before the REIN was answered before the REIN's own reply, so nothing else
+ * of the old session is outstanding.
+ */
+function reinitialize(ctx: FtpContext): void {
+  const { state } = ctx;
+  state.epsvAll = false;
+  state.ftp64 = ctx.o.ftp64;
+  const current = state.requests.current;
+  if (current !== 0) {
+    ctx.events.push({ type: 'data-channel-released', id: current, reason: 'REIN' });
+    state.requests.current = 0;
+  }
+}
+
+// ---- data-channel requests --------------------------------------------------------------------
+
+/** Hold a line for the embedding's answer; the direction consumes nothing until then. */
+export function block(ctx: FtpContext, s: FtpStream, h: HeldLine): void {
+  ctx.state.requests.hold(h);
+  s.mode = 'blocked';
+  ctx.events.push({ type: 'data-channel-request', request: h.request });
+}
+
+// ---- local replies ----------------------------------------------------------------------------
+
+/** Refuse a held client line: it is removed and the client gets `reply` in its turn. */
+export function refuseLine(ctx: FtpContext, lineLength: number, command: string, reason: RefusalReason, reply = REFUSAL_REPLIES[reason]): void {
+  const c2s = ctx.framer.c2s;
+  ctx.events.push({ type: 'command-refused', command, reason, reply });
+  ctx.framer.edit(c2s, c2s.lineStart, lineLength, 0);
+  queueLocal(ctx, reply);
+}
+
+/** Refuse a client line whose bytes are being discarded (the removal edit comes at its LF). */
+export function refuseLocal(ctx: FtpContext, reason: RefusalReason, command: string, reply: string): void {
+  ctx.events.push({ type: 'command-refused', command, reason, reply });
+  queueLocal(ctx, reply);
+}
+
+export function queueLocal(ctx: FtpContext, reply: string): void {
+  ctx.state.pending.push({ kind: 'local', bytes: ascii(reply + '\r\n') });
+  drain(ctx);
+}
+
+/** Send local replies that reached the queue head, when the client side is between replies. */
+export function drain(ctx: FtpContext): void {
+  const { state, framer } = ctx;
+  if (framer.s2c.ended) forgetUnanswered(ctx);
+  const s = framer.s2c;
+  let head = state.pending.peek();
+  if (head === null || head.kind !== 'local') return; // the usual case: nothing local to send
+  while (head !== null && head.kind === 'local' && s.mode === 'line-start' && s.holdLength === 0 && state.reply.openCode < 0) {
+    state.pending.shift();
+    framer.insertLine(s, head.bytes);
+    head = state.pending.peek();
+  }
+  // Held up by a server line that is no reply (outside any reply, nothing ends on it): go out at
+  // its end rather than wait for the server's next reply, which may never come.
+  if (head !== null && head.kind === 'local' && s.mode === 'stream' && state.reply.openCode < 0 && s.lineEnd === 'none') {
+    s.lineEnd = 'reply-end';
+  }
+}
+
+/**
+ * The server's stream ended: no reply will come any more. The line it left unfinished is over
+ * (a reply cut short never completes), commands still waiting for a reply will never get one,
+ * and local replies go out at once from now on (drain).
+ */
+export function serverEnded(ctx: FtpContext): void {
+  const s = ctx.framer.s2c;
+  if (s.mode === 'stream') s.mode = 'line-start';
+  if (s.mode === 'line-start') {
+    s.lineEnd = 'none';
+    ctx.state.reply.openCode = -1;
+  }
+  drain(ctx);
+}
+
+/** After the server's end: drop the commands at the queue head that can never be answered. */
+function forgetUnanswered(ctx: FtpContext): void {
+  const { state } = ctx;
+  for (let head = state.pending.peek(); head !== null && finalReplyRule(head.kind).answered; head = state.pending.peek()) {
+    if (head.kind === 'active') {
+      state.requests.outstanding--;
+      ctx.events.push({ type: 'data-channel-released', id: head.id, reason: 'server closed the connection' });
+    } else if (head.kind === 'auth') {
+      resumeClient(ctx); // no 234 can come: the client side reads plain commands again
     }
-    if (!this.tls) {
-      this.tls = true;
-      this.push({ type: 'tls-started' });
-    }
-  }
-
-  protected onPlaintext(_s: DirectionStream): void {
-    if (this.c2s.phase !== PHASE_TLS && this.s2c.phase !== PHASE_TLS && this.tls) {
-      this.tls = false;
-      this.push({ type: 'tls-ended' });
-    }
-  }
-
-  /**
-   * REIN answered 2xx: the session starts over (RFC 959 4.1.1) and the server forgets its data
-   * port: the latest committed mapping is released (a transfer already running may finish).
-   * Every PORT sent before the REIN was answered before the REIN's own reply, so nothing else
-   * of the old session is outstanding.
-   */
-  private reinitialize(): void {
-    this.epsvAll = false;
-    this.ftp64Active = this.o.ftp64;
-    const current = this.channels.current;
-    if (current !== 0) {
-      this.push({ type: 'data-channel-released', id: current, reason: 'REIN' });
-      this.channels.current = 0;
-    }
-  }
-
-  // ---- data-channel requests -----------------------------------------------------------------
-
-  /** Hold a line for the embedding's answer; the direction consumes nothing until then. */
-  protected block(s: DirectionStream, h: HeldLine): void {
-    this.channels.hold(h);
-    s.phase = PHASE_BLOCKED;
-    this.push({ type: 'data-channel-request', request: h.request });
-  }
-
-  // ---- local replies -------------------------------------------------------------------------
-
-  /** Refuse a held client line: it is removed and the client gets `reply` in its turn. */
-  protected refuseLine(lineLength: number, command: string, reason: RefusalReason, reply = REFUSAL_REPLIES[reason]): void {
-    this.push({ type: 'command-refused', command, reason, reply });
-    this.edit(this.c2s, this.c2s.lineStart, lineLength, 0);
-    this.queueLocal(reply);
-  }
-
-  /** Refuse a client line whose bytes are being discarded (the removal edit comes at its LF). */
-  protected refuseLocal(reason: RefusalReason, command: string, reply: string): void {
-    this.push({ type: 'command-refused', command, reason, reply });
-    this.queueLocal(reply);
-  }
-
-  protected queueLocal(reply: string): void {
-    this.queue.push(Q_LOCAL, { bytes: ascii(reply + '\r\n') } satisfies LocalReply);
-    this.drain();
-  }
-
-  /** Send local replies that reached the queue head, when the client side is between replies. */
-  protected drain(): void {
-    if (this.queue.headKind() !== Q_LOCAL) return; // the usual case: nothing local to send
-    const s = this.s2c;
-    while (this.queue.headKind() === Q_LOCAL && s.phase === PHASE_LINE_START && s.holdLength === 0 && this.multiCode < 0) {
-      const local = this.queue.headPayload() as LocalReply;
-      this.queue.shift();
-      this.insert(s, local.bytes);
-    }
-    // Held up by a server line that is no reply (outside any reply, nothing ends on it): go
-    // out at its end rather than wait for the server's next reply, which may never come.
-    if (this.queue.headKind() === Q_LOCAL && s.phase === PHASE_PASS && this.multiCode < 0 && s.lineAction === LINE_NONE) {
-      s.lineAction = LINE_REPLY_END;
-    }
+    state.pending.shift();
   }
 }

@@ -4,35 +4,33 @@
  * embedding (a relay, a packet-level NAT, a test) and change only with care.
  */
 
-import type { AddressFamily, Endpoint } from '../net/ip.js';
-import type { Direction, StreamEdit } from '../stream/translator.js';
-
-/**
- * Which way a data connection will be opened.
- * - `active`: the client named its own endpoint (PORT/EPRT/LPRT) and the server will connect to it.
- * - `passive`: the server named its endpoint (227/229/228 reply to PASV/EPSV/LPSV) and the client
- *   will connect to it.
- */
-export type DataChannelMode = 'active' | 'passive';
+import type { AlgEvent, DataChannelMode, DataChannelRequest } from '../alg/contract.js';
 
 export type DataCommand = 'PORT' | 'EPRT' | 'LPRT' | 'PASV' | 'EPSV' | 'LPSV';
 
 /**
  * The translator asks the embedding for the endpoint that replaces `original` in the line, as the
- * receiving side must see it. A relay binds a listener first and answers later; a pure NAT
- * answers from its mapping table at once. Answer with `resolveDataChannel` or `refuseDataChannel`.
+ * receiving side must see it (the ALG contract's request, alg/contract.ts, with FTP's words for
+ * it). A relay binds a listener first and answers later; a pure NAT answers from its mapping table
+ * at once. Answer with `resolveDataChannel` or `refuseDataChannel`.
+ * - `connector` is the server for active modes, the client for passive ones; `acceptFrom` is that
+ *   peer's address.
+ * - `original` is the endpoint named in the line (for a 229 reply: the server's control address
+ *   and the port).
+ * - `target`: for active modes the client's endpoint; for passive ones the server's own address
+ *   with the port from the reply, unless `allowForeignDataAddress` lets the reply name another
+ *   host (never the gateway itself, loopback, a group or link-local: `namesNoRemoteHost`).
+ * - `label` is `command`; FTP data channels are one-shot and take the embedding's timeout.
  */
-export interface DataChannelRequest {
-  readonly id: number;
+export interface FtpDataChannelRequest extends DataChannelRequest {
+  /**
+   * `active`: the client named its own endpoint (PORT/EPRT/LPRT) and the server will connect to
+   * it. `passive`: the server named its endpoint (227/229/228 reply to PASV/EPSV/LPSV) and the
+   * client will connect to it.
+   */
   readonly mode: DataChannelMode;
   /** The command that set up the channel (for passive: the client's command that was answered). */
   readonly command: DataCommand;
-  /** The endpoint named in the line (for a 229 reply: the server's control address and the port). */
-  readonly original: Endpoint;
-  /** Address family the replacement must have: that of the side that will read the line. */
-  readonly family: AddressFamily;
-  /** The peer that will open the data connection: the server for active, the client for passive. */
-  readonly connector: 'client' | 'server';
 }
 
 /** Why the translator refused a client command instead of forwarding it. */
@@ -46,6 +44,7 @@ export type RefusalReason =
   | 'bare-cr' // a CR inside the line not followed by LF or NUL (some servers end a command there)
   | 'mapping-refused' // the embedding refused the data-channel request
   | 'epsv-all' // PORT/PASV/EPRT/LPRT/LPSV after EPSV ALL
+  | 'tls-refused' // AUTH under policy tls: 'refuse'
   | 'local-command'; // answered by the gateway itself (FTP64: EPSV ALL, ALGS)
 
 export interface FtpPolicy {
@@ -59,6 +58,27 @@ export interface FtpPolicy {
   readonly overlongLine: 'refuse' | 'close';
   /** Data-channel requests outstanding (asked and not yet committed or released). Default 8. */
   readonly maxPendingDataChannels: number;
+  /**
+   * A line (or, inside TLS, a record) must be complete within this many ms of its first byte,
+   * else the translator gives up on the connection (`421`, then `close`), like a web server's
+   * header timeout: a peer trickling a byte every few seconds cannot hold a session. Default
+   * 30000. Only lines that have started count: a quiet connection is the embedding's idle timer's.
+   */
+  readonly lineTimeoutMs: number;
+  /**
+   * Bytes of over-long lines dropped (policy `refuse`) over the whole connection before the
+   * translator gives up on it (`421`, then `close`): an endless line costs a bounded amount of
+   * work. Default 65536.
+   */
+  readonly maxDiscardedBytes: number;
+  /**
+   * `AUTH` (TLS on the control channel, RFC 4217). `'pass'` (default): forwarded; once the server
+   * answers 234 the control channel is encrypted and nothing in it can be translated any more, so
+   * data channels work only where client and server reach each other directly (the translator
+   * reports `tls-started`). `'refuse'`: answered `534` by the gateway and not forwarded, so a
+   * client that may go without TLS stays in plain text and its data channels are translated.
+   */
+  readonly tls: 'pass' | 'refuse';
 }
 
 export const DEFAULT_FTP_POLICY: FtpPolicy = Object.freeze({
@@ -67,6 +87,9 @@ export const DEFAULT_FTP_POLICY: FtpPolicy = Object.freeze({
   maxLineLength: 4096,
   overlongLine: 'refuse',
   maxPendingDataChannels: 8,
+  lineTimeoutMs: 30_000,
+  maxDiscardedBytes: 65_536,
+  tls: 'pass',
 });
 
 export interface FtpTranslatorOptions {
@@ -82,37 +105,21 @@ export interface FtpTranslatorOptions {
   readonly policy?: Partial<FtpPolicy>;
 }
 
-/** Events, in the order things happened. Discriminated on `type`. */
+/**
+ * Events, in the order things happened: the ALG contract's (alg/contract.ts), with FTP's request
+ * and refusal reasons. Discriminated on `type`.
+ * - `data-channel-committed`: the server accepted the PORT/EPRT (2xx), or the passive reply was
+ *   sent on: the mapping is in use. `data-channel-released`: the server refused the command, a
+ *   REIN, the server's stream ended.
+ * - `line-translated`: `keyword` is the verb (upper case) or the reply code of the line.
+ * - `command-refused`: `reply` is the line (without CRLF) the client gets instead.
+ * - `edit`: every byte removed or inserted, each edit once, including those of the events above.
+ * - `logged-in`: a final 230 or 232 (seen only while the channel is in plain text).
+ * - `tls-started` / `tls-ended`: AUTH TLS answered 234 / both directions back to plain text (CCC).
+ * - `close`: the translator wants the connection closed (policy `overlongLine: 'close'`, hostile
+ *   input, the line timeout); it has told the client with a 421 where it could.
+ */
 export type FtpEvent =
-  | { readonly type: 'data-channel-request'; readonly request: DataChannelRequest }
-  /** The server accepted the PORT/EPRT (2xx), or the passive reply was sent on: the mapping is in use. */
-  | { readonly type: 'data-channel-committed'; readonly id: number }
-  /** The mapping is no longer wanted: the server refused the command, a REIN, the line was dropped. */
-  | { readonly type: 'data-channel-released'; readonly id: number; readonly reason: string }
-  | {
-      readonly type: 'line-translated';
-      readonly direction: Direction;
-      /** The verb (upper case) or reply code of the line. */
-      readonly keyword: string;
-      readonly before: string;
-      readonly after: string;
-      readonly edit: StreamEdit;
-    }
-  | {
-      readonly type: 'command-refused';
-      readonly command: string;
-      readonly reason: RefusalReason;
-      /** The reply line (without CRLF) the translator sends the client instead. */
-      readonly reply: string;
-    }
-  /** Bytes removed from or inserted into a stream, each edit once, including those of the events above. */
-  | { readonly type: 'edit'; readonly edit: StreamEdit }
-  | { readonly type: 'tls-started' }
-  | { readonly type: 'tls-ended' }
-  | {
-      readonly type: 'protocol-error';
-      readonly direction: Direction;
-      readonly message: string;
-    }
-  /** The translator wants the connection closed (policy `overlongLine: 'close'`, hostile input). */
-  | { readonly type: 'close'; readonly reason: string };
+  | { readonly type: 'data-channel-request'; readonly request: FtpDataChannelRequest }
+  | { readonly type: 'command-refused'; readonly command: string; readonly reason: RefusalReason; readonly reply: string }
+  | Exclude<AlgEvent, { readonly type: 'data-channel-request' } | { readonly type: 'command-refused' }>;

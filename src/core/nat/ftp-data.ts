@@ -1,6 +1,6 @@
 /**
  * The FTP data-channel helper for a pure-NAT deployment (no relay): it answers the FTP
- * translator's `DataChannelRequest` from the mapping table.
+ * translator's `FtpDataChannelRequest` from the mapping table.
  *
  * The endpoint in a PORT/EPRT/LPRT command or a 227/228/229 reply was written by one party and
  * will be read by the other. Two cases:
@@ -24,7 +24,7 @@
  */
 
 import { endpoint, type Endpoint } from '../net/ip.js';
-import type { DataChannelRequest } from '../ftp/types.js';
+import type { FtpDataChannelRequest } from '../ftp/types.js';
 import type { PortTable } from '../mapping/table.js';
 import type { AllocationFailure, Expectation } from '../mapping/types.js';
 import { synthesizeIPv6, extractIPv4Text, type Nat64Prefix } from './rfc6052.js';
@@ -63,7 +63,7 @@ export type FtpDataPlan =
       readonly reason: AllocationFailure | 'owner-limit' | 'expectation-limit' | 'non-global' | 'unsupported-family';
     };
 
-export function planFtpDataChannel(req: DataChannelRequest, ctx: FtpNatContext, nowMs: number): FtpDataPlan {
+export function planFtpDataChannel(req: FtpDataChannelRequest, ctx: FtpNatContext, nowMs: number): FtpDataPlan {
   const writer = req.mode === 'active' ? 'client' : 'server';
   const connectorAddress = req.connector === 'client' ? ctx.clientAddress : ctx.serverAddress;
   if (writer === ctx.inside) {

@@ -7,11 +7,21 @@
 
 import { NatAlgError } from '../errors.js';
 import { endpoint, sameAddress, type Endpoint } from '../net/ip.js';
-import type { DataChannelRequest } from '../ftp/types.js';
+import type { DataChannelMode, DataChannelRequest } from '../alg/contract.js';
 import type { ChannelPlan } from './plan.js';
 import type { DataPortSource } from './ports.js';
 import { CHANNEL_BUSY, CHANNEL_TRANSITIONS, transition, type ChannelState } from './states.js';
 import type { DataByteCounts, RelayAction, RelayEvent, RelayTimeouts } from './types.js';
+
+/** `active` when the peer on the server's side connects, `passive` when the client does. */
+function modeOf(request: DataChannelRequest): DataChannelMode {
+  return request.connector === 'server' ? 'active' : 'passive';
+}
+
+/** How long a listener waits for its peer: the ALG's wish for the request, else the relay's. */
+function listenTimeout(request: DataChannelRequest, timeouts: RelayTimeouts): number {
+  return request.timeoutMs ?? timeouts.dataListenTimeoutMs;
+}
 
 /** A port taken by another program: try this many other ports before refusing the request. */
 const MAX_BIND_ATTEMPTS = 8;
@@ -29,6 +39,8 @@ interface Channel {
   attempts: number;
   deadline: number | null;
   peer: Endpoint | null;
+  /** Where its listener is bound, once it is. */
+  local: Endpoint | null;
   /** The translator has not yet been answered for this channel's request. */
   unanswered: boolean;
 }
@@ -55,6 +67,12 @@ export interface ChannelHost {
 export class DataChannels {
   private readonly host: ChannelHost;
   private readonly channels = new Map<number, Channel>();
+  /**
+   * Channels that carried a transfer and were closed by the session (its end, a failure): only
+   * the embedding knows how many bytes they moved, so their `data-close` waits for its report
+   * (handleDataClosed after `close-data`). Reason they were closed, by id.
+   */
+  private readonly closing = new Map<number, string>();
   private nextId = 1;
 
   constructor(host: ChannelHost) {
@@ -63,6 +81,11 @@ export class DataChannels {
 
   get size(): number {
     return this.channels.size;
+  }
+
+  /** Closed channels whose byte counts the embedding has not reported yet. */
+  get awaitingCounts(): number {
+    return this.closing.size;
   }
 
   /** A transfer may be running: the session is not idle. */
@@ -105,8 +128,9 @@ export class DataChannels {
       failedPorts: [],
       listenerOpen: false,
       attempts: 1,
-      deadline: nowMs + this.host.timeouts.dataListenTimeoutMs,
+      deadline: nowMs + listenTimeout(request, this.host.timeouts),
       peer: null,
+      local: null,
       unanswered: true,
     });
     this.host.actions.push({ type: 'listen', channel: id, side: plan.listenSide, local: endpoint(plan.bindAddress, port) });
@@ -117,10 +141,10 @@ export class DataChannels {
     if (!c || c.state !== 'binding') return;
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'listening');
     c.listenerOpen = true;
-    c.deadline = nowMs + this.host.timeouts.dataListenTimeoutMs;
+    c.local = local;
+    c.deadline = nowMs + listenTimeout(c.request, this.host.timeouts);
     const advertised = endpoint(c.plan.advertiseAddress, local.port);
-    const { mode, command } = c.request;
-    this.host.events.push({ type: 'data-listening', channel: id, mode, command, side: c.plan.listenSide, local, advertised });
+    this.host.events.push({ type: 'data-listening', channel: id, mode: modeOf(c.request), command: c.request.label, side: c.plan.listenSide, local, advertised });
     if (c.unanswered) {
       c.unanswered = false;
       this.host.resolve(c.request.id, advertised);
@@ -151,8 +175,8 @@ export class DataChannels {
     const c = this.live(id);
     if (!c || c.state !== 'listening') return false;
     const expected = c.plan.expectedPeer;
-    if (!sameAddress(remote.address, expected)) {
-      this.host.events.push({ type: 'data-rejected', channel: id, peer: remote, expected });
+    if (expected !== null && !sameAddress(remote.address, expected)) {
+      this.host.events.push({ type: 'data-rejected', channel: id, peer: remote, local: c.local!, expected });
       return false;
     }
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'connecting');
@@ -175,8 +199,7 @@ export class DataChannels {
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'open');
     c.deadline = null;
     this.host.actions.push({ type: 'splice', channel: id });
-    const { mode, command } = c.request;
-    this.host.events.push({ type: 'data-open', channel: id, mode, command, peer: c.peer!, target: c.plan.connectTarget });
+    this.host.events.push({ type: 'data-open', channel: id, mode: modeOf(c.request), command: c.request.label, peer: c.peer!, target: c.plan.connectTarget });
     return true;
   }
 
@@ -186,8 +209,17 @@ export class DataChannels {
     this.close(c, `connect to the ${c.plan.connectSide} failed: ${reason}`, nowMs);
   }
 
-  /** The embedding reports both connections gone. True when the channel was live. */
+  /**
+   * The embedding reports both connections gone, with the bytes they moved: for a live channel,
+   * or for one the session closed while it carried a transfer. True when the counts are news.
+   */
   closed(id: number, bytes: DataByteCounts, reason: string, nowMs: number): boolean {
+    const pending = this.closing.get(id);
+    if (pending !== undefined) {
+      this.closing.delete(id);
+      this.host.events.push({ type: 'data-close', channel: id, reason: pending, bytes });
+      return true;
+    }
     const c = this.live(id);
     if (!c) return false;
     this.close(c, reason, nowMs, bytes, false);
@@ -253,9 +285,12 @@ export class DataChannels {
     // close-data covers the listener too (and one still being bound): no close-listener first.
     c.listenerOpen = false;
     this.releasePorts(c, nowMs);
+    const carried = c.state === 'open';
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'closed');
     this.channels.delete(c.id);
     if (tellEmbedding) this.host.actions.push({ type: 'close-data', channel: c.id, reason });
-    this.host.events.push({ type: 'data-close', channel: c.id, reason, bytes });
+    // A spliced channel closed by us: its bytes come with the embedding's report.
+    if (tellEmbedding && carried) this.closing.set(c.id, reason);
+    else this.host.events.push({ type: 'data-close', channel: c.id, reason, bytes });
   }
 }

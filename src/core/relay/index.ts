@@ -1,5 +1,5 @@
 export * from './types.js';
 export * from './ports.js';
 export * from './states.js';
-export { FtpRelaySession } from './session.js';
+export { RelaySession, FtpRelaySession } from './session.js';
 export * from './plan.js';

@@ -1,38 +1,39 @@
 /**
- * FtpRelaySession: one FTP client served through the relay, as a sans-I/O state machine.
+ * RelaySession: one client served through the relay, as a sans-I/O state machine, for any ALG
+ * (alg/contract.ts); FtpRelaySession is the same with FTP.
  *
  * The embedding owns the sockets. It tells the session what happened (`handle…(…, nowMs)`) and
  * carries out what the session asks (`pollAction()`), in order; it reads `pollEvent()` for logs
- * and `pollTimeout()` for the next deadline. The session decides everything that is FTP: which
- * side a data listener faces, which peer may connect to it, where the relay connects next, when
- * to give up, and what to tell the client (`421 …`). State rules are in `states.ts`.
+ * and `pollTimeout()` for the next deadline. The session decides which side a data listener faces,
+ * which peer may connect to it, where the relay connects next, when to give up, and that the
+ * client is told why (the ALG's farewell line, FTP's `421 ...`). State rules are in `states.ts`.
  *
  * Data channels follow the translator's data-channel requests. A request names the peer that
  * will connect (`connector`): the listener faces that peer, on the relay's own address of that
- * peer's control connection (or `publicAddress` towards the client), and only that peer's address
- * may connect. The relay then connects to the endpoint named in the original line (for a
- * passive reply: its port on the server's own address, see `plan.ts`), from its address on the
- * other side, and the two connections are spliced.
+ * peer's control connection (or the public address of that side), and only the request's
+ * `acceptFrom` address may connect (any, when the ALG cannot know it). The relay then connects to
+ * the request's `target`, from its address on the other side, and the two connections are
+ * spliced (`plan.ts`).
  */
 
 import { NatAlgError } from '../errors.js';
 import type { Endpoint } from '../net/ip.js';
 import { reverse, type Direction } from '../stream/translator.js';
-import { DEFAULT_FTP_POLICY, type DataChannelRequest, type FtpEvent } from '../ftp/types.js';
+import type { AlgEvent, AlgModule, AlgTranslator, DataChannelRequest } from '../alg/contract.js';
+import { ftpAlg, type FtpAlgOptions } from '../ftp/module.js';
 import type { DataPortSource } from './ports.js';
 import { planDataChannel } from './plan.js';
 import { DataChannels } from './channels.js';
-import { createDefaultTranslator } from './default-translator.js';
 import { SESSION_TRANSITIONS, transition, type SessionState } from './states.js';
 import {
   DEFAULT_RELAY_TIMEOUTS,
   directionFrom,
   otherSide,
-  type ControlTranslator,
   type DataByteCounts,
   type FtpRelaySessionOptions,
   type RelayAction,
   type RelayEvent,
+  type RelaySessionOptions,
   type RelayTimeouts,
   type SessionByteCounts,
   type Side,
@@ -51,15 +52,21 @@ export const MAX_HELD_BYTES = 1 << 20;
  */
 export const DRAIN_QUIET_MS = 200;
 
-export class FtpRelaySession {
-  private readonly options: FtpRelaySessionOptions;
+/**
+ * Once the client has closed its side and no transfer runs, the server gets this long to close
+ * too (its `221` and FIN usually follow at once); then the session ends whatever the server does.
+ */
+export const CLIENT_GONE_GRACE_MS = 5000;
+
+export class RelaySession<O = unknown> {
+  private readonly options: RelaySessionOptions<O>;
+  private readonly alg: AlgModule<O>;
   private readonly timeouts: RelayTimeouts;
   private readonly ports: DataPortSource | null;
   private state: SessionState = 'connecting';
-  private translator: ControlTranslator | null = null;
+  private translator: AlgTranslator | null = null;
   private upstreamLocal: Endpoint | null = null;
   private upstreamRemote: Endpoint | null = null;
-  private ftp64 = false;
 
   private readonly actions: RelayAction[] = [];
   private readonly events: RelayEvent[] = [];
@@ -81,9 +88,16 @@ export class FtpRelaySession {
   /** Our FIN went to this side's peer: nothing more may be written to it. */
   private readonly finSent: Record<Side, boolean> = { client: false, server: false };
   private connectDeadline: number;
+  /** The session's start, or the latest data-channel activity (control activity: the translator's). */
   private lastActivity: number;
+  private readonly loginDeadline: number;
+  private loggedIn = false;
+  /** When the client's input was finished and its FIN passed on, or null. */
+  private clientGoneAt: number | null = null;
   private draining = false;
   private closeReason = '';
+  /** The `session-closed` event waits for the byte counts of channels closed with the session. */
+  private closedEventPending = false;
 
   private bytes = {
     controlFromClient: 0,
@@ -95,20 +109,24 @@ export class FtpRelaySession {
     dataChannels: 0,
   };
 
-  constructor(options: FtpRelaySessionOptions, nowMs: number) {
+  constructor(options: RelaySessionOptions<O>, nowMs: number) {
     this.options = options;
+    this.alg = options.alg;
+    this.alg.validate(options.algOptions);
     this.timeouts = {
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.idleTimeoutMs,
       dataListenTimeoutMs: options.dataListenTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.dataListenTimeoutMs,
       upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.upstreamConnectTimeoutMs,
+      loginTimeoutMs: options.loginTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.loginTimeoutMs,
     };
+    this.loginDeadline = nowMs + this.timeouts.loginTimeoutMs;
     this.ports = options.dataPorts ?? null;
     this.channels = new DataChannels({
       actions: this.actions,
       events: this.events,
       timeouts: this.timeouts,
       ports: this.ports,
-      maxWaiting: Math.max(1, options.policy?.maxPendingDataChannels ?? DEFAULT_FTP_POLICY.maxPendingDataChannels),
+      maxWaiting: Math.max(1, this.alg.maxWaitingChannels(options.algOptions)),
       resolve: (id, replacement) => this.translator?.resolveDataChannel(id, replacement),
       refuse: (id, reason) => {
         if (!this.isClosed) this.translator?.refuseDataChannel(id, oneLine(reason));
@@ -156,9 +174,12 @@ export class FtpRelaySession {
     };
     if (this.state !== 'open') take(this.connectDeadline);
     else if (!this.isBusy()) {
-      take(this.lastActivity + this.timeouts.idleTimeoutMs);
-      if (this.draining) take(this.lastActivity + DRAIN_QUIET_MS);
+      const active = this.activity();
+      take(active + this.timeouts.idleTimeoutMs);
+      if (this.draining) take(active + DRAIN_QUIET_MS);
+      if (this.clientGoneAt !== null) take(this.clientGoneAt + CLIENT_GONE_GRACE_MS);
     }
+    if (!this.loggedIn) take(this.loginDeadline);
     take(this.channels.nextDeadline());
     if (this.translator) take(this.translator.pollTimeout());
     return next;
@@ -171,16 +192,9 @@ export class FtpRelaySession {
     this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'greeting');
     this.upstreamLocal = local;
     this.upstreamRemote = remote;
-    const wanted = this.options.ftp64 ?? 'auto';
-    this.ftp64 = wanted === 'auto' ? this.options.client.family === 6 && remote.family === 4 : wanted;
-    const create = this.options.createTranslator ?? createDefaultTranslator;
-    this.translator = create({
-      clientAddress: this.options.client.address,
-      serverAddress: remote.address,
-      ftp64: this.ftp64,
-      ...(this.options.policy ? { policy: this.options.policy } : {}),
-    });
-    this.events.push({ type: 'upstream-connected', local, remote, ftp64: this.ftp64 });
+    const context = { client: this.options.client, server: remote };
+    this.translator = this.alg.create(context, this.options.algOptions);
+    this.events.push({ type: 'upstream-connected', local, remote, features: this.alg.features(context, this.options.algOptions) });
     this.lastActivity = nowMs;
     this.pump(nowMs);
   }
@@ -188,7 +202,7 @@ export class FtpRelaySession {
   /** The upstream control connection could not be opened (refused, unreachable, …). */
   handleUpstreamFailed(reason: string, nowMs: number): void {
     if (this.state !== 'connecting') return;
-    this.failUpstream(`Upstream FTP server unavailable (${oneLine(reason)})`, nowMs);
+    this.failUpstream(`Upstream ${this.alg.displayName} server unavailable (${oneLine(reason)})`, nowMs);
   }
 
   handleControlData(side: Side, bytes: Uint8Array, nowMs: number): void {
@@ -211,7 +225,7 @@ export class FtpRelaySession {
     this.heldBytes[side] += bytes.length;
     if (side === 'client') this.bytes.controlFromClient += bytes.length;
     else this.bytes.controlFromServer += bytes.length;
-    this.lastActivity = nowMs;
+    // Not activity by itself: only a line that completes is (the translator's lastActivityMs).
     if (side === 'server' && this.state === 'greeting') {
       this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'open');
     }
@@ -226,7 +240,7 @@ export class FtpRelaySession {
     if (this.state === 'closed' || this.ended[side]) return;
     this.ended[side] = true;
     if (side === 'server' && this.state !== 'open') {
-      this.failUpstream('Upstream FTP server closed the connection without a greeting', nowMs);
+      this.failUpstream(`Upstream ${this.alg.displayName} server closed the connection without a greeting`, nowMs);
       return;
     }
     if (!this.translator) {
@@ -240,7 +254,7 @@ export class FtpRelaySession {
   handleControlError(side: Side, reason: string, nowMs: number): void {
     if (this.state === 'closed') return;
     if (side === 'server' && this.state !== 'open') {
-      this.failUpstream(`Upstream FTP server connection failed (${oneLine(reason)})`, nowMs);
+      this.failUpstream(`Upstream ${this.alg.displayName} server connection failed (${oneLine(reason)})`, nowMs);
       return;
     }
     this.closeSession(`${side} control connection failed: ${oneLine(reason)}`, false, nowMs);
@@ -285,7 +299,8 @@ export class FtpRelaySession {
     this.bytes.dataToClient += bytes.toClient;
     this.bytes.dataToServer += bytes.toServer;
     this.lastActivity = nowMs;
-    this.afterChannelChange(nowMs);
+    if (this.state === 'closed') this.reportClosed();
+    else this.afterChannelChange(nowMs);
   }
 
   // ---- the embedding's own decisions --------------------------------------------------------
@@ -297,10 +312,10 @@ export class FtpRelaySession {
     this.afterChannelChange(nowMs);
   }
 
-  /** Close now; tell the client `421 <reason>` when the control channel is in plain text. */
+  /** Close now; tell the client why (FTP: `421 <reason>`) when the control channel is in plain text. */
   close(reason: string, nowMs: number): void {
     if (this.state === 'closed') return;
-    this.sayToClient(`421 ${oneLine(reason)}`);
+    this.sayToClient(oneLine(reason));
     this.closeSession(reason, true, nowMs);
   }
 
@@ -308,11 +323,19 @@ export class FtpRelaySession {
     if (this.state === 'closed') return;
     if (this.state !== 'open' && nowMs >= this.connectDeadline) {
       const seconds = Math.round(this.timeouts.upstreamConnectTimeoutMs / 100) / 10;
-      this.failUpstream(`Upstream FTP server did not answer within ${seconds} s`, nowMs);
+      this.failUpstream(`Upstream ${this.alg.displayName} server did not answer within ${seconds} s`, nowMs);
       return;
     }
-    if (this.state === 'open' && !this.isBusy() && nowMs >= this.lastActivity + this.timeouts.idleTimeoutMs) {
+    if (!this.loggedIn && nowMs >= this.loginDeadline) {
+      this.close('Login timeout, closing control connection', nowMs);
+      return;
+    }
+    if (this.state === 'open' && !this.isBusy() && nowMs >= this.activity() + this.timeouts.idleTimeoutMs) {
       this.close('Idle timeout, closing control connection', nowMs);
+      return;
+    }
+    if (this.clientGoneAt !== null && !this.isBusy() && nowMs >= this.clientGoneAt + CLIENT_GONE_GRACE_MS) {
+      this.closeSession('client closed the connection; the server did not', true, nowMs);
       return;
     }
     this.channels.expire(nowMs);
@@ -326,6 +349,12 @@ export class FtpRelaySession {
 
   private isBusy(): boolean {
     return this.channels.busy;
+  }
+
+  /** The latest activity: a control line that completed (either way), a data channel event, or the start. */
+  private activity(): number {
+    const control = this.translator?.lastActivityMs ?? null;
+    return control !== null && control > this.lastActivity ? control : this.lastActivity;
   }
 
   /** Move bytes and events through the translator until nothing more happens. */
@@ -366,7 +395,7 @@ export class FtpRelaySession {
     this.updatePause();
   }
 
-  private flushOutput(t: ControlTranslator, dir: Direction): boolean {
+  private flushOutput(t: AlgTranslator, dir: Direction): boolean {
     let moved = false;
     for (let out = t.pollOutput(dir); out; out = t.pollOutput(dir)) {
       if (out.length === 0) continue;
@@ -408,6 +437,7 @@ export class FtpRelaySession {
     this.flushOutput(t, reverse(directionFrom(side)));
     this.actions.push({ type: 'end', side: otherSide(side) });
     this.finSent[otherSide(side)] = true;
+    if (side === 'client') this.clientGoneAt = nowMs;
     this.afterChannelChange(nowMs);
   }
 
@@ -416,13 +446,13 @@ export class FtpRelaySession {
     const bothEnded = this.ended.client && this.ended.server && this.held.client.length === 0 && this.held.server.length === 0;
     if (bothEnded && !this.isBusy()) {
       this.closeSession('both control connections closed', true, nowMs);
-    } else if (this.draining && !this.isBusy() && nowMs >= this.lastActivity + DRAIN_QUIET_MS) {
+    } else if (this.draining && !this.isBusy() && nowMs >= this.activity() + DRAIN_QUIET_MS) {
       this.close('Service shutting down', nowMs);
     }
   }
 
-  private onTranslatorEvent(e: FtpEvent, nowMs: number): void {
-    this.events.push({ type: 'ftp', event: e });
+  private onTranslatorEvent(e: AlgEvent, nowMs: number): void {
+    this.events.push({ type: 'alg', event: e });
     switch (e.type) {
       case 'data-channel-request':
         this.openChannel(e.request, nowMs);
@@ -434,6 +464,14 @@ export class FtpRelaySession {
       case 'command-refused':
         this.events.push({ type: 'command-refused', command: e.command, reason: e.reason, reply: e.reply });
         break;
+      case 'logged-in':
+      case 'tls-started':
+        // After TLS starts a login cannot be seen any more: the login budget ends here too.
+        if (!this.loggedIn) {
+          this.loggedIn = true;
+          this.events.push({ type: 'logged-in' });
+        }
+        break;
       case 'close':
         this.flushOutput(this.translator!, 'server-to-client');
         this.closeSession(`translator: ${e.reason}`, true, nowMs);
@@ -444,32 +482,37 @@ export class FtpRelaySession {
   }
 
   private openChannel(request: DataChannelRequest, nowMs: number): void {
+    if (!request.oneShot) {
+      // The relay's channels take one connection; none of the built-in ALGs asks for more.
+      this.translator!.refuseDataChannel(request.id, 'the relay carries one-shot data channels only');
+      return;
+    }
     const plan = planDataChannel(request, {
-      client: this.options.client.address,
       clientLocal: this.options.clientLocal.address,
-      server: this.upstreamRemote!.address,
       serverLocal: this.upstreamLocal!.address,
       ...(this.options.publicAddress !== undefined ? { publicAddress: this.options.publicAddress } : {}),
-      trustPassiveAddress: this.options.policy?.allowForeignDataAddress === true,
+      ...(this.options.upstreamPublicAddress !== undefined ? { upstreamPublicAddress: this.options.upstreamPublicAddress } : {}),
     });
     if (typeof plan === 'string') this.translator!.refuseDataChannel(request.id, plan);
     else this.channels.open(request, plan, nowMs);
   }
 
   private failUpstream(reason: string, nowMs: number): void {
-    const reply = `421 ${reason}`;
-    this.events.push({ type: 'upstream-failed', reason, reply });
-    this.write('client', new TextEncoder().encode(`${reply}\r\n`));
+    const farewell = this.alg.farewell(reason);
+    this.events.push({ type: 'upstream-failed', reason, reply: farewell === null ? '' : lineText(farewell) });
+    if (farewell !== null) this.write('client', farewell);
     this.closeSession(reason, true, nowMs);
   }
 
-  /** A locally made reply to the client, only where it cannot land inside a TLS stream. */
-  private sayToClient(line: string): void {
-    if (this.translator?.tlsActive) return;
+  /** The ALG's farewell to the client, only where it cannot land inside a TLS stream. */
+  private sayToClient(text: string): void {
+    if (this.translator?.opaque) return;
     if (this.finished.server) return; // the client has had our FIN already
-    // After a server line cut short, end it first: the 421 must start a line to be read as one.
-    const lead = this.lineOpen.client ? '\r\n' : '';
-    this.write('client', new TextEncoder().encode(`${lead}${line}\r\n`));
+    const farewell = this.alg.farewell(text);
+    if (farewell === null) return;
+    // After a server line cut short, end it first: the farewell must start a line to be read as one.
+    if (this.lineOpen.client) this.write('client', CRLF);
+    this.write('client', farewell);
   }
 
   private closeSession(reason: string, graceful: boolean, nowMs: number): void {
@@ -481,12 +524,50 @@ export class FtpRelaySession {
     this.held.server.length = 0;
     this.heldBytes.client = this.heldBytes.server = 0;
     this.actions.push({ type: 'close', reason, graceful });
-    this.events.push({ type: 'session-closed', reason, bytes: this.byteCounts });
+    this.closedEventPending = true;
+    this.reportClosed();
+  }
+
+  /** `session-closed`, once the byte counts of every channel closed with the session are in. */
+  private reportClosed(): void {
+    if (!this.closedEventPending || this.channels.awaitingCounts > 0) return;
+    this.closedEventPending = false;
+    this.events.push({ type: 'session-closed', reason: this.closeReason, bytes: this.byteCounts });
   }
 
   /** Why the session closed ('' while open). */
   get reason(): string {
     return this.closeReason;
+  }
+}
+
+const CRLF = Uint8Array.of(13, 10);
+
+/** A farewell line as text, without its line ending (for the event). */
+function lineText(bytes: Uint8Array): string {
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 10 || bytes[end - 1] === 13)) end--;
+  let s = '';
+  for (let i = 0; i < end; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}
+
+/** The relay session for FTP: RelaySession with the FTP module and its options inline. */
+export class FtpRelaySession extends RelaySession<FtpAlgOptions> {
+  constructor(options: FtpRelaySessionOptions, nowMs: number) {
+    const { policy, ftp64, createTranslator, ...base } = options;
+    super(
+      {
+        ...base,
+        alg: ftpAlg,
+        algOptions: {
+          ...(policy !== undefined ? { policy } : {}),
+          ...(ftp64 !== undefined ? { ftp64 } : {}),
+          ...(createTranslator !== undefined ? { createTranslator } : {}),
+        },
+      },
+      nowMs,
+    );
   }
 }
 

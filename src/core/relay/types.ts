@@ -1,31 +1,19 @@
 /**
- * Public types of the sans-I/O FTP relay session: its options, the actions it asks the embedding
- * to carry out, and the events it reports. These are the contract between the core session and
- * any transport that drives it (node:net in `nat-alg/node`, a userspace TCP stack, a test).
+ * Public types of the sans-I/O relay session: its options, the actions it asks the embedding to
+ * carry out, and the events it reports. The session relays one control connection of any ALG
+ * (alg/contract.ts: FTP, IRC DCC); these types are the contract between it and any transport that
+ * drives it (node:net in `nat-alg/node`, a userspace TCP stack, a test).
  */
 
 import type { Endpoint } from '../net/ip.js';
 import type { Direction } from '../stream/translator.js';
-import type {
-  DataChannelMode,
-  DataCommand,
-  FtpEvent,
-  FtpPolicy,
-  FtpTranslatorOptions,
-  RefusalReason,
-} from '../ftp/types.js';
-import type { StreamTranslator } from '../stream/translator.js';
+import type { AlgEvent, AlgModule, DataChannelMode } from '../alg/contract.js';
+import type { FtpAlgOptions } from '../ftp/module.js';
 import type { DataPortSource } from './ports.js';
 
-/** The two peers of a relay session: the FTP client and the upstream FTP server. */
+/** The two peers of a relay session: the client and the upstream server. */
 export type Side = 'client' | 'server';
 
-/** What the session needs from an FTP control-channel translator (`FtpTranslator` fits). */
-export interface ControlTranslator extends StreamTranslator<FtpEvent> {
-  resolveDataChannel(id: number, replacement: Endpoint): void;
-  refuseDataChannel(id: number, reason?: string): void;
-  readonly tlsActive: boolean;
-}
 
 export interface RelayTimeouts {
   /** No control byte either way and no data connection open for this long: `421`, close. */
@@ -34,6 +22,12 @@ export interface RelayTimeouts {
   readonly dataListenTimeoutMs: number;
   /** Upstream connect plus its greeting must take at most this long, else `421` to the client. */
   readonly upstreamConnectTimeoutMs: number;
+  /**
+   * From the client's connection to its login (the server's 230, or TLS starting, after which
+   * the login cannot be seen): at most this long, else `421` and close. A client that never logs
+   * in cannot hold a session slot for longer than this.
+   */
+  readonly loginTimeoutMs: number;
 }
 
 export const DEFAULT_RELAY_TIMEOUTS: RelayTimeouts = Object.freeze({
@@ -41,29 +35,40 @@ export const DEFAULT_RELAY_TIMEOUTS: RelayTimeouts = Object.freeze({
   // RFC 6384 asks an FTP ALG to keep a data mapping at least 30 s.
   dataListenTimeoutMs: 30_000,
   upstreamConnectTimeoutMs: 10_000,
+  loginTimeoutMs: 60_000,
 });
 
-export interface FtpRelaySessionOptions extends Partial<RelayTimeouts> {
+/** Where and how one control connection is relayed, whatever its ALG. */
+export interface RelayBaseOptions extends Partial<RelayTimeouts> {
   /** The client's endpoint as the relay sees it (remote end of the accepted control connection). */
   readonly client: Endpoint;
   /** The relay's own endpoint of the accepted control connection (where the client reached it). */
   readonly clientLocal: Endpoint;
-  /** Where the upstream FTP server is; `host` is whatever the embedding can connect to. */
+  /** Where the upstream server is; `host` is whatever the embedding can connect to. */
   readonly upstream: { readonly host: string; readonly port: number };
   /**
-   * Address advertised to clients in passive replies instead of `clientLocal.address`, for a
+   * Address announced to clients (FTP passive replies) instead of `clientLocal.address`, for a
    * relay that sits behind another NAT (a container, a cloud instance). Used when its family is
    * the one the client reads.
    */
   readonly publicAddress?: string;
-  /** FTP64 (IPv6 client, IPv4 server). `'auto'` (default): on exactly in that case. */
-  readonly ftp64?: 'auto' | boolean;
-  readonly policy?: Partial<FtpPolicy>;
+  /**
+   * Address announced to the server's side (FTP PORT, an IRC DCC offer) instead of the relay's own
+   * address on the upstream connection, for a relay whose upstream side is behind another NAT.
+   */
+  readonly upstreamPublicAddress?: string;
   /** Ports for data listeners. Without one, listeners ask for port 0 (any free port). */
   readonly dataPorts?: DataPortSource;
-  /** Builds the control-channel translator; defaults to `new FtpTranslator(options)`. */
-  readonly createTranslator?: (options: FtpTranslatorOptions) => ControlTranslator;
 }
+
+/** A relay session for any ALG: the module and its options. */
+export interface RelaySessionOptions<O = unknown> extends RelayBaseOptions {
+  readonly alg: AlgModule<O>;
+  readonly algOptions?: O;
+}
+
+/** A relay session for FTP: the FTP module's options (policy, FTP64, a translator of your own) inline. */
+export interface FtpRelaySessionOptions extends RelayBaseOptions, FtpAlgOptions {}
 
 /**
  * What the embedding must do, in order. Data channels are numbered by the session (`channel`);
@@ -99,11 +104,15 @@ export type RelayAction =
    * reset as a reset; report handleDataClosed when both are gone.
    */
   | { readonly type: 'splice'; readonly channel: number }
-  /** Destroy every socket and listener of the channel. */
+  /**
+   * Destroy every socket and listener of the channel. For a channel that was spliced, then report
+   * the bytes it moved with handleDataClosed (its `data-close` event waits for them).
+   */
   | { readonly type: 'close-data'; readonly channel: number; readonly reason: string }
   /**
    * Close the whole session. `graceful`: end both control connections after their pending writes
-   * (a final `421` may be among them); otherwise destroy them. Data channels are destroyed.
+   * (a final `421` may be among them); otherwise destroy them. Data channels each get their own
+   * `close-data` first.
    */
   | { readonly type: 'close'; readonly reason: string; readonly graceful: boolean };
 
@@ -127,13 +136,15 @@ export interface SessionByteCounts {
 
 /** What happened, for logs and counters. Discriminated on `type`. */
 export type RelayEvent =
-  | { readonly type: 'upstream-connected'; readonly local: Endpoint; readonly remote: Endpoint; readonly ftp64: boolean }
+  /** `features`: what the ALG turned on for this connection (FTP: `ftp64`). */
+  | { readonly type: 'upstream-connected'; readonly local: Endpoint; readonly remote: Endpoint; readonly features: readonly string[] }
   | { readonly type: 'upstream-failed'; readonly reason: string; readonly reply: string }
   | {
       readonly type: 'data-listening';
       readonly channel: number;
       readonly mode: DataChannelMode;
-      readonly command: DataCommand;
+      /** What asked for it (the request's label: FTP's data command, `DCC SEND`). */
+      readonly command: string;
       readonly side: Side;
       /** Where the listener is bound, and the endpoint written in the line. */
       readonly local: Endpoint;
@@ -143,7 +154,7 @@ export type RelayEvent =
       readonly type: 'data-open';
       readonly channel: number;
       readonly mode: DataChannelMode;
-      readonly command: DataCommand;
+      readonly command: string;
       /** The peer that connected to the listener, and the endpoint the relay connected to. */
       readonly peer: Endpoint;
       readonly target: Endpoint;
@@ -154,16 +165,22 @@ export type RelayEvent =
       readonly reason: string;
       readonly bytes: DataByteCounts;
     }
-  /** A connection to a data listener from an address other than the expected peer: refused. */
-  | { readonly type: 'data-rejected'; readonly channel: number; readonly peer: Endpoint; readonly expected: string }
+  /**
+   * A connection to a data listener from an address other than the expected peer: refused (a
+   * third party trying to take the data connection). `local` is the listener it reached.
+   */
+  | { readonly type: 'data-rejected'; readonly channel: number; readonly peer: Endpoint; readonly local: Endpoint; readonly expected: string }
+  /** The client logged in (or started TLS, after which a login cannot be seen). */
+  | { readonly type: 'logged-in' }
   | {
       readonly type: 'command-refused';
       readonly command: string;
-      readonly reason: RefusalReason;
+      /** The ALG's reason (FTP: a RefusalReason). */
+      readonly reason: string;
       readonly reply: string;
     }
-  /** Every event of the control-channel translator, as it came. */
-  | { readonly type: 'ftp'; readonly event: FtpEvent }
+  /** Every event of the ALG's translator, as it came. */
+  | { readonly type: 'alg'; readonly event: AlgEvent }
   | { readonly type: 'session-closed'; readonly reason: string; readonly bytes: SessionByteCounts };
 
 export function directionFrom(side: Side): Direction {

@@ -63,4 +63,10 @@ export interface StreamTranslator<TEvent> {
   handleTimeout(nowMs: number): void;
   /** True while input in `direction` is held for an answer; the embedding should stop reading. */
   isBlocked(direction: Direction): boolean;
+  /**
+   * When (the caller's clock, as passed to handleData) a protocol unit (a line, a TLS record)
+   * last completed in either direction; null before the first. Bytes that complete nothing do
+   * not count: an embedding's idle timer reads this, so a peer trickling a byte at a time is idle.
+   */
+  readonly lastActivityMs: number | null;
 }

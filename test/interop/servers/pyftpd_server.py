@@ -30,6 +30,11 @@ def main() -> None:
     ap.add_argument("--root", required=True)
     ap.add_argument("--passive-ports", default="")
     ap.add_argument("--masquerade", default="")
+    # A server that answers passive commands in the wrong format (for the hostile-server tests):
+    #   epsv-as-pasv   EPSV is answered with a 227 (its real passive address and port)
+    #   pasv-as-epsv   PASV is answered with a 229
+    #   epsv-low-port  EPSV is answered with a 227 naming its own address and port 22
+    ap.add_argument("--misbehave", default="", choices=["", "epsv-as-pasv", "pasv-as-epsv", "epsv-low-port"])
     args = ap.parse_args()
 
     logging.basicConfig(level=logging.WARNING)
@@ -40,7 +45,18 @@ def main() -> None:
         authorizer.override_perm("anonymous", upload, perm="elradfmw", recursive=True)
 
     class Handler(FTPHandler):
-        pass
+        def ftp_EPSV(self, line):
+            if args.misbehave == "epsv-as-pasv":
+                return FTPHandler.ftp_PASV(self, line)
+            if args.misbehave == "epsv-low-port":
+                host = self.socket.getsockname()[0].replace(".", ",")
+                return self.respond("227 Entering Passive Mode (%s,0,22)." % host)
+            return FTPHandler.ftp_EPSV(self, line)
+
+        def ftp_PASV(self, line):
+            if args.misbehave == "pasv-as-epsv":
+                return FTPHandler.ftp_EPSV(self, line)
+            return FTPHandler.ftp_PASV(self, line)
 
     Handler.authorizer = authorizer
     Handler.banner = "pyftpdlib %s ready." % pyftpdlib.__ver__

@@ -1,8 +1,9 @@
 /**
  * Following TLS record framing (RFC 8446 section 5.1, RFC 5246 section 6.2) on a control channel
- * that went encrypted after `AUTH TLS` (RFC 4217). Every byte is forwarded untouched; the framing
- * is followed only to notice, at a record boundary, a byte that cannot start a record: the peer
- * has gone back to plaintext (after `CCC`, whose exchange is itself encrypted and invisible).
+ * that went encrypted (FTP's `AUTH TLS`, RFC 4217; IRC's STARTTLS). Every byte is forwarded
+ * untouched; the framing is followed only to notice, at a record boundary, a byte that cannot
+ * start a record: the peer has gone back to plaintext (FTP's `CCC`, whose exchange is itself
+ * encrypted and invisible), and to know where a record ends (a record is a unit of activity).
  */
 
 /** Record header: content type (1), legacy version (2), length (2). */
@@ -12,18 +13,22 @@ const CONTENT_TYPE_MAX = 24; // heartbeat
 /** Largest record body: 2^14 plaintext plus the 2048 bytes of expansion TLS 1.2 allows. */
 export const MAX_RECORD_BODY = 16384 + 2048;
 
-export const TLS_CONTINUE = 0;
-/** A byte at a record boundary that is not a content type: plaintext resumes at the index returned. */
-export const TLS_PLAINTEXT = 1;
-/** A header that is not TLS (bad version or length): framing is lost. */
-export const TLS_BROKEN = 2;
+/**
+ * Where the last `advance` left the stream.
+ * - `continue`: all of it was records (or a record's start).
+ * - `plaintext`: a byte at a record boundary that is not a content type: plaintext resumes at the
+ *   index returned.
+ * - `broken`: a header that is not TLS (bad version or length): framing is lost.
+ */
+export type TlsStatus = 'continue' | 'plaintext' | 'broken';
 
 export class TlsRecordFollower {
   private remaining = 0;
+  private recordLength = 0;
   private readonly header = new Uint8Array(HEADER_LENGTH);
   private headerLength = 0;
-  /** Outcome of the last `advance`: TLS_CONTINUE, TLS_PLAINTEXT or TLS_BROKEN. */
-  status = TLS_CONTINUE;
+  /** Outcome of the last `advance`. */
+  status: TlsStatus = 'continue';
 
   /** Skip over buf[i..n) following the records. Returns the index where it stopped. */
   advance(buf: Uint8Array, i: number, n: number): number {
@@ -36,7 +41,7 @@ export class TlsRecordFollower {
       }
       const b = buf[i]!;
       if (this.headerLength === 0 && (b < CONTENT_TYPE_MIN || b > CONTENT_TYPE_MAX)) {
-        this.status = TLS_PLAINTEXT;
+        this.status = 'plaintext';
         return i;
       }
       this.header[this.headerLength++] = b;
@@ -45,14 +50,21 @@ export class TlsRecordFollower {
         this.headerLength = 0;
         const length = (this.header[3]! << 8) | this.header[4]!;
         if (this.header[1] !== 3 || length > MAX_RECORD_BODY) {
-          this.status = TLS_BROKEN;
+          this.status = 'broken';
           return i;
         }
         this.remaining = length;
+        this.recordLength = length;
       }
     }
-    this.status = TLS_CONTINUE;
+    this.status = 'continue';
     return n;
+  }
+
+  /** Bytes of the record in progress consumed so far (0 at a boundary). */
+  get consumedOfRecord(): number {
+    if (this.headerLength > 0) return this.headerLength;
+    return this.remaining > 0 ? HEADER_LENGTH + this.recordLength - this.remaining : 0;
   }
 
   /** True between records (no partial header or body pending). */

@@ -1,0 +1,194 @@
+/**
+ * Reading the server's reply lines: the structure of replies (single and multi-line), which of
+ * them are read for a data address (rules.ts passiveFormat), and what a held reply line does: its
+ * address is found, checked against the policy and its mapping asked of the embedding, or the line
+ * is replaced by a refusal. Lines that are read for nothing stream to the client as they arrive.
+ */
+
+import { ReplyStartReader } from './reply-start.js';
+import { expectedPassiveCode, isPassive, passiveFormat, type PassiveFormat } from './rules.js';
+import { find227, find228, find229, type FindResult } from './replies.js';
+import { eolLength, passiveRefusalLine } from './data-channel-requests.js';
+import { ascii, asciiLine, lineBody, lineEnding } from './text.js';
+import { block, completeReply, type FtpContext, type FtpStream } from './session.js';
+import type { LineMode } from '../stream/direction-stream.js';
+import type { LineReader } from '../stream/line-framer.js';
+import type { DataCommand } from './types.js';
+import type { FtpLineEnd } from './session.js';
+
+/** The passive command a data channel belongs to, for a reply read in `format`. */
+function commandOf(format: PassiveFormat): DataCommand {
+  switch (format) {
+    case 'pasv':
+      return 'PASV';
+    case 'lpsv':
+      return 'LPSV';
+    case 'epsv':
+    case 'epsv-as-pasv':
+      return 'EPSV';
+  }
+}
+
+export class ReplyLines implements LineReader<FtpLineEnd> {
+  private readonly reader = new ReplyStartReader();
+
+  constructor(private readonly ctx: FtpContext) {}
+
+  beginLine(): void {
+    this.reader.reset();
+  }
+
+  readStart(_s: FtpStream, buf: Uint8Array, from: number, to: number): number {
+    if (!this.reader.feed(buf, from, to)) return -1;
+    this.ctx.state.line = this.reader.line;
+    return this.reader.at;
+  }
+
+  /** A server line's first bytes are known: follow the reply structure, hold the line if it is read. */
+  decide(s: FtpStream): LineMode {
+    const { state } = this.ctx;
+    const line = state.line;
+    const reply = state.reply;
+    s.lineEnd = 'none';
+    state.lineIsFirst = false;
+    state.lineIsLast = false;
+    if (reply.openCode >= 0) {
+      if (line !== 'text' && !line.continues && line.code === reply.openCode) {
+        state.lineIsLast = true;
+        s.lineEnd = 'reply-end';
+        reply.openCode = -1;
+      }
+      // FTP64 holds every line of the reply: its 227 code lines are renumbered 229.
+      return reply.format !== null && (!reply.found || reply.format === 'epsv-as-pasv') ? 'hold' : 'stream';
+    }
+    if (line === 'text') {
+      // Not a reply line: no effect on pairing, but a local reply waiting goes out at its end.
+      if (state.pending.headKind() === 'local') s.lineEnd = 'reply-end';
+      return 'stream';
+    }
+    const head = state.pending.headKind();
+    reply.code = line.code;
+    reply.format = passiveFormat(line.code, head);
+    reply.found = false;
+    if (reply.format !== null) {
+      // (`expected` and `command` matter only to a reply that is read)
+      reply.expected = line.code === expectedPassiveCode(head);
+      reply.command = commandOf(isPassive(head) ? head : reply.format);
+    }
+    state.lineIsFirst = true;
+    if (line.continues) reply.openCode = line.code;
+    else {
+      state.lineIsLast = true;
+      s.lineEnd = 'reply-end';
+    }
+    return reply.format !== null ? 'hold' : 'stream';
+  }
+
+  /** A held reply line is complete: find the address, check it, ask for its replacement. */
+  heldLine(s: FtpStream, buf: Uint8Array, from: number, to: number): void {
+    const lineBytes = buf === s.hold ? buf.slice(from, to) : buf.subarray(from, to);
+    const { o, state, events } = this.ctx;
+    const reply = state.reply;
+    s.lineEnd = 'none';
+    const first = state.lineIsFirst;
+    const last = state.lineIsLast;
+    const code = reply.code;
+    const format = reply.format!;
+    const after = state.line === 'text' ? 0 : 4; // after the reply code, if the line has one
+    const text = lineBody(lineBytes);
+    const eol = eolLength(lineBytes, 0, lineBytes.length);
+    if (reply.found) {
+      // FTP64, a line after the address: only the reply code changes.
+      this.passLine(s, lineBytes, text);
+      if (last) completeReply(this.ctx, code);
+      return;
+    }
+    const f: FindResult =
+      format === 'epsv' ? find229(text, o.serverAddress, o.serverFamily, after)
+      : format === 'lpsv' ? find228(text, after)
+      : find227(text, after);
+    if (f === null) {
+      // A whole reply that a passive command expected (227 to PASV, ...) but without an address
+      // becomes a 425; anything else without an address has nothing to leak and passes.
+      if (first && last && reply.expected) {
+        this.replace(s, text, lineBytes.length, eol, true, true, 'no address in the reply', format);
+        events.push({ type: 'protocol-error', direction: 'server-to-client', message: `${code} reply without an address` });
+      } else {
+        this.passLine(s, lineBytes, text);
+        if (last) events.push({ type: 'protocol-error', direction: 'server-to-client', message: `${code} reply without an address` });
+      }
+      if (last) completeReply(this.ctx, code);
+      return;
+    }
+    reply.found = true;
+    const problem = f === 'malformed' ? 'malformed address in the reply' : !o.policy.allowLowDataPorts && f.endpoint.port < 1024 ? 'data port below 1024' : null;
+    if (f === 'malformed' || problem !== null) {
+      this.replace(s, text, lineBytes.length, eol, first, last, problem!, format);
+      events.push({ type: 'protocol-error', direction: 'server-to-client', message: `${problem!}; reply replaced` });
+      if (last) completeReply(this.ctx, code);
+      return;
+    }
+    if (state.requests.full) {
+      const replacement = this.replace(s, text, lineBytes.length, eol, first, last, 'too many data connections pending', format);
+      events.push({ type: 'command-refused', command: reply.command, reason: 'too-many-data-channels', reply: replacement });
+      if (last) completeReply(this.ctx, code);
+      return;
+    }
+    const family = format === 'pasv' ? 4 : o.clientFamily;
+    const place = { lineStart: s.lineStart, lineLength: lineBytes.length, eol, first, last, code };
+    block(this.ctx, s, state.requests.reply(format, reply.command, f, family, text, place));
+  }
+
+  /**
+   * A line with a note ended. `reply-end`: the last line of a reply (or a stray line a local
+   * reply waited for) went out: pair it. `drop-reply`: an over-long line, already replaced: its
+   * input is removed, its reply paired if it was the last line.
+   */
+  lineEnded(s: FtpStream, note: FtpLineEnd): void {
+    const { state } = this.ctx;
+    if (note === 'reply-end') {
+      completeReply(this.ctx, state.line === 'text' ? -1 : state.line.code);
+    } else if (note === 'drop-reply') {
+      this.ctx.framer.edit(s, s.lineStart, s.inputOffset - s.lineStart, 0);
+      if (state.lineIsLast) completeReply(this.ctx, state.reply.code);
+    }
+  }
+
+  /** Reply lines are not the gateway's to judge for bare CRs (the framer never asks). */
+  bareCR(): void {}
+
+  /**
+   * A held reply line grew too long: the client gets its replacement at once (a 425 for the
+   * whole reply, or a line keeping the reply's structure), not when (or if) the line ends.
+   */
+  overlong(s: FtpStream): void {
+    const { state, framer, events } = this.ctx;
+    const line = state.line;
+    const prefix = line === 'text' ? ' ' : `${line.code}${line.continues ? '-' : ' '}`;
+    const text = passiveRefusalLine(prefix, state.lineIsFirst, state.lineIsLast, 'reply too long', state.reply.format);
+    framer.insertLine(s, ascii(text + '\r\n'), s.lineStart);
+    s.lineEnd = 'drop-reply';
+    events.push({ type: 'protocol-error', direction: 'server-to-client', message: 'reply line too long; replaced' });
+  }
+
+  /** Send on a held reply line that has no address to rewrite (renumbered 227 -> 229 under FTP64). */
+  private passLine(s: FtpStream, line: Uint8Array, text: string): void {
+    const { state, framer, events } = this.ctx;
+    if (state.reply.format !== 'epsv-as-pasv' || !/^227[ -]/.test(text)) {
+      s.emit(line);
+      return;
+    }
+    const after = '229' + text.slice(3);
+    const edit = framer.replaceLine(s, s.lineStart, line.length, ascii(after + lineEnding(line)));
+    events.push({ type: 'line-translated', direction: 'server-to-client', keyword: '227', before: text, after, edit });
+    events.push({ type: 'edit', edit });
+  }
+
+  /** Replace a passive reply line (`before`: its text) by a refusal; returns the new text. */
+  replace(s: FtpStream, before: string, lineLength: number, eol: 0 | 1 | 2, first: boolean, last: boolean, why: string, format: PassiveFormat | null, lineStart = s.lineStart): string {
+    const text = passiveRefusalLine(before, first, last, why, format);
+    const edit = this.ctx.framer.replaceLine(s, lineStart, lineLength, asciiLine(text, eol));
+    this.ctx.events.push({ type: 'edit', edit });
+    return text;
+  }
+}
