@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PacketNat } from '../../src/core/packet/index.js';
 import { endpoint, formatIPv4 } from '../../src/core/net/ip.js';
-import { icmpMessage, ipv4Packet, ipv6Packet, fragmentIpv4, naiveChecksum, patternBytes } from './builders.js';
+import { icmpMessage, ipv4Packet, ipv6Packet, fragmentIpv4, naiveChecksum, patternBytes, udpDatagram } from './builders.js';
 import { ACK, FIN, INSIDE_CLIENT, NAT_ADDRESS, RST, SERVER, SYN, checked, decode, drain, makeNat, seeded, tcp, through, udp } from './nat-helpers.js';
 
 function handshake(nat: PacketNat, now = 0) {
@@ -295,4 +295,32 @@ describe('PacketNat: NAT64', () => {
     expect(inner[0]! >> 4).toBe(6);
     expect((inner[40]! << 8) | inner[41]!).toBe(41000);
   });
+
+  it('IPv4 too big for IPv6: DF gets a fragmentation-needed back, fragments go on as IPv6 fragments', () => {
+    const nat = new PacketNat({ externalAddresses: [NAT_ADDRESS], random: seeded(), nat64: { prefix } });
+    const out = through(nat, 'inside', udp('2001:db8:1::10', 5353, '2001:db8:64::c633:6407', 7000, 'open'), 0);
+    const ext = checked(out.out[0]!.packet).sport;
+    const big = ipv4Packet({ src: SERVER, dst: NAT_ADDRESS, proto: 17, df: true, payload: udpDatagram(7000, ext, patternBytes(1472)) });
+    const r = through(nat, 'outside', big, 1);
+    expect(r.drop).toBe('too-big');
+    const icmp = checked(r.out[0]!.packet);
+    expect([r.out[0]!.to, icmp.icmpType, icmp.icmpCode, icmp.dst, icmp.src]).toEqual(['outside', 3, 4, SERVER, NAT_ADDRESS]);
+    expect((r.out[0]!.packet[26]! << 8) | r.out[0]!.packet[27]!).toBe(1480);
+    const unfragmented = ipv4Packet({ src: SERVER, dst: NAT_ADDRESS, proto: 17, df: false, payload: udpDatagram(7000, ext, patternBytes(3000)) });
+    for (const f of fragmentIpv4(unfragmented, 1480)) nat.handle('outside', f, 2);
+    const frags = drain(nat);
+    expect(frags.length).toBe(3);
+    const data = new Uint8Array(3008);
+    for (const f of frags) {
+      expect(f.packet.length).toBeLessThanOrEqual(1500);
+      expect(f.packet[6]).toBe(44);
+      const off = ((f.packet[42]! << 8) | f.packet[43]!) & 0xfff8;
+      data.set(f.packet.subarray(48), off);
+    }
+    // Reassembled by the test: a UDP datagram whose checksum verifies over IPv6.
+    const whole = ipv6Packet({ src: '2001:db8:64::c633:6407', dst: '2001:db8:1::10', proto: 17, payload: data, transportChecksum: false });
+    const w = checked(whole);
+    expect([w.dport, w.payload]).toEqual([5353, patternBytes(3000)]);
+  });
 });
+

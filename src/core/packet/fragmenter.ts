@@ -43,3 +43,35 @@ export function fragmentIpv4(ip: Ipv4Packet, mtu: number): Uint8Array[] {
   }
   return out;
 }
+
+/**
+ * An IPv6 packet built by the NAT (a fixed header and the upper layer, no extension headers: what
+ * NAT64 translation makes) in fragments of at most `mtu` bytes, each with a Fragment header
+ * (RFC 8200 section 4.5) carrying `identification`. [the packet] when it fits.
+ */
+export function fragmentIpv6(packet: Uint8Array, mtu: number, identification: number): Uint8Array[] {
+  if (packet.length <= mtu) return [packet];
+  const next = packet[6]!;
+  const data = packet.subarray(40);
+  const step = Math.max(8, Math.floor((mtu - 48) / 8) * 8);
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < data.length; at += step) {
+    const chunk = data.subarray(at, Math.min(data.length, at + step));
+    const f = new Uint8Array(48 + chunk.length);
+    f.set(packet.subarray(0, 40), 0);
+    f[4] = (8 + chunk.length) >>> 8;
+    f[5] = (8 + chunk.length) & 0xff;
+    f[6] = 44;
+    f[40] = next;
+    const more = at + step < data.length ? 1 : 0;
+    f[42] = at >>> 8;
+    f[43] = (at & 0xf8) | more;
+    f[44] = identification >>> 24;
+    f[45] = (identification >>> 16) & 0xff;
+    f[46] = (identification >>> 8) & 0xff;
+    f[47] = identification & 0xff;
+    f.set(chunk, 48);
+    out.push(f);
+  }
+  return out;
+}

@@ -38,13 +38,14 @@ import { CLIENT_TO_SERVER, SERVER_TO_CLIENT } from '../stream/translator.js';
 import { AlgConnection, type AlgConnectionHost } from './alg-connection.js';
 import { planPacketDataChannel } from './data-channel-plan.js';
 import { FlowTable, flowTag } from './flow-table.js';
-import { fragmentIpv4 } from './fragmenter.js';
+import { fragmentIpv4, fragmentIpv6 } from './fragmenter.js';
 import { Reassembler } from './fragments.js';
 import { IcmpQuote } from './icmp-quote.js';
 import { buildIcmpErrorAcross, rewriteIcmpErrorInPlace } from './icmp-error.js';
 import type { Icmpv4Message, Icmpv6Message } from './icmp.js';
 import { IpProtocol } from './ip-protocol.js';
-import { Ipv4Packet } from './ipv4.js';
+import { Ipv4Packet, emitIpv4Header } from './ipv4.js';
+import { internetChecksum } from './checksum.js';
 import { applyLeg4, Leg } from './leg.js';
 import { icmpErrorType4to6, icmpErrorType6to4, translateAcrossFamilies } from './nat64-translate.js';
 import { NatSession } from './nat-session.js';
@@ -104,7 +105,8 @@ export class PacketNat {
   readonly table: PortTable;
   readonly translator: AddressTranslator;
   private readonly parser: PacketParser;
-  private readonly reassembler: Reassembler;
+  /** One reassembler per side: fragments from one side never complete a datagram of the other. */
+  private readonly reassemblers: Record<Side, Reassembler>;
   private readonly quote = new IcmpQuote();
   private readonly tcpOptions = new TcpOptions();
   private readonly flows: FlowTable;
@@ -163,7 +165,7 @@ export class PacketNat {
     this.maxSessions = options.maxSessions ?? 262_144;
     this.parser = new PacketParser({ verifyChecksums: options.verifyChecksums ?? false });
     this.fastPath = !(options.verifyChecksums ?? false);
-    this.reassembler = new Reassembler(options.reassembly ?? {});
+    this.reassemblers = { inside: new Reassembler(options.reassembly ?? {}), outside: new Reassembler(options.reassembly ?? {}) };
     this.flows = new FlowTable(random);
     this.events = new EventQueue(options.maxQueuedEvents ?? 65_536);
     this.transmits = new TransmitQueue(options.maxQueuedPackets ?? 65_536);
@@ -232,7 +234,7 @@ export class PacketNat {
     const v = this.parser.parse(packet);
     if (!v.ok) return this.drop(v.reason);
     if (v.kind === 'fragment') {
-      const r = this.reassembler.handleFragment(packet, nowMs);
+      const r = this.reassemblers[side].handleFragment(packet, nowMs);
       if (!r.ok) return this.drop(r.reason);
       if (r.status === 'pending') return CONSUMED;
       // The whole datagram: translated like any packet, then sent in fragments again.
@@ -631,16 +633,26 @@ export class PacketNat {
     }
     const out = translateAcrossFamilies(ip, t, leg, this.ident++ & 0xffff);
     if (typeof out === 'string') return this.drop(out);
+    if (out.length > this.mtu && ip.version === 4 && ip.dontFragment()) {
+      // IPv4 with DF grew past the MTU as IPv6: tell the sender (RFC 7915 section 4 / RFC 1191).
+      this.send(leg.from, fragmentationNeeded(ip, this.mtu - 20));
+      return this.drop('too-big');
+    }
     this.send(leg.to, out);
     return CONSUMED;
   }
 
   /** Queue a packet of the NAT's, in fragments when it is too big and may be fragmented. */
   private send(to: Side, packet: Uint8Array): void {
-    if (packet.length > this.mtu && packet[0]! >> 4 === 4) {
-      const v = new Ipv4Packet().check(packet);
-      if (v.ok && !v.packet.dontFragment()) {
-        for (const f of fragmentIpv4(v.packet, this.mtu)) this.transmits.push({ to, packet: f });
+    if (packet.length > this.mtu) {
+      if (packet[0]! >> 4 === 4) {
+        const v = new Ipv4Packet().check(packet);
+        if (v.ok && !v.packet.dontFragment()) {
+          for (const f of fragmentIpv4(v.packet, this.mtu)) this.transmits.push({ to, packet: f });
+          return;
+        }
+      } else if (packet[6] !== IpProtocol.Ipv6Fragment) {
+        for (const f of fragmentIpv6(packet, this.mtu, this.ident++)) this.transmits.push({ to, packet: f });
         return;
       }
     }
@@ -665,7 +677,12 @@ export class PacketNat {
 
   /** Earliest time `handleTimeout` has work (it may be early: then it has none), or null. */
   pollTimeout(): number | null {
-    const t = Math.min(this.heap.peekDeadline(), this.table.pollTimeout() ?? Infinity, this.reassembler.pollTimeout() ?? Infinity);
+    const t = Math.min(
+      this.heap.peekDeadline(),
+      this.table.pollTimeout() ?? Infinity,
+      this.reassemblers.inside.pollTimeout() ?? Infinity,
+      this.reassemblers.outside.pollTimeout() ?? Infinity,
+    );
     return t === Infinity ? null : t;
   }
 
@@ -676,9 +693,9 @@ export class PacketNat {
         for (const s of [...(this.byMapping.get(e.mapping.id) ?? [])]) this.close(s, 'mapping-expired');
       }
     }
-    this.reassembler.handleTimeout(nowMs);
-    for (let e = this.reassembler.pollEvent(); e !== null; e = this.reassembler.pollEvent()) {
-      this.events.push({ type: 'reassembly-timeout', version: e.version });
+    for (const r of [this.reassemblers.inside, this.reassemblers.outside]) {
+      r.handleTimeout(nowMs);
+      for (let e = r.pollEvent(); e !== null; e = r.pollEvent()) this.events.push({ type: 'reassembly-timeout', version: e.version });
     }
     while (this.heap.size > 0 && this.heap.peekDeadline() <= nowMs) {
       const deadline = this.heap.peekDeadline();
@@ -734,6 +751,22 @@ function dropVerdict(reason: NatDropReason): PacketNatVerdict {
     DROPS.set(reason, v);
   }
   return v;
+}
+
+/** ICMPv4 fragmentation needed (RFC 1191) from the packet's destination back to its source, quoting its header and 8 bytes. */
+function fragmentationNeeded(ip: Ipv4Packet, mtu: number): Uint8Array {
+  const quote = ip.bytes.subarray(ip.start, Math.min(ip.end, ip.payloadOffset + 8));
+  const out = new Uint8Array(28 + quote.length);
+  emitIpv4Header(out, 0, { totalLength: out.length, protocol: IpProtocol.Icmp, source: ip.destinationAddress(), destination: ip.sourceAddress() });
+  out[20] = 3;
+  out[21] = 4;
+  out[26] = mtu >>> 8;
+  out[27] = mtu & 0xff;
+  out.set(quote, 28);
+  const c = internetChecksum(out, 20, out.length);
+  out[22] = c >>> 8;
+  out[23] = c & 0xff;
+  return out;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
