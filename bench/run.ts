@@ -15,6 +15,7 @@ const modules: Record<string, () => Promise<Module>> = {
   ftp: () => import('./ftp.js'),
   mapping: () => import('./mapping.js'),
   'packet-wire': () => import('./packet-wire.js'),
+  packet: () => import('./packet.js'),
   relay: () => import('./relay.js'),
 };
 

@@ -33,8 +33,8 @@ export class NatSession {
   heapDeadline = Infinity;
   alg: AlgConnection | null = null;
   algName: string | null = null;
-  /** Data-channel request id -> expectation id, for releases. */
-  readonly expectations = new Map<number, number>();
+  /** Data-channel request id -> its expectation and who connects, for releases and supersession. */
+  readonly expectations = new Map<number, { readonly expectation: number; readonly connector: 'client' | 'server' }>();
   /** A data connection: the control session that expected it. */
   expectedBy: number | null = null;
 

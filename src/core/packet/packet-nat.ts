@@ -511,7 +511,7 @@ export class PacketNat {
     const host: AlgConnectionHost = {
       planDataChannel: (request, now) => {
         const plan = planPacketDataChannel(request, ctx, now);
-        if (plan.ok && plan.expectationId !== null) s.expectations.set(request.id, plan.expectationId);
+        if (plan.ok && plan.expectationId !== null) s.expectations.set(request.id, { expectation: plan.expectationId, connector: request.connector });
         this.events.push({
           type: 'data-channel',
           session: s.id,
@@ -525,15 +525,36 @@ export class PacketNat {
       releaseDataChannel: (id) => {
         const e = s.expectations.get(id);
         if (e !== undefined) {
-          this.table.cancelExpectation(e);
+          this.table.cancelExpectation(e.expectation);
           s.expectations.delete(id);
         }
       },
-      event: (event) => this.events.push({ type: 'alg', session: s.id, alg: name, event }),
+      event: (event) => {
+        if (event.type === 'data-channel-committed') this.supersede(s, event.id);
+        this.events.push({ type: 'alg', session: s.id, alg: name, event });
+      },
       transmit: (to, packet) => this.send(to, packet),
     };
     s.alg = new AlgConnection(translator, { [CLIENT_TO_SERVER]: s.a, [SERVER_TO_CLIENT]: s.b } as Record<typeof CLIENT_TO_SERVER | typeof SERVER_TO_CLIENT, Leg>, host, this.algLimits);
     s.algName = name;
+  }
+
+  /**
+   * A data channel was committed (the peer accepted the PORT, or the 227 went out): the earlier
+   * channels of the session that the same side was to open are superseded and their pinholes
+   * closed. By then the peer has processed every command before, so an earlier channel was used
+   * or will never be (a server connects to its latest data port, RFC 959 section 4.1.2); without
+   * this, commands whose transfer never happened (a RETR of a missing file) would hold pinholes
+   * until they time out, and the table's per-owner limit would refuse the next ones.
+   */
+  private supersede(s: NatSession, id: number): void {
+    const current = s.expectations.get(id);
+    if (!current) return;
+    for (const [other, e] of s.expectations) {
+      if (other >= id || e.connector !== current.connector) continue;
+      this.table.cancelExpectation(e.expectation);
+      s.expectations.delete(other);
+    }
   }
 
   // ================================================================== ICMP
