@@ -19,3 +19,4 @@ export * from './ftp/index.js';
 export * from './relay/index.js';
 export * from './mapping/index.js';
 export * from './nat/index.js';
+export * from './packet/index.js';

@@ -4,7 +4,7 @@
  * documentation addresses.
  */
 import { expect } from 'vitest';
-import { PacketNat, type PacketNatOptions, type Side, type Transmit } from '../../src/core/packet/index.js';
+import { PacketNat, type PacketNatOptions, type NatSide, type Transmit } from '../../src/core/packet/index.js';
 import { formatIPv4, formatIPv6 } from '../../src/core/net/ip.js';
 import { concat, ipv4Packet, ipv6Packet, naiveChecksum, pseudo4, pseudo6, tcpSegment, u16, u32, udpDatagram } from './builders.js';
 
@@ -198,7 +198,7 @@ export function makeNat(extra: Partial<PacketNatOptions> = {}): PacketNat {
  * Push a packet through the NAT and collect what leaves: the packet itself when forwarded (a
  * copy), then everything queued. Drops are returned as a reason.
  */
-export function through(nat: PacketNat, side: Side, packet: Uint8Array, nowMs: number): { out: Transmit[]; drop: string | null } {
+export function through(nat: PacketNat, side: NatSide, packet: Uint8Array, nowMs: number): { out: Transmit[]; drop: string | null } {
   const v = nat.handle(side, packet, nowMs);
   const out: Transmit[] = [];
   if (!v.ok) return { out: drain(nat), drop: v.reason };

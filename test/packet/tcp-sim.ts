@@ -8,7 +8,7 @@
  * It records what each application wrote and received, and every acknowledgement an endpoint
  * got that claimed bytes it never sent (which must never happen).
  */
-import type { PacketNat, Side } from '../../src/core/packet/index.js';
+import type { PacketNat, NatSide } from '../../src/core/packet/index.js';
 import { concat, ipv4Packet, tcpSegment, u16, u32 } from './builders.js';
 import { decode } from './nat-helpers.js';
 
@@ -211,7 +211,7 @@ export interface SimOptions {
   readonly clientMaxSegment: number;
   readonly serverMaxSegment: number;
   /** Check every packet the NAT emits. */
-  readonly onNatPacket?: (to: Side, p: Uint8Array) => void;
+  readonly onNatPacket?: (to: NatSide, p: Uint8Array) => void;
 }
 
 /**
@@ -253,13 +253,13 @@ export class TcpSim {
     for (const p of ps) this.launch('nat-outside', p);
   }
 
-  private natIn(side: Side, p: Uint8Array): void {
+  private natIn(side: NatSide, p: Uint8Array): void {
     const v = this.nat.handle(side, p, this.now);
     if (v.ok && v.action === 'forward') this.natOut(v.to, p);
     for (let t = this.nat.pollTransmit(); t; t = this.nat.pollTransmit()) this.natOut(t.to, t.packet);
   }
 
-  private natOut(to: Side, p: Uint8Array): void {
+  private natOut(to: NatSide, p: Uint8Array): void {
     this.o.onNatPacket?.(to, p);
     this.launch(to === 'inside' ? 'client' : 'server', p);
   }

@@ -35,7 +35,7 @@ import type { AlgEvent, AlgTranslator, DataChannelRequest } from '../alg/contrac
 import type { Endpoint } from '../net/ip.js';
 import { reverse, type Direction } from '../stream/translator.js';
 import { AlgDirection } from './alg-direction.js';
-import { buildTcpPacket, ipHeaderLength, type PacketFace, type Side } from './segment-builder.js';
+import { buildTcpPacket, ipHeaderLength, type PacketFace, type NatSide } from './segment-builder.js';
 import type { IpPacket } from './packet.js';
 import { TcpFlag, TCP_MIN_HEADER_LENGTH, type TcpSegment } from './tcp.js';
 import { TcpOptionKind, TcpOptions } from './tcp-options.js';
@@ -51,7 +51,7 @@ export interface AlgConnectionHost {
   /** Every event of the translator, in order, for the embedding. */
   event(e: AlgEvent): void;
   /** A packet of the NAT's making to send on `to`. */
-  transmit(to: Side, packet: Uint8Array): void;
+  transmit(to: NatSide, packet: Uint8Array): void;
 }
 
 export interface AlgConnectionLimits {

@@ -21,14 +21,14 @@ import type { DataChannelRequest } from '../alg/contract.js';
 import { endpoint, type Endpoint } from '../net/ip.js';
 import type { PortTable } from '../mapping/table.js';
 import type { AddressTranslator } from '../nat/realm.js';
-import type { Side } from './segment-builder.js';
+import type { NatSide } from './segment-builder.js';
 
 export interface DataChannelContext {
   readonly table: PortTable;
   readonly translator: AddressTranslator;
   /** Where the control connection's client and server are. */
-  readonly clientSide: Side;
-  readonly serverSide: Side;
+  readonly clientSide: NatSide;
+  readonly serverSide: NatSide;
   /** The inside party's own address (how the inside sees itself). */
   readonly insideAddress: string;
   /** 1:1 address rules, inside address -> outside address. */

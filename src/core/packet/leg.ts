@@ -12,7 +12,7 @@
 
 import { parseAddress, type Endpoint } from '../net/ip.js';
 import { foldSum } from './checksum.js';
-import type { PacketFace, Side } from './segment-builder.js';
+import type { PacketFace, NatSide } from './segment-builder.js';
 
 function bytesOf(e: Endpoint): Uint8Array {
   const p = parseAddress(e.address);
@@ -30,14 +30,14 @@ function u32(b: Uint8Array): number {
 
 export class Leg implements PacketFace {
   // ---- what it takes
-  readonly from: Side;
+  readonly from: NatSide;
   readonly inFamily: 4 | 6;
   readonly sourceIn: Endpoint;
   readonly destinationIn: Endpoint;
   readonly sourceInBytes: Uint8Array;
   readonly destinationInBytes: Uint8Array;
   // ---- what it gives (PacketFace)
-  readonly to: Side;
+  readonly to: NatSide;
   readonly family: 4 | 6;
   readonly sourceOut: Endpoint;
   readonly destinationOut: Endpoint;
@@ -58,7 +58,7 @@ export class Leg implements PacketFace {
   /** Packets of this leg refresh the session and its mapping (outbound always; inbound by policy). */
   readonly refreshes: boolean;
 
-  constructor(from: Side, sourceIn: Endpoint, destinationIn: Endpoint, to: Side, sourceOut: Endpoint, destinationOut: Endpoint, refreshes: boolean) {
+  constructor(from: NatSide, sourceIn: Endpoint, destinationIn: Endpoint, to: NatSide, sourceOut: Endpoint, destinationOut: Endpoint, refreshes: boolean) {
     this.from = from;
     this.inFamily = sourceIn.family;
     this.sourceIn = sourceIn;

@@ -14,9 +14,9 @@ import type { FragmentDropReason, ReassemblerOptions } from './fragments.js';
 import type { IcmpQuoteDropReason } from './icmp-quote.js';
 import type { Nat64DropReason } from './nat64-translate.js';
 import type { PacketDropReason } from './packet.js';
-import type { Side } from './segment-builder.js';
+import type { NatSide } from './segment-builder.js';
 
-export type { Side } from './segment-builder.js';
+export type { NatSide } from './segment-builder.js';
 
 /** An ALG on the TCP connections to a server port. */
 export interface PacketAlgConfig {
@@ -114,13 +114,13 @@ export type NatDropReason =
  * Verdicts are frozen, shared objects: `handle` allocates none.
  */
 export type PacketNatVerdict =
-  | { readonly ok: true; readonly action: 'forward'; readonly to: Side }
+  | { readonly ok: true; readonly action: 'forward'; readonly to: NatSide }
   | { readonly ok: true; readonly action: 'consumed' }
   | { readonly ok: false; readonly reason: NatDropReason };
 
 /** A packet of the NAT's own making (or a translated copy) to send on `to`. */
 export interface Transmit {
-  readonly to: Side;
+  readonly to: NatSide;
   readonly packet: Uint8Array;
 }
 
@@ -135,7 +135,7 @@ export type PacketNatEvent =
       readonly session: number;
       readonly protocol: Protocol;
       /** The side whose packet opened it. */
-      readonly from: Side;
+      readonly from: NatSide;
       /** The opener as it sees itself, and the peer as the opener addresses it. */
       readonly client: Endpoint;
       readonly server: Endpoint;

@@ -49,7 +49,7 @@ import { internetChecksum } from './checksum.js';
 import { applyLeg4, Leg } from './leg.js';
 import { icmpErrorType4to6, icmpErrorType6to4, translateAcrossFamilies } from './nat64-translate.js';
 import { NatSession } from './nat-session.js';
-import type { NatDropReason, PacketNatEvent, PacketNatOptions, PacketNatStats, PacketNatVerdict, SessionCloseReason, Side, Transmit } from './nat-types.js';
+import type { NatDropReason, PacketNatEvent, PacketNatOptions, PacketNatStats, PacketNatVerdict, SessionCloseReason, NatSide, Transmit } from './nat-types.js';
 import { PacketParser, type IpPacket, type TransportView } from './packet.js';
 import { rewriteIpv4Endpoint, rewriteIpv6Endpoint } from './endpoint-rewrite.js';
 import { seqDiff } from './seq-number.js';
@@ -65,7 +65,7 @@ const FORWARD_OUTSIDE: PacketNatVerdict = Object.freeze({ ok: true, action: 'for
 const CONSUMED: PacketNatVerdict = Object.freeze({ ok: true, action: 'consumed' });
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'icmp'];
 
-function forwardTo(side: Side): PacketNatVerdict {
+function forwardTo(side: NatSide): PacketNatVerdict {
   return side === 'inside' ? FORWARD_INSIDE : FORWARD_OUTSIDE;
 }
 
@@ -106,7 +106,7 @@ export class PacketNat {
   readonly translator: AddressTranslator;
   private readonly parser: PacketParser;
   /** One reassembler per side: fragments from one side never complete a datagram of the other. */
-  private readonly reassemblers: Record<Side, Reassembler>;
+  private readonly reassemblers: Record<NatSide, Reassembler>;
   private readonly quote = new IcmpQuote();
   private readonly tcpOptions = new TcpOptions();
   private readonly flows: FlowTable;
@@ -185,7 +185,7 @@ export class PacketNat {
    * A packet that arrived on `side` (raw IP, the whole Uint8Array). The verdict says what to do
    * with it; packets of the NAT's own making wait in `pollTransmit`. Never throws on bad bytes.
    */
-  handle(side: Side, packet: Uint8Array, nowMs: number): PacketNatVerdict {
+  handle(side: NatSide, packet: Uint8Array, nowMs: number): PacketNatVerdict {
     const v = (this.fastPath ? this.fast(side, packet, nowMs) : null) ?? this.general(side, packet, nowMs);
     if (v.ok) {
       if (v.action === 'forward') this.forwarded++;
@@ -198,7 +198,7 @@ export class PacketNat {
    * IPv4 TCP/UDP of an established, ALG-free session, IHL 5, not a fragment, no SYN/FIN/RST:
    * translated in place with the leg's precomputed deltas. Null: take the general path.
    */
-  private fast(side: Side, b: Uint8Array, nowMs: number): PacketNatVerdict | null {
+  private fast(side: NatSide, b: Uint8Array, nowMs: number): PacketNatVerdict | null {
     const n = b.length;
     if (n < 28 || b[0] !== 0x45) return null;
     const tl = (b[2]! << 8) | b[3]!;
@@ -230,7 +230,7 @@ export class PacketNat {
     return leg.to === 'inside' ? FORWARD_INSIDE : FORWARD_OUTSIDE;
   }
 
-  private general(side: Side, packet: Uint8Array, nowMs: number): PacketNatVerdict {
+  private general(side: NatSide, packet: Uint8Array, nowMs: number): PacketNatVerdict {
     const v = this.parser.parse(packet);
     if (!v.ok) return this.drop(v.reason);
     if (v.kind === 'fragment') {
@@ -250,7 +250,7 @@ export class PacketNat {
     return this.packet(side, v.ip, v.transport, nowMs);
   }
 
-  private packet(side: Side, ip: IpPacket, t: TransportView, nowMs: number): PacketNatVerdict {
+  private packet(side: NatSide, ip: IpPacket, t: TransportView, nowMs: number): PacketNatVerdict {
     switch (t.kind) {
       case 'tcp':
         return this.tcp(side, ip, t, nowMs);
@@ -267,7 +267,7 @@ export class PacketNat {
   // ================================================================== flows
 
   /** The session value (slot * 2 + leg) of a packet's flow key, or -1. */
-  private lookup(side: Side, pi: number, ip: IpPacket, sport: number, dport: number): number {
+  private lookup(side: NatSide, pi: number, ip: IpPacket, sport: number, dport: number): number {
     const tag = flowTag(side === 'inside' ? 0 : 1, pi);
     const ports = sport * 65536 + dport;
     if (ip.version === 4) return this.flows.get4(tag, ip.sourceAddress(), ip.destinationAddress(), ports);
@@ -294,7 +294,7 @@ export class PacketNat {
   }
 
   /** UDP (and the common part of every flow): find or open the session, refresh, translate. */
-  private flow(side: Side, ip: IpPacket, t: TransportView, pi: number, sport: number, dport: number, nowMs: number): PacketNatVerdict {
+  private flow(side: NatSide, ip: IpPacket, t: TransportView, pi: number, sport: number, dport: number, nowMs: number): PacketNatVerdict {
     const found = this.find(side, pi, ip, sport, dport, nowMs);
     let s: NatSession;
     let leg: Leg;
@@ -311,7 +311,7 @@ export class PacketNat {
   }
 
   /** The live session of a packet (refreshed), or null; a session whose mapping died is closed. */
-  private find(side: Side, pi: number, ip: IpPacket, sport: number, dport: number, nowMs: number): { s: NatSession; leg: Leg } | null {
+  private find(side: NatSide, pi: number, ip: IpPacket, sport: number, dport: number, nowMs: number): { s: NatSession; leg: Leg } | null {
     const v = this.lookup(side, pi, ip, sport, dport);
     if (v < 0) return null;
     const s = this.sessions[v >> 1]!;
@@ -338,7 +338,7 @@ export class PacketNat {
   }
 
   /** Open a session for the first packet of a flow, from `client` to `server` as received on `side`. */
-  private open(side: Side, pi: number, client: Endpoint, server: Endpoint, nowMs: number): NatSession | NatDropReason {
+  private open(side: NatSide, pi: number, client: Endpoint, server: Endpoint, nowMs: number): NatSession | NatDropReason {
     if (this.live >= this.maxSessions) return 'session-limit';
     const protocol = PROTOCOLS[pi]!;
     const inboundRefresh = this.policies[pi]!.inboundRefresh;
@@ -352,7 +352,7 @@ export class PacketNat {
       if (!tr.ok) return tr.reason;
       // Hairpinning: the destination was one of the NAT's own endpoints; both legs stay inside.
       const hairpin = tr.rule !== 'static' && this.pool.has(server.address) && tr.destination.address !== server.address;
-      const far: Side = hairpin ? 'inside' : 'outside';
+      const far: NatSide = hairpin ? 'inside' : 'outside';
       a = new Leg('inside', client, server, far, tr.source, tr.destination, true);
       b = new Leg(far, tr.destination, tr.source, 'inside', server, client, hairpin || inboundRefresh);
       via = 'outbound';
@@ -442,7 +442,7 @@ export class PacketNat {
 
   // ================================================================== TCP and ALGs
 
-  private tcp(side: Side, ip: IpPacket, t: TcpSegment, nowMs: number): PacketNatVerdict {
+  private tcp(side: NatSide, ip: IpPacket, t: TcpSegment, nowMs: number): PacketNatVerdict {
     const event = tcpEventOf(t.flags());
     const found = this.find(side, 0, ip, t.sourcePort(), t.destinationPort(), nowMs);
     let s: NatSession;
@@ -559,7 +559,7 @@ export class PacketNat {
 
   // ================================================================== ICMP
 
-  private icmp(side: Side, ip: IpPacket, m: Icmpv4Message | Icmpv6Message, nowMs: number): PacketNatVerdict {
+  private icmp(side: NatSide, ip: IpPacket, m: Icmpv4Message | Icmpv6Message, nowMs: number): PacketNatVerdict {
     const kind = m.messageKind();
     if (kind === 'echo-request' || kind === 'echo-reply') {
       const id = m.identifier();
@@ -574,7 +574,7 @@ export class PacketNat {
   }
 
   /** An ICMP error about a packet the NAT sent out on `side` (see icmp-error.ts). */
-  private icmpError(side: Side, ip: IpPacket, m: Icmpv4Message | Icmpv6Message): PacketNatVerdict {
+  private icmpError(side: NatSide, ip: IpPacket, m: Icmpv4Message | Icmpv6Message): PacketNatVerdict {
     const qv = m.quote(this.quote);
     if (!qv.ok) return this.drop(`icmp-quote-${qv.reason}`);
     const q = this.quote;
@@ -664,7 +664,7 @@ export class PacketNat {
   }
 
   /** Queue a packet of the NAT's, in fragments when it is too big and may be fragmented. */
-  private send(to: Side, packet: Uint8Array): void {
+  private send(to: NatSide, packet: Uint8Array): void {
     if (packet.length > this.mtu) {
       if (packet[0]! >> 4 === 4) {
         const v = new Ipv4Packet().check(packet);

@@ -12,12 +12,12 @@ import { emitIpv6Header, IPV6_HEADER_LENGTH } from './ipv6.js';
 import type { SeqNumber } from './seq-number.js';
 import { TcpField, TCP_MIN_HEADER_LENGTH, emitTcpHeader } from './tcp.js';
 
-export type Side = 'inside' | 'outside';
+export type NatSide = 'inside' | 'outside';
 
 /** How the packets of one direction of a flow look as they leave the NAT. */
 export interface PacketFace {
   /** The side they leave on. */
-  readonly to: Side;
+  readonly to: NatSide;
   readonly family: 4 | 6;
   /** 4 or 16 bytes. */
   readonly source: Uint8Array;
