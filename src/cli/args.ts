@@ -5,6 +5,7 @@
  */
 
 import { canonicalAddress, parseEndpoint, type Endpoint } from '../core/net/ip.js';
+import { parseNatArgs, type NatCommandOptions } from './nat-args.js';
 
 export type LogFormat = 'text' | 'json';
 
@@ -36,11 +37,14 @@ export interface FtpCommandOptions {
   readonly tls?: 'pass' | 'refuse';
 }
 
+export type HelpTopic = 'main' | 'ftp' | 'nat';
+
 export type ParsedArgs =
-  | { readonly kind: 'help'; readonly topic: 'main' | 'ftp' }
+  | { readonly kind: 'help'; readonly topic: HelpTopic }
   | { readonly kind: 'version' }
   | { readonly kind: 'ftp'; readonly options: FtpCommandOptions }
-  | { readonly kind: 'usage-error'; readonly message: string; readonly topic: 'main' | 'ftp' };
+  | { readonly kind: 'nat'; readonly options: NatCommandOptions }
+  | { readonly kind: 'usage-error'; readonly message: string; readonly topic: HelpTopic };
 
 export const DEFAULT_GRACE_MS = 10_000;
 
@@ -48,9 +52,10 @@ export const MAIN_USAGE = `Usage: nat-alg <command> [options]
 
 Commands:
   ftp         run an FTP application-layer gateway (a relay that translates data channels)
+  nat         run a packet NAT with ALGs between two links of IP packets in UDP datagrams
 
 Options:
-  -h, --help     show this help (or "nat-alg ftp --help" for the ftp command)
+  -h, --help     show this help (or "nat-alg ftp --help", "nat-alg nat --help")
   --version      print the version
 
 Exit codes: 0 success, 1 runtime failure, 2 usage error.
@@ -131,6 +136,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (command === undefined) return { kind: 'usage-error', message: 'missing command (try "nat-alg ftp --help")', topic: 'main' };
   if (command === '-h' || command === '--help' || command === 'help') return { kind: 'help', topic: 'main' };
   if (command === '--version' || command === '-V') return { kind: 'version' };
+  if (command === 'nat') {
+    const r = parseNatArgs(rest);
+    if (r.kind === 'help') return { kind: 'help', topic: 'nat' };
+    if (r.kind === 'usage-error') return { kind: 'usage-error', message: r.message, topic: 'nat' };
+    return r;
+  }
   if (command !== 'ftp') {
     const what = command.startsWith('-') ? `unknown option ${command}` : `unknown command ${JSON.stringify(command)}`;
     return { kind: 'usage-error', message: what, topic: 'main' };

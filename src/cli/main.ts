@@ -4,21 +4,25 @@
  */
 
 import { FTP_USAGE, MAIN_USAGE, parseArgs } from './args.js';
-import { runFtpCommand } from './ftp-command.js';
+import { NAT_USAGE } from './nat-args.js';
+import { runNatCommand } from './nat-command.js';
+import { runFtpCommand, type CliIo } from './ftp-command.js';
 import { VERSION } from './version.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseArgs(argv);
   switch (parsed.kind) {
     case 'help':
-      process.stdout.write(parsed.topic === 'ftp' ? FTP_USAGE : MAIN_USAGE);
+      process.stdout.write(parsed.topic === 'ftp' ? FTP_USAGE : parsed.topic === 'nat' ? NAT_USAGE : MAIN_USAGE);
       return 0;
     case 'version':
       process.stdout.write(`nat-alg ${VERSION}\n`);
       return 0;
     case 'usage-error':
-      process.stderr.write(`nat-alg: ${parsed.message}\nTry "nat-alg ${parsed.topic === 'ftp' ? 'ftp ' : ''}--help".\n`);
+      process.stderr.write(`nat-alg: ${parsed.message}\nTry "nat-alg ${parsed.topic === 'main' ? '' : `${parsed.topic} `}--help".\n`);
       return 2;
+    case 'nat':
+      return runNatCommand(parsed.options, cliIo());
     case 'ftp':
       return runFtpCommand(parsed.options, {
         out: (line) => process.stdout.write(`${line}\n`),
@@ -36,6 +40,24 @@ async function main(argv: readonly string[]): Promise<number> {
         now: () => new Date(),
       });
   }
+}
+
+function cliIo(): CliIo {
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    onSignal: (handler) => {
+      const onInt = () => handler('SIGINT');
+      const onTerm = () => handler('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+      return () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+      };
+    },
+    now: () => new Date(),
+  };
 }
 
 main(process.argv.slice(2)).then(

@@ -9,3 +9,5 @@ export { createAlgProxy, createFtpProxy } from './proxy.js';
 export { createFtpTranslatorStreams } from './streams.js';
 export type { FtpTranslatorStreams, FtpTranslatorStreamsOptions } from './streams.js';
 export type * from './types.js';
+export { PacketGateway, createPacketGateway } from './packet-gateway.js';
+export type { PacketGatewayOptions, PacketGatewayStats, PacketGatewayLogEntry, PacketLinkOptions } from './packet-gateway.js';
