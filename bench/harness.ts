@@ -13,6 +13,8 @@ export interface BenchResult {
   readonly ratio?: number;
   /** Free-form context: the goal, the input size, rounds. */
   readonly note?: string;
+  /** Why nothing was measured (value is then 0): a prerequisite missing here, such as root. */
+  readonly skipped?: string;
 }
 
 export function median(values: number[]): number {

@@ -13,10 +13,13 @@ type Module = { run(): Promise<BenchResult[]> };
 // module's sockets, worker and garbage would otherwise be in the heap they are measured in.
 const modules: Record<string, () => Promise<Module>> = {
   ftp: () => import('./ftp.js'),
+  irc: () => import('./irc.js'),
   mapping: () => import('./mapping.js'),
   'packet-wire': () => import('./packet-wire.js'),
   packet: () => import('./packet.js'),
   relay: () => import('./relay.js'),
+  // Network namespaces and the kernel's NAT: needs root, else recorded as skipped with the reason.
+  kernel: () => import('./kernel-plane.js'),
 };
 
 /** Collect garbage between modules when node runs with --expose-gc (npm run bench does). */
@@ -35,7 +38,8 @@ async function main(): Promise<void> {
     for (const r of await mod.run()) {
       results.set(r.name, r);
       const ratio = r.ratio !== undefined ? `  ratio ${r.ratio.toFixed(3)} (baseline ${fmt(r.baseline!)})` : '';
-      process.stdout.write(`${r.name.padEnd(28)} ${fmt(r.value)} ${r.unit}${ratio}\n`);
+      if (r.skipped !== undefined) process.stdout.write(`${r.name.padEnd(28)} skipped: ${r.skipped}\n`);
+      else process.stdout.write(`${r.name.padEnd(28)} ${fmt(r.value)} ${r.unit}${ratio}\n`);
     }
   }
   mkdirSync(dirname(out), { recursive: true });

@@ -10,8 +10,7 @@
  * NAT's own address and a port of its mapping table, with the IP length, the TCP checksum and the
  * sequence numbers of everything after it corrected. test/packet/example.test.ts runs it.
  */
-import { IpProtocol, PacketNat, TcpFlag, emitIpv4Header, emitTcpHeader, internetChecksum, ipv4PseudoHeaderSum, toSeq, type Transmit } from '../src/core/packet/index.js';
-import { ipv4ToNumber } from '../src/core/net/ip.js';
+import { IpProtocol, PacketNat, TcpFlag, emitIpv4Header, emitTcpHeader, internetChecksum, ipv4PseudoHeaderSum, ipv4ToNumber, toSeq, type Transmit } from '../src/core/index.js';
 
 const CLIENT = '192.0.2.10';
 const SERVER = '198.51.100.7';

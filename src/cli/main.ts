@@ -1,48 +1,18 @@
 /**
  * Entry point of the `nat-alg` command (built to dist/cli.js with a shebang). Only process glue
- * lives here: argv in, exit code out. Parsing is in args.ts, the relay command in ftp-command.ts.
+ * lives here: argv in, exit code out. Parsing is in args.ts, the relay commands in ftp-command.ts
+ * and irc-command.ts (both run by relay-command.ts), the packet gateway in nat-command.ts.
  */
 
-import { FTP_USAGE, MAIN_USAGE, parseArgs } from './args.js';
+import { FTP_USAGE, IRC_USAGE, MAIN_USAGE, parseArgs } from './args.js';
+import { runFtpCommand } from './ftp-command.js';
+import { runIrcCommand } from './irc-command.js';
+import type { CliIo } from './relay-command.js';
 import { NAT_USAGE } from './nat-args.js';
 import { runNatCommand } from './nat-command.js';
-import { runFtpCommand, type CliIo } from './ftp-command.js';
 import { VERSION } from './version.js';
 
-async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs(argv);
-  switch (parsed.kind) {
-    case 'help':
-      process.stdout.write(parsed.topic === 'ftp' ? FTP_USAGE : parsed.topic === 'nat' ? NAT_USAGE : MAIN_USAGE);
-      return 0;
-    case 'version':
-      process.stdout.write(`nat-alg ${VERSION}\n`);
-      return 0;
-    case 'usage-error':
-      process.stderr.write(`nat-alg: ${parsed.message}\nTry "nat-alg ${parsed.topic === 'main' ? '' : `${parsed.topic} `}--help".\n`);
-      return 2;
-    case 'nat':
-      return runNatCommand(parsed.options, cliIo());
-    case 'ftp':
-      return runFtpCommand(parsed.options, {
-        out: (line) => process.stdout.write(`${line}\n`),
-        err: (line) => process.stderr.write(`${line}\n`),
-        onSignal: (handler) => {
-          const onInt = () => handler('SIGINT');
-          const onTerm = () => handler('SIGTERM');
-          process.on('SIGINT', onInt);
-          process.on('SIGTERM', onTerm);
-          return () => {
-            process.off('SIGINT', onInt);
-            process.off('SIGTERM', onTerm);
-          };
-        },
-        now: () => new Date(),
-      });
-  }
-}
-
-function cliIo(): CliIo {
+function processIo(): CliIo {
   return {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
@@ -58,6 +28,27 @@ function cliIo(): CliIo {
     },
     now: () => new Date(),
   };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const parsed = parseArgs(argv);
+  switch (parsed.kind) {
+    case 'help':
+      process.stdout.write(parsed.topic === 'ftp' ? FTP_USAGE : parsed.topic === 'irc' ? IRC_USAGE : parsed.topic === 'nat' ? NAT_USAGE : MAIN_USAGE);
+      return 0;
+    case 'version':
+      process.stdout.write(`nat-alg ${VERSION}\n`);
+      return 0;
+    case 'usage-error':
+      process.stderr.write(`nat-alg: ${parsed.message}\nTry "nat-alg ${parsed.topic === 'main' ? '' : `${parsed.topic} `}--help".\n`);
+      return 2;
+    case 'nat':
+      return runNatCommand(parsed.options, processIo());
+    case 'ftp':
+      return runFtpCommand(parsed.options, processIo());
+    case 'irc':
+      return runIrcCommand(parsed.options, processIo());
+  }
 }
 
 main(process.argv.slice(2)).then(

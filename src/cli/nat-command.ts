@@ -9,7 +9,7 @@ import { NatAlgError } from '../core/errors.js';
 import { formatEndpoint } from '../core/net/ip.js';
 import type { PacketNatOptions } from '../core/packet/index.js';
 import { PacketGateway } from '../node/packet-gateway.js';
-import type { CliIo } from './ftp-command.js';
+import type { CliIo } from './relay-command.js';
 import { formatLogEntry } from './log.js';
 import type { NatCommandOptions } from './nat-args.js';
 

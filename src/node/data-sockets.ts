@@ -7,6 +7,7 @@
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { endpoint, type Endpoint, type RelaySession, type Side } from '../core/index.js';
+import type { SessionDataPlane } from './data-plane.js';
 
 /** Read size on the relay's own data connections: 4x the stream default, measured ~35% less CPU per byte. */
 const DATA_READ_BYTES = 256 * 1024;
@@ -38,10 +39,14 @@ interface DataChannel {
   acceptedSide: Side;
   spliced: boolean;
   reported: boolean;
-  /** Bytes read on `outgoing` (its onread callback bypasses the stream's own counting). */
-  outgoingBytes: number;
-  /** Bytes read on `outgoing` before the splice (held, normally none). */
-  early: Uint8Array[];
+  /** Bytes read on each connection before the splice (held, normally none). */
+  early: { accepted: Uint8Array[]; outgoing: Uint8Array[] };
+}
+
+type End = 'accepted' | 'outgoing';
+
+function other(end: End): End {
+  return end === 'accepted' ? 'outgoing' : 'accepted';
 }
 
 function now(): number {
@@ -58,7 +63,7 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export class DataSockets {
+export class DataSockets implements SessionDataPlane {
   private readonly host: DataSocketHost;
   private readonly channels = new Map<number, DataChannel>();
 
@@ -76,8 +81,17 @@ export class DataSockets {
     for (const id of [...this.channels.keys()]) this.destroy(id);
   }
 
+  planeOf(): string {
+    return 'relay';
+  }
+
+  /** Sockets report as things happen: the session's view is always current. */
+  settle(): null {
+    return null;
+  }
+
   listen(id: number, side: Side, local: Endpoint): void {
-    const ch: DataChannel = { listener: null, accepted: null, outgoing: null, acceptedSide: side, spliced: false, reported: false, outgoingBytes: 0, early: [] };
+    const ch: DataChannel = { listener: null, accepted: null, outgoing: null, acceptedSide: side, spliced: false, reported: false, early: { accepted: [], outgoing: [] } };
     this.channels.set(id, ch);
     const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
     ch.listener = srv;
@@ -85,16 +99,22 @@ export class DataSockets {
     srv.on('connection', (sock: net.Socket) => {
       const peer = remoteEndpoint(sock);
       const live = this.channels.get(id) === ch && ch.listener === srv && ch.accepted === null;
-      this.host.handles.socketOpened(sock);
       sock.on('error', () => {});
+      let kept: net.Socket | null = null;
       this.host.step(() => {
         if (live && peer !== null && this.host.session.handleDataIncoming(id, peer, now())) {
-          this.host.adopt(sock);
-          ch.accepted = sock;
+          // Kept: from here it reads into large buffers of its own, as the outgoing one does.
+          kept = withLargeReads(sock, this.largeReads(ch, 'accepted'));
+          kept.on('error', () => {});
+          this.host.adopt(kept);
+          ch.accepted = kept;
         }
       });
       // Not kept (a foreign peer, a second connection, a failure): refuse it with a reset.
-      if (ch.accepted !== sock && !sock.destroyed) sock.resetAndDestroy();
+      if (kept === null && !sock.destroyed) {
+        this.host.handles.socketOpened(sock);
+        sock.resetAndDestroy();
+      }
     });
     srv.on('listening', () => {
       const addr = srv.address();
@@ -114,58 +134,7 @@ export class DataSockets {
   connect(id: number, target: Endpoint, localAddress: string): void {
     const ch = this.channels.get(id);
     if (!ch) return;
-    // The relay's own connection reads into large buffers of its own (onread) handed straight to
-    // the other socket: fewer, bigger reads than the stream default, and no copy (a passive RETR,
-    // the common bulk case, flows this way). A buffer is read into again only once the kernel
-    // has all of it: at once when the write went through whole, else when its write callback
-    // runs; one still referenced by a queued write is never handed back to the socket.
-    // A small read is copied out and its buffer read into again, so a trickle of small reads
-    // queued behind a full socket does not pin a large buffer per write.
-    const free: Buffer[] = [];
-    /** Buffers of the writes not yet called back, in write order; null once taken back early. */
-    const inflight: (Buffer | null)[] = [];
-    let next: Buffer | null = null;
-    const written = (): void => {
-      const done = inflight.shift();
-      if (done && free.length < DATA_SPARE_BUFFERS && ch.accepted && !ch.accepted.destroyed) free.push(done);
-    };
-    const s = net.connect({
-      host: target.address,
-      port: target.port,
-      localAddress,
-      allowHalfOpen: true,
-      onread: {
-        buffer: () => {
-          const b = next ?? free.pop() ?? Buffer.allocUnsafe(DATA_READ_BYTES);
-          next = null;
-          return b;
-        },
-        callback: (n: number, buf: Uint8Array): boolean => {
-          ch.outgoingBytes += n;
-          const sink = ch.accepted;
-          // Returning false pauses this socket: when the other side's write buffer is full (until
-          // its 'drain'), and before the splice (not expected: it starts paused; kept, not lost).
-          if (n <= DATA_COPY_BYTES || !ch.spliced || !sink || sink.destroyed) {
-            const chunk = Buffer.from(buf.subarray(0, n)); // a copy: `buf` is read into again
-            next = buf as Buffer;
-            if (!ch.spliced || !sink) {
-              ch.early.push(chunk);
-              return false;
-            }
-            return sink.destroyed ? false : sink.write(chunk);
-          }
-          const at = inflight.length;
-          inflight.push(buf as Buffer);
-          const ok = sink.write(buf.subarray(0, n), written);
-          // Nothing queued: the kernel took it all, the buffer is free now (its callback is still to come).
-          if (sink.writableLength === 0 && inflight[at] === buf) {
-            inflight[at] = null;
-            next = buf as Buffer;
-          }
-          return ok;
-        },
-      },
-    });
+    const s = net.connect({ host: target.address, port: target.port, localAddress, allowHalfOpen: true, onread: this.largeReads(ch, 'outgoing') });
     ch.outgoing = s;
     this.host.adopt(s);
     s.pause();
@@ -179,17 +148,73 @@ export class DataSockets {
     });
   }
 
+  /**
+   * How a kept connection reads (`end`: which of the channel's two): into large buffers of its
+   * own (onread) handed straight to the other connection: fewer, bigger reads than the stream
+   * default, and no copy. Both connections read this way, so the bulk of a transfer costs the
+   * same whichever peer connected to the relay (a passive RETR arrives on the outgoing connection,
+   * an active one on the accepted connection). A buffer is read into again only once the kernel
+   * has all of it: at once when the write went through whole, else when its write callback runs;
+   * one still referenced by a queued write is never handed back to the socket. A small read is
+   * copied out and its buffer read into again, so a trickle of small reads queued behind a full
+   * socket does not pin a large buffer per write.
+   */
+  private largeReads(ch: DataChannel, end: End): net.OnReadOpts {
+    const free: Buffer[] = [];
+    /** Buffers of the writes not yet called back, in write order; null once taken back early. */
+    const inflight: (Buffer | null)[] = [];
+    let next: Buffer | null = null;
+    const sinkOf = (): net.Socket | null => ch[other(end)];
+    const written = (): void => {
+      const done = inflight.shift();
+      const sink = sinkOf();
+      if (done && free.length < DATA_SPARE_BUFFERS && sink && !sink.destroyed) free.push(done);
+    };
+    return {
+      buffer: () => {
+        const b = next ?? free.pop() ?? Buffer.allocUnsafe(DATA_READ_BYTES);
+        next = null;
+        return b;
+      },
+      callback: (n: number, buf: Uint8Array): boolean => {
+        const sink = sinkOf();
+        // Returning false pauses this socket: when the other side's write buffer is full (until
+        // its 'drain'), and before the splice (not expected: it starts paused; kept, not lost).
+        if (n <= DATA_COPY_BYTES || !ch.spliced || !sink || sink.destroyed) {
+          const chunk = Buffer.from(buf.subarray(0, n)); // a copy: `buf` is read into again
+          next = buf as Buffer;
+          if (!ch.spliced || !sink) {
+            ch.early[end].push(chunk);
+            return false;
+          }
+          return sink.destroyed ? false : sink.write(chunk);
+        }
+        const at = inflight.length;
+        inflight.push(buf as Buffer);
+        const ok = sink.write(buf.subarray(0, n), written);
+        // Nothing queued: the kernel took it all, the buffer is free now (its callback is still to come).
+        if (sink.writableLength === 0 && inflight[at] === buf) {
+          inflight[at] = null;
+          next = buf as Buffer;
+        }
+        return ok;
+      },
+    };
+  }
+
   splice(id: number): void {
     const ch = this.channels.get(id);
     const a = ch?.accepted;
     const b = ch?.outgoing;
     if (!ch || !a || !b) return;
     ch.spliced = true;
-    // a -> b with pipe(); b -> a through b's onread callback (see connectData). Either way a FIN
-    // from one peer becomes our FIN to the other, and a full write buffer pauses the reader.
-    for (const chunk of ch.early.splice(0)) a.write(chunk);
-    a.pipe(b);
+    // Each connection's reads go to the other (largeReads); a full write buffer pauses the
+    // reader until 'drain', and a FIN from one peer becomes our FIN to the other.
+    for (const chunk of ch.early.outgoing.splice(0)) a.write(chunk);
+    for (const chunk of ch.early.accepted.splice(0)) b.write(chunk);
     a.on('drain', () => b.resume());
+    b.on('drain', () => a.resume());
+    a.on('end', () => b.end());
     b.on('end', () => a.end());
     let failure: string | null = null;
     /** Counts taken when a failure cuts the transfer: bytes queued then are never delivered. */
@@ -263,4 +288,37 @@ function writtenToKernel(s: net.Socket): number {
   const queued = w._handle?.writeQueueSize;
   if (typeof w._bytesDispatched === 'number' && typeof queued === 'number') return w._bytesDispatched - queued;
   return s.bytesWritten - s.writableLength;
+}
+
+/**
+ * The same connection, reading through `onread` from here on. An accepted connection comes
+ * from net.Server as a Socket that reads into the stream's own 64 KiB buffers (a server takes no
+ * onread option), so its handle is given to a new Socket that does; the old wrapper is then let
+ * go (destroyed without its handle: it closes nothing, and the listener stops counting it). It
+ * must not have read yet (the listener pauses on connect). Where the handle cannot be had (a
+ * Node.js without `_handle`), the connection is kept as it is and reads in the stream's way.
+ */
+function withLargeReads(sock: net.Socket, onread: net.OnReadOpts): net.Socket {
+  const old = sock as unknown as { _handle?: object | null };
+  const handle = old._handle;
+  if (!handle || sock.destroyed) return fallbackReads(sock, onread);
+  const own = new net.Socket({ handle, allowHalfOpen: true, readable: true, writable: true, onread, pauseOnCreate: true } as net.SocketConstructorOpts);
+  old._handle = null;
+  sock.destroy();
+  return own;
+}
+
+/** Reads in the stream's way, each chunk copied into a buffer of `onread` (withLargeReads without a handle). */
+function fallbackReads(sock: net.Socket, onread: net.OnReadOpts): net.Socket {
+  const { buffer, callback } = onread;
+  sock.on('data', (chunk: Buffer) => {
+    for (let at = 0; at < chunk.length; ) {
+      const target = typeof buffer === 'function' ? buffer() : buffer;
+      const n = Math.min(target.length, chunk.length - at);
+      target.set(chunk.subarray(at, at + n));
+      at += n;
+      if (callback(n, target) === false) sock.pause();
+    }
+  });
+  return sock;
 }

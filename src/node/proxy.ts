@@ -9,19 +9,28 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import {
+  builtinAlgs,
+  ClientWaitingBudgets,
   endpoint,
   ftpAlg,
+  ircAlg,
   NatAlgError,
   MappedPortSource,
-  prefixOf,
   type DataPortSource,
   type Endpoint,
+  type AlgModule,
   type FtpAlgOptions,
+  type IrcAlgOptions,
   type RelayEvent,
 } from '../core/index.js';
+import { prefixOf } from '../core/net/cidr.js';
 import { SessionDriver, type HandleCounter } from './session-driver.js';
+import { createRelayDataPlane, type DataPlane } from './data-plane.js';
+import { createNftablesDataPlane } from './nftables/kernel-plane.js';
+import { LogLimiter } from './log-limiter.js';
 import type {
   AlgProxyOptions,
+  IrcProxyOptions,
   FtpProxy,
   FtpProxyEvents,
   FtpProxyLogEntry,
@@ -34,16 +43,43 @@ const DEFAULT_MAX_SESSIONS_PER_CLIENT = 32;
 const DEFAULT_MAX_UNAUTHENTICATED_PER_CLIENT = 8;
 const DEFAULT_CLIENT_PREFIX6 = 64;
 const DEFAULT_GRACE_MS = 10_000;
-const REFUSE_LINGER_MS = 2000;
+/**
+ * A refused connection is destroyed once its 421 has been handed to the kernel (the kernel still
+ * delivers it, then the FIN); a peer whose window stays shut gets this long. A flood of refused
+ * connections then holds no file descriptor beyond a moment.
+ */
+const REFUSE_FLUSH_MS = 250;
+/** Data listeners waiting for their peer per client, over all its sessions, at most. */
+const DEFAULT_MAX_PENDING_DATA_PER_CLIENT = 32;
+/** With a port range: also at most 1/8 of it per client (but at least 4), so that 8 addresses are needed to take it all. */
+const PENDING_DATA_SHARE_OF_RANGE = 8;
+const MIN_DEFAULT_PENDING_DATA_PER_CLIENT = 4;
+
+/** The default per-client cap of waiting data listeners for a relay with these data ports. */
+export function defaultMaxPendingDataChannelsPerClient(dataPorts: AlgProxyOptions['dataPorts']): number {
+  if (dataPorts === undefined || 'acquire' in dataPorts) return DEFAULT_MAX_PENDING_DATA_PER_CLIENT;
+  const size = dataPorts.max - dataPorts.min + 1;
+  const share = Math.max(MIN_DEFAULT_PENDING_DATA_PER_CLIENT, Math.floor(size / PENDING_DATA_SHARE_OF_RANGE));
+  return Math.min(DEFAULT_MAX_PENDING_DATA_PER_CLIENT, share);
+}
 
 /** Data ports must not be guessable by a third party: draw them from the system's CSPRNG. */
 function secureRandom(): number {
   return randomBytes(4).readUInt32BE(0) / 0x1_0000_0000;
 }
 
-/** A relay for any ALG module (FTP, IRC, one of your own). */
+/**
+ * A relay for any ALG module (FTP, IRC, one of your own), given as a module or by the name of a
+ * built-in one (`'ftp'`, `'irc'`).
+ */
 export function createAlgProxy<O>(options: AlgProxyOptions<O>): FtpProxy {
-  return new ProxyServer<O>(options);
+  const alg = options.alg;
+  if (typeof alg === 'string') {
+    const found = builtinAlgs.find(alg);
+    if (found === null) throw new NatAlgError('invalid-argument', `no built-in ALG named ${JSON.stringify(alg)} (known: ${builtinAlgs.names.join(', ')})`);
+    return new ProxyServer<O>({ ...options, alg: found as AlgModule<O> });
+  }
+  return new ProxyServer<O>({ ...options, alg });
 }
 
 /** A relay for FTP: createAlgProxy with the FTP module. */
@@ -53,12 +89,46 @@ export function createFtpProxy(options: FtpProxyOptions): FtpProxy {
   return new ProxyServer<FtpAlgOptions>({ ...rest, alg: ftpAlg, algOptions });
 }
 
+/** A relay for IRC with DCC: createAlgProxy with the IRC module. */
+export function createIrcProxy(options: IrcProxyOptions): FtpProxy {
+  const { policy, ...rest } = options;
+  const algOptions: IrcAlgOptions = policy !== undefined ? { policy } : {};
+  return new ProxyServer<IrcAlgOptions>({ ...rest, alg: ircAlg, algOptions });
+}
+
+/** The plane an option names. */
+function dataPlaneOf(option: AlgProxyOptions<unknown>['dataPlane']): DataPlane {
+  if (option === undefined || option === 'relay') return createRelayDataPlane();
+  if (option === 'nftables') return createNftablesDataPlane();
+  if (typeof option === 'object' && option !== null && typeof option.forSession === 'function' && typeof option.start === 'function') return option;
+  throw new NatAlgError('invalid-argument', `dataPlane must be 'relay', 'nftables' or a DataPlane, got ${JSON.stringify(option)}`);
+}
+
+/**
+ * Address families a host may have: an address has its own (a listening `::` takes IPv4 clients
+ * too), a name or nothing may be either.
+ */
+function familiesOf(host: string | undefined, listening: boolean): (4 | 6)[] {
+  if (host === undefined || host === '') return [4, 6];
+  let ep: Endpoint;
+  try {
+    ep = endpoint(host, 0);
+  } catch {
+    return [4, 6];
+  }
+  if (ep.family === 6 && listening && ep.address === '::') return [4, 6];
+  return [ep.family];
+}
+
 /** What maxSessionsPerClient counts by: the IPv4 address, or the IPv6 block. */
 export function clientKey(client: Endpoint, prefixLength6 = DEFAULT_CLIENT_PREFIX6): string {
   return client.family === 6 ? prefixOf(client.address, prefixLength6) : client.address;
 }
 
-function validate<O>(options: AlgProxyOptions<O>): void {
+/** Proxy options with the ALG resolved to its module. */
+type ResolvedProxyOptions<O> = AlgProxyOptions<O> & { readonly alg: AlgModule<O> };
+
+function validate<O>(options: ResolvedProxyOptions<O>): void {
   const u = options.upstream;
   if (!u || typeof u.host !== 'string' || u.host.length === 0) {
     throw new NatAlgError('invalid-argument', 'upstream.host is required');
@@ -75,17 +145,21 @@ function validate<O>(options: AlgProxyOptions<O>): void {
   }
   for (const key of [
     'maxSessions', 'maxSessionsPerClient', 'maxUnauthenticatedPerClient', 'idleTimeoutMs', 'dataListenTimeoutMs',
-    'upstreamConnectTimeoutMs', 'loginTimeoutMs',
+    'upstreamConnectTimeoutMs', 'loginTimeoutMs', 'maxPendingDataChannelsPerClient',
   ] as const) {
     const v = options[key];
     if (v !== undefined && (!Number.isFinite(v) || v <= 0)) {
       throw new NatAlgError('invalid-argument', `${key} must be a positive number, got ${v}`);
     }
   }
+  const pd = options.maxPendingDataChannelsPerClient;
+  if (pd !== undefined && !Number.isInteger(pd)) {
+    throw new NatAlgError('invalid-argument', `maxPendingDataChannelsPerClient must be a whole number, got ${pd}`);
+  }
 }
 
 class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
-  private readonly options: AlgProxyOptions<O>;
+  private readonly options: ResolvedProxyOptions<O>;
   private readonly server: net.Server;
   private readonly ports: DataPortSource | undefined;
   private readonly drivers = new Set<SessionDriver>();
@@ -94,6 +168,13 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private readonly unauthenticated = new Map<string, number>();
   private unauthenticatedCount = 0;
   private dataRejected = 0;
+  /** Data channels refused over maxPendingDataChannelsPerClient, and sessions refused, since the start. */
+  private dataLimited = 0;
+  private sessionsRefused = 0;
+  /** Waiting data listeners per client key, over all its sessions. */
+  private readonly waitingBudgets: ClientWaitingBudgets;
+  /** Log lines a peer can cause at will (refusals) go through this. */
+  private readonly limitedLog: LogLimiter;
   private readonly counter: HandleCounter;
   private socketCount = 0;
   /** Sessions accepted and not yet gone (every socket closed). */
@@ -102,13 +183,21 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private nextSession = 1;
   private accepting = true;
   private waiters: Array<() => void> = [];
+  private readonly plane: DataPlane;
+  private readonly builtinRelay: boolean;
+  /** The plane's start() (resolved: started), null while it was never asked to start. */
+  private planeStart: Promise<void> | null = null;
 
-  constructor(options: AlgProxyOptions<O>) {
+  constructor(options: ResolvedProxyOptions<O>) {
     super();
     validate(options);
     this.options = options;
+    this.plane = dataPlaneOf(options.dataPlane);
+    this.builtinRelay = options.dataPlane === undefined || options.dataPlane === 'relay';
     const dp = options.dataPorts;
     this.ports = dp === undefined ? undefined : 'acquire' in dp ? dp : new MappedPortSource({ range: dp, random: secureRandom });
+    this.waitingBudgets = new ClientWaitingBudgets(options.maxPendingDataChannelsPerClient ?? defaultMaxPendingDataChannelsPerClient(dp));
+    this.limitedLog = new LogLimiter((entry) => this.log(entry));
     this.counter = {
       socketOpened: (s) => {
         this.socketCount++;
@@ -133,7 +222,10 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s));
     this.server.on('listening', () => this.emit('listening'));
     this.server.on('error', (err) => this.emit('error', err));
-    this.server.on('close', () => this.emit('close'));
+    this.server.on('close', () => {
+      this.limitedLog.flush();
+      this.emit('close');
+    });
   }
 
   listen(portOrOptions: number | { port: number; host?: string }, hostOrCb?: string | (() => void), cb?: () => void): this {
@@ -142,8 +234,49 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     if (typeof hostOrCb === 'string') Object.assign(opts, { host: hostOrCb });
     else if (typeof hostOrCb === 'function') callback = hostOrCb;
     if (callback) this.once('listening', callback);
-    this.server.listen(opts);
+    // The relay's own plane has nothing to prepare: listen at once, as net.Server does.
+    if (this.builtinRelay) {
+      this.server.listen(opts);
+      return this;
+    }
+    this.startPlane(opts.host).then(
+      () => {
+        if (this.accepting) this.server.listen(opts);
+      },
+      (err: unknown) => this.emit('error', err instanceof Error ? err : new Error(String(err))),
+    );
     return this;
+  }
+
+  /** Starts the data plane once, with the families the relay's sessions can have. */
+  private startPlane(host: string | undefined): Promise<void> {
+    if (this.planeStart) return this.planeStart;
+    const u = this.options.upstream.host;
+    this.planeStart = this.plane.start({
+      clientFamilies: familiesOf(host, true),
+      serverFamilies: familiesOf(u, false),
+      log: (entry) => this.log(entry),
+      fail: (error) => {
+        this.log({ level: 'error', event: 'data-plane-failed', plane: this.plane.name, error: error.message });
+        this.emit('error', error);
+      },
+    });
+    // A plane that could not start has nothing to stop; one that did is stopped after the sessions.
+    this.planeStart.catch(() => (this.planeStart = null));
+    return this.planeStart;
+  }
+
+  /** Stops the data plane if it was started (after the last session: their rules go with it). */
+  private async stopPlane(): Promise<void> {
+    const started = this.planeStart;
+    this.planeStart = null;
+    if (!started) return;
+    try {
+      await started;
+    } catch {
+      return;
+    }
+    await this.plane.stop();
   }
 
   address(): net.AddressInfo | string | null {
@@ -154,7 +287,9 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.accepting = false;
     this.server.close((err) => {
       if (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING') return callback?.(err);
-      this.whenIdle().then(() => callback?.(), callback);
+      this.whenIdle()
+        .then(() => this.stopPlane())
+        .then(() => callback?.(), callback);
     });
     return this;
   }
@@ -172,6 +307,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     if (timer) clearTimeout(timer);
     for (const d of this.drivers) d.close('Service shutting down');
     await this.whenIdle();
+    await this.stopPlane();
   }
 
   stats(): FtpProxyStats {
@@ -181,6 +317,8 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       listeners: this.dataListenerCount,
       unauthenticated: this.unauthenticatedCount,
       dataRejected: this.dataRejected,
+      dataLimited: this.dataLimited,
+      sessionsRefused: this.sessionsRefused,
     };
   }
 
@@ -227,35 +365,30 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     const mine = this.perClient.get(who) ?? 0;
     const mineUnauth = this.unauthenticated.get(who) ?? 0;
     const refusal = !this.accepting
-      ? { reason: 'shutting down', reply: '421 Service shutting down' }
+      ? { reason: 'shutting down', reply: 'Service shutting down' }
       : this.sessionCount >= maxTotal
-        ? { reason: 'too many sessions', reply: '421 Too many connections' }
+        ? { reason: 'too many sessions', reply: 'Too many connections' }
         : mine >= maxPer
-          ? { reason: 'too many sessions from this client', reply: '421 Too many connections from your address' }
+          ? { reason: 'too many sessions from this client', reply: 'Too many connections from your address' }
           : mineUnauth >= maxUnauth
-            ? { reason: 'too many sessions from this client not logged in', reply: '421 Too many connections from your address not logged in' }
+            ? { reason: 'too many sessions from this client not logged in', reply: 'Too many connections from your address not logged in' }
             : null;
     if (refusal !== null) {
-      this.emit('session-refused', { client, reason: refusal.reason });
-      this.log({ level: 'warn', event: 'session-refused', client, reason: refusal.reason });
-      socket.resume();
-      socket.end(`${refusal.reply}\r\n`);
-      const t = setTimeout(() => socket.destroy(), REFUSE_LINGER_MS);
-      t.unref();
-      socket.once('close', () => clearTimeout(t));
+      this.refuse(socket, client, refusal.reason, refusal.reply);
       return;
     }
     const sessionId = this.nextSession++;
+    const waitingBudget = this.waitingBudgets.forSession(who);
     this.perClient.set(who, mine + 1);
     this.adjustUnauthenticated(who, +1);
     let loggedIn = false;
     let driver: SessionDriver | null = null;
-    const onEvent = (e: RelayEvent) => {
+    const onEvent = (e: RelayEvent, plane?: string) => {
       if (e.type === 'logged-in' && !loggedIn) {
         loggedIn = true;
         this.adjustUnauthenticated(who, -1);
       }
-      this.onSessionEvent(sessionId, client, e);
+      this.onSessionEvent(sessionId, client, e, plane ?? this.plane.name);
     };
     const onGone = () => {
       if (driver) this.drivers.delete(driver);
@@ -264,6 +397,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       if (left <= 0) this.perClient.delete(who);
       else this.perClient.set(who, left);
       if (!loggedIn) this.adjustUnauthenticated(who, -1);
+      waitingBudget.releaseAll(); // the session gave back every slot on closing; this guards a failed one
       this.settle();
     };
     // Counted from here, so that a 'session-open' listener already sees this session in stats().
@@ -280,6 +414,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         ...(o.publicAddress !== undefined ? { publicAddress: o.publicAddress } : {}),
         ...(o.upstreamPublicAddress !== undefined ? { upstreamPublicAddress: o.upstreamPublicAddress } : {}),
         ...(this.ports !== undefined ? { dataPorts: this.ports } : {}),
+        waitingChannelBudget: waitingBudget,
         ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
         ...(o.dataListenTimeoutMs !== undefined ? { dataListenTimeoutMs: o.dataListenTimeoutMs } : {}),
         ...(o.upstreamConnectTimeoutMs !== undefined ? { upstreamConnectTimeoutMs: o.upstreamConnectTimeoutMs } : {}),
@@ -290,10 +425,39 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         onGone,
         onFailure: (err) =>
           this.log({ level: 'error', event: 'session-failed', sessionId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+        onLog: (entry) => this.log({ ...entry, sessionId }),
       },
       this.counter,
+      this.plane,
     );
     this.drivers.add(driver);
+  }
+
+  /**
+   * Over a limit or shutting down: the 421, then the socket goes as soon as the kernel has it (or
+   * after REFUSE_FLUSH_MS if the peer does not read). Input is read and dropped meanwhile: unread
+   * input would turn the close into a reset that may overtake the 421. The log line is limited.
+   */
+  private refuse(socket: net.Socket, client: Endpoint, reason: string, reply: string): void {
+    this.sessionsRefused++;
+    this.emit('session-refused', { client, reason });
+    this.limitedLog.log({ level: 'warn', event: 'session-refused', client, reason });
+    socket.on('data', () => {});
+    socket.resume();
+    const t = setTimeout(() => socket.destroy(), REFUSE_FLUSH_MS);
+    t.unref();
+    socket.once('close', () => clearTimeout(t));
+    // The ALG's goodbye line (FTP: `421 ...`, IRC: `ERROR :...`), then the socket goes.
+    const farewell = this.options.alg.farewell(reply);
+    if (farewell !== null) socket.end(farewell, () => socket.destroy());
+    else socket.end(() => socket.destroy());
+  }
+
+  /** A data channel refused over maxPendingDataChannelsPerClient: counted, emitted, logged (limited). */
+  private onDataLimit(sessionId: number, client: Endpoint, command: string, limit: number): void {
+    this.dataLimited++;
+    this.emit('data-limit', { sessionId, client, command, limit });
+    this.limitedLog.log({ level: 'warn', event: 'data-limit', sessionId, client, command, limit });
   }
 
   private adjustUnauthenticated(who: string, by: 1 | -1): void {
@@ -303,7 +467,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.unauthenticatedCount += by;
   }
 
-  private onSessionEvent(sessionId: number, client: Endpoint, e: RelayEvent): void {
+  private onSessionEvent(sessionId: number, client: Endpoint, e: RelayEvent, plane: string): void {
     switch (e.type) {
       case 'data-rejected': {
         this.dataRejected++;
@@ -312,6 +476,9 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         this.log({ level: 'warn', event: 'data-rejected', sessionId, ...rest });
         return;
       }
+      case 'data-limit':
+        this.onDataLimit(sessionId, client, e.command, e.limit);
+        return;
       case 'logged-in':
         this.log({ level: 'debug', event: 'logged-in', sessionId });
         return;
@@ -321,14 +488,14 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         return;
       case 'data-open': {
         const { type: _t, ...rest } = e;
-        this.emit('data-open', { sessionId, ...rest });
-        this.log({ level: 'info', event: 'data-open', sessionId, ...rest });
+        this.emit('data-open', { sessionId, ...rest, plane });
+        this.log({ level: 'info', event: 'data-open', sessionId, ...rest, plane });
         return;
       }
       case 'data-close': {
         const { type: _t, ...rest } = e;
-        this.emit('data-close', { sessionId, ...rest });
-        this.log({ level: 'info', event: 'data-close', sessionId, ...rest });
+        this.emit('data-close', { sessionId, ...rest, plane });
+        this.log({ level: 'info', event: 'data-close', sessionId, ...rest, plane });
         return;
       }
       case 'command-refused': {
@@ -350,6 +517,9 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
             level: 'warn', event: f.type, sessionId,
             message: 'control channel encrypted: data connections can no longer be translated (FTP: --tls refuse keeps clients in plain text)',
           });
+        } else if (f.type === 'tls-established') {
+          // The handshake is over: the login deadline stops, the session still counts as not logged in.
+          this.log({ level: 'debug', event: f.type, sessionId });
         } else if (f.type === 'tls-ended') {
           this.log({ level: 'info', event: f.type, sessionId });
         }
@@ -358,10 +528,14 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       case 'upstream-failed':
         this.log({ level: 'warn', event: 'upstream-failed', sessionId, reason: e.reason });
         return;
-      case 'upstream-connected':
-      case 'data-listening': {
+      case 'upstream-connected': {
         const { type, ...rest } = e;
         this.log({ level: 'debug', event: type, sessionId, ...rest });
+        return;
+      }
+      case 'data-listening': {
+        const { type, ...rest } = e;
+        this.log({ level: 'debug', event: type, sessionId, ...rest, plane });
         return;
       }
     }

@@ -14,7 +14,8 @@ import {
   type RelaySessionOptions,
   type Side,
 } from '../core/index.js';
-import { DataSockets, type HandleCounter } from './data-sockets.js';
+import { type HandleCounter } from './data-sockets.js';
+import { createRelayDataPlane, type DataPlane, type PlaneLogEntry, type SessionDataPlane } from './data-plane.js';
 
 export type { HandleCounter };
 
@@ -22,7 +23,10 @@ export type { HandleCounter };
 const CLOSE_LINGER_MS = 2000;
 
 export interface DriverHooks {
-  onEvent(event: RelayEvent): void;
+  /** `plane`: for events about a data channel, the plane that carries it (`relay`, `nftables`). */
+  onEvent(event: RelayEvent, plane?: string): void;
+  /** A data plane's own log entry about this session's channels. */
+  onLog?(entry: PlaneLogEntry): void;
   /** A bug (ours or a listener's) surfaced while driving: the session has been torn down. */
   onFailure(error: unknown): void;
   /** Every socket of the session is closed. */
@@ -53,7 +57,12 @@ export class SessionDriver<O = unknown> {
   private readonly hooks: DriverHooks;
   private readonly handles: HandleCounter;
   private readonly sockets: Record<Side, net.Socket | null>;
-  private readonly data: DataSockets;
+  private readonly data: SessionDataPlane;
+  /**
+   * Control input (and timer expiries) waiting while the data plane settles (see
+   * SessionDataPlane.settle): run in arrival order once it has. Null when nothing waits.
+   */
+  private waitingInput: (() => void)[] | null = null;
   /** Reading of a side stops when the session says so or when the other side's writes back up. */
   private readonly sessionPaused: Record<Side, boolean> = { client: true, server: false };
   private readonly congested: Record<Side, boolean> = { client: false, server: false };
@@ -71,18 +80,21 @@ export class SessionDriver<O = unknown> {
     options: Omit<RelaySessionOptions<O>, 'client' | 'clientLocal'>,
     hooks: DriverHooks,
     handles: HandleCounter,
+    plane: DataPlane = createRelayDataPlane(),
   ) {
     this.hooks = hooks;
     this.handles = handles;
     this.sockets = { client, server: null };
     const driver = this;
-    this.data = new DataSockets({
+    this.data = plane.forSession({
       get session() {
         return driver.session;
       },
       handles,
       step: (fn) => this.step(fn),
       adopt: (socket) => this.adopt(socket),
+      report: (event) => this.hooks.onEvent(event, 'channel' in event ? this.data.planeOf(event.channel) : undefined),
+      log: (entry) => this.hooks.onLog?.(entry),
     });
     const clientEp = remoteEndpoint(client);
     const clientLocal = localEndpoint(client);
@@ -102,16 +114,16 @@ export class SessionDriver<O = unknown> {
     // Control lines are small and answered one by one: Nagle would hold a reply written right
     // after another (150 then 226 of a short transfer) until the peer's delayed ACK, ~40 ms.
     client.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => this.step(() => this.session.handleControlData('client', chunk, now())));
+    client.on('data', (chunk: Buffer) => this.input(() => this.session.handleControlData('client', chunk, now())));
     client.on('end', () => {
       this.peerEnded.client = true;
-      this.step(() => this.session.handleControlEnd('client', now()));
+      this.input(() => this.session.handleControlEnd('client', now()));
     });
-    client.on('error', (err) => this.step(() => this.session.handleControlError('client', errorText(err), now())));
+    client.on('error', (err) => this.input(() => this.session.handleControlError('client', errorText(err), now())));
     // Closed after both FINs is the normal end (a transfer may still be finishing); without the
     // peer's FIN it is a failure.
     client.on('close', () => {
-      if (!this.peerEnded.client) this.step(() => this.session.handleControlError('client', 'closed', now()));
+      if (!this.peerEnded.client) this.input(() => this.session.handleControlError('client', 'closed', now()));
     });
     client.on('drain', () => this.setCongested('client', false));
     this.drive();
@@ -139,6 +151,37 @@ export class SessionDriver<O = unknown> {
       // One broken session must not take the process down: tear it down and report.
       this.abort(err);
     }
+  }
+
+  /**
+   * Control input and timers reach the session only once the data plane's view is current: a
+   * control line may depend on a data connection made just before it (a client sends RETR once
+   * its data connection is up), and a plane that learns of connections by polling must report
+   * that connection first. While it settles, both control connections stop reading.
+   */
+  private input(fn: () => void): void {
+    if (this.waitingInput) {
+      this.waitingInput.push(fn);
+      return;
+    }
+    const settling = this.failed || this.session.isClosed ? null : this.data.settle();
+    if (!settling) {
+      this.step(fn);
+      return;
+    }
+    this.waitingInput = [fn];
+    this.applyReading('client');
+    this.applyReading('server');
+    const resume = (): void => {
+      const queued = this.waitingInput ?? [];
+      this.waitingInput = null;
+      for (const f of queued) this.step(f);
+      // A closed session's sockets are being ended or destroyed: their reading is closeControl's.
+      if (this.session.isClosed) return;
+      this.applyReading('client');
+      this.applyReading('server');
+    };
+    settling.then(resume, resume);
   }
 
   private abort(err: unknown): void {
@@ -180,7 +223,7 @@ export class SessionDriver<O = unknown> {
         const action = this.session.pollAction();
         const event = action ? null : this.session.pollEvent();
         if (action) this.perform(action);
-        else if (event) this.hooks.onEvent(event);
+        else if (event) this.hooks.onEvent(event, 'channel' in event ? this.data.planeOf(event.channel) : undefined);
         else break;
       }
     } finally {
@@ -200,7 +243,7 @@ export class SessionDriver<O = unknown> {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.timerAt = null;
-      this.step(() => this.session.handleTimeout(now()));
+      this.input(() => this.session.handleTimeout(now()));
     }, Math.max(0, Math.ceil(at - now())));
     this.timer.unref();
   }
@@ -223,7 +266,7 @@ export class SessionDriver<O = unknown> {
         this.applyReading(a.side);
         return;
       case 'listen':
-        return this.data.listen(a.channel, a.side, a.local);
+        return this.data.listen(a.channel, a.side, a.local, { request: a.request, plan: a.plan, timeoutMs: a.timeoutMs });
       case 'close-listener':
         return this.data.closeListener(a.channel);
       case 'connect-data':
@@ -249,7 +292,7 @@ export class SessionDriver<O = unknown> {
     const s = this.sockets[side];
     if (!s || s.destroyed) return;
     const other = side === 'client' ? 'server' : 'client';
-    if (this.sessionPaused[side] || this.congested[other]) s.pause();
+    if (this.sessionPaused[side] || this.congested[other] || this.waitingInput !== null) s.pause();
     else s.resume();
   }
 
@@ -285,13 +328,13 @@ export class SessionDriver<O = unknown> {
       });
       this.applyReading('server');
     });
-    s.on('data', (chunk: Buffer) => this.step(() => this.session.handleControlData('server', chunk, now())));
+    s.on('data', (chunk: Buffer) => this.input(() => this.session.handleControlData('server', chunk, now())));
     s.on('end', () => {
       this.peerEnded.server = true;
-      this.step(() => this.session.handleControlEnd('server', now()));
+      this.input(() => this.session.handleControlEnd('server', now()));
     });
     s.on('error', (err) =>
-      this.step(() =>
+      this.input(() =>
         connected
           ? this.session.handleControlError('server', errorText(err), now())
           : this.session.handleUpstreamFailed(errorText(err), now()),
@@ -299,7 +342,7 @@ export class SessionDriver<O = unknown> {
     );
     s.on('close', () => {
       if (this.peerEnded.server) return; // the normal end, after its FIN
-      this.step(() =>
+      this.input(() =>
         connected
           ? this.session.handleControlError('server', 'closed', now())
           : this.session.handleUpstreamFailed('closed', now()),

@@ -5,6 +5,7 @@
  */
 
 import type { EventEmitter } from 'node:events';
+import type { DataPlane } from './data-plane.js';
 import type { AddressInfo } from 'node:net';
 import type {
   AlgModule,
@@ -13,6 +14,7 @@ import type {
   DataPortSource,
   Endpoint,
   FtpPolicy,
+  IrcPolicy,
   SessionByteCounts,
 } from '../core/index.js';
 
@@ -53,6 +55,15 @@ export interface RelayProxyOptions {
    * Default 64.
    */
   readonly clientPrefixLength6?: number;
+  /**
+   * Data listeners waiting for their peer (a PASV/EPSV/PORT/EPRT not yet connected to) per client,
+   * over all its sessions: without it one address could open session after session, each with
+   * `policy.maxPendingDataChannels` waiting, and take every port of the shared `dataPorts` range.
+   * Over it the data command gets `425 Cannot open data connection (too many data connections
+   * waiting from your address).`, a `data-limit` event and a warn log entry. Default: 32, and with
+   * a `dataPorts` range at most an eighth of it (at least 4): 12 for a range of 100 ports.
+   */
+  readonly maxPendingDataChannelsPerClient?: number;
   /** No control traffic and no transfer for this long closes a session. Default 600000 (10 min). */
   readonly idleTimeoutMs?: number;
   /** A data listener nobody connects to is closed after this long. Default 30000. */
@@ -63,12 +74,25 @@ export interface RelayProxyOptions {
   readonly loginTimeoutMs?: number;
   /** Receives one structured entry per event. Nothing is printed by the library itself. */
   readonly logger?: (entry: FtpProxyLogEntry) => void;
+  /**
+   * What carries the data channels (data-plane.ts). `relay` (default): sockets in this process,
+   * no privileges. `nftables`: the Linux kernel's NAT, one rule per channel (needs nft,
+   * CAP_NET_ADMIN and forwarding on; docs/relay.md); `createNftablesDataPlane(options)` for its
+   * options; or a plane of your own. A plane that cannot start is an 'error' event from listen(),
+   * and nothing listens.
+   */
+  readonly dataPlane?: 'relay' | 'nftables' | DataPlane;
 }
 
-/** A relay for any ALG: its module and the module's options. */
+/** A relay for any ALG: its module (or a built-in one's name: `'ftp'`, `'irc'`) and the module's options. */
 export interface AlgProxyOptions<O = unknown> extends RelayProxyOptions {
-  readonly alg: AlgModule<O>;
+  readonly alg: AlgModule<O> | string;
   readonly algOptions?: O;
+}
+
+/** A relay for IRC with DCC: `createIrcProxy`. */
+export interface IrcProxyOptions extends RelayProxyOptions {
+  readonly policy?: Partial<IrcPolicy>;
 }
 
 /** A relay for FTP: `createFtpProxy`. */
@@ -114,13 +138,17 @@ export interface DataOpenEvent {
   /** The peer that connected to the relay's listener, and where the relay connected to. */
   readonly peer: Endpoint;
   readonly target: Endpoint;
+  /** What carries the channel: `relay` (this process) or `nftables` (the kernel). */
+  readonly plane: string;
 }
 
 export interface DataCloseEvent {
   readonly sessionId: number;
   readonly channel: number;
   readonly reason: string;
+  /** `bytes.measure` says what was counted: payload (relay), IP packets (nftables), or unknown. */
   readonly bytes: DataByteCounts;
+  readonly plane: string;
 }
 
 /** A connection to a data listener from an address other than the peer it was opened for. */
@@ -132,6 +160,15 @@ export interface DataRejectedEvent {
   readonly local: Endpoint;
   /** The only address the listener accepts. */
   readonly expected: string;
+}
+
+/** A data channel refused: the client had `limit` data listeners waiting over all its sessions. */
+export interface DataLimitEvent {
+  readonly sessionId: number;
+  readonly client: Endpoint;
+  /** The data command refused (`PASV`, `PORT`, ...). */
+  readonly command: string;
+  readonly limit: number;
 }
 
 export interface CommandRefusedEvent {
@@ -153,6 +190,8 @@ export interface FtpProxyEvents {
   'command-refused': [CommandRefusedEvent];
   /** Someone else tried to take a data connection (data-port theft): refused, logged at warn. */
   'data-rejected': [DataRejectedEvent];
+  /** A client over maxPendingDataChannelsPerClient: its data command got 425 (warn log, limited). */
+  'data-limit': [DataLimitEvent];
   /** Server-level trouble only (the control listener failed); session trouble is in the events above. */
   error: [Error];
 }
@@ -168,6 +207,10 @@ export interface FtpProxyStats {
   readonly unauthenticated: number;
   /** Connections to data listeners refused since the start: from a peer other than the expected one. */
   readonly dataRejected: number;
+  /** Data channels refused since the start because their client had maxPendingDataChannelsPerClient waiting. */
+  readonly dataLimited: number;
+  /** Connections refused since the start (over a session limit, or shutting down): each got a 421. */
+  readonly sessionsRefused: number;
 }
 
 /** A relay of any ALG (`createAlgProxy`, `createFtpProxy`). */

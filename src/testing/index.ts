@@ -1,7 +1,12 @@
 /**
- * nat-alg/testing: scriptable FTP peers for testing gateways (this project's and yours).
- * Built on node:net; not part of the pure core. Every control line either peer sends or
- * receives is recorded, so a test can compare what one side sent with what the other received.
+ * nat-alg/testing: tools for testing gateways (this project's and yours). See docs/testing.md.
+ *
+ * - The sans-I/O harness (`runSession`, harness.ts): a scripted control session through any ALG
+ *   translator in any chunking, data-channel requests answered by a resolver, output and events
+ *   collected. No sockets, no timers.
+ * - Scriptable FTP peers over node:net (`FtpTestServer`, `FtpTestClient`). Every control line
+ *   either peer sends or receives is recorded, so a test can compare what one side sent with
+ *   what the other received.
  *
  * ```ts
  * const server = new FtpTestServer({ files: { 'a.bin': bytes } });
@@ -15,6 +20,28 @@
  * ```
  */
 
+export { NatAlgError, type NatAlgErrorCode, type NatAlgErrorKind } from '../core/errors.js';
+export {
+  applyEdits,
+  bytesOf,
+  chunkings,
+  concatBytes,
+  editsOf,
+  fromClient,
+  fromServer,
+  gatewayEndpoints,
+  refuseAll,
+  runSession,
+  textOf,
+  type Chunking,
+  type DataChannelAnswer,
+  type DataChannelResolver,
+  type EventOf,
+  type RequestOf,
+  type RunSessionOptions,
+  type ScriptStep,
+  type SessionRun,
+} from './harness.js';
 export { FtpTestServer, type FtpTestServerOptions } from './server.js';
 export {
   FtpServerSession,
@@ -23,7 +50,6 @@ export {
   type CommandHandler,
   type DataConnectionRecord,
 } from './server-session.js';
-export { parseEprt, parsePort } from './data-commands.js';
 export { FtpTestClient, type FtpTestClientOptions, type TransferMode } from './client.js';
 export {
   formatEpsvReply,

@@ -26,6 +26,7 @@ describe('parseArgs', () => {
       log: 'text',
       verbose: false,
       graceMs: 10_000,
+      dataPlane: 'relay',
     });
   });
 
@@ -64,18 +65,35 @@ describe('parseArgs', () => {
       maxSessions: 200,
       maxSessionsPerClient: 4,
       idleTimeoutMs: 90_000,
+      dataPlane: 'relay',
     });
+  });
+
+  it('reads the data plane and its nftables settings, refusing what cannot work', () => {
+    expect(options([...base, '--data-plane', 'nftables'])).toMatchObject({ dataPlane: 'nftables' });
+    expect(options([...base, '--data-plane=nftables', '--nft-table', 'relay_7', '--nft-forward-guard', 'eth0,veth-a.1'])).toMatchObject({
+      dataPlane: 'nftables',
+      nftTable: 'relay_7',
+      nftForwardGuard: { kind: 'interfaces', interfaces: ['eth0', 'veth-a.1'] },
+    });
+    expect(options([...base, '--data-plane', 'nftables', '--nft-forward-guard', 'none'])).toMatchObject({ nftForwardGuard: { kind: 'none' } });
+    expect(usageError([...base, '--data-plane', 'kernel'])).toMatch(/^--data-plane: expected relay or nftables/);
+    expect(usageError([...base, '--nft-table', 'x'])).toMatch(/^--nft-table needs --data-plane nftables/);
+    expect(usageError([...base, '--data-plane', 'nftables', '--nft-table', '1x'])).toMatch(/^--nft-table: letters/);
+    expect(usageError([...base, '--data-plane', 'nftables', '--nft-forward-guard', 'eth0;drop'])).toMatch(/^--nft-forward-guard: /);
   });
 
   it('reads the hardening flags and refuses bad values naming the flag', () => {
     const o = options([
       ...base, '--max-unauthenticated-per-client', '3', '--login-timeout', '20', '--line-timeout=0.5', '--data-listen-timeout', '45',
       '--upstream-connect-timeout', '2.5', '--max-line-length', '8192', '--overlong-line', 'close', '--tls', 'refuse',
+      '--max-pending-data-channels-per-client', '6',
     ]);
     expect(o).toMatchObject({
       maxUnauthenticatedPerClient: 3, loginTimeoutMs: 20_000, lineTimeoutMs: 500, dataListenTimeoutMs: 45_000,
-      upstreamConnectTimeoutMs: 2500, maxLineLength: 8192, overlongLine: 'close', tls: 'refuse',
+      upstreamConnectTimeoutMs: 2500, maxLineLength: 8192, overlongLine: 'close', tls: 'refuse', maxPendingDataChannelsPerClient: 6,
     });
+    expect(usageError([...base, '--max-pending-data-channels-per-client', '0'])).toMatch(/^--max-pending-data-channels-per-client: expected a whole number/);
     expect(usageError([...base, '--max-line-length', '100'])).toMatch(/^--max-line-length: expected a whole number from 128 to 1048576/);
     expect(usageError([...base, '--max-line-length', '2000000'])).toMatch(/^--max-line-length: /);
     expect(usageError([...base, '--overlong-line', 'drop'])).toMatch(/^--overlong-line: expected refuse or close/);

@@ -207,6 +207,27 @@ describe('nat-alg ftp (dist/cli.js)', () => {
     expect((await run.exit).code).toBe(0);
   });
 
+  it('--max-pending-data-channels-per-client: a second waiting PASV from the address gets 425, logged as data-limit', async () => {
+    const up = server.endpoint;
+    const run = await startCli(['ftp', '--listen', '127.0.0.1:0', '--upstream', `${up.address}:${up.port}`, '--max-pending-data-channels-per-client', '1', '--log', 'json']);
+    try {
+      const a = await FtpTestClient.connect({ family: 4, address: '127.0.0.1', port: run.port }, { mode: 'pasv' });
+      const b = await FtpTestClient.connect({ family: 4, address: '127.0.0.1', port: run.port }, { mode: 'pasv' });
+      await a.login();
+      await b.login();
+      expect((await a.command('PASV')).code).toBe(227);
+      const refused = await b.command('PASV');
+      expect(refused.lines).toEqual(['425 Cannot open data connection (too many data connections waiting from your address).']);
+      await waitFor(() => run.stderr().includes('"event":"data-limit"'));
+      expect(run.stderr()).toMatch(/"level":"warn","event":"data-limit".*"command":"PASV","limit":1/);
+      a.close();
+      b.close();
+    } finally {
+      run.child.kill('SIGTERM');
+    }
+    expect((await run.exit).code).toBe(0);
+  });
+
   it('exits 1 with a clear message when the listen address is in use', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
@@ -237,6 +258,7 @@ describe('nat-alg ftp (dist/cli.js)', () => {
     for (const flag of [
       '--public-address', '--data-ports', '--allow-foreign-address', '--allow-low-ports', '--log', '--line-timeout', '--login-timeout',
       '--data-listen-timeout', '--upstream-connect-timeout', '--max-line-length', '--overlong-line', '--tls', '--max-unauthenticated-per-client',
+      '--max-pending-data-channels-per-client',
     ]) {
       expect(help.stdout).toContain(flag);
     }

@@ -8,7 +8,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { FtpTranslator, MAX_PENDING_COMMANDS } from '../../src/core/ftp/translator.js';
 import { NatAlgError } from '../../src/core/errors.js';
-import type { FtpDataChannelRequest, FtpEvent, FtpTranslatorOptions } from '../../src/core/ftp/types.js';
+import { DEFAULT_FTP_POLICY, type FtpDataChannelRequest, type FtpEvent, type FtpTranslatorOptions } from '../../src/core/ftp/types.js';
 import type { Direction } from '../../src/core/stream/translator.js';
 import { run, c, s } from './harness.js';
 import { C2S, S2C, bytes, concat, edits, applyEdits, text } from './harness.js';
@@ -169,7 +169,7 @@ function drive(o: FtpTranslatorOptions, actions: Action[]) {
     // Bounded: at most one held line per direction, the queue within its cap.
     // (internals: the framer's directions and the session record's pending queue)
     const anyT = t as unknown as { framer: { c2s: { holdLength: number }; s2c: { holdLength: number } }; state: { pending: { length: number } } };
-    const max = o.policy?.maxLineLength ?? 4096;
+    const max = o.policy?.maxLineLength ?? DEFAULT_FTP_POLICY.maxLineLength;
     expect(anyT.framer.c2s.holdLength).toBeLessThanOrEqual(max);
     expect(anyT.framer.s2c.holdLength).toBeLessThanOrEqual(max);
     expect(anyT.state.pending.length).toBeLessThanOrEqual(MAX_PENDING_COMMANDS + 1);

@@ -5,6 +5,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { run, seg, C2S, S2C, concat, edits, applyEdits, text } from './harness.js';
 import { optionsList, sessionArb, resolver, same, randomSplits } from './arbitraries.js';
+import { DEFAULT_FTP_POLICY } from '../../src/core/ftp/types.js';
 
 describe('chunking does not matter', () => {
   it('random sessions: whole segments = random chunks = one byte at a time', () => {
@@ -17,7 +18,7 @@ describe('chunking does not matter', () => {
         same(whole, single);
         // No command line longer than the cap reaches the server (while it is plaintext).
         if (!whole.events.some((e) => e.type === 'tls-started')) {
-          const max = o.policy?.maxLineLength ?? 4096;
+          const max = o.policy?.maxLineLength ?? DEFAULT_FTP_POLICY.maxLineLength;
           for (const line of text(whole.c2s).split(/(?<=\n)/)) expect(line.length).toBeLessThanOrEqual(max);
         }
         const total = segs.reduce((n, s) => n + s.data.length, 0);

@@ -18,10 +18,10 @@ describe('pairing details', () => {
     expect(text(r.s2c)).toBe('220 hi\r\n421 Timeout.\r\n227 (192,0,2,1,156,65)\r\n');
   });
 
-  it('a 227 inside another reply is text, not an address', () => {
+  it('a 227 line inside another reply is translated (a client may end the reply there and read it)', () => {
     const r = run(opts, [greet, c('PASV\r\n'), s('150-x\r\n227 (10,0,0,5,195,80)\r\n150 y\r\n')]);
-    expect(text(r.s2c)).toBe('220 hi\r\n150-x\r\n227 (10,0,0,5,195,80)\r\n150 y\r\n');
-    expect(r.events).toEqual([]);
+    expect(text(r.s2c)).toBe('220 hi\r\n150-x\r\n227 (192,0,2,1,156,65)\r\n150 y\r\n');
+    expect(r.events.map((e) => e.type)).toContain('data-channel-request');
   });
 
   it('a passive reply after a refused PASV is translated all the same (it answers nothing, but a client may use it)', () => {
@@ -86,15 +86,21 @@ describe('answers from the embedding', () => {
     expect(r.events.at(-1)).toEqual({ type: 'data-channel-committed', id: 1 });
   });
 
-  it('a 234 before the AUTH line was sent answers nothing: the server cannot have seen the AUTH', () => {
+  it('a 234 that answers no command closes the connection: the server began TLS on a command the gateway never saw', () => {
     const hello = '\x16\x03\x01\x00\x14PORT 6,6,6,6,0,21\r\n';
     const r = run(opts, [greet, c('AUTH TLS'), s('234 go\r\n'), c('\r\n' + hello)]);
-    // The AUTH goes out at its LF and then waits for its own reply; the early 234 started nothing.
-    expect(text(r.c2s)).toBe('AUTH TLS\r\n');
-    expect(text(r.s2c)).toBe('220 hi\r\n234 go\r\n');
-    expect(r.translator.isBlocked(C2S)).toBe(true);
+    // The AUTH was not sent yet (no LF): the 234 answers nothing, so pairing cannot be trusted.
+    expect(text(r.c2s)).toBe('');
+    expect(text(r.s2c)).toBe('220 hi\r\n234 go\r\n421 Unexpected TLS negotiation, closing control connection.\r\n');
+    expect(r.events).toContainEqual({ type: 'close', reason: 'the server started TLS on a command the gateway never saw' });
     expect(r.translator.tlsActive).toBe(false);
-    expect(r.stuck).toBe(1);
+  });
+
+  it('any other reply to no command is reported and passes', () => {
+    const r = run(opts, [greet, c('NOOP\r\n'), s('200 ok\r\n500 extra\r\n'), c('NOOP\r\n'), s('200 ok\r\n')]);
+    expect(text(r.s2c)).toBe('220 hi\r\n200 ok\r\n500 extra\r\n200 ok\r\n');
+    expect(r.events).toContainEqual({ type: 'protocol-error', direction: 'server-to-client', message: '500 reply to no command' });
+    expect(r.events.some((e) => e.type === 'close')).toBe(false);
   });
 
   it('rejects bad arguments to the API with typed errors', () => {

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { bytes, text, C2S, S2C } from './harness.js';
 import { FtpTranslator } from '../../src/core/ftp/translator.js';
 import type { FtpTranslatorOptions } from '../../src/core/ftp/types.js';
-import { LenientServer, lenientEprtAddress, lenientPortAddress, type LenientCommand } from './lenient-server.js';
+import { FLUSH_LIMIT, LenientServer, lenientEprtAddress, lenientPortAddress, type LenientCommand } from './lenient-server.js';
 import { hostileLineArb as lineArb } from './arbitraries.js';
 
 const o: FtpTranslatorOptions = { clientAddress: '192.0.2.10', serverAddress: '198.51.100.20' };
@@ -46,6 +46,8 @@ function answer(c: LenientCommand, violations: string[], auth: { executed: boole
     case 'AUTH':
       auth.executed = true;
       return '234 AUTH ok.\r\n';
+    case '':
+      return '500 Command too long.\r\n';
     default:
       return '500 Unknown command.\r\n';
   }
@@ -70,17 +72,19 @@ function pieces(data: Uint8Array, cuts: number[]): Uint8Array[] {
 }
 
 /** One session: the client's lines in a chunking; the model server answering what it reads. */
-function session(lines: string[], cuts: number[]): { violations: string[]; toClient: string; tls: boolean; authExecuted: boolean } {
-  const t = new FtpTranslator(o);
+function session(lines: string[], cuts: number[], options = o): { violations: string[]; toClient: string; tls: boolean; closed: boolean; authExecuted: boolean } {
+  const t = new FtpTranslator(options);
   const server = new LenientServer();
   const violations: string[] = [];
   const auth = { executed: false };
   let toClient = '';
   let tls = false;
+  let closed = false;
   let now = 0;
   const step = () => {
     for (let e = t.pollEvent(); e; e = t.pollEvent()) {
       if (e.type === 'tls-started') tls = true;
+      if (e.type === 'close') closed = true;
       if (e.type === 'data-channel-request') {
         const r = e.request;
         t.resolveDataChannel(r.id, r.family === 4 ? { family: 4, address: GATEWAY, port: 40000 + r.id } : { family: 6, address: '2001:db8::1', port: 40000 + r.id });
@@ -124,15 +128,20 @@ function session(lines: string[], cuts: number[]): { violations: string[]; toCli
     feed(C2S, piece);
     pump();
   }
-  return { violations, toClient, tls, authExecuted: auth.executed };
+  return { violations, toClient, tls, closed, authExecuted: auth.executed };
 }
+
+/** A hostile line behind padding that takes it across pyftpdlib's 2048-byte flush. */
+const paddedLineArb = fc
+  .tuple(fc.integer({ min: FLUSH_LIMIT - 40, max: FLUSH_LIMIT + 40 }), lineArb)
+  .map(([n, line]) => 'NOOP ' + 'x'.repeat(n) + line);
 
 describe('fuzzing against the most lenient server', () => {
   it('no data command the model executes names anything but the gateway; no server data port reaches the client; AUTH is followed', () => {
     let sessions = 0;
     fc.assert(
       fc.property(
-        fc.array(lineArb, { minLength: 1, maxLength: 8 }),
+        fc.array(fc.oneof({ arbitrary: lineArb, weight: 6 }, { arbitrary: paddedLineArb, weight: 1 }), { minLength: 1, maxLength: 8 }),
         fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 10 }),
         (lines, cuts) => {
           for (const chunking of [[], cuts, Array.from({ length: 64 }, (_, k) => k / 64)]) {
@@ -140,13 +149,26 @@ describe('fuzzing against the most lenient server', () => {
             const r = session(lines, chunking);
             expect(r.violations, JSON.stringify(lines)).toEqual([]);
             expect(r.toClient, JSON.stringify(lines)).not.toMatch(new RegExp(`\\b${SECRET_PORT}\\b|,217,3\\b|\\b217,3\\)`));
-            if (r.authExecuted) expect(r.tls, JSON.stringify(lines)).toBe(true);
+            // An AUTH the model ran is followed, or the gateway closed the connection.
+            if (r.authExecuted) expect(r.tls || r.closed, JSON.stringify(lines)).toBe(true);
           }
         },
       ),
       { numRuns: 3000 },
     );
     expect(sessions).toBe(9000);
+  });
+
+  it('a line longer than pyftpdlib reads whole never reaches it: with a larger maxLineLength the model shows the bypass', () => {
+    const smuggled = ['NOOP ' + 'x'.repeat(FLUSH_LIMIT - 4) + 'PORT 6,6,6,6,0,21\r\n'];
+    const lax = { ...o, policy: { maxLineLength: 4096 } };
+    expect(session(smuggled, []).violations).toEqual([]);
+    expect(session(smuggled, [], lax).violations).toEqual(['server executed PORT 6,6,6,6,0,21']);
+    // An AUTH smuggled so starts TLS on a command the gateway never saw: it closes the connection.
+    const auth = session(['NOOP ' + 'x'.repeat(FLUSH_LIMIT - 4) + 'AUTH TLS\r\n', 'PORT 6,6,6,6,0,21\r\n'], [], lax);
+    expect(auth.authExecuted).toBe(true);
+    expect(auth.closed).toBe(true);
+    expect(auth.toClient).toContain('421 Unexpected TLS negotiation');
   });
 
   it('the model itself finds the bypasses this fuzzer exists for (its checks can fail)', () => {

@@ -8,13 +8,22 @@
  * - leading whitespace is skipped and the verb ends at any whitespace (ProFTPD's isspace split);
  * - verbs are case-insensitive;
  * - PORT and LPRT arguments are read as the first run of comma-separated numbers, EPRT by its
- *   first byte as the delimiter.
+ *   first byte as the delimiter;
+ * - a line that grows past 2048 bytes is thrown away with a `500` and what follows it on the line
+ *   is read as a new command (pyftpdlib flushes its input buffer so; the network may split the
+ *   line anywhere, so the model flushes at the 2049th byte).
  */
 
 export interface LenientCommand {
   readonly verb: string;
   readonly argument: string;
 }
+
+/** pyftpdlib's input buffer: more than this without a line end and the buffer is flushed. */
+export const FLUSH_LIMIT = 2048;
+
+/** The pseudo-command the model reports for a flush: the server answers `500 Command too long.` */
+export const FLUSHED: LenientCommand = Object.freeze({ verb: '', argument: 'flushed' });
 
 const IAC = 255;
 
@@ -37,6 +46,10 @@ export class LenientServer {
         out.push(...this.line());
       } else {
         this.pending.push(b);
+        if (this.pending.length > FLUSH_LIMIT) {
+          this.pending = [];
+          out.push(FLUSHED);
+        }
       }
     }
     return out;

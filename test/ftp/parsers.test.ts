@@ -1,9 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
-  parsePort, parseEprt, parseLprt, formatPort, formatEprt, formatLprt, commandArgument,
+  parsePort, parseEprt, parseLprt, formatPort, formatEprt, formatLprt,
   parse227, parse229, parse228, find227, find229, format227, format229, format228,
 } from '../../src/core/ftp/index.js';
+import { commandArgument } from '../../src/core/ftp/commands.js';
 import { VerbScanner, argumentStart, classifyCommand } from '../../src/core/ftp/verb.js';
 import { classifyReply, ReplyStartReader } from '../../src/core/ftp/reply-start.js';
 import { TlsRecordFollower } from '../../src/core/stream/tls-records.js';

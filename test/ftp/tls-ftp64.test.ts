@@ -24,8 +24,20 @@ describe('TLS on the control channel', () => {
     ]);
     expect(r.c2s).toEqual(concat([bytes('AUTH TLS\r\n'), clientHello, appData]));
     expect(r.s2c).toEqual(concat([bytes('220 hi\r\n234 Proceed with negotiation.\r\n'), serverHello, appData]));
-    expect(r.events.map((e) => e.type)).toEqual(['tls-started']);
+    // Application data has gone both ways: the handshake is over (a relay's login budget ends there).
+    expect(r.events.map((e) => e.type)).toEqual(['tls-started', 'tls-established']);
     expect(r.translator.tlsActive).toBe(true);
+  });
+
+  it('reports tls-established only once application data has gone both ways, at the record that completes it', () => {
+    const start = [greet, c('AUTH TLS\r\n'), s(concat([bytes('234 go\r\n'), serverHello])), c(clientHello)];
+    expect(run(opts, [...start, c(appData), c(appData)]).events.map((e) => e.type)).toEqual(['tls-started']);
+    expect(run(opts, [...start, s(appData), s(appData)]).events.map((e) => e.type)).toEqual(['tls-started']);
+    const handshakes = Array.from({ length: 20 }, () => c(record(22, [1])));
+    expect(run(opts, [...start, ...handshakes, s(appData)]).events.map((e) => e.type)).toEqual(['tls-started']);
+    // In a chunk that goes on in plain text (CCC), the event comes where the record is: before tls-ended.
+    const r = run(opts, [...start, s(appData), c(concat([appData, closeNotify])), s(closeNotify), c('NOOP\r\n'), s('200 ok\r\n')]);
+    expect(r.events.map((e) => e.type)).toEqual(['tls-started', 'tls-established', 'tls-ended']);
   });
 
   it('holds client bytes after AUTH until the reply, then treats them as TLS', () => {
@@ -56,7 +68,7 @@ describe('TLS on the control channel', () => {
     ]);
     expect(text(r.s2c).endsWith('227 Entering Passive Mode (192,0,2,1,156,65).\r\n')).toBe(true);
     expect(r.events.map((e) => e.type)).toEqual([
-      'tls-started', 'tls-ended', 'data-channel-request', 'line-translated', 'edit', 'data-channel-committed',
+      'tls-started', 'tls-established', 'tls-ended', 'data-channel-request', 'line-translated', 'edit', 'data-channel-committed',
     ]);
     expect(r.translator.tlsActive).toBe(false);
   });

@@ -166,6 +166,48 @@ s.on('error', (e) => { console.error(String(e)); process.exit(1); });`;
     }
   }, 60_000);
 
+  /** A raw control session from namespace `ns` that writes `pieces` 300 ms apart; returns every reply line. */
+  async function rawPaced(ns: 'in' | 'gw', host: string, port: number, pieces: string[]): Promise<string[]> {
+    const js = `
+const net = require('net');
+const [host, port, ...pieces] = process.argv.slice(1);
+const s = net.connect({ host, port: +port });
+s.setNoDelay(true);
+let text = '', started = false;
+s.on('data', (d) => {
+  text += d.toString('latin1');
+  if (started || !text.includes('\\n')) return;
+  started = true;
+  let k = 0;
+  const next = () => {
+    if (k < pieces.length) { s.write(Buffer.from(JSON.parse(pieces[k++]), 'latin1')); setTimeout(next, 300); }
+    else setTimeout(() => { process.stdout.write(text); s.destroy(); }, 1500);
+  };
+  next();
+});
+s.on('error', (e) => { console.error(String(e)); process.exit(1); });`;
+    const r = await topo.exec(ns, process.execPath, ['-e', js, host, String(port), ...pieces.map((l) => JSON.stringify(l))], { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(r.stderr);
+    return r.stdout.split('\r\n').filter((l) => l.length > 0);
+  }
+
+  it('a command smuggled past pyftpdlib\'s 2048-byte buffer: pyftpdlib runs it when reached directly, the relay refuses the line whole', async () => {
+    // pyftpdlib answers a line that grows past 2048 bytes with a 500 and runs the rest of it as a
+    // command of its own. The smuggled PORT names the relay host itself at a high port; the line
+    // is written in two pieces, split right after the 2049th byte.
+    const line = 'NOOP ' + 'x'.repeat(2044) + `PORT ${OUTSIDE.gw4.replace(/\./g, ',')},200,1\r\n`;
+    const pieces = ['USER anonymous\r\nPASS x@\r\n', line.slice(0, 2049), line.slice(2049), 'NOOP\r\n'];
+    const upstream = MISBEHAVING['epsv-low-port']; // misbehaves on EPSV only
+    const direct = await rawPaced('gw', OUTSIDE.host4, upstream, pieces);
+    expect(direct.join('\n'), direct.join(' | ')).toMatch(/500 Command too long/);
+    expect(direct.join('\n'), direct.join(' | ')).toMatch(/Active data connection|connect to specified address/);
+    const { port } = await relay(upstream);
+    const lines = await rawPaced('in', INSIDE.gw4, port, pieces);
+    expect(lines, lines.join(' | ')).toContain('500 Command line too long.');
+    expect(lines.join('\n')).not.toMatch(/Command too long|Active data connection|connect to specified address/);
+    expect(lines[lines.length - 1], lines.join(' | ')).toMatch(/^200 /);
+  }, 60_000);
+
   it('a server answering EPSV with a 227: translated through the relay, its own address and port never reach the client', async () => {
     const { port } = await relay(MISBEHAVING['epsv-as-pasv']);
     const got = await curl(port, ['--ftp-pasv']);
@@ -194,11 +236,17 @@ s.on('error', (e) => { console.error(String(e)); process.exit(1); });`;
   }, 60_000);
 
   it('FTPS through the relay: with AUTH passed the data connection fails (the relay cannot read the 229); the relay warns', async () => {
-    const { port, r } = await relay(VSFTPD_TLS);
+    const { port, r } = await relay(VSFTPD_TLS, ['--verbose']);
     const got = await curl(port, ['--ftp-pasv', '--ssl-reqd', '-k']);
     expect(got.code, got.trace).not.toBe(0);
     expect(got.digest).toBeNull();
     expect(r.output()).toMatch(/"event":"tls-started".*data connections can no longer be translated/);
+    // A real handshake (OpenSSL on both ends) is seen to finish; the login inside TLS is not seen,
+    // so the session never counts as logged in, and it ended for its own reasons, not the login deadline.
+    expect(r.output()).toContain('"event":"tls-established"');
+    expect(got.trace).toContain('230 '); // curl logged in, inside TLS
+    expect(r.output()).not.toContain('"event":"logged-in"');
+    expect(r.output()).not.toContain('Login timeout');
   }, 60_000);
 
   it('FTPS with --tls refuse: a client that requires TLS is told at AUTH; one that may go without gets its file', async () => {

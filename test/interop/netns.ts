@@ -265,6 +265,16 @@ export function createTopology(): Promise<Topology> {
   });
 }
 
+/**
+ * Turns IPv4 and IPv6 forwarding on or off inside one namespace of a topology (a namespace's
+ * sysctls are its own: the host's are untouched). Used by tests of kernel data planes, which
+ * need a forwarding gateway; createTopology() leaves it off.
+ */
+export async function setForwarding<X extends string>(topo: Topology<X>, side: Side | X, on: boolean): Promise<void> {
+  const v = on ? '1' : '0';
+  await must('ip', ['netns', 'exec', topo.ns[side], 'sysctl', '-qw', `net.ipv4.ip_forward=${v}`, `net.ipv6.conf.all.forwarding=${v}`]);
+}
+
 export interface Prerequisites {
   readonly ok: boolean;
   readonly reason: string;

@@ -17,6 +17,8 @@ export function cliAvailable(): boolean {
 }
 
 export interface RelayOptions {
+  /** The CLI command: `ftp` (default) or `irc`. */
+  readonly command?: 'ftp' | 'irc';
   readonly listen: string;
   readonly upstream: string;
   readonly publicAddress?: string;
@@ -43,7 +45,7 @@ export function hostPort(host: string, port: number): string {
 
 function cliArgs(o: RelayOptions): string[] {
   return [
-    CLI, 'ftp', '--listen', o.listen, '--upstream', o.upstream, '--log', 'json',
+    CLI, o.command ?? 'ftp', '--listen', o.listen, '--upstream', o.upstream, '--log', 'json',
     ...(o.publicAddress !== undefined ? ['--public-address', o.publicAddress] : []),
     ...(o.dataPorts !== undefined ? ['--data-ports', o.dataPorts] : []),
     ...(o.extra ?? []),

@@ -78,6 +78,8 @@ export async function startVsftpd(
   dir: string,
   download: Uint8Array,
   tls?: { readonly cert: string; readonly key: string },
+  /** More vsftpd.conf lines (they win over the defaults above them). */
+  extra: readonly string[] = [],
 ): Promise<FtpServerInstance> {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
@@ -124,6 +126,7 @@ export async function startVsftpd(
           `rsa_cert_file=${tls.cert}`, `rsa_private_key_file=${tls.key}`,
         ]
       : []),
+    ...extra,
   ];
   const confPath = join(dir, 'vsftpd.conf');
   writeFileSync(confPath, conf.join('\n') + '\n', { mode: 0o600 });

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { NatAlgError } from '../../src/core/errors.js';
 import { PortTable } from '../../src/core/mapping/index.js';
-import { AddressTranslator, parseCidr, cidrContains } from '../../src/core/nat/index.js';
+import { AddressTranslator } from '../../src/core/nat/index.js';
+import { parseCidr, cidrContains } from '../../src/core/net/cidr.js';
 import { ep, seeded, EXT } from '../mapping/helpers.js';
 
 const newTable = () => new PortTable({ externalAddresses: [EXT], random: seeded(4) });

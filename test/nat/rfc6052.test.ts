@@ -3,7 +3,6 @@ import fc from 'fast-check';
 import { AddressError } from '../../src/core/errors.js';
 import { parseIPv4, parseIPv6, formatIPv6 } from '../../src/core/net/ip.js';
 import {
-  NAT64_PREFIX_LENGTHS,
   WELL_KNOWN_PREFIX,
   embedIPv4,
   extractIPv4,
@@ -13,6 +12,7 @@ import {
   synthesizeIPv6,
   type Nat64Prefix,
 } from '../../src/core/nat/index.js';
+import { NAT64_PREFIX_LENGTHS } from '../../src/core/nat/rfc6052.js';
 
 /**
  * RFC 6052 section 2.4, the table of examples for IPv4 address 192.0.2.33 (typed in from the

@@ -161,7 +161,7 @@ describe('relay faults', () => {
     expect((await busy.readReply()).code).toBe(226);
     expect((await busy.readReply()).code).toBe(421);
     await stopping;
-    expect(r.proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0, unauthenticated: 0, dataRejected: 0 });
+    expect(r.proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0, unauthenticated: 0, dataRejected: 0, dataLimited: 0, sessionsRefused: 0 });
   });
 });
 
@@ -185,6 +185,48 @@ describe('relay backpressure', () => {
     await new Promise<void>((resolve) => data.on('close', () => resolve()));
     expect(got).toBe(size);
     expect((await client.readReply()).code).toBe(226);
+    await client.quit();
+  });
+});
+
+describe('relay backpressure, active', () => {
+  it('a client that stops reading its active data connection stops the server; every byte arrives, in order', async () => {
+    // Active: the server's data connection is the one accepted by the relay; its bytes take the
+    // accepted connection's large-buffer reads to the relay's own connection to the client.
+    const r = track(await rig());
+    const size = 48 << 20;
+    const body = pattern(size, 12);
+    r.server.files.set('/big.bin', body);
+    const closes: { toClient: number; toServer: number }[] = [];
+    r.proxy.on('data-close', (e) => closes.push({ toClient: e.bytes.toClient, toServer: e.bytes.toServer }));
+    const client = await FtpTestClient.connect(r.relay, { mode: 'port' });
+    await client.login();
+    const listener = net.createServer({ pauseOnConnect: true });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const port = (listener.address() as net.AddressInfo).port;
+    const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
+    await client.expect(`PORT 127,0,0,1,${port >> 8},${port & 255}`, 2);
+    await client.expect('RETR /big.bin', 1);
+    const data = await accepted;
+    listener.close();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(r.server.sent().some((l) => l.startsWith('226'))).toBe(false);
+    const chunks: Buffer[] = [];
+    let reads = 0;
+    data.on('data', (c: Buffer) => {
+      chunks.push(c);
+      // Stop now and then, so that the relay's writes back up part way.
+      if (++reads % 64 === 0) {
+        data.pause();
+        setTimeout(() => data.resume(), 20);
+      }
+    });
+    data.resume();
+    await new Promise<void>((resolve) => data.on('close', () => resolve()));
+    expect(Buffer.concat(chunks).equals(Buffer.from(body))).toBe(true);
+    expect((await client.readReply()).code).toBe(226);
+    await eventually(() => closes.length === 1);
+    expect(closes).toEqual([{ toClient: size, toServer: 0 }]);
     await client.quit();
   });
 });

@@ -32,9 +32,14 @@ describe('relay on loopback, IPv4', () => {
     it(`${mode}: download and upload byte for byte through the relay`, async () => {
       const r = (current = await rig());
       const opened: string[] = [];
+      const closed: { toClient: number; toServer: number }[] = [];
       r.proxy.on('data-open', (e) => opened.push(e.command));
+      r.proxy.on('data-close', (e) => closed.push({ toClient: e.bytes.toClient, toServer: e.bytes.toServer }));
       const client = await roundTrip(r, mode, 1 << 20);
       expect(opened).toHaveLength(2);
+      // Every byte counted, whichever connection (accepted or the relay's own) carried the bulk.
+      await eventually(() => closed.length === 2, 3000, 'data-close events');
+      expect(closed).toEqual([{ toClient: 1 << 20, toServer: 0 }, { toClient: 0, toServer: (1 << 20) + 1 }]);
       // Client and server never met: every data connection had the relay at its other end.
       const serverPorts = new Set(r.server.dataConnections.flatMap((c) => [c.local.port, c.remote.port]));
       expect(client.dataPeers).toHaveLength(2);
@@ -170,7 +175,7 @@ describe('FtpProxy API', () => {
     await client.login();
     await client.quit();
     await eventually(() => closed, 5000, 'close callback');
-    expect(proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0, unauthenticated: 0, dataRejected: 0 });
+    expect(proxy.stats()).toEqual({ sessions: 0, sockets: 0, listeners: 0, unauthenticated: 0, dataRejected: 0, dataLimited: 0, sessionsRefused: 0 });
     await server.close();
   });
 

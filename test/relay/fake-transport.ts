@@ -134,6 +134,14 @@ export class FakeTransport {
     }
   }
 
+  /** Send raw bytes from a peer (TLS records), in chunks of `chunk` bytes. */
+  sendBytes(side: Side, bytes: Uint8Array, chunk = Infinity): void {
+    for (let i = 0; i < bytes.length; i += chunk) {
+      this.session.handleControlData(side, bytes.subarray(i, Math.min(bytes.length, i + chunk)), this.now);
+      this.run();
+    }
+  }
+
   end(side: Side): void {
     this.session.handleControlEnd(side, this.now);
     this.run();

@@ -48,14 +48,93 @@ describe('login budget', () => {
     t.advance(120_000);
     expect(t.closed).toBeNull();
   });
+});
 
-  it('TLS starting ends the budget too (a login inside TLS cannot be seen)', () => {
-    const t = greeted({ loginTimeoutMs: 20_000 });
+/** A TLS record: content type, version 3.3, length, body. */
+function record(type: number, body: number[]): Uint8Array {
+  return Uint8Array.from([type, 3, 3, body.length >> 8, body.length & 0xff, ...body]);
+}
+const HELLO = record(22, [1, 0, 0, 4, 3, 3, 0, 0]); // a (truncated) ClientHello
+const SERVER_HELLO = record(22, [2, 0, 0, 4, 3, 3, 0, 0]);
+const APP_DATA = record(23, [0xde, 0xad, 0xbe, 0xef]);
+
+function tlsStarted(extra: Partial<FtpRelaySessionOptions> = {}): FakeTransport {
+  const t = greeted(extra);
+  t.send('client', 'AUTH TLS\r\n');
+  t.send('server', '234 go\r\n');
+  expect(t.session.loginState).toBe('handshaking');
+  return t;
+}
+
+describe('login budget under TLS (AUTH TLS is no login)', () => {
+  it('AUTH TLS then nothing: not logged in, closed at the login deadline (no 421 into TLS)', () => {
+    const t = tlsStarted({ loginTimeoutMs: 20_000 });
+    expect(t.eventsOf('logged-in')).toHaveLength(0);
+    const before = t.received.client;
+    t.advance(19_999);
+    expect(t.closed).toBeNull();
+    t.advance(1);
+    expect(t.closed).toEqual({ reason: 'Login timeout (TLS handshake not complete), closing control connection', graceful: true });
+    expect(t.received.client).toBe(before); // nothing written into the TLS stream
+    expect(t.eventsOf('logged-in')).toHaveLength(0);
+  });
+
+  it('a ClientHello trickled as many small complete records (each one activity) still ends at the deadline', () => {
+    const t = tlsStarted({ loginTimeoutMs: 20_000 });
+    // One-byte handshake records every second: each completes (no line timeout), none is application data.
+    for (let k = 0; k < 30 && t.closed === null; k++) {
+      t.sendBytes('client', record(22, [k & 0xff]));
+      t.advance(1000);
+    }
+    expect(t.closed?.reason).toMatch(/^Login timeout \(TLS handshake not complete\)/);
+    expect(t.now).toBe(20_000);
+  });
+
+  it('application data from one side only is no finished handshake', () => {
+    const t = tlsStarted({ loginTimeoutMs: 20_000 });
+    t.sendBytes('client', HELLO);
+    t.sendBytes('client', APP_DATA); // a forged record: the server has not even answered
+    t.advance(20_000);
+    expect(t.closed?.reason).toMatch(/^Login timeout \(TLS handshake not complete\)/);
+  });
+
+  it('a finished handshake ends the deadline, but the session is never counted as logged in', () => {
+    const t = tlsStarted({ loginTimeoutMs: 20_000 });
+    t.sendBytes('client', HELLO);
+    t.sendBytes('server', SERVER_HELLO);
+    t.sendBytes('server', APP_DATA);
+    expect(t.session.loginState).toBe('handshaking');
+    t.sendBytes('client', APP_DATA, 1); // split anywhere: the header is what counts
+    expect(t.session.loginState).toBe('encrypted');
+    t.advance(25_000);
+    expect(t.closed).toBeNull();
+    expect(t.eventsOf('logged-in')).toHaveLength(0);
+    // Still bounded by the idle timeout like any session (records are activity).
+    t.advance(600_000);
+    expect(t.closed?.reason).toBe('Idle timeout, closing control connection');
+  });
+
+  it('a login seen in plain text before AUTH TLS stays a login', () => {
+    const t = loggedIn({ loginTimeoutMs: 20_000 });
     t.send('client', 'AUTH TLS\r\n');
     t.send('server', '234 go\r\n');
+    expect(t.session.loginState).toBe('logged-in');
     expect(t.eventsOf('logged-in')).toHaveLength(1);
     t.advance(25_000);
     expect(t.closed).toBeNull();
+  });
+
+  it('after CCC a login seen in plain text counts', () => {
+    const t = tlsStarted({ loginTimeoutMs: 20_000 });
+    t.sendBytes('client', HELLO);
+    t.sendBytes('server', SERVER_HELLO);
+    t.sendBytes('server', APP_DATA);
+    t.sendBytes('client', APP_DATA);
+    // Both sides leave TLS at a record boundary (CCC answered inside TLS), then log in in plain text.
+    t.send('client', 'USER a\r\n');
+    t.send('server', '230 in\r\n');
+    expect(t.session.loginState).toBe('logged-in');
+    expect(t.eventsOf('logged-in')).toHaveLength(1);
   });
 });
 

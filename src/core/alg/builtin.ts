@@ -4,6 +4,7 @@
  */
 
 import { ftpAlg } from '../ftp/module.js';
+import { ircAlg } from '../irc/module.js';
 import { AlgRegistry } from './registry.js';
 
-export const builtinAlgs = new AlgRegistry([ftpAlg]);
+export const builtinAlgs = new AlgRegistry([ftpAlg, ircAlg]);

@@ -71,6 +71,12 @@ export type AlgEvent =
   | { readonly type: 'logged-in' }
   /** The control channel went encrypted: from here the gateway can neither read nor write it. */
   | { readonly type: 'tls-started' }
+  /**
+   * The encrypted channel carried application data both ways: its TLS handshake is done (as far
+   * as the gateway can tell: a forged record makes the real peer close the connection). The login
+   * inside it still cannot be seen.
+   */
+  | { readonly type: 'tls-established' }
   | { readonly type: 'tls-ended' }
   /** The translator wants the connection closed (it has told the client why, where it could). */
   | { readonly type: 'close'; readonly reason: string };
@@ -85,12 +91,31 @@ export interface AlgTranslator extends StreamTranslator<AlgEvent> {
   readonly opaque: boolean;
 }
 
+/** The gateway on one side of a control connection. */
+export interface GatewaySide {
+  /** The gateway's own address on that side's connection. */
+  readonly local: string;
+  /**
+   * Addresses it announces to that side instead of `local` (a public address, for a gateway
+   * behind another NAT); empty when it announces `local`.
+   */
+  readonly announced: readonly string[];
+}
+
 /** The control connection an ALG is created for, as the gateway sees it. */
 export interface AlgContext {
   /** The client's endpoint. */
   readonly client: Endpoint;
   /** The server's endpoint, as the gateway reached it. */
   readonly server: Endpoint;
+  /**
+   * The gateway's own addresses, where the embedding knows them. An ALG needs them for two
+   * things no data-channel request covers: refusing a line that would make the gateway connect
+   * to itself (an IRC DCC offer from outside naming the gateway), and writing the gateway's
+   * address where a line names an endpoint without asking for a connection (a passive DCC
+   * offer, port 0, would otherwise carry the client's inside address out).
+   */
+  readonly gateway?: { readonly client: GatewaySide; readonly server: GatewaySide };
 }
 
 /** One ALG: how to make its translator, and what an embedding needs to say on its behalf. */
@@ -111,4 +136,11 @@ export interface AlgModule<Options = unknown> {
   features(context: AlgContext, options: Options | undefined): readonly string[];
   /** Data channels a connection may have waiting for their peer at once (FTP: maxPendingDataChannels). */
   maxWaitingChannels(options: Options | undefined): number;
+  /**
+   * Whether the server speaks first (FTP's 220 greeting; default true). An embedding that waits
+   * for the server's first byte before it counts the upstream connection as up (the relay's
+   * connect timeout) must not wait where the server says nothing until the client has spoken
+   * (IRC: the server answers the client's NICK and USER).
+   */
+  readonly serverSpeaksFirst?: boolean;
 }

@@ -1,3 +1,3 @@
-export type { AlgContext, AlgEvent, AlgModule, AlgTranslator, DataChannelMode, DataChannelRequest } from './contract.js';
+export type { AlgContext, GatewaySide, AlgEvent, AlgModule, AlgTranslator, DataChannelMode, DataChannelRequest } from './contract.js';
 export { AlgRegistry } from './registry.js';
 export { builtinAlgs } from './builtin.js';

@@ -7,7 +7,8 @@
 
 import { ReplyStartReader } from './reply-start.js';
 import { expectedPassiveCode, isPassive, passiveFormat, type PassiveFormat } from './rules.js';
-import { find227, find228, find229, type FindResult } from './replies.js';
+import type { FindResult } from './replies.js';
+import { findPassiveAddress, mentionsAddress } from './passive-address.js';
 import { eolLength, passiveRefusalLine } from './data-channel-requests.js';
 import { ascii, asciiLine, lineBody, lineEnding } from './text.js';
 import { block, completeReply, type FtpContext, type FtpStream } from './session.js';
@@ -58,23 +59,22 @@ export class ReplyLines implements LineReader<FtpLineEnd> {
         s.lineEnd = 'reply-end';
         reply.openCode = -1;
       }
-      // FTP64 holds every line of the reply: its 227 code lines are renumbered 229.
-      return reply.format !== null && (!reply.found || reply.format === 'epsv-as-pasv') ? 'hold' : 'stream';
+      // A line a client could take for a passive reply (curl ends a reply at any `ddd ` line)
+      // makes the rest of the reply read, whatever its first line was.
+      if (reply.format === null && line !== 'text') this.startReading(line.code, false);
+      // Every line of a reply that is read is held: each could carry an address (ftplib reads
+      // the first one anywhere in the reply), and FTP64 renumbers its 227 code lines.
+      return reply.format !== null ? 'hold' : 'stream';
     }
     if (line === 'text') {
       // Not a reply line: no effect on pairing, but a local reply waiting goes out at its end.
       if (state.pending.headKind() === 'local') s.lineEnd = 'reply-end';
       return 'stream';
     }
-    const head = state.pending.headKind();
     reply.code = line.code;
-    reply.format = passiveFormat(line.code, head);
+    reply.format = null;
     reply.found = false;
-    if (reply.format !== null) {
-      // (`expected` and `command` matter only to a reply that is read)
-      reply.expected = line.code === expectedPassiveCode(head);
-      reply.command = commandOf(isPassive(head) ? head : reply.format);
-    }
+    this.startReading(line.code, line.continues);
     state.lineIsFirst = true;
     if (line.continues) reply.openCode = line.code;
     else {
@@ -82,6 +82,23 @@ export class ReplyLines implements LineReader<FtpLineEnd> {
       s.lineEnd = 'reply-end';
     }
     return reply.format !== null ? 'hold' : 'stream';
+  }
+
+  /**
+   * Read the reply for an address from here on if a line with `code` could be a passive answer,
+   * or if it opens a multi-line answer to a passive command (`opensMultiLine`): a later line may
+   * end it for a client as a positive reply (curl ends a reply at any `ddd ` line), and by then
+   * the earlier lines would be gone.
+   */
+  private startReading(code: number, opensMultiLine: boolean): void {
+    const reply = this.ctx.state.reply;
+    const head = this.ctx.state.pending.headKind();
+    const format = passiveFormat(code, head) ?? (opensMultiLine && isPassive(head) ? head : null);
+    if (format === null) return;
+    reply.format = format;
+    // (`expected` and `command` matter only to a reply that is read)
+    reply.expected = reply.code === expectedPassiveCode(head);
+    reply.command = commandOf(isPassive(head) ? head : format);
   }
 
   /** A held reply line is complete: find the address, check it, ask for its replacement. */
@@ -93,20 +110,27 @@ export class ReplyLines implements LineReader<FtpLineEnd> {
     const first = state.lineIsFirst;
     const last = state.lineIsLast;
     const code = reply.code;
-    const format = reply.format!;
+    // A line with a passive code of its own is read in its own format (a 229 line in a 227 reply).
+    const own = state.line !== 'text' ? passiveFormat(state.line.code, state.pending.headKind()) : null;
+    const format = own ?? reply.format!;
     const after = state.line === 'text' ? 0 : 4; // after the reply code, if the line has one
     const text = lineBody(lineBytes);
     const eol = eolLength(lineBytes, 0, lineBytes.length);
     if (reply.found) {
-      // FTP64, a line after the address: only the reply code changes.
-      this.passLine(s, lineBytes, text);
+      // A line after the address: one reply names one data address; any further reading of one
+      // is removed. Otherwise only the reply code may change (FTP64).
+      if (mentionsAddress(text, after)) {
+        const line = state.line;
+        let prefix = line === 'text' ? ' ' : `${line.code}${line.continues ? '-' : ' '}`;
+        if (reply.format === 'epsv-as-pasv' && prefix.startsWith('227')) prefix = '229' + prefix.slice(3);
+        const edit = this.ctx.framer.replaceLine(s, s.lineStart, lineBytes.length, asciiLine(`${prefix}(a second data address, removed by the gateway)`, eol));
+        events.push({ type: 'edit', edit });
+        events.push({ type: 'protocol-error', direction: 'server-to-client', message: 'a second data address in the reply; line replaced' });
+      } else this.passLine(s, lineBytes, text);
       if (last) completeReply(this.ctx, code);
       return;
     }
-    const f: FindResult =
-      format === 'epsv' ? find229(text, o.serverAddress, o.serverFamily, after)
-      : format === 'lpsv' ? find228(text, after)
-      : find227(text, after);
+    const f: FindResult = findPassiveAddress(format, text, after, o.serverAddress, o.serverFamily);
     if (f === null) {
       // A whole reply that a passive command expected (227 to PASV, ...) but without an address
       // becomes a 425; anything else without an address has nothing to leak and passes.

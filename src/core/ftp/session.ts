@@ -8,6 +8,7 @@
  * the queue and goes out when it reaches the head, while the server direction is between replies.
  */
 
+import type { Direction } from '../stream/translator.js';
 import type { LineFramer } from '../stream/line-framer.js';
 import type { DirectionStream } from '../stream/direction-stream.js';
 import type { PendingEvents } from '../stream/pending-events.js';
@@ -74,9 +75,28 @@ export function completeReply(ctx: FtpContext, code: number): void {
     if (head !== null && rule !== null && rule.answered) {
       state.pending.shift();
       apply(ctx, code < 300 ? rule.positive : rule.negative, head, code);
-    }
+    } else if (unpairedReply(ctx, code)) return;
   }
   drain(ctx);
+}
+
+/**
+ * A final reply that answers no command the gateway forwarded: the server read more commands
+ * than the gateway saw (a server that splits lines where the gateway does not), or it speaks out
+ * of turn. Pairing may be off from here, which is harmless for every reply but one: a 234 means
+ * the server has begun TLS on an AUTH the gateway never saw, after which the client could send it
+ * commands the gateway cannot read. That connection is closed; others are reported. Returns true
+ * when the connection is given up.
+ */
+function unpairedReply(ctx: FtpContext, code: number): boolean {
+  ctx.events.push({ type: 'protocol-error', direction: 'server-to-client', message: `${code} reply to no command` });
+  if (code !== 234) return false;
+  ctx.framer.giveUp({
+    kind: 'owner',
+    reason: 'the server started TLS on a command the gateway never saw',
+    farewell: ascii('421 Unexpected TLS negotiation, closing control connection.\r\n'),
+  });
+  return true;
 }
 
 function apply(ctx: FtpContext, effect: ReplyEffect, entry: PendingEntry, code: number): void {
@@ -130,8 +150,22 @@ function startTls(ctx: FtpContext): void {
   }
   if (!state.tls) {
     state.tls = true;
+    state.tlsData['client-to-server'] = false;
+    state.tlsData['server-to-client'] = false;
     ctx.events.push({ type: 'tls-started' });
   }
+}
+
+/**
+ * The first application-data record of a TLS stretch in `direction`. Once both directions have
+ * carried one, the handshake is over: the embedding may stop waiting for it (a relay's login
+ * budget), though the login inside stays unseen.
+ */
+export function tlsApplicationData(ctx: FtpContext, direction: Direction): void {
+  const { state } = ctx;
+  if (!state.tls || state.tlsData[direction]) return;
+  state.tlsData[direction] = true;
+  if (state.tlsData['client-to-server'] && state.tlsData['server-to-client']) ctx.events.push({ type: 'tls-established' });
 }
 
 /** A direction left TLS at a record boundary (after CCC); TLS has ended once both have. */

@@ -41,6 +41,8 @@ export interface FtpState {
   authWait: boolean;
   /** The control channel is (partly) encrypted. */
   tls: boolean;
+  /** Since TLS started: an application-data record has gone client-to-server / server-to-client. */
+  readonly tlsData: { 'client-to-server': boolean; 'server-to-client': boolean };
   /** A final 230 or 232 has been seen. */
   loggedIn: boolean;
   /** The command line being read: its verb. */
@@ -62,6 +64,7 @@ export function initialState(o: ResolvedOptions): FtpState {
     ftp64: o.ftp64,
     authWait: false,
     tls: false,
+    tlsData: { 'client-to-server': false, 'server-to-client': false },
     loggedIn: false,
     verb: 'OTHER',
     line: 'text',

@@ -15,7 +15,7 @@ import { resolveOptions, type ResolvedOptions } from './policy.js';
 import { initialState, type FtpState } from './state.js';
 import { CommandLines } from './command-lines.js';
 import { ReplyLines } from './reply-lines.js';
-import { completeReply, drain, plaintext, serverEnded, type FtpContext, type FtpLineEnd } from './session.js';
+import { completeReply, drain, plaintext, serverEnded, tlsApplicationData, type FtpContext, type FtpLineEnd } from './session.js';
 import { keywordOf, rewriteHeld } from './data-channel-requests.js';
 import { ascii, replyText } from './text.js';
 import type { FtpEvent, FtpTranslatorOptions } from './types.js';
@@ -53,6 +53,7 @@ export class FtpTranslator implements StreamTranslator<FtpEvent>, AlgTranslator 
         client: this.commands,
         server: this.replies,
         plaintext: () => plaintext(this.ctx),
+        applicationData: (s) => tlsApplicationData(this.ctx, s.direction),
         ended: (s) => {
           if (s.direction === 'server-to-client') serverEnded(this.ctx);
         },

@@ -52,7 +52,11 @@ export interface FtpPolicy {
   readonly allowForeignDataAddress: boolean;
   /** Allow data ports below 1024 (in commands and in passive replies). Default false. */
   readonly allowLowDataPorts: boolean;
-  /** Longest line, line end included, that the translator will hold. Default 4096. */
+  /**
+   * Longest line, line end included, that the translator will hold. Default 2048: pyftpdlib
+   * answers a line longer than its 2048-byte buffer with a 500 and runs the rest of it as a new
+   * command, so a longer line could carry a command the gateway never saw.
+   */
   readonly maxLineLength: number;
   /** What to do with a longer line: refuse the command (client side) / replace the reply, or close. */
   readonly overlongLine: 'refuse' | 'close';
@@ -84,7 +88,7 @@ export interface FtpPolicy {
 export const DEFAULT_FTP_POLICY: FtpPolicy = Object.freeze({
   allowForeignDataAddress: false,
   allowLowDataPorts: false,
-  maxLineLength: 4096,
+  maxLineLength: 2048,
   overlongLine: 'refuse',
   maxPendingDataChannels: 8,
   lineTimeoutMs: 30_000,
@@ -116,6 +120,8 @@ export interface FtpTranslatorOptions {
  * - `edit`: every byte removed or inserted, each edit once, including those of the events above.
  * - `logged-in`: a final 230 or 232 (seen only while the channel is in plain text).
  * - `tls-started` / `tls-ended`: AUTH TLS answered 234 / both directions back to plain text (CCC).
+ *   `tls-established`: in between, the first application-data record has gone each way (the TLS
+ *   handshake is over; the login, if any, is inside and unseen).
  * - `close`: the translator wants the connection closed (policy `overlongLine: 'close'`, hostile
  *   input, the line timeout); it has told the client with a 421 where it could.
  */

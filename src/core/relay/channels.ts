@@ -10,6 +10,7 @@ import { endpoint, sameAddress, type Endpoint } from '../net/ip.js';
 import type { DataChannelMode, DataChannelRequest } from '../alg/contract.js';
 import type { ChannelPlan } from './plan.js';
 import type { DataPortSource } from './ports.js';
+import type { WaitingChannelBudget } from './client-budget.js';
 import { CHANNEL_BUSY, CHANNEL_TRANSITIONS, transition, type ChannelState } from './states.js';
 import type { DataByteCounts, RelayAction, RelayEvent, RelayTimeouts } from './types.js';
 
@@ -22,6 +23,22 @@ function modeOf(request: DataChannelRequest): DataChannelMode {
 function listenTimeout(request: DataChannelRequest, timeouts: RelayTimeouts): number {
   return request.timeoutMs ?? timeouts.dataListenTimeoutMs;
 }
+
+/** The `listen` action for a channel on `port`: where, and everything decided about the channel. */
+function listenAction(c: Channel, port: number, timeouts: RelayTimeouts): RelayAction {
+  return {
+    type: 'listen',
+    channel: c.id,
+    side: c.plan.listenSide,
+    local: endpoint(c.plan.bindAddress, port),
+    request: c.request,
+    plan: c.plan,
+    timeoutMs: listenTimeout(c.request, timeouts),
+  };
+}
+
+/** Why a data channel over the client's budget is refused (FTP: `425 Cannot open data connection (...).`). */
+export const CLIENT_LIMIT_REASON = 'too many data connections waiting from your address';
 
 /** A port taken by another program: try this many other ports before refusing the request. */
 const MAX_BIND_ATTEMPTS = 8;
@@ -43,6 +60,8 @@ interface Channel {
   local: Endpoint | null;
   /** The translator has not yet been answered for this channel's request. */
   unanswered: boolean;
+  /** Holds a slot of the client's budget of waiting listeners (given back when it stops waiting). */
+  budgeted: boolean;
 }
 
 /** What the table needs from its session. */
@@ -59,6 +78,8 @@ export interface ChannelHost {
    * latest PASV/PORT, so an old one could not carry a transfer anyway.
    */
   readonly maxWaiting: number;
+  /** The client's budget of waiting listeners over all its sessions, if the embedding keeps one. */
+  readonly budget: WaitingChannelBudget | null;
   /** Answer the translator's request (the line can go on) or refuse it (it answers the client). */
   resolve(requestId: number, replacement: Endpoint): void;
   refuse(requestId: number, reason: string): void;
@@ -111,10 +132,17 @@ export class DataChannels {
   }
 
   open(request: DataChannelRequest, plan: ChannelPlan, nowMs: number): void {
+    // The session's own oldest waiting listener goes first: that frees a slot of the client's budget too.
     this.makeRoom(nowMs);
-    const { ports } = this.host;
+    const { ports, budget } = this.host;
+    if (budget && !budget.take()) {
+      this.host.events.push({ type: 'data-limit', command: request.label, limit: budget.limit });
+      this.host.refuse(request.id, CLIENT_LIMIT_REASON);
+      return;
+    }
     const port = ports ? ports.acquire(plan.bindAddress, nowMs) : 0;
     if (port === null) {
+      budget?.release();
       this.host.refuse(request.id, 'no free data port');
       return;
     }
@@ -132,8 +160,9 @@ export class DataChannels {
       peer: null,
       local: null,
       unanswered: true,
+      budgeted: budget !== null,
     });
-    this.host.actions.push({ type: 'listen', channel: id, side: plan.listenSide, local: endpoint(plan.bindAddress, port) });
+    this.host.actions.push(listenAction(this.channels.get(id)!, port, this.host.timeouts));
   }
 
   listening(id: number, local: Endpoint, nowMs: number): void {
@@ -163,7 +192,7 @@ export class DataChannels {
         c.attempts++;
         c.heldPort = port;
         c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'binding');
-        this.host.actions.push({ type: 'listen', channel: id, side: c.plan.listenSide, local: endpoint(c.plan.bindAddress, port) });
+        this.host.actions.push(listenAction(c, port, this.host.timeouts));
         return;
       }
     }
@@ -185,7 +214,7 @@ export class DataChannels {
       c.listenerOpen = false;
       this.host.actions.push({ type: 'close-listener', channel: id });
     }
-    this.releasePorts(c, nowMs);
+    this.stopWaiting(c, nowMs);
     const { connectSide: side, connectTarget: target, connectFrom: localAddress } = c.plan;
     c.deadline = nowMs + this.host.timeouts.upstreamConnectTimeoutMs;
     this.host.actions.push({ type: 'connect-data', channel: id, side, target, localAddress });
@@ -261,7 +290,12 @@ export class DataChannels {
     }
   }
 
-  private releasePorts(c: Channel, nowMs: number): void {
+  /** The channel no longer waits for its peer: its ports and its slot of the client's budget go back. */
+  private stopWaiting(c: Channel, nowMs: number): void {
+    if (c.budgeted) {
+      c.budgeted = false;
+      this.host.budget?.release();
+    }
     const { ports } = this.host;
     if (ports) {
       for (const port of c.failedPorts) ports.release(c.plan.bindAddress, port, nowMs);
@@ -284,7 +318,7 @@ export class DataChannels {
     }
     // close-data covers the listener too (and one still being bound): no close-listener first.
     c.listenerOpen = false;
-    this.releasePorts(c, nowMs);
+    this.stopWaiting(c, nowMs);
     const carried = c.state === 'open';
     c.state = transition(CHANNEL_TRANSITIONS, 'channel', c.state, 'closed');
     this.channels.delete(c.id);

@@ -19,12 +19,19 @@
 import { NatAlgError } from '../errors.js';
 import type { Endpoint } from '../net/ip.js';
 import { reverse, type Direction } from '../stream/translator.js';
-import type { AlgEvent, AlgModule, AlgTranslator, DataChannelRequest } from '../alg/contract.js';
+import type { AlgContext, AlgEvent, AlgModule, AlgTranslator, DataChannelRequest } from '../alg/contract.js';
 import { ftpAlg, type FtpAlgOptions } from '../ftp/module.js';
 import type { DataPortSource } from './ports.js';
 import { planDataChannel } from './plan.js';
 import { DataChannels } from './channels.js';
-import { SESSION_TRANSITIONS, transition, type SessionState } from './states.js';
+import {
+  LOGIN_DEADLINE_RUNS,
+  LOGIN_TRANSITIONS,
+  SESSION_TRANSITIONS,
+  transition,
+  type LoginState,
+  type SessionState,
+} from './states.js';
 import {
   DEFAULT_RELAY_TIMEOUTS,
   directionFrom,
@@ -91,7 +98,7 @@ export class RelaySession<O = unknown> {
   /** The session's start, or the latest data-channel activity (control activity: the translator's). */
   private lastActivity: number;
   private readonly loginDeadline: number;
-  private loggedIn = false;
+  private login: LoginState = 'awaiting';
   /** When the client's input was finished and its FIN passed on, or null. */
   private clientGoneAt: number | null = null;
   private draining = false;
@@ -127,6 +134,7 @@ export class RelaySession<O = unknown> {
       timeouts: this.timeouts,
       ports: this.ports,
       maxWaiting: Math.max(1, this.alg.maxWaitingChannels(options.algOptions)),
+      budget: options.waitingChannelBudget ?? null,
       resolve: (id, replacement) => this.translator?.resolveDataChannel(id, replacement),
       refuse: (id, reason) => {
         if (!this.isClosed) this.translator?.refuseDataChannel(id, oneLine(reason));
@@ -157,6 +165,11 @@ export class RelaySession<O = unknown> {
     return this.state;
   }
 
+  /** What the relay has seen of the login (`logged-in` only when the ALG saw it). */
+  get loginState(): LoginState {
+    return this.login;
+  }
+
   /** Data channels not yet closed. */
   get openChannels(): number {
     return this.channels.size;
@@ -179,7 +192,7 @@ export class RelaySession<O = unknown> {
       if (this.draining) take(active + DRAIN_QUIET_MS);
       if (this.clientGoneAt !== null) take(this.clientGoneAt + CLIENT_GONE_GRACE_MS);
     }
-    if (!this.loggedIn) take(this.loginDeadline);
+    if (LOGIN_DEADLINE_RUNS.has(this.login)) take(this.loginDeadline);
     take(this.channels.nextDeadline());
     if (this.translator) take(this.translator.pollTimeout());
     return next;
@@ -192,9 +205,19 @@ export class RelaySession<O = unknown> {
     this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'greeting');
     this.upstreamLocal = local;
     this.upstreamRemote = remote;
-    const context = { client: this.options.client, server: remote };
-    this.translator = this.alg.create(context, this.options.algOptions);
-    this.events.push({ type: 'upstream-connected', local, remote, features: this.alg.features(context, this.options.algOptions) });
+    const o = this.options;
+    const context: AlgContext = {
+      client: o.client,
+      server: remote,
+      gateway: {
+        client: { local: o.clientLocal.address, announced: o.publicAddress !== undefined ? [o.publicAddress] : [] },
+        server: { local: local.address, announced: o.upstreamPublicAddress !== undefined ? [o.upstreamPublicAddress] : [] },
+      },
+    };
+    this.translator = this.alg.create(context, o.algOptions);
+    this.events.push({ type: 'upstream-connected', local, remote, features: this.alg.features(context, o.algOptions) });
+    // A server that waits for the client (IRC) has no greeting to wait for: the connection is up.
+    if (this.alg.serverSpeaksFirst === false) this.state = transition(SESSION_TRANSITIONS, 'session', this.state, 'open');
     this.lastActivity = nowMs;
     this.pump(nowMs);
   }
@@ -326,8 +349,9 @@ export class RelaySession<O = unknown> {
       this.failUpstream(`Upstream ${this.alg.displayName} server did not answer within ${seconds} s`, nowMs);
       return;
     }
-    if (!this.loggedIn && nowMs >= this.loginDeadline) {
-      this.close('Login timeout, closing control connection', nowMs);
+    if (LOGIN_DEADLINE_RUNS.has(this.login) && nowMs >= this.loginDeadline) {
+      // Encrypted, the client cannot be told (sayToClient stays out of TLS): the reason is for the log.
+      this.close(this.login === 'handshaking' ? 'Login timeout (TLS handshake not complete), closing control connection' : 'Login timeout, closing control connection', nowMs);
       return;
     }
     if (this.state === 'open' && !this.isBusy() && nowMs >= this.activity() + this.timeouts.idleTimeoutMs) {
@@ -465,12 +489,19 @@ export class RelaySession<O = unknown> {
         this.events.push({ type: 'command-refused', command: e.command, reason: e.reason, reply: e.reply });
         break;
       case 'logged-in':
-      case 'tls-started':
-        // After TLS starts a login cannot be seen any more: the login budget ends here too.
-        if (!this.loggedIn) {
-          this.loggedIn = true;
+        if (this.login !== 'logged-in') {
+          this.login = transition(LOGIN_TRANSITIONS, 'login', this.login, 'logged-in');
           this.events.push({ type: 'logged-in' });
         }
+        break;
+      case 'tls-started':
+        // A login inside TLS cannot be seen: TLS is no login. Until its handshake is over the
+        // session stays on the login deadline (AUTH TLS followed by nothing, or by a trickled
+        // ClientHello, ends there); after it, it is still never counted as logged in.
+        if (this.login === 'awaiting') this.login = transition(LOGIN_TRANSITIONS, 'login', this.login, 'handshaking');
+        break;
+      case 'tls-established':
+        if (this.login === 'handshaking') this.login = transition(LOGIN_TRANSITIONS, 'login', this.login, 'encrypted');
         break;
       case 'close':
         this.flushOutput(this.translator!, 'server-to-client');

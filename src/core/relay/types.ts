@@ -7,9 +7,11 @@
 
 import type { Endpoint } from '../net/ip.js';
 import type { Direction } from '../stream/translator.js';
-import type { AlgEvent, AlgModule, DataChannelMode } from '../alg/contract.js';
+import type { AlgEvent, AlgModule, DataChannelMode, DataChannelRequest } from '../alg/contract.js';
+import type { ChannelPlan } from './plan.js';
 import type { FtpAlgOptions } from '../ftp/module.js';
 import type { DataPortSource } from './ports.js';
+import type { WaitingChannelBudget } from './client-budget.js';
 
 /** The two peers of a relay session: the client and the upstream server. */
 export type Side = 'client' | 'server';
@@ -23,9 +25,10 @@ export interface RelayTimeouts {
   /** Upstream connect plus its greeting must take at most this long, else `421` to the client. */
   readonly upstreamConnectTimeoutMs: number;
   /**
-   * From the client's connection to its login (the server's 230, or TLS starting, after which
-   * the login cannot be seen): at most this long, else `421` and close. A client that never logs
-   * in cannot hold a session slot for longer than this.
+   * From the client's connection to its login (the server's 230): at most this long, else `421`
+   * and close. A client that never logs in cannot hold a session slot for longer than this. When
+   * TLS starts first (the login is then invisible), the deadline holds until the TLS handshake is
+   * over (application data both ways); the session still never counts as logged in.
    */
   readonly loginTimeoutMs: number;
 }
@@ -59,6 +62,12 @@ export interface RelayBaseOptions extends Partial<RelayTimeouts> {
   readonly upstreamPublicAddress?: string;
   /** Ports for data listeners. Without one, listeners ask for port 0 (any free port). */
   readonly dataPorts?: DataPortSource;
+  /**
+   * The client's budget of data listeners waiting for their peer, shared by all its sessions
+   * (ClientWaitingBudgets.forSession). Over it, a data command is refused (FTP: `425`) and a
+   * `data-limit` event is reported. Without one, only the per-session cap applies.
+   */
+  readonly waitingChannelBudget?: WaitingChannelBudget;
 }
 
 /** A relay session for any ALG: the module and its options. */
@@ -88,8 +97,20 @@ export type RelayAction =
   /**
    * Open a data listener facing `side` on `local` (port 0: any free port); answer with
    * handleDataListening or handleDataListenFailed. Hold accepted connections unread until `splice`.
+   * `request` and `plan` say the rest of what the session decided (who may connect, where the
+   * relay connects next, from which address) and `timeoutMs` how long the listener waits: an
+   * embedding that carries the channel by other means than two sockets (a kernel NAT rule) needs
+   * all of it before anyone connects.
    */
-  | { readonly type: 'listen'; readonly channel: number; readonly side: Side; readonly local: Endpoint }
+  | {
+      readonly type: 'listen';
+      readonly channel: number;
+      readonly side: Side;
+      readonly local: Endpoint;
+      readonly request: DataChannelRequest;
+      readonly plan: ChannelPlan;
+      readonly timeoutMs: number;
+    }
   | { readonly type: 'close-listener'; readonly channel: number }
   /** Connect to `target` on `side`, from `localAddress`; answer with handleDataConnected/-ConnectFailed. */
   | {
@@ -120,6 +141,13 @@ export type RelayAction =
 export interface DataByteCounts {
   readonly toClient: number;
   readonly toServer: number;
+  /**
+   * What was counted: `payload` (the bytes of the transfer, as a relay moving them sees them; the
+   * meaning when absent), `ip` (whole IP packets, headers included, as a kernel data plane's
+   * counters see them: a little more than the payload), or `unknown` (nothing could be counted;
+   * both numbers are 0).
+   */
+  readonly measure?: 'payload' | 'ip' | 'unknown';
 }
 
 export interface SessionByteCounts {
@@ -170,7 +198,12 @@ export type RelayEvent =
    * third party trying to take the data connection). `local` is the listener it reached.
    */
   | { readonly type: 'data-rejected'; readonly channel: number; readonly peer: Endpoint; readonly local: Endpoint; readonly expected: string }
-  /** The client logged in (or started TLS, after which a login cannot be seen). */
+  /**
+   * A data channel refused because the client already has `limit` listeners waiting for their
+   * peer over all its sessions (`waitingChannelBudget`); the client got the ALG's refusal (FTP: 425).
+   */
+  | { readonly type: 'data-limit'; readonly command: string; readonly limit: number }
+  /** The client logged in, as the ALG saw it (never for a login inside TLS, which cannot be seen). */
   | { readonly type: 'logged-in' }
   | {
       readonly type: 'command-refused';

@@ -32,6 +32,9 @@ export type LineMode = 'stream' | 'whole' | 'hold' | 'discard' | 'closed';
 
 const EMPTY = new Uint8Array(0);
 
+/** Size of the blocks that copies of held bytes are cut from (takeHold). */
+const COPY_BLOCK_BYTES = 4096;
+
 export class DirectionStream<Note> {
   readonly direction: Direction;
   /** Bytes consumed from the peer so far. */
@@ -81,6 +84,10 @@ export class DirectionStream<Note> {
   mark = 0;
   /** The last byte queued ends a line (or nothing was queued yet). */
   endsLine = true;
+
+  /** The block copies of held bytes are cut from, and how much of it is handed out. */
+  private copies: Uint8Array | null = null;
+  private copiesUsed = 0;
 
   private readonly out: Uint8Array[] = [];
   private outHead = 0;
@@ -150,11 +157,28 @@ export class DirectionStream<Note> {
     return true;
   }
 
-  /** A copy of the held bytes; the hold buffer is emptied. */
+  /**
+   * A copy of the held bytes; the hold buffer is emptied. The copy is a view into a small block
+   * shared by later copies (a new block once it is full; a region handed out is never written
+   * again), so that a line carried over a chunk boundary, once per chunk, costs no allocation of
+   * its own.
+   */
   takeHold(): Uint8Array {
-    const b = this.hold ? this.hold.slice(0, this.holdLength) : new Uint8Array(0);
+    const n = this.holdLength;
     this.holdLength = 0;
-    return b;
+    if (n === 0) return EMPTY;
+    let block = this.copies;
+    if (block === null || this.copiesUsed + n > block.length) {
+      block = new Uint8Array(n > COPY_BLOCK_BYTES ? n : COPY_BLOCK_BYTES);
+      this.copies = block;
+      this.copiesUsed = 0;
+    }
+    const at = this.copiesUsed;
+    const hold = this.hold!;
+    if (n <= 64) for (let k = 0; k < n; k++) block[at + k] = hold[k]!;
+    else block.set(hold.subarray(0, n), at);
+    this.copiesUsed = at + n;
+    return block.subarray(at, at + n);
   }
 
   /** Absolute input offset of index `i` of the current chunk. */

@@ -65,6 +65,13 @@ export interface LineReader<Note> {
   heldLine(s: DirectionStream<Note>, buf: Uint8Array, from: number, to: number): void;
   /** A line whose `lineEnd` is the owner's note ended; input and output positions are after it. */
   lineEnded(s: DirectionStream<Note>, note: Note): void;
+  /**
+   * Optional. The current line streams out and nothing waits for its end: the index in
+   * buf[from, to) just after an LF up to which every line (the rest of this one and the whole
+   * lines after it) may stream out without being offered to `readStart` (the owner has cleared
+   * those bytes already), or -1. Saves the per-line work over bytes the owner knows are plain.
+   */
+  streamThrough?(s: DirectionStream<Note>, buf: Uint8Array, from: number, to: number): number;
   /** A line was removed for a bare CR (`lineLength` bytes from `lineStart`): answer the peer. */
   bareCR(s: DirectionStream<Note>, lineLength: number): void;
   /** A `whole` or `hold` line grew over-long and will be dropped to its end: set `lineEnd`, report. */
@@ -78,6 +85,11 @@ export interface LineRules<Note> {
   readonly server: LineReader<Note>;
   /** A TLS direction went back to plaintext (at a record boundary). */
   plaintext(s: DirectionStream<Note>): void;
+  /**
+   * The first application-data record of a TLS stretch began in `s`: that direction's handshake
+   * is over. Reported where it is in the stream (before a later return to plaintext).
+   */
+  applicationData?(s: DirectionStream<Note>): void;
   /** The peer sending in `s` ended its stream; what was left of its last line is dealt with. */
   ended(s: DirectionStream<Note>): void;
   /** The framer gives the connection up: the line that tells the client why, if any. */
@@ -257,9 +269,13 @@ export class LineFramer<Note> {
    * must take over.
    */
   private streamLines(s: DirectionStream<Note>, bytes: Uint8Array, i: number, n: number): number {
-    const view = chunkView(bytes, n - i);
+    let view: DataView | null = null; // made at the first LF search (none when the owner clears the chunk)
+    const reader = s.reader;
     for (;;) {
-      const j = findLF(bytes, view, i, n);
+      // Lines the owner has cleared go out without a look at each (streamThrough); the end of
+      // the last of them is where the next line starts.
+      const through = s.lineEnd === 'none' && reader.streamThrough !== undefined ? reader.streamThrough(s, bytes, i, n) : -1;
+      const j = through > i ? through - 1 : findLF(bytes, (view ??= chunkView(bytes, n - i)), i, n);
       if (j < 0) return n;
       i = j + 1;
       s.mode = 'line-start';
@@ -321,7 +337,14 @@ export class LineFramer<Note> {
         s.lineEnd = 'none';
         s.reader.bareCR(s, length);
       } else {
-        if (from < 0) s.emit(s.takeHold()); // the line's start, then its rest stays in the run
+        if (from < 0) {
+          // The line began in an earlier chunk: its start and rest go out as one piece, so that a
+          // peer acting on each read never sees half a line (bounded by the check above).
+          s.flushRun(i);
+          s.append(bytes, i, end);
+          s.skipRun(end);
+          s.emit(s.takeHold());
+        }
         i = end;
         s.mode = 'line-start';
         s.lineFrom = -1;
@@ -548,6 +571,7 @@ export class LineFramer<Note> {
 
   private followTls(s: DirectionStream<Note>, bytes: Uint8Array, i: number, n: number): number {
     const j = s.tls.advance(bytes, i, n);
+    if (s.tls.takeApplicationData()) this.rules.applicationData?.(s);
     if (s.tls.status === 'plaintext') {
       s.mode = 'line-start';
       this.rules.plaintext(s);

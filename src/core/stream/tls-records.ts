@@ -3,13 +3,17 @@
  * that went encrypted (FTP's `AUTH TLS`, RFC 4217; IRC's STARTTLS). Every byte is forwarded
  * untouched; the framing is followed only to notice, at a record boundary, a byte that cannot
  * start a record: the peer has gone back to plaintext (FTP's `CCC`, whose exchange is itself
- * encrypted and invisible), and to know where a record ends (a record is a unit of activity).
+ * encrypted and invisible), to know where a record ends (a record is a unit of activity), and to
+ * notice the first application-data record: the TLS handshake of that direction is done (or the
+ * peer forged one, which the other end answers by closing the connection).
  */
 
 /** Record header: content type (1), legacy version (2), length (2). */
 const HEADER_LENGTH = 5;
 const CONTENT_TYPE_MIN = 20; // change_cipher_spec
 const CONTENT_TYPE_MAX = 24; // heartbeat
+/** application_data: in TLS 1.3 every record after the ServerHello, in 1.2 after the Finished messages. */
+const APPLICATION_DATA = 23;
 /** Largest record body: 2^14 plaintext plus the 2048 bytes of expansion TLS 1.2 allows. */
 export const MAX_RECORD_BODY = 16384 + 2048;
 
@@ -29,6 +33,9 @@ export class TlsRecordFollower {
   private headerLength = 0;
   /** Outcome of the last `advance`. */
   status: TlsStatus = 'continue';
+  /** A valid application-data header has been read, and `takeApplicationData` not yet told so. */
+  private applicationDataUntold = false;
+  private applicationDataSeen = false;
 
   /** Skip over buf[i..n) following the records. Returns the index where it stopped. */
   advance(buf: Uint8Array, i: number, n: number): number {
@@ -55,10 +62,24 @@ export class TlsRecordFollower {
         }
         this.remaining = length;
         this.recordLength = length;
+        if (this.header[0] === APPLICATION_DATA && !this.applicationDataSeen) {
+          this.applicationDataSeen = true;
+          this.applicationDataUntold = true;
+        }
       }
     }
     this.status = 'continue';
     return n;
+  }
+
+  /**
+   * True once, after the `advance` that read the first application-data header: the caller can
+   * report it right after that call, before anything later in the stream.
+   */
+  takeApplicationData(): boolean {
+    const untold = this.applicationDataUntold;
+    this.applicationDataUntold = false;
+    return untold;
   }
 
   /** Bytes of the record in progress consumed so far (0 at a boundary). */

@@ -1,0 +1,125 @@
+/**
+ * Deciding, from its first bytes, whether a server line may stream out as it comes: yes unless it
+ * carries a \x01 (the only byte that starts a CTCP, so a line without one cannot hold an offer in
+ * any client's reading), within maxLineLength either way.
+ *
+ * Most lines are decided at their first byte with no scan of their own: once per chunk the scanner
+ * finds the chunk's last LF (lastIndexOf) and, when needed, its next \x01 (indexOf). A line that
+ * starts before the last LF ends in this chunk; if the next \x01 lies beyond the last LF, none of
+ * the lines up to there holds one. A line near a \x01, one that goes on into the next chunk, or
+ * one in a chunk longer than maxLineLength is decided by the first of its LF, a \x01, or its
+ * maxLineLength-th byte (native scans; the bytes of each chunk are looked at once). The decision
+ * depends on the line's bytes only, never on the chunking.
+ */
+
+import { chunkView } from '../stream/lf-scan.js';
+import type { IrcStream } from './state.js';
+
+/**
+ * Index of the next \x01 in bytes[i..n), or -1: eight bytes a step through `view` (chunkView of
+ * `bytes`, as findLF finds LFs; TypedArray indexOf is a plain loop in V8, about half as fast), the
+ * rest byte by byte.
+ */
+export function findCtcpByte(bytes: Uint8Array, view: DataView, i: number, n: number): number {
+  const words = view.byteLength === 0 ? i : n - 7;
+  for (; i < words; i += 8) {
+    const a = view.getUint32(i, true) ^ 0x01010101;
+    const b = view.getUint32(i + 4, true) ^ 0x01010101;
+    const za = (a - 0x01010101) & ~a & 0x80808080;
+    const zb = (b - 0x01010101) & ~b & 0x80808080;
+    if ((za | zb) !== 0) {
+      // The lowest flagged byte is exact; higher ones may be false: take the lowest.
+      return za !== 0 ? i + ((31 - Math.clz32(za & -za)) >> 3) : i + 4 + ((31 - Math.clz32(zb & -zb)) >> 3);
+    }
+  }
+  for (; i < n; i++) if (bytes[i] === 1) return i;
+  return -1;
+}
+
+export type LineStartDecision = 'stream' | 'hold' | 'overlong';
+
+export class CtcpLineStart {
+  /** What the bytes read decided (valid once `feed` returned an index). */
+  decision: LineStartDecision = 'stream';
+  /** Bytes of the current line read one by one so far. */
+  private read = 0;
+  // Per chunk: which chunk (and call: its input offset), its last LF, its next \x01.
+  private chunk: Uint8Array | null = null;
+  private base = -1;
+  private lastLF = -1;
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  /** Next \x01 at or after the last lookup's start, -1 for none, -2 not looked up yet. */
+  private ctcpAt = -2;
+
+  reset(): void {
+    this.read = 0;
+  }
+
+  /**
+   * Read the current line's first bytes buf[from, to): the index of the deciding byte (the line's
+   * first byte when the chunk decides it at once), or -1 when undecided.
+   */
+  /** The per-chunk facts for `buf` (a new chunk: a new call of handleData, or new bytes). */
+  private chunkOf(s: IrcStream, buf: Uint8Array, to: number): void {
+    if (buf === this.chunk && s.chunkBase === this.base) return;
+    this.chunk = buf;
+    this.base = s.chunkBase;
+    this.view = chunkView(buf, buf.length);
+    this.lastLF = to > 0 ? buf.lastIndexOf(10, to - 1) : -1;
+    this.ctcpAt = -2;
+  }
+
+  feed(s: IrcStream, buf: Uint8Array, from: number, to: number, maxLine: number): number {
+    this.chunkOf(s, buf, to);
+    if (this.read === 0 && from <= this.lastLF && this.lastLF - from < maxLine) {
+      // The line ends in this chunk, within the bound: decided at its first byte.
+      const c = this.nextCtcp(buf, from, to);
+      if (c < 0 || c > this.lastLF) this.decision = 'stream';
+      else this.decision = c < buf.indexOf(10, from) ? 'hold' : 'stream';
+      return from;
+    }
+    const c = this.nextCtcp(buf, from, to);
+    // The line goes on past this chunk (or the chunk is long): the first of its LF, a \x01 or
+    // the bound decides, and where none is in this chunk the bytes wait for the next one.
+    const lf = this.lastLF >= from ? buf.indexOf(10, from) : -1;
+    const cap = from + (maxLine - this.read) - 1;
+    let at = cap < to ? cap : -1;
+    let decision: LineStartDecision = 'overlong';
+    if (lf >= 0 && (at < 0 || lf <= at)) {
+      at = lf;
+      decision = 'stream';
+    }
+    if (c >= 0 && (at < 0 || c < at || (c === at && decision === 'overlong'))) {
+      at = c;
+      decision = 'hold';
+    }
+    if (at < 0) {
+      this.read += to - from;
+      return -1;
+    }
+    this.read += at - from + 1;
+    this.decision = decision;
+    return at;
+  }
+
+  /**
+   * The index just after the last LF of buf[from, to) before its next \x01, when the lines up to
+   * there are all within maxLine (each starts at or after `from`); -1 when there is none.
+   */
+  cleared(s: IrcStream, buf: Uint8Array, from: number, to: number, maxLine: number): number {
+    this.chunkOf(s, buf, to);
+    const last = this.lastLF;
+    if (last < from || last - from >= maxLine) return -1;
+    const c = this.nextCtcp(buf, from, to);
+    if (c < 0 || c > last) return last + 1;
+    const lf = buf.lastIndexOf(10, c);
+    return lf >= from ? lf + 1 : -1;
+  }
+
+  /** The next \x01 in buf[from, to), or -1. Lines only move forward within a chunk. */
+  private nextCtcp(buf: Uint8Array, from: number, to: number): number {
+    if (this.ctcpAt === -1 || this.ctcpAt >= from) return this.ctcpAt;
+    this.ctcpAt = findCtcpByte(buf, this.view, from, to);
+    return this.ctcpAt;
+  }
+}

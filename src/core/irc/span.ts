@@ -1,0 +1,53 @@
+/**
+ * Byte spans into an IRC line and their replacement. Every parser in this folder reports where
+ * things are as half-open `[start, end)` offsets into the caller's bytes instead of copying them,
+ * so that a rewrite can replace exactly the bytes it means to and keep every other byte as it came.
+ *
+ * Invariant of `applyEdits`: the output is the input with each edited span replaced by its bytes;
+ * bytes outside the spans are copied unchanged and in order.
+ */
+
+import { NatAlgError } from '../errors.js';
+
+/** Half-open byte range `[start, end)` into a line. */
+export interface Span {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Replace `span` of a line with `bytes`. */
+export interface Edit {
+  readonly span: Span;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * The line with every edit applied, in one pass. Edits may come in any order but must not
+ * overlap and must lie inside the line: a violation is the caller's mistake (spans come from the
+ * parsers of this folder) and throws NatAlgError.
+ */
+export function applyEdits(line: Uint8Array, edits: readonly Edit[]): Uint8Array {
+  const sorted = [...edits].sort((a, b) => a.span.start - b.span.start);
+  let length = line.length;
+  let previousEnd = 0;
+  for (const e of sorted) {
+    const { start, end } = e.span;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < previousEnd || end < start || end > line.length) {
+      throw new NatAlgError('invalid-argument', `edit span [${start}, ${end}) overlaps another or lies outside a line of ${line.length} bytes`);
+    }
+    previousEnd = end;
+    length += e.bytes.length - (end - start);
+  }
+  const out = new Uint8Array(length);
+  let from = 0;
+  let p = 0;
+  for (const e of sorted) {
+    out.set(line.subarray(from, e.span.start), p);
+    p += e.span.start - from;
+    out.set(e.bytes, p);
+    p += e.bytes.length;
+    from = e.span.end;
+  }
+  out.set(line.subarray(from), p);
+  return out;
+}
