@@ -150,6 +150,31 @@ describe('FTP ALG in the packet NAT', () => {
     expect(stranger.ok).toBe(false);
   });
 
+  it('PORTs whose transfers never happen hold no more pinholes than the ALG\'s limit: the oldest committed ones make room', () => {
+    const nat = makeNat();
+    const k = control(nat, { c: INSIDE_CLIENT, cDst: SERVER, s: SERVER, sDst: NAT_ADDRESS, cSide: 'inside' });
+    k.fromServer(0, '220 ready\r\n', 0);
+    let cAt = 0;
+    let cOut = 0;
+    let sAt = 11;
+    const ports: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const line = `PORT 192,0,2,10,8,${i}\r\n`;
+      const o = checked(only(k.fromClient(cAt, line, sAt, 1 + i).out, 'outside')[0]!.packet);
+      const m = /^PORT 203,0,113,1,(\d+),(\d+)\r\n$/.exec(o.text);
+      expect(m, o.text).not.toBeNull();
+      ports.push(Number(m![1]) * 256 + Number(m![2]));
+      cAt += line.length;
+      cOut += o.text.length;
+      k.fromServer(sAt, '200 PORT ok\r\n', cOut, 1 + i);
+      sAt += 13;
+      expect(nat.table.listExpectations().length).toBeLessThanOrEqual(8);
+    }
+    // The latest PORT's pinhole is there for the server; the first one's is gone.
+    expect(through(nat, 'outside', tcp({ src: SERVER, dst: NAT_ADDRESS, sport: 20, dport: ports[19]!, seq: 1, flags: SYN }), 30).drop).toBeNull();
+    expect(nat.handle('outside', tcp({ src: SERVER, dst: NAT_ADDRESS, sport: 20, dport: ports[0]!, seq: 1, flags: SYN }), 30).ok).toBe(false);
+  });
+
   it('active mode: the server\'s data connection to the announced endpoint reaches the client', () => {
     const nat = makeNat();
     const k = control(nat, { c: INSIDE_CLIENT, cDst: SERVER, s: SERVER, sDst: NAT_ADDRESS, cSide: 'inside' });

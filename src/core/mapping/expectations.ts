@@ -1,7 +1,7 @@
 /**
  * Expectations: one-shot, time-limited pinholes for a connection the NAT anticipates (an FTP data
  * channel). Each one names the external endpoint that will be hit, the internal endpoint it leads
- * to, and the peer allowed to use it (address, optionally port). The first matching inbound
+ * to, and the peer allowed to use it (address or any, optionally port). The first matching inbound
  * connection consumes it; otherwise it expires. Counted per owner and in total, so a hostile
  * control connection cannot fill the table with pinholes.
  *
@@ -99,7 +99,7 @@ export class ExpectationStore {
     if (!list) return undefined;
     for (const r of list) {
       if (r.expiresAt <= nowMs) continue;
-      if (r.peer.address !== peerAddress) continue;
+      if (r.peer.address !== null && r.peer.address !== peerAddress) continue;
       if (r.peer.port !== undefined && r.peer.port !== peerPort) continue;
       return r;
     }

@@ -22,7 +22,7 @@ export class Pinholes {
     const p = proto(req.protocol);
     checkPort(req.internal.port);
     if (req.peer.port !== undefined) checkPort(req.peer.port);
-    const peerAddress = canonicalAddress(req.peer.address);
+    const peerAddress = req.peer.address === null ? null : canonicalAddress(req.peer.address);
     if (this.st.expectations.size >= this.st.options.maxExpectations) return { ok: false, reason: 'expectation-limit' };
     if (this.st.expectations.ownerCount(req.owner) >= this.st.options.maxExpectationsPerOwner) return { ok: false, reason: 'owner-limit' };
     const timeout = req.timeoutMs ?? this.st.options.expectationTimeoutMs;

@@ -13,8 +13,9 @@
  *   NAT44, its RFC 6052 IPv6 form for an IPv6-only host behind NAT64).
  * - Both on one side (a control connection turned back inside by hairpinning): the target as is.
  *
- * A request that names no peer (`acceptFrom` null, as an IRC DCC offer may) cannot be an
- * expectation of this table, whose pinholes admit one peer address: it is refused.
+ * A request that names no peer (`acceptFrom` null: an IRC DCC SEND from inside is for a user the
+ * NAT cannot know) opens a pinhole for any peer address; it is still one connection, to the one
+ * internal endpoint the line named, before its timeout.
  */
 
 import type { DataChannelRequest } from '../alg/contract.js';
@@ -52,7 +53,6 @@ export function planPacketDataChannel(req: DataChannelRequest, ctx: DataChannelC
       const e = endpoint(outside, target.port);
       return e.family === req.family ? { ok: true, endpoint: e, expectationId: null } : { ok: false, reason: 'unsupported-family' };
     }
-    if (req.acceptFrom === null) return { ok: false, reason: 'no-peer-address' };
     const res = ctx.table.expect(
       {
         protocol: 'tcp',

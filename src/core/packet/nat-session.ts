@@ -33,8 +33,11 @@ export class NatSession {
   heapDeadline = Infinity;
   alg: AlgConnection | null = null;
   algName: string | null = null;
-  /** Data-channel request id -> its expectation and who connects, for releases and supersession. */
-  readonly expectations = new Map<number, { readonly expectation: number; readonly connector: 'client' | 'server' }>();
+  /**
+   * Data-channel request id -> its expectation, oldest first, and whether the ALG committed it
+   * (the peer took the line up): for releases and for making room under the ALG's limit.
+   */
+  readonly expectations = new Map<number, { readonly expectation: number; committed: boolean }>();
   /** A data connection: the control session that expected it. */
   expectedBy: number | null = null;
 

@@ -25,7 +25,7 @@
  * their mapping expires, or when a new connection reuses a closed TCP 4-tuple (then it starts over).
  */
 
-import type { AlgModule } from '../alg/contract.js';
+import type { AlgContext, AlgModule } from '../alg/contract.js';
 import { builtinAlgs } from '../alg/builtin.js';
 import { NatAlgError } from '../errors.js';
 import { EventQueue } from '../mapping/event-queue.js';
@@ -72,6 +72,8 @@ function forwardTo(side: NatSide): PacketNatVerdict {
 interface AlgBinding {
   readonly module: AlgModule;
   readonly options: unknown;
+  /** Data channels a connection may have waiting at once (the module's own limit). */
+  readonly maxWaiting: number;
 }
 
 /** A FIFO of packets to send, bounded; overflow is counted. */
@@ -158,7 +160,7 @@ export class PacketNat {
       const port = c.port ?? module.defaultPort;
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new NatAlgError('invalid-argument', `ALG port must be 1-65535, got ${port}`);
       if (this.algs.has(port)) throw new NatAlgError('invalid-argument', `two ALGs on port ${port}`);
-      this.algs.set(port, { module, options: c.options });
+      this.algs.set(port, { module, options: c.options, maxWaiting: Math.max(1, module.maxWaitingChannels(c.options)) });
     }
     this.mtu = options.mtu ?? 1500;
     if (!Number.isInteger(this.mtu) || this.mtu < 1280 || this.mtu > 65535) throw new NatAlgError('invalid-argument', 'mtu must be 1280-65535');
@@ -495,10 +497,18 @@ export class PacketNat {
     if (!binding) return;
     const client = a.sourceIn;
     const server = a.destinationOut;
-    const translator = binding.module.create({ client, server }, binding.options);
-    const name = binding.module.name;
     const clientSide = a.from;
     const serverSide = a.to;
+    // The NAT's own address in this connection, for an ALG that must know the gateway's (IRC:
+    // offers naming it are refused, a passive offer from the client carries it instead of the
+    // client's). Only for a client inside: the ALG's client is the party behind the gateway.
+    const own = a.sourceOut.address;
+    const context: AlgContext =
+      clientSide === 'inside' && serverSide === 'outside'
+        ? { client, server, gateway: { client: { local: own, announced: [] }, server: { local: own, announced: [] } } }
+        : { client, server };
+    const translator = binding.module.create(context, binding.options);
+    const name = binding.module.name;
     const ctx = {
       table: this.table,
       translator: this.translator,
@@ -510,8 +520,9 @@ export class PacketNat {
     };
     const host: AlgConnectionHost = {
       planDataChannel: (request, now) => {
+        this.makeRoom(s, binding.maxWaiting);
         const plan = planPacketDataChannel(request, ctx, now);
-        if (plan.ok && plan.expectationId !== null) s.expectations.set(request.id, { expectation: plan.expectationId, connector: request.connector });
+        if (plan.ok && plan.expectationId !== null) s.expectations.set(request.id, { expectation: plan.expectationId, committed: false });
         this.events.push({
           type: 'data-channel',
           session: s.id,
@@ -530,7 +541,10 @@ export class PacketNat {
         }
       },
       event: (event) => {
-        if (event.type === 'data-channel-committed') this.supersede(s, event.id);
+        if (event.type === 'data-channel-committed') {
+          const e = s.expectations.get(event.id);
+          if (e) e.committed = true;
+        }
         this.events.push({ type: 'alg', session: s.id, alg: name, event });
       },
       transmit: (to, packet) => this.send(to, packet),
@@ -540,20 +554,23 @@ export class PacketNat {
   }
 
   /**
-   * A data channel was committed (the peer accepted the PORT, or the 227 went out): the earlier
-   * channels of the session that the same side was to open are superseded and their pinholes
-   * closed. By then the peer has processed every command before, so an earlier channel was used
-   * or will never be (a server connects to its latest data port, RFC 959 section 4.1.2); without
-   * this, commands whose transfer never happened (a RETR of a missing file) would hold pinholes
-   * until they time out, and the table's per-owner limit would refuse the next ones.
+   * Make room for one more waiting data channel under the ALG's limit, as the relay does: the
+   * oldest pinholes of the session go first, those its ALG committed (the peer took the line up:
+   * an FTP server accepted the PORT, a 227 went out) before those still in question. Spent and
+   * expired pinholes are forgotten on the way. Protocol-neutral: an FTP session's unused PORTs
+   * stop holding pinholes, and an IRC client's several open DCC offers all wait for their users.
    */
-  private supersede(s: NatSession, id: number): void {
-    const current = s.expectations.get(id);
-    if (!current) return;
-    for (const [other, e] of s.expectations) {
-      if (other >= id || e.connector !== current.connector) continue;
-      this.table.cancelExpectation(e.expectation);
-      s.expectations.delete(other);
+  private makeRoom(s: NatSession, max: number): void {
+    for (const [id, e] of s.expectations) if (!this.table.hasExpectation(e.expectation)) s.expectations.delete(id);
+    let excess = s.expectations.size - (max - 1);
+    for (const committed of [true, false]) {
+      for (const [id, e] of s.expectations) {
+        if (excess <= 0) return;
+        if (e.committed !== committed) continue;
+        this.table.cancelExpectation(e.expectation);
+        s.expectations.delete(id);
+        excess--;
+      }
     }
   }
 
