@@ -12,6 +12,8 @@
  * - packet.ftp_rewrite: FTP control segments carrying a PORT that the ALG rewrites (longer: its
  *   sequence shift grows with every command), each answered by the server's 200 (one segment)
  *   and acknowledged; the rate counts the PORT segments. 64 control connections in turn.
+ * - packet.gateway_throughput: a large RETR through `nat-alg nat` between TUN devices, against
+ *   an unchanged forwarder on the same path (packet-gateway.ts; root, else skipped).
  */
 import { IpProtocol, PacketNat, emitIpv4Header, emitTcpHeader, emitTcpOptions, internetChecksum, ipv4PseudoHeaderSum, toSeq } from '../src/core/packet/index.js';
 import { median, nowMs, type BenchResult } from './harness.js';
@@ -234,5 +236,9 @@ function ftpRewriteBench(): BenchResult {
 }
 
 export async function run(): Promise<BenchResult[]> {
-  return [translateBench(), ftpRewriteBench()];
+  const inProcess = [translateBench(), ftpRewriteBench()];
+  // End to end through TUN devices (root; else skipped with the reason): after the in-process
+  // measurements, whose heap it would otherwise share.
+  const { run: gateway } = await import('./packet-gateway.js');
+  return [...inProcess, ...(await gateway())];
 }

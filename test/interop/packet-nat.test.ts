@@ -6,12 +6,7 @@
 // split across two segments by a scripted server; a rewritten segment dropped once on the way
 // (nftables) and sent again; tcpdump -vv on both sides of the NAT reporting every checksum right.
 //
-//   na-..-in   eth0 192.0.2.10 (client), 192.0.2.20 (inside server), 2001:db8:1::10 (v6-only use)
-//      | in0 192.0.2.1, 2001:db8:1::1
-//   na-..-gw   iif in0 -> table 100 -> tun "tin"  -socat- udp 127.0.0.1:7001 \
-//              iif out0 -> table 101 -> tun "tout" -socat- udp 127.0.0.1:7002 -- nat-alg nat
-//      | out0 198.51.100.1
-//   na-..-out  eth0 198.51.100.7 (servers; the outside client), 203.0.113.0/24 via the gateway
+// The lab (namespaces, TUN devices, socat, policy routes) is test/interop/tun-gateway.ts.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +14,10 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENTS, type ClientSpec } from './clients.js';
 import { acquireInteropLock } from './lock.js';
-import { buildTopology, checkPrerequisites, must, run, which, type RunResult, type Topology } from './netns.js';
+import { checkPrerequisites, must, run, which, type RunResult, type Topology } from './netns.js';
 import { CLI, cliAvailable } from './relay.js';
 import { randomPayload, readUpload, sha256, startPyftpdlib, startVsftpd, type FtpServerInstance } from './servers.js';
+import { buildTunLab, LAB, LINK_FLAGS, startReady, startTunLinks } from './tun-gateway.js';
 
 const pre = await checkPrerequisites();
 const missing = [pre.ok ? '' : pre.reason, cliAvailable() ? '' : 'dist/cli.js (run `npx tsup`)'];
@@ -37,12 +33,11 @@ describe('packet NAT interop prerequisites', () => {
   });
 });
 
-const NAT = '203.0.113.1';
-const CLIENT = '192.0.2.10';
-const INSIDE_SERVER = '192.0.2.20';
-const SERVER = '198.51.100.7';
-const PREFIX = '2001:db8:64::/96';
-const SERVER_V6 = '2001:db8:64::c633:6407';
+const NAT = LAB.nat;
+const INSIDE_SERVER = LAB.insideServer;
+const SERVER = LAB.server;
+const PREFIX = LAB.nat64Prefix;
+const SERVER_V6 = LAB.server6;
 const download = randomPayload(1024 * 1024 + 13);
 const upload = randomPayload(300 * 1024 + 5);
 
@@ -66,33 +61,6 @@ describe.skipIf(reason !== '')(`packet NAT between TUN devices${reason ? ` (skip
 
   const gw = (cmd: string, args: readonly string[]): Promise<string> => must('ip', ['netns', 'exec', topo.ns.gw, cmd, ...args]);
 
-  /** Start a process in a namespace and wait until it prints `ready` on stdout. */
-  async function startReady(side: 'in' | 'gw' | 'out', cmd: string, args: readonly string[], ready: string, log?: (s: string) => void): Promise<ChildProcess> {
-    const child = topo.spawn(side, cmd, args);
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${cmd} not ready: ${out}`)), 15_000);
-      const onData = (d: Buffer) => {
-        out += d.toString();
-        log?.(d.toString());
-        if (out.includes(ready)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', (d: Buffer) => {
-        out += d.toString();
-        log?.(d.toString());
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${cmd} exited (${code}): ${out}`));
-      });
-    });
-    return child;
-  }
-
   beforeAll(async () => {
     release = await acquireInteropLock();
     base = mkdtempSync(join(tmpdir(), 'nat-alg-packet-'));
@@ -100,38 +68,15 @@ describe.skipIf(reason !== '')(`packet NAT between TUN devices${reason ? ` (skip
     uploadFile = join(base, 'upload.bin');
     writeFileSync(uploadFile, upload);
     chmodSync(uploadFile, 0o644);
-    topo = await buildTopology([], async (t) => {
-      const { in: nsIn, gw: nsGw, out } = t.ns;
-      await must('ip', ['link', 'add', 'eth0', 'netns', nsIn, 'type', 'veth', 'peer', 'name', 'in0', 'netns', nsGw]);
-      await must('ip', ['link', 'add', 'eth0', 'netns', out, 'type', 'veth', 'peer', 'name', 'out0', 'netns', nsGw]);
-      for (const [ns, dev, cidr] of [
-        [nsIn, 'eth0', `${CLIENT}/24`],
-        [nsIn, 'eth0', `${INSIDE_SERVER}/24`],
-        [nsIn, 'eth0', '2001:db8:1::10/64'],
-        [nsGw, 'in0', '192.0.2.1/24'],
-        [nsGw, 'in0', '2001:db8:1::1/64'],
-        [nsGw, 'out0', '198.51.100.1/24'],
-        [out, 'eth0', `${SERVER}/24`],
-      ] as const) {
-        await must('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', dev, ...(cidr.includes(':') ? ['nodad'] : [])]);
-      }
-      for (const [ns, dev] of [[nsIn, 'eth0'], [nsGw, 'in0'], [nsGw, 'out0'], [out, 'eth0']] as const) await must('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-      await must('ip', ['-n', nsIn, 'route', 'add', 'default', 'via', '192.0.2.1']);
-      await must('ip', ['-n', nsIn, '-6', 'route', 'add', '2001:db8:64::/96', 'via', '2001:db8:1::1']);
-      await must('ip', ['-n', out, 'route', 'add', '203.0.113.0/24', 'via', '198.51.100.1']);
-      // The gateway's kernel routes but translates nothing: no NAT rules, no conntrack helper.
-      for (const s of ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']) {
-        await must('ip', ['netns', 'exec', nsGw, 'sysctl', '-qw', s]);
-      }
-    });
+    topo = await buildTunLab();
     // nat-alg first: socat gives up when its UDP peer refuses.
     nat = await startReady(
+      topo,
       'gw',
       process.execPath,
       [
         CLI, 'nat',
-        '--inside', 'udp:127.0.0.1:7001', '--inside-peer', 'udp:127.0.0.1:7101',
-        '--outside', 'udp:127.0.0.1:7002', '--outside-peer', 'udp:127.0.0.1:7102',
+        ...LINK_FLAGS,
         '--nat-address', NAT, '--inside-network', '192.0.2.0/24',
         '--nat64', PREFIX,
         '--forward', `tcp:${NAT}:21=${INSIDE_SERVER}:21`,
@@ -142,26 +87,13 @@ describe.skipIf(reason !== '')(`packet NAT between TUN devices${reason ? ` (skip
       'nat-alg nat: inside udp:',
       (s) => (natLog += s),
     );
-    for (const [tun, port] of [['tin', 7001], ['tout', 7002]] as const) {
-      topo.spawn('gw', 'socat', [`TUN,tun-name=${tun},tun-type=tun,iff-no-pi,iff-up`, `UDP-DATAGRAM:127.0.0.1:${port},bind=127.0.0.1:${port + 100}`]);
-    }
-    for (let i = 0; i < 100; i++) {
-      if ((await run('ip', ['-n', topo.ns.gw, 'link', 'show', 'tout'])).code === 0 && (await run('ip', ['-n', topo.ns.gw, 'link', 'show', 'tin'])).code === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    for (const tun of ['tin', 'tout']) await gw('sysctl', ['-qw', `net.ipv4.conf.${tun}.rp_filter=0`]);
-    await gw('ip', ['rule', 'add', 'iif', 'in0', 'lookup', '100']);
-    await gw('ip', ['route', 'add', 'default', 'dev', 'tin', 'table', '100']);
-    await gw('ip', ['-6', 'rule', 'add', 'iif', 'in0', 'lookup', '100']);
-    await gw('ip', ['-6', 'route', 'add', 'default', 'dev', 'tin', 'table', '100']);
-    await gw('ip', ['rule', 'add', 'iif', 'out0', 'lookup', '101']);
-    await gw('ip', ['route', 'add', 'default', 'dev', 'tout', 'table', '101']);
+    await startTunLinks(topo);
     vsftpd = await startVsftpd(topo, 'out', SERVER, 21, join(base, 'vsftpd'), download);
     pyftpd = await startPyftpdlib(topo, 'out', SERVER, 2121, join(base, 'pyftpdlib'), download, pre.python);
     insideVsftpd = await startVsftpd(topo, 'in', INSIDE_SERVER, 21, join(base, 'vsftpd-inside'), download);
     writeFileSync(join(base, 'data.bin'), download);
     chmodSync(join(base, 'data.bin'), 0o644);
-    await startReady('in', process.execPath, [join(import.meta.dirname, 'servers', 'split-reply-server.mjs'), INSIDE_SERVER, '2122', join(base, 'data.bin')], 'READY');
+    await startReady(topo, 'in', process.execPath, [join(import.meta.dirname, 'servers', 'split-reply-server.mjs'), INSIDE_SERVER, '2122', join(base, 'data.bin')], 'READY');
   }, 120_000);
 
   afterAll(async () => {
