@@ -10,11 +10,16 @@
 #        | out0 (198.51.100.1) -- eth0
 #   server ns  198.51.100.7 (route to the NAT address 203.0.113.1 via the gateway)
 #
-# Usage (root):  examples/tun-gateway.sh up [PREFIX]   then run clients with
-#                ip netns exec PREFIX-cli curl ftp://198.51.100.7/ ...
+# Usage (root):  examples/tun-gateway.sh up [PREFIX]        (PREFIX defaults to natalg)
+#   then an FTP server in the server namespace and a client in the client namespace, e.g.
+#                ip netns exec PREFIX-srv python3 -m pyftpdlib -i 198.51.100.7 -p 21 -d DIR &
+#                ip netns exec PREFIX-cli curl ftp://198.51.100.7/FILE            (passive)
+#                ip netns exec PREFIX-cli curl -P - ftp://198.51.100.7/FILE       (active)
+#                ip netns exec PREFIX-cli curl -g 'ftp://[2001:db8:64::c633:6407]/FILE'  (NAT64)
 #                examples/tun-gateway.sh down [PREFIX]
 # NAT_ALG (default: node dist/cli.js) is the command that runs nat-alg; NAT_ALG_ARGS adds flags
-# (a port forward, NAT64 is on with 2001:db8:64::/96 and pool 203.0.113.1).
+# (an ALG on another port: --alg ftp:21 --alg ftp:2121; a port forward). NAT64 is on with
+# 2001:db8:64::/96 and the pool 203.0.113.1. The gateway's log: /tmp/PREFIX-nat.log.
 set -euo pipefail
 cmd="${1:-up}"
 P="${2:-natalg}"
@@ -54,10 +59,10 @@ up() {
   x "$GW" $CLI nat --inside udp:127.0.0.1:7001 --inside-peer udp:127.0.0.1:7101 \
     --outside udp:127.0.0.1:7002 --outside-peer udp:127.0.0.1:7102 \
     --nat-address 203.0.113.1 --inside-network 192.0.2.0/24 \
-    --nat64 2001:db8:64::/96 ${NAT_ALG_ARGS:-} >"/tmp/$P-nat.out" 2>"/tmp/$P-nat.log" &
+    --nat64 2001:db8:64::/96 ${NAT_ALG_ARGS:-} </dev/null >"/tmp/$P-nat.out" 2>"/tmp/$P-nat.log" &
   for _ in $(seq 50); do grep -q 'nat-alg nat:' "/tmp/$P-nat.out" 2>/dev/null && break; sleep 0.1; done
-  x "$GW" socat TUN,tun-name=tin,tun-type=tun,iff-no-pi,iff-up UDP-DATAGRAM:127.0.0.1:7001,bind=127.0.0.1:7101 &
-  x "$GW" socat TUN,tun-name=tout,tun-type=tun,iff-no-pi,iff-up UDP-DATAGRAM:127.0.0.1:7002,bind=127.0.0.1:7102 &
+  x "$GW" socat TUN,tun-name=tin,tun-type=tun,iff-no-pi,iff-up UDP-DATAGRAM:127.0.0.1:7001,bind=127.0.0.1:7101 </dev/null >"/tmp/$P-socat-in.log" 2>&1 &
+  x "$GW" socat TUN,tun-name=tout,tun-type=tun,iff-no-pi,iff-up UDP-DATAGRAM:127.0.0.1:7002,bind=127.0.0.1:7102 </dev/null >"/tmp/$P-socat-out.log" 2>&1 &
   for _ in $(seq 50); do ip -n "$GW" link show tout >/dev/null 2>&1 && ip -n "$GW" link show tin >/dev/null 2>&1 && break; sleep 0.1; done
   for t in tin tout; do x "$GW" sysctl -qw "net.ipv4.conf.$t.rp_filter=0"; done
   # Whatever arrives from either network goes into its TUN, to nat-alg.
