@@ -7,7 +7,7 @@
 // (nftables) and sent again; tcpdump -vv on both sides of the NAT reporting every checksum right.
 //
 // The lab (namespaces, TUN devices, socat, policy routes) is test/interop/tun-gateway.ts.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -22,6 +22,7 @@ import { buildTunLab, LAB, LINK_FLAGS, startReady, startTunLinks } from './tun-g
 const pre = await checkPrerequisites();
 const missing = [pre.ok ? '' : pre.reason, cliAvailable() ? '' : 'dist/cli.js (run `npx tsup`)'];
 for (const cmd of ['socat', 'tcpdump', 'nft']) if (!which(cmd)) missing.push(cmd);
+if (pre.ok && !existsSync('/dev/net/tun')) missing.push('/dev/net/tun (TUN devices)');
 const reason = missing.filter((m) => m !== '').join('; ');
 const inCI = Boolean(process.env.CI);
 
