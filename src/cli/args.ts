@@ -1,22 +1,28 @@
 /**
  * Command-line parsing for `nat-alg`, kept apart from the process so that it is a pure function:
- * argv in, a discriminated result out. Every mistake becomes a `usage-error` with a message that
- * names the flag and what was expected; the entry point turns that into exit code 2.
+ * argv (with the environment and a file reader) in, a discriminated result out. The flags are
+ * those of the settings table (options.ts); config.ts merges them with the environment and the
+ * config file. Every mistake becomes a `usage-error` with a message that names the flag, the
+ * variable or the file's key and what was expected; the entry point turns that into exit code 2.
  */
 
-import { canonicalAddress, parseEndpoint, type Endpoint } from '../core/net/ip.js';
+import type { Endpoint } from '../core/net/ip.js';
+import { DEFAULT_GRACE_MS, resolveConfig, type Given } from './config.js';
+import { CONFIG_ENV, CONFIG_FLAG, FLAG_KEYS, SETTINGS, type Alg, type LogFormat, type NftForwardGuard, type SettingKey, type Upstream } from './options.js';
 import { parseNatArgs, type NatCommandOptions } from './nat-args.js';
 
-export type LogFormat = 'text' | 'json';
+export type { LogFormat, NftForwardGuard, Upstream } from './options.js';
+export { DEFAULT_GRACE_MS };
 
-/** Where to relay to: an address endpoint, or a host name resolved when a session opens. */
-export type Upstream = { readonly host: string; readonly port: number };
-
-/** What every relay command takes (`nat-alg ftp`, `nat-alg irc`). */
+/** What every relay command takes (`nat-alg ftp`, `nat-alg irc`), for one listener. */
 export interface RelayCommandOptions {
+  /** The listener's name in the config file: on its ready line and its log lines. */
+  readonly name?: string;
   readonly listen: Endpoint;
   readonly upstream: Upstream;
-  readonly publicAddress?: string;
+  /** One address, or one per family. */
+  readonly publicAddress?: string | readonly string[];
+  readonly upstreamPublicAddress?: string | readonly string[];
   readonly dataPorts?: { readonly min: number; readonly max: number };
   readonly allowForeignAddress: boolean;
   readonly allowLowPorts: boolean;
@@ -25,10 +31,22 @@ export interface RelayCommandOptions {
   readonly verbose: boolean;
   /** How long running transfers may go on after SIGINT/SIGTERM before they are cut. */
   readonly graceMs: number;
+  /**
+   * Where to serve metrics and /healthz (`--metrics HOST:PORT`): one endpoint for the process,
+   * the same in every listener's options.
+   */
+  readonly metrics?: Endpoint;
+  /**
+   * On SIGINT/SIGTERM, go on accepting this long (a balancer takes the instance out of rotation
+   * meanwhile), then stop accepting and give running transfers `graceMs`. Default 0.
+   */
+  readonly drainDelayMs?: number;
   readonly maxSessions?: number;
   readonly maxSessionsPerClient?: number;
   readonly maxUnauthenticatedPerClient?: number;
   readonly maxPendingDataChannelsPerClient?: number;
+  /** IPv6 clients are counted per block of this many leading bits. */
+  readonly clientPrefixLength6?: number;
   readonly idleTimeoutMs?: number;
   readonly loginTimeoutMs?: number;
   readonly lineTimeoutMs?: number;
@@ -36,10 +54,16 @@ export interface RelayCommandOptions {
   readonly upstreamConnectTimeoutMs?: number;
   readonly maxLineLength?: number;
   readonly overlongLine?: 'refuse' | 'close';
+  /** Bytes of over-long lines dropped per connection before it is closed. */
+  readonly maxDiscardedBytes?: number;
 }
 
 export interface FtpCommandOptions extends RelayCommandOptions {
   readonly tls?: 'pass' | 'refuse';
+  /** FTP64 (an IPv6 client, an IPv4 server): `auto` (on exactly then), or forced on or off. */
+  readonly ftp64?: 'auto' | boolean;
+  /** Data channels waiting per session (the FTP policy's maxPendingDataChannels). */
+  readonly maxPendingDataChannels?: number;
   /** What carries the data channels: the relay's sockets, or the kernel's NAT. */
   readonly dataPlane: 'relay' | 'nftables';
   /** nftables plane: its table (inet NAME), and which forwarded packets its guard drops. */
@@ -52,25 +76,27 @@ export interface IrcCommandOptions extends RelayCommandOptions {
   readonly offerTimeoutMs?: number;
   /** DCC offers waiting for their peer at once per connection. */
   readonly maxWaitingOffers?: number;
+  /** The sender of the relay's NOTICEs. */
+  readonly noticeSender?: string;
 }
+
+/** One listener to run: its ALG and its options. */
+export type ListenerPlan = { readonly alg: 'ftp'; readonly options: FtpCommandOptions } | { readonly alg: 'irc'; readonly options: IrcCommandOptions };
 
 /** The relay commands, and `main` for the command-less help. */
 export type HelpTopic = 'main' | 'ftp' | 'irc' | 'nat';
 
-/** `all`, `none`, or the interfaces whose forwarded packets are dropped unless the relay installed them. */
-export type NftForwardGuard = { readonly kind: 'all' } | { readonly kind: 'none' } | { readonly kind: 'interfaces'; readonly interfaces: readonly string[] };
-
 export type ParsedArgs =
   | { readonly kind: 'help'; readonly topic: HelpTopic }
   | { readonly kind: 'version' }
-  | { readonly kind: 'ftp'; readonly options: FtpCommandOptions }
+  /** Run these listeners (one from the command line, or those of the config file); print the warnings first. */
+  | { readonly kind: 'run'; readonly listeners: readonly ListenerPlan[]; readonly warnings: readonly string[] }
+  /** `nat-alg nat`: the packet gateway (its own flags, nat-args.ts; not a relay listener). */
   | { readonly kind: 'nat'; readonly options: NatCommandOptions }
-  | { readonly kind: 'irc'; readonly options: IrcCommandOptions }
   | { readonly kind: 'usage-error'; readonly message: string; readonly topic: HelpTopic };
 
-export const DEFAULT_GRACE_MS = 10_000;
-
 export const MAIN_USAGE = `Usage: nat-alg <command> [options]
+       nat-alg --config FILE [options]
 
 Commands:
   ftp         run an FTP application-layer gateway (a relay that translates data channels)
@@ -78,8 +104,15 @@ Commands:
   nat         run a packet NAT with ALGs between two links of IP packets in UDP datagrams
 
 Options:
-  -h, --help     show this help (or "nat-alg ftp --help", "nat-alg irc --help", "nat-alg nat --help")
+  --config FILE  run every listener of a JSON config file (FTP and IRC, several upstreams);
+                 the options of both commands apply to the listeners that take them
+  -h, --help     show this help (or "nat-alg ftp --help", "nat-alg irc --help",
+                 "nat-alg nat --help")
   --version      print the version
+
+Every option is also an environment variable (--idle-timeout: NAT_ALG_IDLE_TIMEOUT,
+--config: NAT_ALG_CONFIG) and a key of the config file (idleTimeout). Flags win over the
+environment, the environment over the file. See docs/cli.md.
 
 Exit codes: 0 success, 1 runtime failure, 2 usage error.
 `;
@@ -95,14 +128,23 @@ Required:
   --upstream HOST:PORT      the FTP server (an address, or a host name resolved per session)
 
 Options:
-  --public-address IP       address to put in passive replies instead of the relay's own
-                            (the relay is behind another NAT: a container, a cloud instance)
+  --config FILE             read settings (and possibly several listeners) from a JSON file;
+                            flags and NAT_ALG_* variables override it (docs/cli.md)
+  --public-address IP[,IP]  address to put in passive replies instead of the relay's own
+                            (the relay is behind another NAT: a container, a cloud instance);
+                            one per family: 203.0.113.10,2001:db8::10
+  --upstream-public-address IP[,IP]
+                            address to put in PORT/EPRT sent to the server instead of the
+                            relay's own (its upstream side is behind another NAT)
   --data-ports LO-HI        port range for the relay's data listeners (default: any free port)
   --allow-foreign-address   let PORT/EPRT name a host other than the client (FTP bounce; unsafe)
   --allow-low-ports         allow data ports below 1024 (unsafe)
   --log text|json           log format, one line per session event on stderr (default text)
   --verbose                 also log every translated control line
   --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
+  --metrics HOST:PORT       serve Prometheus metrics (/metrics) and /healthz there
+  --drain-delay SECONDS     on SIGINT/SIGTERM, go on accepting this long before
+                            stopping (/healthz says draining meanwhile; default 0)
   --max-sessions N          sessions at once; more clients get 421 (default 1000)
   --max-sessions-per-client N
                             sessions at once from one client: an IPv4 address or
@@ -114,6 +156,11 @@ Options:
                             data listeners waiting for their peer per client, over
                             all its sessions; more get 425 (default 32, and at most
                             1/8 of --data-ports, at least 4)
+  --max-pending-data-channels N
+                            data channels waiting for their peer per session; more
+                            get 425 (default 8; 1-65536)
+  --client-prefix-length6 N IPv6 clients are counted per block of this many bits
+                            for the per-client limits (default 64; 128: per address)
   --idle-timeout SECONDS    close a control connection with no complete line and no
                             transfer for this long (default 600)
   --login-timeout SECONDS   a client must log in (or, after AUTH TLS, finish its TLS
@@ -130,6 +177,11 @@ Options:
   --overlong-line refuse|close
                             a longer line: refuse it with 500 (a reply: 425) and go on,
                             or close the connection with 421 (default refuse)
+  --max-discarded-bytes BYTES
+                            bytes of over-long lines refused per connection before it
+                            is closed with 421 (default 65536)
+  --ftp64 auto|on|off       FTP64 (RFC 6384) for IPv6 clients of an IPv4 server: auto
+                            (default) turns it on exactly then
   --tls pass|refuse         AUTH TLS: forward it (the control channel then cannot be
                             translated), or answer 534 and stay in plain text
                             (default pass)
@@ -160,19 +212,33 @@ Required:
   --upstream HOST:PORT      the IRC server (an address, or a host name resolved per session)
 
 Options:
-  --public-address IP       address to put in offers to the client instead of the relay's own
+  --config FILE             read settings (and possibly several listeners) from a JSON file;
+                            flags and NAT_ALG_* variables override it (docs/cli.md)
+  --public-address IP[,IP]  address to put in offers to the client instead of the relay's own
+                            (one per family: 203.0.113.10,2001:db8::10)
+  --upstream-public-address IP[,IP]
+                            address to put in offers to the server's side instead of the
+                            relay's own (its upstream side is behind another NAT)
   --data-ports LO-HI        port range for the relay's data listeners (default: any free port)
   --allow-foreign-address   let the client's offers name another host than the client (unsafe)
   --allow-low-ports         allow DCC ports below 1024 (unsafe)
   --log text|json           log format, one line per session event on stderr (default text)
   --verbose                 also log every translated line
   --grace SECONDS           on SIGINT/SIGTERM, let transfers finish this long (default 10)
+  --metrics HOST:PORT       serve Prometheus metrics (/metrics) and /healthz there
+  --drain-delay SECONDS     on SIGINT/SIGTERM, go on accepting this long before
+                            stopping (/healthz says draining meanwhile; default 0)
   --max-sessions N          sessions at once; more clients get an ERROR line (default 1000)
   --max-sessions-per-client N
                             sessions at once from one client: an IPv4 address or
                             an IPv6 /64 (default 32)
   --max-unauthenticated-per-client N
                             of those, sessions not registered yet (default 8)
+  --max-pending-data-channels-per-client N
+                            DCC data listeners waiting for their peer per client, over
+                            all its connections (default 32, at most 1/8 of --data-ports)
+  --client-prefix-length6 N IPv6 clients are counted per block of this many bits
+                            for the per-client limits (default 64; 128: per address)
   --idle-timeout SECONDS    close a connection with no complete line and no transfer
                             for this long (default 600)
   --login-timeout SECONDS   a client must complete registration (001) within this long
@@ -190,74 +256,64 @@ Options:
   --overlong-line refuse|close
                             a longer line: drop it with a NOTICE to the client and go on,
                             or close the connection with an ERROR line (default refuse)
+  --max-discarded-bytes BYTES
+                            bytes of over-long lines dropped per connection before it is
+                            closed (default 65536)
+  --notice-sender NAME      the sender of the relay's NOTICEs to clients (default nat-alg)
   -h, --help                show this help
 
 The ready line "nat-alg irc: listening on ..." goes to stdout once clients can connect.
 Exit codes: 0 success (including shutdown by signal), 1 runtime failure, 2 usage error.
 `;
 
-const BOOLEAN_FLAGS = new Set(['--allow-foreign-address', '--allow-low-ports', '--verbose']);
-/** Value flags of every relay command. */
-const VALUE_FLAGS = new Set([
-  '--listen',
-  '--upstream',
-  '--public-address',
-  '--data-ports',
-  '--log',
-  '--grace',
-  '--max-sessions',
-  '--max-sessions-per-client',
-  '--max-unauthenticated-per-client',
-  '--max-pending-data-channels-per-client',
-  '--idle-timeout',
-  '--login-timeout',
-  '--line-timeout',
-  '--upstream-connect-timeout',
-  '--max-line-length',
-  '--overlong-line',
-]);
-/** Value flags of one command only. */
-const COMMAND_FLAGS: Readonly<Record<'ftp' | 'irc', ReadonlySet<string>>> = {
-  ftp: new Set(['--tls', '--data-listen-timeout', '--data-plane', '--nft-table', '--nft-forward-guard']),
-  irc: new Set(['--offer-timeout', '--max-waiting-offers']),
-};
-/** The range of --max-line-length per command (each ALG's policy bounds). */
-const LINE_LENGTH_RANGE: Readonly<Record<'ftp' | 'irc', readonly [number, number]>> = { ftp: [128, 1_048_576], irc: [512, 65_536] };
+/** Where settings come from besides argv: the environment (`NAT_ALG_*`) and a config file reader. */
+export interface ArgSources {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly readFile?: (path: string) => string;
+}
 
-export function parseArgs(argv: readonly string[]): ParsedArgs {
+export function parseArgs(argv: readonly string[], sources: ArgSources = {}): ParsedArgs {
+  const env = sources.env ?? {};
   const [command, ...rest] = argv;
-  if (command === undefined) return { kind: 'usage-error', message: 'missing command (try "nat-alg --help")', topic: 'main' };
+  if (command === undefined) {
+    // A config file named in the environment is enough to run (a unit's Environment=NAT_ALG_CONFIG=...).
+    if (env[CONFIG_ENV]) return parseRelay(null, [], env, sources.readFile);
+    return { kind: 'usage-error', message: 'missing command (try "nat-alg --help")', topic: 'main' };
+  }
   if (command === '-h' || command === '--help' || command === 'help') return { kind: 'help', topic: 'main' };
   if (command === '--version' || command === '-V') return { kind: 'version' };
+  if (command === 'ftp' || command === 'irc') return parseRelay(command, rest, env, sources.readFile);
   if (command === 'nat') {
     const r = parseNatArgs(rest);
     if (r.kind === 'help') return { kind: 'help', topic: 'nat' };
     if (r.kind === 'usage-error') return { kind: 'usage-error', message: r.message, topic: 'nat' };
     return r;
   }
-  if (command !== 'ftp' && command !== 'irc') {
-    const what = command.startsWith('-') ? `unknown option ${command}` : `unknown command ${JSON.stringify(command)}`;
-    return { kind: 'usage-error', message: what, topic: 'main' };
-  }
-  return parseRelay(command, rest);
+  // `nat-alg --config FILE [flags]`: every listener of the file, each naming its ALG.
+  if (command.startsWith('--')) return parseRelay(null, argv, env, sources.readFile);
+  const what = command.startsWith('-') ? `unknown option ${command}` : `unknown command ${JSON.stringify(command)}`;
+  return { kind: 'usage-error', message: what, topic: 'main' };
 }
 
-function parseRelay(topic: 'ftp' | 'irc', argv: readonly string[]): ParsedArgs {
-  const values = new Map<string, string>();
-  const flags = new Set<string>();
+function parseRelay(command: Alg | null, argv: readonly string[], env: Readonly<Record<string, string | undefined>>, readFile: ((path: string) => string) | undefined): ParsedArgs {
+  const topic: HelpTopic = command ?? 'main';
   const fail = (message: string): ParsedArgs => ({ kind: 'usage-error', message, topic });
+  const flags = new Map<SettingKey, Given>();
+  let config: { path: string; where: string } | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '-h' || arg === '--help') return { kind: 'help', topic };
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq >= 0 ? arg.slice(0, eq) : arg;
-    if (BOOLEAN_FLAGS.has(name)) {
-      if (eq >= 0) return fail(`${name} takes no value`);
-      flags.add(name);
-      continue;
-    }
-    if (!VALUE_FLAGS.has(name) && !COMMAND_FLAGS[topic].has(name)) {
+    const key = FLAG_KEYS.get(name);
+    // A command takes the flags of its ALG; without one, every flag (each reaches the listeners that take it).
+    if (name !== CONFIG_FLAG && (key === undefined || (command !== null && !SETTINGS[key].algs.includes(command)))) {
       return fail(arg.startsWith('-') ? `unknown option ${name}` : `unexpected argument ${JSON.stringify(arg)}`);
+    }
+    if (key !== undefined && SETTINGS[key].json === 'boolean') {
+      if (eq >= 0) return fail(`${name} takes no value`);
+      flags.set(key, { raw: 'true', source: 'flag', where: name });
+      continue;
     }
     let value: string | undefined;
     if (eq >= 0) value = arg.slice(eq + 1);
@@ -266,166 +322,19 @@ function parseRelay(topic: 'ftp' | 'irc', argv: readonly string[]): ParsedArgs {
       if (value === undefined || (value.startsWith('--') && value.length > 2)) return fail(`${name} needs a value`);
       i++;
     }
-    if (values.has(name)) return fail(`${name} given twice`);
-    values.set(name, value);
-  }
-
-  const listenText = values.get('--listen');
-  const upstreamText = values.get('--upstream');
-  if (listenText === undefined) return fail('--listen HOST:PORT is required');
-  if (upstreamText === undefined) return fail('--upstream HOST:PORT is required');
-
-  let listen: Endpoint;
-  try {
-    listen = parseEndpoint(listenText);
-  } catch (e) {
-    return fail(`--listen: ${(e as Error).message}`);
-  }
-  const upstream = parseUpstream(upstreamText);
-  if (typeof upstream === 'string') return fail(`--upstream: ${upstream}`);
-
-  let publicAddress: string | undefined;
-  const pub = values.get('--public-address');
-  if (pub !== undefined) {
-    try {
-      publicAddress = canonicalAddress(pub);
-    } catch {
-      return fail(`--public-address: ${JSON.stringify(pub)} is not an IPv4 or IPv6 address`);
+    if (key === undefined) {
+      if (config !== undefined) return fail(`${name} given twice`);
+      if (value === '') return fail(`${name} needs a file name`);
+      config = { path: value, where: name };
+      continue;
     }
+    if (flags.has(key)) return fail(`${name} given twice`);
+    flags.set(key, { raw: value, source: 'flag', where: name });
   }
+  const fromEnv = env[CONFIG_ENV];
+  if (config === undefined && fromEnv) config = { path: fromEnv, where: CONFIG_ENV };
 
-  let dataPorts: { min: number; max: number } | undefined;
-  const dp = values.get('--data-ports');
-  if (dp !== undefined) {
-    const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(dp);
-    const min = m ? Number(m[1]) : NaN;
-    const max = m ? Number(m[2]) : NaN;
-    if (!m || min < 1 || max > 65535 || min > max) return fail(`--data-ports: expected LO-HI with 1 <= LO <= HI <= 65535, got ${JSON.stringify(dp)}`);
-    dataPorts = { min, max };
-  }
-
-  const log = values.get('--log') ?? 'text';
-  if (log !== 'text' && log !== 'json') return fail(`--log: expected text or json, got ${JSON.stringify(log)}`);
-
-  let graceMs = DEFAULT_GRACE_MS;
-  const grace = values.get('--grace');
-  if (grace !== undefined) {
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(grace) || Number(grace) > 86_400) return fail(`--grace: expected seconds (0-86400), got ${JSON.stringify(grace)}`);
-    graceMs = Math.round(Number(grace) * 1000);
-  }
-
-  const limits: {
-    -readonly [K in 'maxSessions' | 'maxSessionsPerClient' | 'maxUnauthenticatedPerClient' | 'maxPendingDataChannelsPerClient' | 'maxLineLength' | 'maxWaitingOffers']?: number;
-  } = {};
-  const [minLine, maxLine] = LINE_LENGTH_RANGE[topic];
-  for (const [flag, key, min, max] of [
-    ['--max-sessions', 'maxSessions', 1, 9_999_999],
-    ['--max-sessions-per-client', 'maxSessionsPerClient', 1, 9_999_999],
-    ['--max-unauthenticated-per-client', 'maxUnauthenticatedPerClient', 1, 9_999_999],
-    ['--max-pending-data-channels-per-client', 'maxPendingDataChannelsPerClient', 1, 9_999_999],
-    ['--max-line-length', 'maxLineLength', minLine, maxLine],
-    ['--max-waiting-offers', 'maxWaitingOffers', 1, 256],
-  ] as const) {
-    const v = values.get(flag);
-    if (v === undefined) continue;
-    if (!/^[0-9]{1,7}$/.test(v) || Number(v) < min || Number(v) > max) {
-      return fail(`${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-    }
-    limits[key] = Number(v);
-  }
-  const timeouts: {
-    -readonly [K in 'idleTimeoutMs' | 'loginTimeoutMs' | 'lineTimeoutMs' | 'dataListenTimeoutMs' | 'upstreamConnectTimeoutMs' | 'offerTimeoutMs']?: number;
-  } = {};
-  for (const [flag, key] of [
-    ['--idle-timeout', 'idleTimeoutMs'],
-    ['--login-timeout', 'loginTimeoutMs'],
-    ['--line-timeout', 'lineTimeoutMs'],
-    ['--data-listen-timeout', 'dataListenTimeoutMs'],
-    ['--upstream-connect-timeout', 'upstreamConnectTimeoutMs'],
-    ['--offer-timeout', 'offerTimeoutMs'],
-  ] as const) {
-    const v = values.get(flag);
-    if (v === undefined) continue;
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86_400 * 7) {
-      return fail(`${flag}: expected seconds (more than 0, at most a week), got ${JSON.stringify(v)}`);
-    }
-    timeouts[key] = Math.round(Number(v) * 1000);
-  }
-  const choices: { overlongLine?: 'refuse' | 'close'; tls?: 'pass' | 'refuse' } = {};
-  const overlong = values.get('--overlong-line');
-  if (overlong !== undefined) {
-    if (overlong !== 'refuse' && overlong !== 'close') return fail(`--overlong-line: expected refuse or close, got ${JSON.stringify(overlong)}`);
-    choices.overlongLine = overlong;
-  }
-  const tls = values.get('--tls');
-  if (tls !== undefined) {
-    if (tls !== 'pass' && tls !== 'refuse') return fail(`--tls: expected pass or refuse, got ${JSON.stringify(tls)}`);
-    choices.tls = tls;
-  }
-
-  const plane = values.get('--data-plane') ?? 'relay';
-  if (plane !== 'relay' && plane !== 'nftables') return fail(`--data-plane: expected relay or nftables, got ${JSON.stringify(plane)}`);
-  const nft: { nftTable?: string; nftForwardGuard?: NftForwardGuard } = {};
-  const table = values.get('--nft-table');
-  const guard = values.get('--nft-forward-guard');
-  if ((table !== undefined || guard !== undefined) && plane !== 'nftables') {
-    return fail(`${table !== undefined ? '--nft-table' : '--nft-forward-guard'} needs --data-plane nftables`);
-  }
-  if (table !== undefined) {
-    if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(table)) return fail(`--nft-table: letters, digits and _, starting with a letter, at most 32; got ${JSON.stringify(table)}`);
-    nft.nftTable = table;
-  }
-  if (guard !== undefined) {
-    if (guard === 'all' || guard === 'none') nft.nftForwardGuard = { kind: guard };
-    else {
-      const interfaces = guard.split(',');
-      const bad = interfaces.find((i) => !/^[A-Za-z0-9_.:@-]{1,15}$/.test(i));
-      if (bad !== undefined) return fail(`--nft-forward-guard: expected all, none or interface names separated by commas, got ${JSON.stringify(guard)}`);
-      nft.nftForwardGuard = { kind: 'interfaces', interfaces };
-    }
-  }
-
-  const { maxWaitingOffers, ...commonLimits } = limits;
-  const { offerTimeoutMs, ...commonTimeouts } = timeouts;
-  const common: RelayCommandOptions = {
-      listen,
-      upstream,
-      ...(publicAddress !== undefined ? { publicAddress } : {}),
-      ...(dataPorts !== undefined ? { dataPorts } : {}),
-      allowForeignAddress: flags.has('--allow-foreign-address'),
-      allowLowPorts: flags.has('--allow-low-ports'),
-      log,
-      verbose: flags.has('--verbose'),
-      graceMs,
-      ...commonLimits,
-      ...commonTimeouts,
-      ...(choices.overlongLine !== undefined ? { overlongLine: choices.overlongLine } : {}),
-  };
-  if (topic === 'irc') {
-    return {
-      kind: 'irc',
-      options: {
-        ...common,
-        ...(offerTimeoutMs !== undefined ? { offerTimeoutMs } : {}),
-        ...(maxWaitingOffers !== undefined ? { maxWaitingOffers } : {}),
-      },
-    };
-  }
-  return { kind: 'ftp', options: { ...common, ...(choices.tls !== undefined ? { tls: choices.tls } : {}), dataPlane: plane, ...nft } };
-}
-
-/** An address endpoint, or a DNS name with a port; a message when neither. */
-function parseUpstream(text: string): Upstream | string {
-  try {
-    const e = parseEndpoint(text);
-    if (e.port === 0) return 'port must be 1-65535';
-    return { host: e.address, port: e.port };
-  } catch (e) {
-    const m = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?):([0-9]{1,5})$/.exec(text);
-    // A name needs a letter somewhere: "300.1.1.1:21" is a bad address, not a host name.
-    if (!m || !/[A-Za-z]/.test(m[1]!) || m[1]!.length > 253) return (e as Error).message;
-    const port = Number(m[2]);
-    if (port < 1 || port > 65535) return 'port must be 1-65535';
-    return { host: m[1]!, port };
-  }
+  const r = resolveConfig({ command, flags, env, ...(config !== undefined ? { config } : {}), ...(readFile !== undefined ? { readFile } : {}) });
+  if (r.kind === 'error') return fail(r.message);
+  return { kind: 'run', listeners: r.listeners, warnings: r.warnings };
 }

@@ -4,24 +4,30 @@
 
 import { createFtpProxy, createNftablesDataPlane } from '../node/index.js';
 import type { FtpCommandOptions } from './args.js';
-import { relayProxyOptions, runRelayCommand, type CliIo } from './relay-command.js';
+import { runRelays, type CliIo, type RelaySpec } from './relay-command.js';
 
 export type { CliIo } from './relay-command.js';
 
-export function runFtpCommand(options: FtpCommandOptions, io: CliIo): Promise<number> {
-  return runRelayCommand(
-    'ftp',
-    () =>
+/** The FTP relay of one listener: the shared relay options plus FTP's policy, FTP64 and data plane. */
+export function ftpRelay(options: FtpCommandOptions): RelaySpec {
+  return {
+    alg: 'ftp',
+    options,
+    dataPlane: options.dataPlane,
+    create: (base) =>
       createFtpProxy({
-        ...relayProxyOptions(options, io),
+        ...base,
         policy: {
           allowForeignDataAddress: options.allowForeignAddress,
           allowLowDataPorts: options.allowLowPorts,
           ...(options.maxLineLength !== undefined ? { maxLineLength: options.maxLineLength } : {}),
           ...(options.overlongLine !== undefined ? { overlongLine: options.overlongLine } : {}),
+          ...(options.maxDiscardedBytes !== undefined ? { maxDiscardedBytes: options.maxDiscardedBytes } : {}),
           ...(options.lineTimeoutMs !== undefined ? { lineTimeoutMs: options.lineTimeoutMs } : {}),
+          ...(options.maxPendingDataChannels !== undefined ? { maxPendingDataChannels: options.maxPendingDataChannels } : {}),
           ...(options.tls !== undefined ? { tls: options.tls } : {}),
         },
+        ...(options.ftp64 !== undefined ? { ftp64: options.ftp64 } : {}),
         dataPlane:
           options.dataPlane === 'nftables'
             ? createNftablesDataPlane({
@@ -30,8 +36,9 @@ export function runFtpCommand(options: FtpCommandOptions, io: CliIo): Promise<nu
               })
             : 'relay',
       }),
-    options,
-    io,
-    options.dataPlane,
-  );
+  };
+}
+
+export function runFtpCommand(options: FtpCommandOptions, io: CliIo): Promise<number> {
+  return runRelays([ftpRelay(options)], io);
 }

@@ -5,25 +5,32 @@
 
 import { createIrcProxy } from '../node/index.js';
 import type { IrcCommandOptions } from './args.js';
-import { relayProxyOptions, runRelayCommand, type CliIo } from './relay-command.js';
+import { runRelays, type CliIo, type RelaySpec } from './relay-command.js';
 
-export function runIrcCommand(options: IrcCommandOptions, io: CliIo): Promise<number> {
-  return runRelayCommand(
-    'irc',
-    () =>
+/** The IRC relay of one listener: the shared relay options plus the IRC policy. */
+export function ircRelay(options: IrcCommandOptions): RelaySpec {
+  return {
+    alg: 'irc',
+    options,
+    dataPlane: 'relay',
+    create: (base) =>
       createIrcProxy({
-        ...relayProxyOptions(options, io),
+        ...base,
         policy: {
           allowForeignDccAddress: options.allowForeignAddress,
           allowLowDccPorts: options.allowLowPorts,
           ...(options.maxLineLength !== undefined ? { maxLineLength: options.maxLineLength } : {}),
           ...(options.overlongLine !== undefined ? { overlongLine: options.overlongLine } : {}),
+          ...(options.maxDiscardedBytes !== undefined ? { maxDiscardedBytes: options.maxDiscardedBytes } : {}),
           ...(options.lineTimeoutMs !== undefined ? { lineTimeoutMs: options.lineTimeoutMs } : {}),
           ...(options.offerTimeoutMs !== undefined ? { offerTimeoutMs: options.offerTimeoutMs } : {}),
           ...(options.maxWaitingOffers !== undefined ? { maxWaitingOffers: options.maxWaitingOffers } : {}),
+          ...(options.noticeSender !== undefined ? { noticeSender: options.noticeSender } : {}),
         },
       }),
-    options,
-    io,
-  );
+  };
+}
+
+export function runIrcCommand(options: IrcCommandOptions, io: CliIo): Promise<number> {
+  return runRelays([ircRelay(options)], io);
 }

@@ -1,12 +1,14 @@
 /**
  * Entry point of the `nat-alg` command (built to dist/cli.js with a shebang). Only process glue
- * lives here: argv in, exit code out. Parsing is in args.ts, the relay commands in ftp-command.ts
- * and irc-command.ts (both run by relay-command.ts), the packet gateway in nat-command.ts.
+ * lives here: argv, the environment and the config file in, exit code out. Parsing is in args.ts
+ * (with config.ts and the settings table, options.ts), the relays in ftp-command.ts and
+ * irc-command.ts, all listeners run by relay-command.ts (listeners.ts); the packet gateway is
+ * nat-command.ts (its flags in nat-args.ts).
  */
 
+import { readFileSync } from 'node:fs';
 import { FTP_USAGE, IRC_USAGE, MAIN_USAGE, parseArgs } from './args.js';
-import { runFtpCommand } from './ftp-command.js';
-import { runIrcCommand } from './irc-command.js';
+import { runListeners } from './listeners.js';
 import type { CliIo } from './relay-command.js';
 import { NAT_USAGE } from './nat-args.js';
 import { runNatCommand } from './nat-command.js';
@@ -31,7 +33,7 @@ function processIo(): CliIo {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs(argv);
+  const parsed = parseArgs(argv, { env: process.env, readFile: (path) => readFileSync(path, 'utf8') });
   switch (parsed.kind) {
     case 'help':
       process.stdout.write(parsed.topic === 'ftp' ? FTP_USAGE : parsed.topic === 'irc' ? IRC_USAGE : parsed.topic === 'nat' ? NAT_USAGE : MAIN_USAGE);
@@ -42,12 +44,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'usage-error':
       process.stderr.write(`nat-alg: ${parsed.message}\nTry "nat-alg ${parsed.topic === 'main' ? '' : `${parsed.topic} `}--help".\n`);
       return 2;
+    case 'run':
+      for (const w of parsed.warnings) process.stderr.write(`nat-alg: ${w}\n`);
+      return runListeners(parsed.listeners, processIo());
     case 'nat':
       return runNatCommand(parsed.options, processIo());
-    case 'ftp':
-      return runFtpCommand(parsed.options, processIo());
-    case 'irc':
-      return runIrcCommand(parsed.options, processIo());
   }
 }
 

@@ -4,8 +4,8 @@ import { formatLogEntry } from '../../src/cli/log.js';
 
 function options(argv: string[]): FtpCommandOptions {
   const r = parseArgs(argv);
-  if (r.kind !== 'ftp') throw new Error(`expected ftp, got ${JSON.stringify(r)}`);
-  return r.options;
+  if (r.kind !== 'run' || r.listeners[0]?.alg !== 'ftp') throw new Error(`expected ftp, got ${JSON.stringify(r)}`);
+  return r.listeners[0].options;
 }
 
 function usageError(argv: string[]): string {
@@ -79,7 +79,7 @@ describe('parseArgs', () => {
     expect(options([...base, '--data-plane', 'nftables', '--nft-forward-guard', 'none'])).toMatchObject({ nftForwardGuard: { kind: 'none' } });
     expect(usageError([...base, '--data-plane', 'kernel'])).toMatch(/^--data-plane: expected relay or nftables/);
     expect(usageError([...base, '--nft-table', 'x'])).toMatch(/^--nft-table needs --data-plane nftables/);
-    expect(usageError([...base, '--data-plane', 'nftables', '--nft-table', '1x'])).toMatch(/^--nft-table: letters/);
+    expect(usageError([...base, '--data-plane', 'nftables', '--nft-table', '1x'])).toMatch(/^--nft-table: expected letters, digits and _.*, got "1x"$/);
     expect(usageError([...base, '--data-plane', 'nftables', '--nft-forward-guard', 'eth0;drop'])).toMatch(/^--nft-forward-guard: /);
   });
 
@@ -136,7 +136,7 @@ describe('parseArgs', () => {
     [['ftp', '--listen', '127.0.0.1', '--upstream', '127.0.0.1:21'], /^--listen: .*HOST:PORT/],
     [['ftp', '--listen', '127.0.0.1:70000', '--upstream', '127.0.0.1:21'], /^--listen: .*port/],
     [['ftp', '--listen', 'localhost:21', '--upstream', '127.0.0.1:21'], /^--listen: /],
-    [[...base, '--public-address', 'example.com'], /--public-address: "example.com" is not an IPv4 or IPv6 address/],
+    [[...base, '--public-address', 'example.com'], /^--public-address: expected an IPv4 or IPv6 address, or one of each separated by a comma, got "example.com"$/],
     [[...base, '--data-ports', '5000'], /--data-ports: expected LO-HI/],
     [[...base, '--data-ports', '6000-5000'], /--data-ports/],
     [[...base, '--data-ports', '0-10'], /--data-ports/],

@@ -36,8 +36,8 @@ class FakeIo implements CliIo {
 
 function options(args: string[]): FtpCommandOptions {
   const r = parseArgs(['ftp', ...args]);
-  if (r.kind !== 'ftp') throw new Error(JSON.stringify(r));
-  return r.options;
+  if (r.kind !== 'run' || r.listeners[0]?.alg !== 'ftp') throw new Error(JSON.stringify(r));
+  return r.listeners[0].options;
 }
 
 let server: FtpTestServer;

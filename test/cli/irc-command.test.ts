@@ -14,8 +14,8 @@ const base = ['irc', '--listen', '127.0.0.1:6667', '--upstream', '198.51.100.7:6
 
 function options(args: string[]): IrcCommandOptions {
   const r = parseArgs([...base, ...args]);
-  if (r.kind !== 'irc') throw new Error(JSON.stringify(r));
-  return r.options;
+  if (r.kind !== 'run' || r.listeners[0]?.alg !== 'irc') throw new Error(JSON.stringify(r));
+  return r.listeners[0].options;
 }
 
 describe('nat-alg irc flags', () => {
@@ -98,6 +98,6 @@ describe('runIrcCommand', () => {
 
 function parseIrc(upstreamPort: number): IrcCommandOptions {
   const r = parseArgs(['irc', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstreamPort}`, '--log', 'json', '--verbose']);
-  if (r.kind !== 'irc') throw new Error(JSON.stringify(r));
-  return r.options;
+  if (r.kind !== 'run' || r.listeners[0]?.alg !== 'irc') throw new Error(JSON.stringify(r));
+  return r.listeners[0].options;
 }

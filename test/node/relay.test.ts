@@ -185,6 +185,10 @@ describe('FtpProxy API', () => {
     expect(() => createFtpProxy({ upstream: { host: '127.0.0.1', port: 21 }, publicAddress: 'nope' })).toThrow(
       expect.objectContaining({ kind: 'invalid-argument' }),
     );
+    expect(() => createFtpProxy({ upstream: { host: '127.0.0.1', port: 21 }, publicAddress: ['192.0.2.1', '192.0.2.2'] })).toThrow(
+      expect.objectContaining({ kind: 'invalid-argument', message: expect.stringContaining('at most one per family') }),
+    );
+    expect(() => createFtpProxy({ upstream: { host: '127.0.0.1', port: 21 }, publicAddress: ['192.0.2.1', '2001:db8::1'] })).not.toThrow();
     expect(() => createFtpProxy({ upstream: { host: '127.0.0.1', port: 21 }, dataPorts: { min: 10, max: 5 } })).toThrow(
       expect.objectContaining({ kind: 'invalid-argument' }),
     );

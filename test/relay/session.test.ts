@@ -121,7 +121,7 @@ describe('FtpRelaySession: control connection', () => {
     t.end('client');
     expect(t.gotFin.server).toBe(true);
     expect(t.closed).toEqual({ reason: 'both control connections closed', graceful: true });
-    const closed = t.eventsOf('session-closed');
+    const closed = t.eventsOf('session-close');
     expect(closed).toHaveLength(1);
     expect(closed[0]!.bytes.controlFromClient).toBe('USER anonymous\r\nQUIT\r\n'.length);
   });
@@ -234,6 +234,23 @@ describe('FtpRelaySession: data channels in every mode', () => {
     expect(ch.local.address).toBe(CLIENT_LOCAL.address);
     expect(sixNumbers(last(t.lines('client')))).toEqual(endpoint('203.0.113.200', ch.local.port));
     expect(t.eventsOf('data-listening')[0]?.advertised).toEqual(endpoint('203.0.113.200', ch.local.port));
+  });
+
+  it('takes one publicAddress per family: a line gets the one of its family', () => {
+    const both = { publicAddress: ['2001:db8::10', '203.0.113.200'] };
+    const t = ready(both);
+    t.send('client', 'PASV\r\n');
+    t.send('server', '227 Entering Passive Mode (198,51,100,7,19,137)\r\n');
+    const [, ch] = t.lastChannel();
+    expect(sixNumbers(last(t.lines('client')))).toEqual(endpoint('203.0.113.200', ch.local.port));
+    // FTP64: the IPv6 client's channel is announced with the IPv6 one (a 229 names only the port).
+    const t6 = ready(both, CLIENT6, CLIENT6_LOCAL);
+    t6.send('client', 'EPSV\r\n');
+    t6.send('server', '227 Entering Passive Mode (198,51,100,7,19,137)\r\n');
+    const [, ch6] = t6.lastChannel();
+    expect(t6.eventsOf('data-listening')[0]?.advertised).toEqual(endpoint('2001:db8::10', ch6.local.port));
+    expect(() => ready({ publicAddress: ['203.0.113.1', '203.0.113.2'] })).toThrow(/two IPv4 addresses/);
+    expect(() => ready({ upstreamPublicAddress: ['203.0.113.1', 'nope'] })).toThrow(expect.objectContaining({ kind: 'invalid-argument' }));
   });
 
   it('connects to the server, not to another host a 227 names (unless the policy allows it)', () => {
@@ -376,7 +393,7 @@ describe('FtpRelaySession: data channels in every mode', () => {
     t.advance(1);
     expect(t.lines('client').slice(-2)).toEqual(['226 done', '421 Service shutting down']);
     expect(t.closed?.graceful).toBe(true);
-    expect(t.eventsOf('session-closed')[0]?.bytes).toMatchObject({ dataToClient: 100, dataChannels: 1 });
+    expect(t.eventsOf('session-close')[0]?.bytes).toMatchObject({ dataToClient: 100, dataChannels: 1 });
   });
 });
 

@@ -9,6 +9,7 @@ export type {
   DataByteCounts,
   FtpRelaySessionOptions,
   RelayAction,
+  AnnouncedAddress,
   RelayBaseOptions,
   RelayEvent,
   RelaySessionOptions,

@@ -22,7 +22,7 @@ import { reverse, type Direction } from '../stream/translator.js';
 import type { AlgContext, AlgEvent, AlgModule, AlgTranslator, DataChannelRequest } from '../alg/contract.js';
 import { ftpAlg, type FtpAlgOptions } from '../ftp/module.js';
 import type { DataPortSource } from './ports.js';
-import { planDataChannel } from './plan.js';
+import { announcedAddresses, planDataChannel } from './plan.js';
 import { DataChannels } from './channels.js';
 import {
   LOGIN_DEADLINE_RUNS,
@@ -103,7 +103,7 @@ export class RelaySession<O = unknown> {
   private clientGoneAt: number | null = null;
   private draining = false;
   private closeReason = '';
-  /** The `session-closed` event waits for the byte counts of channels closed with the session. */
+  /** The `session-close` event waits for the byte counts of channels closed with the session. */
   private closedEventPending = false;
 
   private bytes = {
@@ -120,6 +120,9 @@ export class RelaySession<O = unknown> {
     this.options = options;
     this.alg = options.alg;
     this.alg.validate(options.algOptions);
+    // Checked here, not when the first line needs one: a bad option is the embedding's mistake.
+    announcedAddresses(options.publicAddress, 'publicAddress');
+    announcedAddresses(options.upstreamPublicAddress, 'upstreamPublicAddress');
     this.timeouts = {
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.idleTimeoutMs,
       dataListenTimeoutMs: options.dataListenTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.dataListenTimeoutMs,
@@ -210,8 +213,8 @@ export class RelaySession<O = unknown> {
       client: o.client,
       server: remote,
       gateway: {
-        client: { local: o.clientLocal.address, announced: o.publicAddress !== undefined ? [o.publicAddress] : [] },
-        server: { local: local.address, announced: o.upstreamPublicAddress !== undefined ? [o.upstreamPublicAddress] : [] },
+        client: { local: o.clientLocal.address, announced: announcedAddresses(o.publicAddress, 'publicAddress') },
+        server: { local: local.address, announced: announcedAddresses(o.upstreamPublicAddress, 'upstreamPublicAddress') },
       },
     };
     this.translator = this.alg.create(context, o.algOptions);
@@ -559,11 +562,11 @@ export class RelaySession<O = unknown> {
     this.reportClosed();
   }
 
-  /** `session-closed`, once the byte counts of every channel closed with the session are in. */
+  /** `session-close`, once the byte counts of every channel closed with the session are in. */
   private reportClosed(): void {
     if (!this.closedEventPending || this.channels.awaitingCounts > 0) return;
     this.closedEventPending = false;
-    this.events.push({ type: 'session-closed', reason: this.closeReason, bytes: this.byteCounts });
+    this.events.push({ type: 'session-close', reason: this.closeReason, bytes: this.byteCounts });
   }
 
   /** Why the session closed ('' while open). */

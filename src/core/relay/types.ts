@@ -42,6 +42,9 @@ export const DEFAULT_RELAY_TIMEOUTS: RelayTimeouts = Object.freeze({
 });
 
 /** Where and how one control connection is relayed, whatever its ALG. */
+/** An address the relay announces instead of its own: one, or at most one per family. */
+export type AnnouncedAddress = string | readonly string[];
+
 export interface RelayBaseOptions extends Partial<RelayTimeouts> {
   /** The client's endpoint as the relay sees it (remote end of the accepted control connection). */
   readonly client: Endpoint;
@@ -51,15 +54,16 @@ export interface RelayBaseOptions extends Partial<RelayTimeouts> {
   readonly upstream: { readonly host: string; readonly port: number };
   /**
    * Address announced to clients (FTP passive replies) instead of `clientLocal.address`, for a
-   * relay that sits behind another NAT (a container, a cloud instance). Used when its family is
-   * the one the client reads.
+   * relay that sits behind another NAT (a container, a cloud instance). One address, or one per
+   * family (`['203.0.113.10', '2001:db8::10']`): a line gets the one of its family, if any.
    */
-  readonly publicAddress?: string;
+  readonly publicAddress?: AnnouncedAddress;
   /**
    * Address announced to the server's side (FTP PORT, an IRC DCC offer) instead of the relay's own
    * address on the upstream connection, for a relay whose upstream side is behind another NAT.
+   * One address, or one per family, like `publicAddress`.
    */
-  readonly upstreamPublicAddress?: string;
+  readonly upstreamPublicAddress?: AnnouncedAddress;
   /** Ports for data listeners. Without one, listeners ask for port 0 (any free port). */
   readonly dataPorts?: DataPortSource;
   /**
@@ -214,7 +218,7 @@ export type RelayEvent =
     }
   /** Every event of the ALG's translator, as it came. */
   | { readonly type: 'alg'; readonly event: AlgEvent }
-  | { readonly type: 'session-closed'; readonly reason: string; readonly bytes: SessionByteCounts };
+  | { readonly type: 'session-close'; readonly reason: string; readonly bytes: SessionByteCounts };
 
 export function directionFrom(side: Side): Direction {
   return side === 'client' ? 'client-to-server' : 'server-to-client';
