@@ -7,6 +7,10 @@
  *   directly to the server as the baseline, in interleaved rounds. Goal: ratio >= 0.8.
  * - relay.throughput_active: the same with EPRT: the server connects to the relay's listener and
  *   the relay connects to the client, so the bulk bytes enter through the accepted connection.
+ * - relay.metrics_overhead: the relay's throughput (EPSV RETRs back to back for at least 1.5 s)
+ *   with a metrics endpoint (createMetricsServer: its event-loop lag monitor included) scraped
+ *   every second by a scraper in a worker, against the same without an endpoint, in interleaved
+ *   pairs, as a ratio. Goal: >= 0.98.
  * - relay.sessions: sessions held at once, each with a transfer running, without an error.
  *   Goal: 1000.
  * - relay.idle_session_bytes: heap (plus external memory) of the relay per idle logged-in session,
@@ -26,7 +30,7 @@ import { runInNewContext } from 'node:vm';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
-import { createFtpProxy } from '../src/node/index.js';
+import { createFtpProxy, createMetricsServer, type FtpProxy } from '../src/node/index.js';
 import { median, type BenchResult } from './harness.js';
 
 const THROUGHPUT_BYTES = 32 << 20;
@@ -38,6 +42,27 @@ const ATTACK_CONNECTIONS = 2000;
 const ATTACK_ADDRESSES = 32;
 const SLOW_FETCH_BYTES = 1 << 20;
 const SLOW_ROUNDS = 15;
+const OVERHEAD_PAIRS = 9;
+/** Each sample of relay.metrics_overhead: RETRs back to back for at least this long (a scrape or more in it). */
+const OVERHEAD_SAMPLE_MS = 1500;
+const SCRAPE_INTERVAL_MS = 1000;
+
+// A Prometheus scraper, in a worker of its own (a real one is another process): GET /metrics
+// once at the start and every SCRAPE_INTERVAL_MS, reading each answer whole.
+const SCRAPER = `
+const { parentPort } = require('node:worker_threads');
+const http = require('node:http');
+let timer = null, scrapes = 0, failures = 0, bytes = 0;
+const scrape = (port) => http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+  res.on('data', (d) => (bytes += d.length));
+  res.on('end', () => (res.statusCode === 200 ? scrapes++ : failures++));
+}).on('error', () => failures++);
+parentPort.on('message', (m) => {
+  if (m.type === 'start') { scrape(m.port); timer = setInterval(() => scrape(m.port), m.intervalMs); parentPort.postMessage({ type: 'started' }); }
+  else if (m.type === 'stop') { clearInterval(timer); timer = null; parentPort.postMessage({ type: 'stopped', scrapes, failures, bytes }); }
+  else if (m.type === 'exit') parentPort.close();
+});
+`;
 
 // The peers' side, run in a worker. Plain JS: it loads the built `nat-alg/testing` bundle.
 const PEERS = `
@@ -230,6 +255,9 @@ export async function run(): Promise<BenchResult[]> {
     maxSessions: SESSIONS + 100,
     maxSessionsPerClient: SESSIONS + 100,
     maxUnauthenticatedPerClient: SESSIONS + 100,
+    // Every bench client comes from 127.0.0.1: its 1000 RETRs at once wait for their data
+    // connections together (the default per-client budget, 32, would refuse all but 32).
+    maxPendingDataChannelsPerClient: SESSIONS + 100,
     upstreamConnectTimeoutMs: 60_000,
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
@@ -240,6 +268,7 @@ export async function run(): Promise<BenchResult[]> {
   // which sends), then active (the server connects to the relay, whose listener side sends).
   results.push(await throughput(peers, relayPort, serverPort, 'epsv', 'relay.throughput'));
   results.push(await throughput(peers, relayPort, serverPort, 'eprt', 'relay.throughput_active'));
+  results.push(await metricsOverhead(peers, proxy, relayPort));
 
   // Concurrent sessions, each with a transfer running.
   let peak = 0;
@@ -320,6 +349,75 @@ async function throughput(peers: Peers, relayPort: number, serverPort: number, m
     baseline: median(direct),
     ratio: median(ratios),
     note: `RETR of ${THROUGHPUT_BYTES >> 20} MiB over loopback, ${how}, relay in its own thread, peers in a worker; medians of ${THROUGHPUT_ROUNDS} interleaved pairs against the same RETR made directly, ratio = median of per-pair ratios; relay thread busy ${Math.round(relayBusyMs / (relayedBytes / 2 ** 30))} ms per GiB relayed; goal ratio >= 0.8`,
+  };
+}
+
+/**
+ * The relay's throughput with a scraped metrics endpoint against without, in interleaved pairs
+ * (which goes first alternates), each sample RETRs back to back for OVERHEAD_SAMPLE_MS.
+ */
+async function metricsOverhead(peers: Peers, proxy: FtpProxy, relayPort: number): Promise<BenchResult> {
+  const scraper = new Worker(SCRAPER, { eval: true });
+  const ask = (m: Msg): Promise<Msg> =>
+    new Promise((resolve) => {
+      scraper.once('message', (r: Msg) => resolve(r));
+      scraper.postMessage(m);
+    });
+  /** MB/s of RETRs back to back for at least OVERHEAD_SAMPLE_MS. */
+  const sample = async (): Promise<number> => {
+    let bytes = 0;
+    let ms = 0;
+    while (ms < OVERHEAD_SAMPLE_MS) {
+      const m = await peers.ask({ type: 'retr', port: relayPort, mode: 'epsv' });
+      bytes += Number(m.bytes);
+      ms += Number(m.ms);
+    }
+    return bytes / (1 << 20) / (ms / 1000);
+  };
+  const withMetrics = async (): Promise<{ mbps: number; scrapes: number; failures: number; bytes: number }> => {
+    const server = createMetricsServer({ proxies: [proxy] });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    await ask({ type: 'start', port, intervalMs: SCRAPE_INTERVAL_MS });
+    const mbps = await sample();
+    const stopped = await ask({ type: 'stop' });
+    await new Promise<void>((r) => server.close(() => r()));
+    return { mbps, scrapes: Number(stopped.scrapes), failures: Number(stopped.failures), bytes: Number(stopped.bytes) };
+  };
+  await peers.ask({ type: 'retr', port: relayPort, mode: 'epsv' }); // warm-up
+  const on: number[] = [];
+  const off: number[] = [];
+  const ratios: number[] = [];
+  let last = { scrapes: 0, failures: 0, bytes: 0 };
+  for (let i = 0; i < OVERHEAD_PAIRS; i++) {
+    let a = 0;
+    let b = 0;
+    if (i % 2 === 0) {
+      const r = await withMetrics();
+      a = r.mbps;
+      last = r;
+      b = await sample();
+    } else {
+      b = await sample();
+      const r = await withMetrics();
+      a = r.mbps;
+      last = r;
+    }
+    on.push(a);
+    off.push(b);
+    ratios.push(a / b);
+  }
+  await new Promise((r) => {
+    scraper.once('exit', r);
+    scraper.postMessage({ type: 'exit' });
+  });
+  return {
+    name: 'relay.metrics_overhead',
+    value: median(on),
+    unit: 'MB/s',
+    baseline: median(off),
+    ratio: median(ratios),
+    note: `EPSV RETRs of ${THROUGHPUT_BYTES >> 20} MiB back to back for >= ${OVERHEAD_SAMPLE_MS} ms per sample through the relay, with createMetricsServer (event-loop lag monitor on) scraped every ${SCRAPE_INTERVAL_MS} ms by a worker against without, ${OVERHEAD_PAIRS} interleaved pairs, ratio = median of per-pair ratios; ${last.scrapes} scrapes in all (${last.failures} failed, ${last.bytes} bytes); goal ratio >= 0.98`,
   };
 }
 

@@ -102,10 +102,14 @@ function wholeNumber(min: number, max: number): (text: string) => number | Inval
   return (text) => (/^[0-9]{1,10}$/.test(text) && Number(text) >= min && Number(text) <= max ? Number(text) : new Invalid(`expected a whole number from ${min} to ${max}`));
 }
 
-/** Seconds in, milliseconds out: more than 0, at most a week. */
+/**
+ * Seconds in, whole milliseconds out: at least 1 ms, at most a week. A value that rounds to 0 ms
+ * would pass here and be refused later by the translators' policy checks, without naming the flag.
+ */
 function seconds(text: string): number | Invalid {
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || Number(text) <= 0 || Number(text) > 86_400 * 7) return new Invalid('expected seconds (more than 0, at most a week)');
-  return Math.round(Number(text) * 1000);
+  const ms = Math.round(Number(text) * 1000);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || ms < 1 || Number(text) > 86_400 * 7) return new Invalid('expected seconds (at least 0.001, at most a week)');
+  return ms;
 }
 
 function choice<T extends string>(...values: T[]): (text: string) => T | Invalid {

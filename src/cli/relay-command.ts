@@ -7,8 +7,8 @@
  * irc-command.ts).
  */
 
-import { formatEndpoint, NatAlgError } from '../core/index.js';
-import { DataPlaneUnavailableError } from '../node/index.js';
+import { formatEndpoint, NatAlgError, type Endpoint } from '../core/index.js';
+import { createMetricsServer, DataPlaneUnavailableError, type MetricsServer } from '../node/index.js';
 import type { FtpProxy, RelayProxyOptions } from '../node/types.js';
 import type { RelayCommandOptions } from './args.js';
 import { formatLogEntry } from './log.js';
@@ -58,6 +58,8 @@ export interface RelaySpec {
 interface Running {
   /** `ftp`, or `ftp[name]` when the listener has a name (or an index, among several). */
   readonly prefix: string;
+  /** The `relay` label of its metrics: the listener's name (or index), else the ALG's name. */
+  readonly name: string;
   readonly proxy: FtpProxy;
   readonly readyLine: string;
 }
@@ -82,12 +84,26 @@ export async function runRelays(specs: readonly RelaySpec[], io: CliIo): Promise
       await Promise.allSettled(running.map((r) => r.proxy.shutdown({ graceMs: 0 })));
       return started;
     }
-    const r: Running = { prefix, ...started };
+    const r: Running = { prefix, name: label ?? spec.alg, ...started };
     started.proxy.on('error', (err) => (failed ? failed(r, err) : early.push([r, err])));
     running.push(r);
   }
+  // One metrics endpoint for the process, up before the ready lines: a supervisor waiting for
+  // them can scrape at once.
+  let metrics: MetricsServer | null = null;
+  let metricsSuffix = '';
+  const metricsAt = specs[0]?.options.metrics;
+  if (metricsAt !== undefined) {
+    const m = await startMetrics(running, metricsAt, io);
+    if (typeof m === 'number') {
+      await Promise.allSettled(running.map((r) => r.proxy.shutdown({ graceMs: 0 })));
+      return m;
+    }
+    metrics = m.server;
+    metricsSuffix = `, metrics on ${m.at}`;
+  }
   // Ready only when every listener is: a supervisor waiting for the lines can use them all.
-  for (const r of running) io.out(r.readyLine);
+  for (const r of running) io.out(r.readyLine + metricsSuffix);
   const graceMs = specs[0]?.options.graceMs ?? 0;
   const drainDelayMs = specs[0]?.options.drainDelayMs ?? 0;
 
@@ -96,7 +112,8 @@ export async function runRelays(specs: readonly RelaySpec[], io: CliIo): Promise
     let drainTimer: ReturnType<typeof setTimeout> | null = null;
     const stop = (code: number) => {
       removeSignal();
-      resolve(code);
+      if (!metrics) return resolve(code);
+      metrics.close(() => resolve(code));
     };
     const shutdownAll = (grace: number) =>
       Promise.all(
@@ -128,6 +145,8 @@ export async function runRelays(specs: readonly RelaySpec[], io: CliIo): Promise
         return;
       }
       stopping = true;
+      // Out of rotation first: balancers checking /healthz stop sending new clients.
+      metrics?.setDraining();
       if (drainDelayMs <= 0) return shutdown(signal);
       // Still accepting while a balancer takes the instance out of rotation.
       for (const r of running) io.err(`nat-alg ${r.prefix}: ${signal}, draining: still accepting for ${drainDelayMs / 1000} s`);
@@ -143,6 +162,31 @@ export async function runRelays(specs: readonly RelaySpec[], io: CliIo): Promise
     };
     for (const [r, err] of early.splice(0)) failed(r, err);
   });
+}
+
+/** The process's metrics endpoint over every relay, listening: the server and where, or the exit code of its failure. */
+async function startMetrics(running: readonly Running[], at: Endpoint, io: CliIo): Promise<{ server: MetricsServer; at: string } | number> {
+  let server: MetricsServer;
+  try {
+    server = createMetricsServer({ proxies: running.map((r) => ({ proxy: r.proxy, name: r.name })) });
+  } catch (e) {
+    io.err(`nat-alg: metrics: ${(e as Error).message}`);
+    return e instanceof NatAlgError ? 2 : 1;
+  }
+  const failed = await new Promise<Error | null>((resolve) => {
+    server.once('error', resolve);
+    server.listen({ port: at.port, host: at.address }, () => {
+      server.off('error', resolve);
+      resolve(null);
+    });
+  });
+  if (failed) {
+    io.err(`nat-alg: cannot listen for metrics on ${formatEndpoint(at)}: ${describe(failed)}`);
+    return 1;
+  }
+  server.on('error', (err) => io.err(`nat-alg: metrics endpoint: ${describe(err)}`));
+  const bound = server.address();
+  return { server, at: formatEndpoint(bound && typeof bound === 'object' ? { ...at, port: bound.port } : at) };
 }
 
 /** Make one relay and listen: the relay and its ready line, or the exit code of its failure (reported on stderr). */

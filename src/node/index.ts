@@ -4,6 +4,8 @@
  * - createIrcProxy: an IRC relay translating DCC offers; createAlgProxy for any ALG by module or name.
  * - createFtpTranslatorStreams: the control-channel translator as two Transform streams.
  * - Data planes for the relay: its own sockets (default) or the Linux kernel's NAT (nftables).
+ * - createMetricsServer: /metrics (Prometheus text) and /healthz over relays' `metrics()`;
+ *   formatPrometheusMetrics for an HTTP server of your own.
  * The library never prints: observe it through events and the `logger` option.
  * NatAlgError is re-exported so that `err instanceof NatAlgError` needs no second import; it is
  * the very class `nat-alg` exports (the entry points share one core, see tsup.config.ts).
@@ -25,3 +27,9 @@ export { openDataChannel } from './data-channel.js';
 export type { DataChannel, DataChannelCloseEvent, DataChannelEvents, DataChannelOpenEvent, DataChannelOptions, DataChannelRejectedEvent, DataChannelState } from './data-channel.js';
 export { PacketGateway, createPacketGateway } from './packet-gateway.js';
 export type { PacketGatewayOptions, PacketGatewayStats, PacketGatewayLogEntry, PacketLinkOptions } from './packet-gateway.js';
+export { createMetricsServer } from './metrics-server.js';
+export type { HealthState, MetricsServer, MetricsServerEvents, MetricsServerOptions, MetricsSource } from './metrics-server.js';
+export { formatPrometheusMetrics } from './metrics.js';
+export type { NamedRelayMetrics, PrometheusInput } from './metrics.js';
+export type { ControlByteCounts, DataBytesOfPlane, RelayMetrics } from './relay-counters.js';
+export type { EventLoopLagSample } from './event-loop-lag.js';

@@ -29,6 +29,7 @@ import { SessionDriver, type HandleCounter } from './session-driver.js';
 import { createRelayDataPlane, type DataPlane } from './data-plane.js';
 import { createNftablesDataPlane } from './nftables/kernel-plane.js';
 import { LogLimiter } from './log-limiter.js';
+import { RelayCounters, type RelayMetrics } from './relay-counters.js';
 import type {
   AlgProxyOptions,
   IrcProxyOptions,
@@ -198,10 +199,8 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   /** Sessions per client key that have not logged in yet. */
   private readonly unauthenticated = new Map<string, number>();
   private unauthenticatedCount = 0;
-  private dataRejected = 0;
-  /** Data channels refused over maxPendingDataChannelsPerClient, and sessions refused, since the start. */
-  private dataLimited = 0;
-  private sessionsRefused = 0;
+  /** What happened since the start (relay-counters.ts): the one source of stats() and metrics() counts. */
+  private readonly counters: RelayCounters;
   /** Waiting data listeners per client key, over all its sessions. */
   private readonly waitingBudgets: ClientWaitingBudgets;
   /** Log lines a peer can cause at will (refusals) go through this. */
@@ -225,6 +224,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     super();
     validate(options);
     this.options = options;
+    this.counters = new RelayCounters(options.alg.name);
     this.plane = dataPlaneOf(options.dataPlane);
     this.builtinRelay = options.dataPlane === undefined || options.dataPlane === 'relay';
     const dp = options.dataPorts;
@@ -368,10 +368,20 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       sockets: this.socketCount,
       listeners: this.dataListenerCount,
       unauthenticated: this.unauthenticatedCount,
-      dataRejected: this.dataRejected,
-      dataLimited: this.dataLimited,
-      sessionsRefused: this.sessionsRefused,
+      dataRejected: this.counters.dataRejected,
+      dataLimited: this.counters.dataLimited,
+      sessionsRefused: this.counters.refused,
     };
+  }
+
+  metrics(): RelayMetrics {
+    return this.counters.snapshot({
+      sessions: this.sessionCount,
+      unauthenticated: this.unauthenticatedCount,
+      sockets: this.socketCount,
+      listeners: this.dataListenerCount,
+      draining: !this.accepting,
+    });
   }
 
   private whenIdle(): Promise<void> {
@@ -501,6 +511,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         }
       }
       if (driver) this.drivers.delete(driver);
+      this.counters.sessionGone(sessionId);
       this.sessionCount--;
       const left = (this.perClient.get(who) ?? 1) - 1;
       if (left <= 0) this.perClient.delete(who);
@@ -511,6 +522,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     };
     // Counted from here, so that a 'session-open' listener already sees this session in stats().
     this.sessionCount++;
+    this.counters.sessionOpened(sessionId, () => driver!.session.byteCounts);
     this.emit('session-open', { sessionId, client });
     this.log({ level: 'info', event: 'session-open', sessionId, client });
     const o = this.options;
@@ -554,6 +566,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
    */
   private onSessionFailed(sessionId: number, client: Endpoint, err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
+    this.counters.sessionFailed();
     this.log({ level: 'error', event: 'session-failed', sessionId, error: error.stack ?? error.message });
     try {
       this.emit('session-failed', { sessionId, client, error });
@@ -569,7 +582,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
    * input would turn the close into a reset that may overtake the 421. The log line is limited.
    */
   private refuse(socket: net.Socket, client: Endpoint, reason: string, reply: string, level: 'warn' | 'error' = 'warn'): void {
-    this.sessionsRefused++;
+    this.counters.sessionRefused(reason);
     this.emit('session-refused', { client, reason });
     this.limitedLog.log({ level, event: 'session-refused', client, reason });
     socket.on('data', () => {});
@@ -585,7 +598,6 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
 
   /** A data channel refused over maxPendingDataChannelsPerClient: counted, emitted, logged (limited). */
   private onDataLimit(sessionId: number, client: Endpoint, command: string, limit: number): void {
-    this.dataLimited++;
     this.emit('data-limit', { sessionId, client, command, limit });
     this.limitedLog.log({ level: 'warn', event: 'data-limit', sessionId, client, command, limit });
   }
@@ -598,9 +610,9 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   }
 
   private onSessionEvent(sessionId: number, client: Endpoint, e: RelayEvent, plane: string): void {
+    this.counters.observe(sessionId, e, plane);
     switch (e.type) {
       case 'data-rejected': {
-        this.dataRejected++;
         const { type: _t, ...rest } = e;
         this.emit('data-rejected', { sessionId, ...rest });
         this.log({ level: 'warn', event: 'data-rejected', sessionId, ...rest });

@@ -6,6 +6,7 @@
 
 import type { EventEmitter } from 'node:events';
 import type { DataPlane } from './data-plane.js';
+import type { RelayMetrics } from './relay-counters.js';
 import type { AddressInfo, Socket } from 'node:net';
 import type {
   AlgModule,
@@ -297,6 +298,13 @@ export interface FtpProxy extends EventEmitter<FtpProxyEvents> {
    * `listen()` starts it itself.
    */
   start(options?: { host?: string }): Promise<void>;
+  /**
+   * Everything counted since the start, and what is open now, as a plain object (the numbers of
+   * stats() are among them): sessions, refusals by reason, data channels by mode and plane, bytes
+   * each way, theft attempts, upstream failures, protocol errors. The Prometheus endpoint
+   * (createMetricsServer) serves the same numbers.
+   */
+  metrics(): RelayMetrics;
 }
 
 export type { AddressInfo };

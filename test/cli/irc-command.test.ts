@@ -31,6 +31,10 @@ describe('nat-alg irc flags', () => {
     expect(parseArgs([...base, '--tls', 'refuse'])).toMatchObject({ kind: 'usage-error', message: 'unknown option --tls', topic: 'irc' });
     expect(parseArgs([...base, '--max-line-length', '256'])).toMatchObject({ kind: 'usage-error', topic: 'irc', message: expect.stringContaining('512 to 65536') });
     expect(parseArgs([...base, '--max-waiting-offers', '0'])).toMatchObject({ kind: 'usage-error', topic: 'irc' });
+    // Below a millisecond: refused here, naming the flag, not later by the translator's policy.
+    expect(parseArgs([...base, '--offer-timeout', '0.0001'])).toMatchObject({ kind: 'usage-error', topic: 'irc', message: expect.stringContaining('--offer-timeout') });
+    expect(parseArgs([...base, '--line-timeout', '0.0004'])).toMatchObject({ kind: 'usage-error', topic: 'irc' });
+    expect(options(['--offer-timeout', '0.001'])).toMatchObject({ offerTimeoutMs: 1 });
     expect(parseArgs(['ftp', '--listen', '127.0.0.1:21', '--upstream', '198.51.100.7:21', '--offer-timeout', '3'])).toMatchObject({ kind: 'usage-error', topic: 'ftp' });
     expect(parseArgs(['irc', '--help'])).toEqual({ kind: 'help', topic: 'irc' });
     expect(IRC_USAGE).toContain('nat-alg irc --listen HOST:PORT --upstream HOST:PORT');

@@ -6,7 +6,7 @@ import { mkdtempSync, chmodSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireInteropLock } from './lock.js';
+import { acquireInteropLock, INTEROP_LOCK_HOOK_TIMEOUT_MS, INTEROP_LOCK_WAIT_MS } from './lock.js';
 import { checkPrerequisites, createTopology, INSIDE, OUTSIDE, which, type Topology } from './netns.js';
 import { cliAvailable, hostPort, startRelay, type RunningRelay } from './relay.js';
 import { makeCertificate, randomPayload, sha256, startPyftpdlib, startVsftpd, type FtpServerInstance } from './servers.js';
@@ -66,7 +66,7 @@ describe.skipIf(!ready)('attacks on the relay, real peers in namespaces', () => 
   let relayPort = 3000;
 
   beforeAll(async () => {
-    release = await acquireInteropLock();
+    release = await acquireInteropLock(INTEROP_LOCK_WAIT_MS);
     base = mkdtempSync(join(tmpdir(), 'nat-alg-attacks-'));
     chmodSync(base, 0o755);
     topo = await createTopology();
@@ -80,7 +80,7 @@ describe.skipIf(!ready)('attacks on the relay, real peers in namespaces', () => 
     for (const [how, port] of Object.entries(MISBEHAVING)) {
       servers.push(await startPyftpdlib(topo, 'out', OUTSIDE.host4, port, join(base, how), download, pre.python, how));
     }
-  }, 120_000);
+  }, INTEROP_LOCK_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     try {

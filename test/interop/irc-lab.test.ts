@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireInteropLock } from './lock.js';
+import { acquireInteropLock, INTEROP_LOCK_HOOK_TIMEOUT_MS, INTEROP_LOCK_WAIT_MS } from './lock.js';
 import { createTopology, INSIDE, OUTSIDE, run, which, type Topology } from './netns.js';
 import { haveNgircd, startNgircd, type IrcdInstance } from './ircd.js';
 import { startIrcClient, type IrcClientEvent, type IrcClientResult } from './irc-client.js';
@@ -59,7 +59,7 @@ describe.skipIf(missing.length > 0)(`ngircd lab in network namespaces${missing.l
   let payload: Buffer;
 
   beforeAll(async () => {
-    release = await acquireInteropLock();
+    release = await acquireInteropLock(INTEROP_LOCK_WAIT_MS);
     base = mkdtempSync(join(tmpdir(), 'nat-alg-irc-'));
     chmodSync(base, 0o755); // ngircd runs as nobody and writes its PID file below
     topo = await createTopology();
@@ -67,7 +67,7 @@ describe.skipIf(missing.length > 0)(`ngircd lab in network namespaces${missing.l
     file = join(base, 'data.bin');
     writeFileSync(file, payload);
     ircd = await startNgircd(topo, 'out', { listen: [OUTSIDE.host4, OUTSIDE.host6], port: IRC_PORT, dir: join(base, 'ngircd') });
-  }, 60_000);
+  }, INTEROP_LOCK_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     try {

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENTS, curl, type ClientSpec, type Target } from './clients.js';
-import { acquireInteropLock } from './lock.js';
+import { acquireInteropLock, INTEROP_LOCK_HOOK_TIMEOUT_MS, INTEROP_LOCK_WAIT_MS } from './lock.js';
 import { checkPrerequisites, createTopology, INSIDE, must, OUTSIDE, run, setForwarding, which, type Side, type Topology } from './netns.js';
 import { cliAvailable, CLI, hostPort, startRelay, type RunningRelay } from './relay.js';
 import { randomPayload, readUpload, sha256, startPyftpdlib, startVsftpd, type FtpServerInstance, type ServerKind } from './servers.js';
@@ -135,7 +135,7 @@ describe.skipIf(!ready)(`relay with --data-plane nftables between real peers${re
   }
 
   beforeAll(async () => {
-    release = await acquireInteropLock();
+    release = await acquireInteropLock(INTEROP_LOCK_WAIT_MS);
     base = mkdtempSync(join(tmpdir(), 'nat-alg-kplane-'));
     chmodSync(base, 0o755);
     uploadFile = join(base, 'upload.bin');
@@ -165,7 +165,7 @@ describe.skipIf(!ready)(`relay with --data-plane nftables between real peers${re
       writeFileSync(join(s.root, 'big.bin'), big);
       chmodSync(join(s.root, 'big.bin'), 0o644);
     }
-  }, 120_000);
+  }, INTEROP_LOCK_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     try {

@@ -23,6 +23,14 @@ function holderAlive(): boolean {
   }
 }
 
+/**
+ * How long a test file waits for the lock, and the hook timeout of the beforeAll that waits: the
+ * interop files run one after another, and on a two-core CI machine the ones before may hold the
+ * lock for minutes, far past vitest's default hook timeout.
+ */
+export const INTEROP_LOCK_WAIT_MS = 900_000;
+export const INTEROP_LOCK_HOOK_TIMEOUT_MS = INTEROP_LOCK_WAIT_MS + 120_000;
+
 export async function acquireInteropLock(timeoutMs = 240_000): Promise<() => void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENTS, type ClientSpec, type Target } from './clients.js';
-import { acquireInteropLock } from './lock.js';
+import { acquireInteropLock, INTEROP_LOCK_HOOK_TIMEOUT_MS, INTEROP_LOCK_WAIT_MS } from './lock.js';
 import { checkPrerequisites, createTopology, INSIDE, OUTSIDE, type Side, type Topology } from './netns.js';
 import { cliAvailable, hostPort, startRelay, type RunningRelay } from './relay.js';
 import {
@@ -88,7 +88,7 @@ describe.skipIf(!pre.ok)(`real peers in network namespaces${pre.ok ? '' : ` (ski
   let cellNo = 0;
 
   beforeAll(async () => {
-    release = await acquireInteropLock();
+    release = await acquireInteropLock(INTEROP_LOCK_WAIT_MS);
     base = mkdtempSync(join(tmpdir(), 'nat-alg-interop-'));
     chmodSync(base, 0o755); // vsftpd's ftp user must reach its anon_root below this
     uploadFile = join(base, 'upload.bin');
@@ -105,7 +105,7 @@ describe.skipIf(!pre.ok)(`real peers in network namespaces${pre.ok ? '' : ` (ski
       }
     }
     for (const s of await Promise.all(starts)) servers.set(`${s.side}-${s.kind}-${s.host.includes(':') ? 6 : 4}`, s);
-  });
+  }, INTEROP_LOCK_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     try {

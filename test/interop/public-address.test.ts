@@ -18,7 +18,7 @@ import {
   type EdgeTopology,
 } from './edge-nat.js';
 import { curl as curlSpec, ftplib as ftplibSpec, lftp as lftpSpec, type ClientSpec } from './clients.js';
-import { acquireInteropLock } from './lock.js';
+import { acquireInteropLock, INTEROP_LOCK_HOOK_TIMEOUT_MS, INTEROP_LOCK_WAIT_MS } from './lock.js';
 import { checkPrerequisites, which, type RunResult } from './netns.js';
 import { cliAvailable, hostPort, startRelay, type RunningRelay } from './relay.js';
 import {
@@ -150,7 +150,7 @@ describe.skipIf(!ready)(`relay behind an edge NAT${ready ? '' : ` (skipped: ${pr
   let cellNo = 0;
 
   beforeAll(async () => {
-    release = await acquireInteropLock();
+    release = await acquireInteropLock(INTEROP_LOCK_WAIT_MS);
     base = mkdtempSync(join(tmpdir(), 'nat-alg-edge-'));
     chmodSync(base, 0o755); // vsftpd's ftp user must reach its anon_root below this
     uploadFile = join(base, 'upload.bin');
@@ -162,7 +162,7 @@ describe.skipIf(!ready)(`relay behind an edge NAT${ready ? '' : ` (skipped: ${pr
     ]);
     servers.set('vsftpd', v);
     servers.set('pyftpdlib', p);
-  });
+  }, INTEROP_LOCK_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     try {

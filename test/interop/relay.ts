@@ -52,8 +52,8 @@ function cliArgs(o: RelayOptions): string[] {
   ];
 }
 
-/** Starts the relay in `side` of `topo`, or in this namespace when `topo` is null. */
-export async function startRelay(topo: Topology | null, side: Side, o: RelayOptions): Promise<RunningRelay> {
+/** Starts the relay in `side` of `topo` (an extra namespace too), or in this namespace when `topo` is null. */
+export async function startRelay<X extends string = never>(topo: Topology<X> | null, side: Side | X, o: RelayOptions): Promise<RunningRelay> {
   const args = cliArgs(o);
   const child = topo ? topo.spawn(side, process.execPath, args) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';

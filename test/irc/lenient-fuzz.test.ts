@@ -27,16 +27,17 @@ const portWord = fc.oneof(pick('5000', '6000', '22', '0', '65536', '70536', '0x1
 // Sizes below 2^24: a right-shifted reading of (size, token) is then no endpoint (see the model).
 const sizeWord = fc.oneof(pick('100', '0', '16777215'), fc.integer({ min: 0, max: 2 ** 24 - 1 }).map(String));
 const tokenWord = pick('77', 'abc', '1', 'T0k3n');
-const filename = pick('a.txt', '"my file.txt"', 'my file 2130706433 8080', '"x 2130706433 8080"', 'track 01', '"Episode 01.mkv"', '"unterminated', '""', 'x"y', 'file.ext', '"a"b');
+const filename = pick('a.txt', '"my file.txt"', 'my file 2130706433 8080', '"x 2130706433 8080"', 'track 01', '"Episode 01.mkv"', '"unterminated', '""', 'x"y', 'file.ext', '"a"b',
+  'a\\ x', 'x\\ 2130706433', 'a b 2130706433 8080 1', 'a\\ x 2130706433 8080', 'track 01 02 03.mp3', 'C:\\dir\\f.txt');
 const blank = pick(' ', ' ', ' ', '  ', '\t', ' \t');
-const tag = pick('DCC', 'DCC', 'DCC', 'dcc', 'DcC', ' DCC', '\tDCC', 'DCCX');
+const tag = pick('DCC', 'DCC', 'DCC', 'dcc', 'DcC', ' DCC', '\tDCC', 'DCCX', 'XDCC', 'tdcc', 'DCC1', 'XDCCX');
 const verb = pick('SEND', 'SEND', 'SEND', 'send', 'CHAT', 'TSEND', 'SSEND', 'RESUME', 'ACCEPT', 'XMIT', 'REJECT', 'VOICE');
 
 const dccSegment = fc
   .record({
     tag, verb, b1: blank, b2: blank, b3: blank, b4: blank, filename, address: addressWord, port: portWord,
     tail: fc.oneof(fc.constant(''), sizeWord.map((x) => ` ${x}`), fc.tuple(sizeWord, tokenWord).map(([x, y]) => ` ${x} ${y}`)),
-    close: pick('\x01', '\x01', '', '\x01 junk', ' x\x01'),
+    close: pick('\x01', '\x01', '', '\x01 junk', ' x\x01', ' \x01', '\x01 \x01ACTION 2130706433 8080 1\x01', '\x01 2130706433 8080 1\x01'),
   })
   .map((r) => {
     const v = r.verb.toUpperCase();

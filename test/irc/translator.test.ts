@@ -113,12 +113,35 @@ describe('refusals of client offers', () => {
     ['a DCC in CPRIVMSG', 'CPRIVMSG bob #c :\x01DCC SEND a.txt 3221225994 5000\x01\r\n', 'unreadable-offer'],
     ['a PRIVMSG with an extra parameter', 'PRIVMSG bob extra :\x01DCC SEND a.txt 3221225994 5000\x01\r\n', 'unreadable-offer'],
     ['a DCC right after another CTCP', 'PRIVMSG bob :\x01ACTION x\x01DCC SEND a.txt 3221225994 5000\r\n', 'unreadable-offer'],
-    ['a bare CR inside', 'PRIVMSG bob :hi\r\x01DCC SEND a.txt 3221225994 5000\x01\r\n', 'unreadable-offer'],
     ['a NUL inside', 'PRIVMSG bob :\x01DCC SEND a\x00.txt 3221225994 5000\x01\r\n', 'unreadable-offer'],
     ['an unknown DCC verb', 'PRIVMSG bob :\x01DCC XMIT x 3221225994 5000\x01\r\n', 'unsupported-dcc'],
     ['a quoted filename hiding an endpoint', 'PRIVMSG bob :\x01DCC SEND "x 2130706433 8080" 3221225994 5000\x01\r\n', 'ambiguous-offer'],
     ['a spaced filename hiding an endpoint', 'PRIVMSG bob :\x01DCC SEND x 3221225995 6000 3221225994 5000 1\x01\r\n', 'ambiguous-offer'],
   ];
+  // A client line with a bare CR is refused for the CR itself, whatever it holds (rules.ts
+  // LINE_READING): an irc2-style server would read two messages in it.
+  it.each([
+    ['an offer after a bare CR', 'PRIVMSG bob :hi\r\x01DCC SEND a.txt 3221225994 5000\x01\r\n'],
+    ['STARTTLS after a bare CR', 'PING x\rSTARTTLS\r\n'],
+    ['NICK after a bare CR', 'PRIVMSG bob :hi\rNICK mallory\r\n'],
+    ['a CR before CR LF', 'PRIVMSG bob :hi\r\r\n'],
+  ])('%s: the line is dropped, the rest unchanged, the client told', (_what, line) => {
+    const r = run([...REGISTER, c(`PRIVMSG #c :before\r\n${line}PRIVMSG #c :after\r\n`)]);
+    expect(r.c2s).toBe(`${HEAD_C2S}PRIVMSG #c :before\r\nPRIVMSG #c :after\r\n`);
+    const refused = refusals(r.events);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.reason).toBe('bare-cr');
+    expect(r.s2c).toBe(`${HEAD_S2C}${refused[0]!.reply}\r\n`);
+    expect(refused[0]!.reply).toBe(':nat-alg NOTICE alice :Your line was dropped by the gateway: the line holds a CR without LF.');
+    expect(requests(r.events)).toEqual([]);
+  });
+
+  it('a bare CR in a server line passes (the client reads it as its own client does)', () => {
+    const r = run([...REGISTER, s(':bob!b@h PRIVMSG alice :a\rb\r\n')]);
+    expect(r.s2c).toBe(`${HEAD_S2C}:bob!b@h PRIVMSG alice :a\rb\r\n`);
+    expect(refusals(r.events)).toEqual([]);
+  });
+
   it.each(cases)('%s: the line is dropped, the rest unchanged, the client told', (_what, line, reason) => {
     const r = run([...REGISTER, c(`PRIVMSG #c :before\r\n${line}PRIVMSG #c :after\r\n`)]);
     expect(r.c2s).toBe(`${HEAD_C2S}PRIVMSG #c :before\r\nPRIVMSG #c :after\r\n`);

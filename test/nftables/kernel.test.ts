@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { parseConntrack } from '../../src/node/nftables/conntrack.js';
-import { acquireInteropLock } from '../interop/lock.js';
+import { acquireInteropLock, INTEROP_LOCK_HOOK_TIMEOUT_MS, INTEROP_LOCK_WAIT_MS } from '../interop/lock.js';
 import type { Topology } from '../interop/netns.js';
 import { must, setForwarding } from '../interop/netns.js';
 import { DataPlaneUnavailableError, NftablesDataPlane, type KernelChannel } from '../../src/node/nftables/index.js';
@@ -72,9 +72,9 @@ describe.skipIf(!pre.ok)(`nftables data plane in network namespaces${pre.ok ? ''
   const byPort = new Map<number, Listener>();
 
   beforeAll(async () => {
-    release = await acquireInteropLock();
+    release = await acquireInteropLock(INTEROP_LOCK_WAIT_MS);
     topo = await createLab();
-  });
+  }, INTEROP_LOCK_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     try {

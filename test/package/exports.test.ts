@@ -140,6 +140,8 @@ const EXPECTED: Record<'nat-alg' | 'nat-alg/node' | 'nat-alg/testing', readonly 
     'createRelayDataPlane', 'createNftablesDataPlane', 'NftablesDataPlane', 'DataPlaneUnavailableError', 'PlaneFault',
     // the packet gateway (docs/packet.md, "The gateway")
     'PacketGateway', 'createPacketGateway',
+    // metrics and health (docs/relay.md, "Metrics and health")
+    'createMetricsServer', 'formatPrometheusMetrics',
   ],
   'nat-alg/testing': [
     'NatAlgError',

@@ -73,6 +73,9 @@ export function rewriteLine(line: Uint8Array, steps: readonly OfferStep[], ids: 
       case 'map-port':
         edits.push(...dccEdits(step.offer, { port: step.port }));
         return;
+      case 'echo':
+        edits.push(...dccEdits(step.offer, { address: step.address, port: step.port }));
+        return;
     }
   });
   return edits.length === 0 ? line : applyEdits(line, edits);
@@ -87,11 +90,17 @@ export function recordOffers(offers: OfferTable, sender: OfferSender, steps: rea
   steps.forEach((st, k) => {
     let r: OfferRecord | null = null;
     if (st.kind === 'passive') {
-      r = offers.add({ id: 0, sender, namedPort: 0, announcedPort: 0, token: st.offer.token ?? null });
+      const named = canonicalAddress(st.offer.address);
+      r = offers.add({ id: 0, sender, namedPort: 0, announcedPort: 0, namedAddress: named, announcedAddress: st.address ?? named, token: st.offer.token ?? null });
     } else if (st.kind === 'channel') {
       const a = answers.get(ids[k]!);
-      const announcedPort = a !== undefined && 'announced' in a ? a.announced.port : 0;
-      r = offers.add({ id: ids[k]!, sender, namedPort: st.original.port, announcedPort, token: st.offer.token ?? null });
+      const announced = a !== undefined && 'announced' in a ? a.announced : null;
+      r = offers.add({
+        id: ids[k]!, sender,
+        namedPort: st.original.port, announcedPort: announced?.port ?? 0,
+        namedAddress: canonicalAddress(st.original.address), announcedAddress: announced?.address ?? '',
+        token: st.offer.token ?? null,
+      });
     }
     if (r !== null && r.id !== 0) retired.push(r.id);
   });

@@ -1,30 +1,31 @@
 /**
  * How the most lenient real client could read a line, so that the translator never passes a line
- * such a client would take for an offer it did not check. The translator reads offers strictly
- * (dcc.ts); these readings only decide whether a strictly read line is safe to pass:
+ * such a client would take for an offer the gateway did not check. The translator reads offers
+ * strictly (dcc.ts); these readings only decide whether a line is safe to pass:
  *
- * - Where a DCC is: a \x01, any blanks (space, tab), `DCC` in any case, then anything but a
- *   letter or digit (countDccMarkers). Old clients and nf_conntrack_irc look for `\x01DCC`
- *   anywhere, not only where a text begins, and split words at any blank. Every such place must
- *   be an offer the strict reader read in a PRIVMSG or NOTICE text, or the line is refused.
- * - How its words are split: at blanks, with or without double quotes around a filename, the
- *   fields taken from the left (`%s %s %s`, as sscanf-based clients do) or from the right (as
- *   WeeChat does).
- * - How numbers are read: as C's strtoul with base 0 reads them (a leading 0x is hex, a leading 0
- *   octal, reading stops at the first byte that is no digit: `22"` is 22), an address modulo
- *   2^32, a port modulo 2^16; a dotted address as inet_aton reads it (`127.1` is 127.0.0.1).
+ * - Where a DCC is (findDccPlaces): a \x01, any blanks, then a tag of rules.ts DCC_TAG_RULES, in
+ *   any case, anywhere in the line (not only where a text begins: old clients and
+ *   nf_conntrack_irc look for `\x01DCC` anywhere). A place tagged `DCC` must be an offer the
+ *   strict reader read; a place under another tag a client reads as DCC (KVIrc's TDCC and XDCC,
+ *   HexChat's DCC-anything) must name no endpoint in any reading.
+ * - How its words give an address and port: every reading of rules.ts LENIENT_READINGS (each a
+ *   real client's: sscanf from the left, after a quoted filename, from the right, irssi's
+ *   leftmost triple, KVIrc's escaped blanks, WeeChat's CTCP to the last \x01 read from the right).
+ * - How numbers are read: lenient-numbers.ts.
  *
- * A reading names an endpoint a client would connect to unless its port is 0 or its address lies
- * in 0.0.0.0/8 other than 0.0.0.0 itself (unroutable; 0.0.0.0 and :: reach the client's own host
- * on Linux). An offer with a reading that names an endpoint in other words than the strict
- * address and port is ambiguous. Readings that take the address from inside the filename count;
- * readings that only shift the strict fields (the port read as an address because a client
- * expects no token) do not: that is the offer format itself, the same with or without a gateway.
+ * An offer with a reading that names an endpoint in other words than the strict address and port
+ * (of this offer or another the line's strict reading found, which the gateway checks and
+ * rewrites too) is ambiguous. Readings that only shift the strict fields (the strict port taken
+ * for an address, an address from the right after the strict one) do not count: that is the
+ * offer format itself, the same with or without a gateway; the port word as an address is at
+ * most 65535, in 0.0.0.0/8.
  */
 
-import { parseIPv6 } from '../net/ip.js';
-import { latin1 } from './bytes.js';
+import { equalsIgnoreCase, upperAscii } from './bytes.js';
 import type { DccChatOffer, DccSendOffer } from './dcc.js';
+import { dccLayoutOf } from './dcc-layout.js';
+import { readsAsEndpoint } from './lenient-numbers.js';
+import { DCC_RULES, DCC_TAG_RULES, LENIENT_READINGS, PASSING_OTHER_VERBS, type DccTagAction, type LenientReading } from './rules.js';
 import type { Span } from './span.js';
 
 function isBlank(c: number | undefined): boolean {
@@ -36,21 +37,37 @@ function isAlnum(c: number | undefined): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 }
 
-function upper(c: number | undefined): number {
-  return c !== undefined && c >= 0x61 && c <= 0x7a ? c - 0x20 : (c ?? -1);
+/** A byte where a lenient client may end the line (CR, LF, NUL). */
+function endsLine(c: number | undefined): boolean {
+  return c === 0x0d || c === 0x0a || c === 0x00;
 }
 
-/** How many places in line[from, to) a lenient client could take for the start of a DCC. */
-export function countDccMarkers(line: Uint8Array, from: number, to: number): number {
-  let count = 0;
+/** A place a lenient client could take for the start of a DCC. */
+export interface DccPlace {
+  /** Index of its \x01. */
+  readonly at: number;
+  readonly action: DccTagAction;
+  /** Where the words after its tag begin. */
+  readonly wordsFrom: number;
+}
+
+/** Every place in line[from, to) a lenient client could take for the start of a DCC (one per \x01 at most). */
+export function findDccPlaces(line: Uint8Array, from: number, to: number): DccPlace[] {
+  const out: DccPlace[] = [];
   for (let i = line.indexOf(1, from); i >= 0 && i < to; i = line.indexOf(1, i + 1)) {
     let p = i + 1;
     while (p < to && isBlank(line[p])) p++;
-    if (p + 3 <= to && upper(line[p]) === 0x44 && upper(line[p + 1]) === 0x43 && upper(line[p + 2]) === 0x43 && (p + 3 === to || !isAlnum(line[p + 3]))) {
-      count++;
+    let tagEnd = p;
+    while (tagEnd < to && !isBlank(line[tagEnd]) && line[tagEnd] !== 1 && !endsLine(line[tagEnd])) tagEnd++;
+    for (const rule of DCC_TAG_RULES) {
+      const end = p + rule.tag.length;
+      if (end > to || !equalsIgnoreCase(line, p, end, rule.tag)) continue;
+      if (rule.followedBy === 'no-alnum' && end < to && isAlnum(line[end])) continue;
+      out.push({ at: i, action: rule.action, wordsFrom: tagEnd });
+      break;
     }
   }
-  return count;
+  return out;
 }
 
 /** Word spans of line[from, to) split at blanks. */
@@ -66,137 +83,163 @@ function blankWords(line: Uint8Array, from: number, to: number): Span[] {
   }
 }
 
-/** strtoul(s, NULL, base) of the span: its value (exact below 2^53), or -1 without digits. */
-function strtoul(line: Uint8Array, start: number, end: number, base: 0 | 10): { value: number; next: number } | null {
-  let p = start;
-  let radix = 10;
-  if (base === 0 && line[p] === 0x30) {
-    if (upper(line[p + 1]) === 0x58 && p + 2 < end && hexDigit(line[p + 2]!) >= 0) {
-      radix = 16;
-      p += 2;
-    } else {
-      radix = 8;
-    }
-  }
-  let value = 0;
-  let digits = 0;
-  for (; p < end; p++) {
-    const d = radix === 16 ? hexDigit(line[p]!) : decimalDigit(line[p]!);
-    if (d < 0 || d >= radix) break;
-    // Beyond 2^53 only the value modulo 2^32 matters to a client; keep it exact there.
-    value = value * radix + d;
-    if (value > 2 ** 52) value = value % 2 ** 32;
-    digits++;
-  }
-  return digits === 0 ? null : { value, next: p };
-}
-
-function decimalDigit(c: number): number {
-  return c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
-}
-
-function hexDigit(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const u = upper(c);
-  return u >= 0x41 && u <= 0x46 ? u - 0x41 + 10 : -1;
-}
-
-/** A lenient reading of an address token: a 32-bit number, or IPv6 text; null for none. */
-type LenientAddress = { readonly v4: number } | { readonly v6: string };
-
-function readAddress(line: Uint8Array, w: Span): LenientAddress | null {
-  let colon = false;
-  let dot = false;
-  for (let i = w.start; i < w.end; i++) {
-    if (line[i] === 0x3a) colon = true;
-    else if (line[i] === 0x2e) dot = true;
-  }
-  if (colon) {
-    // inet_pton wants the whole token; a client may have cut trailing junk first.
-    let e = w.start;
-    while (e < w.end && (hexDigit(line[e]!) >= 0 || line[e] === 0x3a || line[e] === 0x2e)) e++;
-    for (const end of [w.end, e]) {
-      const bytes = parseIPv6(latin1(line, w.start, end));
-      if (bytes) return { v6: latin1(line, w.start, end) };
-    }
-    return null;
-  }
-  if (dot) {
-    const v = inetAton(line, w.start, w.end);
-    if (v !== null) return { v4: v };
-  }
-  const n = strtoul(line, w.start, w.end, 0);
-  return n === null ? null : { v4: n.value % 2 ** 32 };
-}
-
-/** inet_aton: one to four parts, each strtoul base 0, the last filling the remaining bytes. */
-function inetAton(line: Uint8Array, start: number, end: number): number | null {
-  const parts: number[] = [];
-  let p = start;
+/** Word spans split at blanks that no backslash escapes (a backslash takes the next byte into its word). */
+function escapedWords(line: Uint8Array, from: number, to: number): Span[] {
+  const out: Span[] = [];
+  let p = from;
   for (;;) {
-    const n = strtoul(line, p, end, 0);
-    if (n === null) return null;
-    parts.push(n.value);
-    p = n.next;
-    if (p < end && line[p] === 0x2e && parts.length < 4) {
-      p++;
-      continue;
+    while (p < to && isBlank(line[p])) p++;
+    if (p >= to) return out;
+    const start = p;
+    while (p < to && !isBlank(line[p])) p += line[p] === 0x5c ? 2 : 1;
+    out.push({ start, end: Math.min(p, to) });
+  }
+}
+
+/** Fields of line[from, to) split at each single space (empty fields kept), as strrchr(' ') finds them. */
+function spaceFields(line: Uint8Array, from: number, to: number): Span[] {
+  const out: Span[] = [];
+  let start = from;
+  for (let p = from; p < to; p++) {
+    if (line[p] === 0x20) {
+      out.push({ start, end: p });
+      start = p + 1;
     }
-    break;
   }
-  const last = parts.length - 1;
-  let v = 0;
-  for (let k = 0; k < last; k++) {
-    if (parts[k]! > 255) return null;
-    v = v * 256 + parts[k]!;
-  }
-  const room = 2 ** (8 * (4 - last));
-  if (parts[last]! >= room) return null;
-  return v * room + parts[last]!;
+  out.push({ start, end: to });
+  return out;
 }
 
-function readPort(line: Uint8Array, w: Span): number {
-  const n = strtoul(line, w.start, w.end, 10);
-  return n === null ? 0 : n.value % 65536;
+function allDigits(line: Uint8Array, w: Span): boolean {
+  if (w.end <= w.start) return false;
+  for (let i = w.start; i < w.end; i++) if (line[i]! < 0x30 || line[i]! > 0x39) return false;
+  return true;
 }
 
-/** Whether a client connecting to this address would reach anything. */
-function reachable(a: LenientAddress): boolean {
-  if ('v6' in a) return true;
-  return a.v4 === 0 || a.v4 >= 2 ** 24;
+function hasByte(line: Uint8Array, w: Span, byte: number): boolean {
+  for (let i = w.start; i < w.end; i++) if (line[i] === byte) return true;
+  return false;
+}
+
+/** Whether words a, b, c are what irssi takes for address, port and size. */
+function irssiTriple(line: Uint8Array, a: Span, b: Span, c: Span): boolean {
+  if (!(allDigits(line, a) || hasByte(line, a, 0x3a))) return false;
+  if (!allDigits(line, b) || !allDigits(line, c)) return false;
+  let port = 0;
+  for (let i = b.start; i < b.end && port < 65536; i++) port = port * 10 + line[i]! - 0x30;
+  return port < 65536;
+}
+
+/** What a DCC's verb makes of its words: SEND's and CHAT's fields differ from the right. */
+type VerbShape = 'send' | 'chat' | 'either';
+
+/** One reading's address and port words; `opaque`: words a client decodes in ways not modelled. */
+interface Reading {
+  readonly reading: LenientReading;
+  readonly address: Span;
+  readonly port: Span;
+  readonly opaque: boolean;
+}
+
+/**
+ * Every reading of the words in line[from, bodyEnd) (after the verb; WeeChat's reading runs on to
+ * the line's last \x01 or its end).
+ */
+function readingsOf(line: Uint8Array, from: number, bodyEnd: number, shape: VerbShape): Reading[] {
+  const out: Reading[] = [];
+  const push = (reading: LenientReading, address: Span | undefined, port: Span | undefined, opaque = false): void => {
+    if (address !== undefined && port !== undefined) out.push({ reading, address, port, opaque });
+  };
+  const words = blankWords(line, from, bodyEnd);
+  const n = words.length;
+  for (const reading of LENIENT_READINGS) {
+    switch (reading) {
+      case 'left':
+        push(reading, words[1], words[2]);
+        break;
+      case 'after-quote': {
+        const open = line.subarray(from, bodyEnd).indexOf(0x22);
+        const close = open < 0 ? -1 : line.subarray(from + open + 1, bodyEnd).indexOf(0x22);
+        if (close >= 0) {
+          const after = blankWords(line, from + open + 1 + close + 1, bodyEnd);
+          push(reading, after[0], after[1]);
+        }
+        break;
+      }
+      case 'right':
+        for (let extra = 0; extra <= 2; extra++) {
+          const k = n - 2 - extra;
+          if (k >= 1) push(reading, words[k], words[k + 1]);
+        }
+        break;
+      case 'leftmost-triple':
+        // irssi's first parameter is the filename's first word; an empty one (two blanks after
+        // the verb) moves the triple's start to the first word: both starts.
+        for (const first of [0, 1]) {
+          for (let k = first; k + 2 < n; k++) {
+            if (irssiTriple(line, words[k]!, words[k + 1]!, words[k + 2]!)) {
+              push(reading, words[k], words[k + 1]);
+              break;
+            }
+          }
+        }
+        break;
+      case 'escaped-blanks': {
+        const v = escapedWords(line, from, bodyEnd);
+        if (v.length >= 3) push(reading, v[1], v[2], hasByte(line, v[1]!, 0x5c) || hasByte(line, v[2]!, 0x5c));
+        break;
+      }
+      case 'to-last-ctcp-byte': {
+        let end = bodyEnd;
+        while (end < line.length && !endsLine(line[end])) end++;
+        const last = line.subarray(from, end).lastIndexOf(1);
+        const f = spaceFields(line, from, last >= 0 ? from + last : end);
+        const m = f.length;
+        if (shape !== 'chat') push(reading, f[m - 3], f[m - 2]);
+        if (shape !== 'send') push(reading, f[m - 2], f[m - 1]);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function sameSpan(a: Span, b: Span): boolean {
+  return a.start === b.start && a.end === b.end;
+}
+
+/** The address and port words of an offer the gateway reads strictly, checks and rewrites. */
+export interface EndpointWords {
+  readonly address: Span;
+  readonly port: Span;
 }
 
 /**
  * Whether a lenient client could read `offer` (parsed strictly from `line`, its CTCP body ending
- * at `bodyEnd`) as an endpoint in other words than the strict reading's address and port. Those
- * are the only words the gateway rewrites: an endpoint read anywhere else would reach the other
- * side as the offerer wrote it.
+ * at `bodyEnd`) as an endpoint in other words than the strict ones: `strict` holds the address
+ * and port words of every offer the line's strict reading found (this one included). An endpoint
+ * read anywhere else would reach the other side as the offerer wrote it.
  */
-export function isAmbiguous(line: Uint8Array, offer: DccSendOffer | DccChatOffer, bodyEnd: number): boolean {
-  // The words after the verb, split at blanks and ignoring quotes.
-  const words = blankWords(line, offer.verbSpan.end, bodyEnd);
-  const candidates: [Span, Span][] = [];
-  // From the left: the filename (or CHAT's protocol) is one word, the address and port follow.
-  if (words.length >= 3) candidates.push([words[1]!, words[2]!]);
-  // From the right: the address and port followed by 0, 1 or 2 optional fields, where that puts
-  // the address inside the filename (a reading that only shifts the strict fields, taking the
-  // port for an address, is how the offer format is with or without a gateway: not counted).
-  const strictAt = words.findIndex((w) => w.start === offer.addressSpan.start);
-  for (let extra = 0; extra <= 2; extra++) {
-    const k = words.length - 2 - extra;
-    if (k >= 1 && k < strictAt) candidates.push([words[k]!, words[k + 1]!]);
-  }
-  // Quote-aware from the left: the words after the closing quote (the strict reading's, unless
-  // the quote closes inside a word).
-  if (offer.kind === 'send' && offer.filenameForm === 'quoted') {
-    const after = blankWords(line, offer.filenameSpan.end + 1, bodyEnd);
-    if (after.length >= 2) candidates.push([after[0]!, after[1]!]);
-  }
-  for (const [aw, pw] of candidates) {
-    if (aw.start === offer.addressSpan.start && aw.end === offer.addressSpan.end && pw.start === offer.portSpan.start && pw.end === offer.portSpan.end) continue;
-    const a = readAddress(line, aw);
-    if (a === null || !reachable(a)) continue;
-    if (readPort(line, pw) !== 0) return true;
+export function isAmbiguous(line: Uint8Array, offer: DccSendOffer | DccChatOffer, bodyEnd: number, strict: readonly EndpointWords[]): boolean {
+  for (const r of readingsOf(line, offer.verbSpan.end, bodyEnd, offer.kind)) {
+    if (strict.some((s) => sameSpan(s.address, r.address) && sameSpan(s.port, r.port))) continue;
+    if (strict.some((s) => s.port.start === r.address.start)) continue; // the port read as an address
+    if (r.reading === 'right' && r.address.start >= offer.addressSpan.start) continue; // fewer optional fields
+    if (r.opaque || readsAsEndpoint(line, r.address, r.port)) return true;
   }
   return false;
+}
+
+/** Whether any lenient reading of the place's words names an endpoint (for `refuse-endpoint` places). */
+export function namesAnyEndpoint(line: Uint8Array, place: DccPlace): boolean {
+  let bodyEnd = place.wordsFrom;
+  while (bodyEnd < line.length && line[bodyEnd] !== 1 && !endsLine(line[bodyEnd])) bodyEnd++;
+  const verb = blankWords(line, place.wordsFrom, bodyEnd)[0];
+  if (verb === undefined) return false;
+  const name = upperAscii(line, verb.start, verb.end);
+  const kind = dccLayoutOf(name)?.kind ?? 'other';
+  // RESUME and ACCEPT name a port and a position, REJECT nothing: no address to connect to.
+  if (DCC_RULES[kind] === 'port-of-their-offer' || DCC_RULES[kind] === 'port-of-own-offer' || PASSING_OTHER_VERBS.has(name)) return false;
+  const shape: VerbShape = kind === 'send' ? 'send' : kind === 'chat' ? 'chat' : 'either';
+  return readingsOf(line, verb.end, bodyEnd, shape).some((r) => r.opaque || readsAsEndpoint(line, r.address, r.port));
 }

@@ -17,7 +17,7 @@ import { drainLocalLines, noticeLine, queueLocalLine, safeWord, starttlsRefusalL
 import { planLine, type LinePlan, type OfferStep } from './offer-plan.js';
 import { REFUSAL_TEXTS } from './policy.js';
 import { COMMAND_RULES, LINE_READING, senderOf, watchedFirstBytes, type CommandEffect, type IrcCommand } from './rules.js';
-import type { IrcMessage } from './message.js';
+import { prefixNick, type IrcMessage } from './message.js';
 import type { IrcContext, IrcLineEnd, IrcStream } from './state.js';
 import type { IrcRefusalReason } from './types.js';
 
@@ -78,7 +78,7 @@ export class IrcLines implements LineReader<IrcLineEnd> {
    */
   streamThrough(s: IrcStream, buf: Uint8Array, from: number, to: number): number {
     if (this.direction !== 'server-to-client' || !this.ctx.state.registered || this.ctx.state.localLines.length > 0) return -1;
-    if (this.rule.afterRegistration !== 'lines-with-ctcp') return -1;
+    if (this.rule.afterRegistration !== 'lines-with-ctcp' || this.rule.bareCR === 'refuse') return -1;
     return this.start.cleared(s, buf, from, to, this.ctx.o.policy.maxLineLength);
   }
 
@@ -95,6 +95,9 @@ export class IrcLines implements LineReader<IrcLineEnd> {
         // Longer than maxLineLength before its end: the framer finds it over-long and drops it.
         return 'whole';
       case 'stream':
+        // A direction that refuses bare CRs lets no line out before its end (the framer checks
+        // `whole` lines for them; a streamed line would be gone before its CR is seen).
+        if (this.rule.bareCR === 'refuse') return 'whole';
         // The gateway's waiting lines go out after this one.
         if (this.direction === 'server-to-client' && this.ctx.state.localLines.length > 0) s.lineEnd = 'local-lines';
         return 'stream';
@@ -106,9 +109,10 @@ export class IrcLines implements LineReader<IrcLineEnd> {
     drainLocalLines(this.ctx);
   }
 
-  /** Not asked for (refuseBareCR is off: a line without \x01 cannot hide an offer, and one with is parsed strictly). */
+  /** A line holding a bare CR was removed (rules.ts LINE_READING `bareCR`): tell the client. */
   bareCR(s: IrcStream, lineLength: number): void {
     this.ctx.framer.edit(s, s.lineStart, lineLength, 0);
+    this.refused('IRC line', 'bare-cr', noticeLine(this.ctx, `Your line was dropped by the gateway: ${REFUSAL_TEXTS['bare-cr']}.`));
   }
 
   /** A line grew past maxLineLength: dropped to its end, and the client told. */
@@ -127,7 +131,7 @@ export class IrcLines implements LineReader<IrcLineEnd> {
   heldLine(s: IrcStream, buf: Uint8Array, from: number, to: number): void {
     const ctx = this.ctx;
     const view = buf.subarray(from, to);
-    const plan = planLine(view, { o: ctx.o, offers: ctx.state.offers, sender: senderOf(this.direction) });
+    const plan = planLine(view, { o: ctx.o, offers: ctx.state.offers, sender: senderOf(this.direction), nick: ctx.state.nick });
     const message = plan.message;
     const effect = message === null ? 'none' : commandEffect(view, message, this.direction);
     if (effect === 'refuse-starttls') {
@@ -226,11 +230,8 @@ export class IrcLines implements LineReader<IrcLineEnd> {
         if (!nick) return;
         // The client's own NICK, or the server telling that the client's nick changed.
         if (this.direction === 'server-to-client') {
-          const p = message.prefix;
-          if (p === null) return;
-          let bang = p.start;
-          while (bang < p.end && line[bang] !== 0x21) bang++;
-          if (!equalsIgnoreCase(line, p.start, bang, state.nick.toUpperCase())) return;
+          const from = prefixNick(line, message);
+          if (from === null || !equalsIgnoreCase(line, from.start, from.end, state.nick.toUpperCase())) return;
         }
         state.nick = safeWord(latin1(line, nick.start, nick.end));
         return;
@@ -264,10 +265,9 @@ export function refusalText(line: Uint8Array, message: IrcMessage | null, what: 
     if (direction === 'client-to-server') {
       const target = message.params[0];
       if (target) who = ` to ${safeWord(latin1(line, target.start, target.end))}`;
-    } else if (message.prefix !== null) {
-      let bang = message.prefix.start;
-      while (bang < message.prefix.end && line[bang] !== 0x21) bang++;
-      who = ` from ${safeWord(latin1(line, message.prefix.start, bang))}`;
+    } else {
+      const from = prefixNick(line, message);
+      if (from !== null) who = ` from ${safeWord(latin1(line, from.start, from.end))}`;
     }
   }
   return `${what}${who} refused by the gateway: ${REFUSAL_TEXTS[reason]}.`;

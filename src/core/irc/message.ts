@@ -266,3 +266,12 @@ export function formatMessage(fields: MessageFields): string {
   });
   return out + '\r\n';
 }
+
+/** The nick of a message's prefix (`nick!user@host`: up to the first `!`), or null without a prefix. */
+export function prefixNick(line: Uint8Array, message: IrcMessage): Span | null {
+  const p = message.prefix;
+  if (p === null) return null;
+  let bang = p.start;
+  while (bang < p.end && line[bang] !== 0x21) bang++;
+  return { start: p.start, end: bang };
+}

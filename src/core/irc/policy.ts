@@ -129,5 +129,6 @@ export const REFUSAL_TEXTS: Readonly<Record<IrcRefusalReason, string>> = Object.
   'too-many-offers': 'too many DCC offers in one message',
   'mapping-refused': 'no data channel available',
   'line-too-long': 'the line is too long',
+  'bare-cr': 'the line holds a CR without LF',
   'starttls': 'STARTTLS is not available through this gateway',
 });

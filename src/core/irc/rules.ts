@@ -25,14 +25,38 @@ import type { OfferSender } from './policy.js';
 export type LineReading = 'every-line' | 'lines-with-ctcp' | 'lines-with-ctcp-or-command';
 
 /**
+ * What a line holding a bare CR (a CR not followed by LF) gets.
+ * - `refuse`: dropped, with a NOTICE and a `command-refused` event. Every line of the direction
+ *   goes out only once complete (lines that are not held go out whole), so that none escapes.
+ * - `pass`: like any other byte.
+ */
+export type BareCRRule = 'refuse' | 'pass';
+
+export interface DirectionReading {
+  readonly beforeRegistration: LineReading;
+  readonly afterRegistration: LineReading;
+  readonly bareCR: BareCRRule;
+}
+
+/**
  * The gateway reads every client line that may be NICK or STARTTLS, and every server line until
  * registration completes (001); after that, server lines (most of the traffic) only when they can
  * carry CTCP. (A server line begins with a prefix, so its command cannot be told from its first
  * byte: a NICK from the server is seen when the line is read for another reason.)
+ *
+ * A client line with a bare CR is refused: servers of the irc2 family (and UnrealIRCd, and
+ * ngircd) end a message at a CR alone, so `PING x\rSTARTTLS\r\n` is two commands to them and
+ * one to a reader that splits at LF: the second would escape the reading above. Clients end
+ * lines with CR LF and never send a CR inside one (irssi, WeeChat, HexChat, KVIrc and mIRC split
+ * or strip what the user types at CR and LF), so refusing costs no real client anything. (A CR
+ * followed by NUL is no bare CR to the shared framer, as in FTP; what follows it reaches such a
+ * server as a message beginning with NUL, where C servers stop reading: message.ts.) From
+ * the server, a bare CR passes: no command the gateway acts on hides behind one (a NICK seen
+ * late only aims the gateway's NOTICEs at an old nick), and a line with \x01 is read strictly.
  */
-export const LINE_READING: Readonly<Record<Direction, { readonly beforeRegistration: LineReading; readonly afterRegistration: LineReading }>> = Object.freeze({
-  'client-to-server': { beforeRegistration: 'lines-with-ctcp-or-command', afterRegistration: 'lines-with-ctcp-or-command' },
-  'server-to-client': { beforeRegistration: 'every-line', afterRegistration: 'lines-with-ctcp' },
+export const LINE_READING: Readonly<Record<Direction, DirectionReading>> = Object.freeze({
+  'client-to-server': { beforeRegistration: 'lines-with-ctcp-or-command', afterRegistration: 'lines-with-ctcp-or-command', bareCR: 'refuse' },
+  'server-to-client': { beforeRegistration: 'every-line', afterRegistration: 'lines-with-ctcp', bareCR: 'pass' },
 });
 
 /**
@@ -125,3 +149,57 @@ export const OFFER_RULES: Readonly<Record<OfferSender, OfferRule>> = Object.free
 export function senderOf(direction: Direction): OfferSender {
   return direction === 'client-to-server' ? 'client' : 'server';
 }
+
+/**
+ * The CTCP tags real clients hand to their DCC parser, as the lenient reading (lenient.ts) finds
+ * them: after a \x01 and any blanks, `tag` in any case, followed by no letter or digit
+ * (`no-alnum`) or by anything (`anything`). What the gateway does with the place:
+ * - `offer`: it must be an offer the strict reader (dcc.ts) read in a PRIVMSG or NOTICE text,
+ *   translated or refused under the rules above; otherwise the line is refused. Only the tag
+ *   `DCC` itself: the form every client writes, and the only one the gateway rewrites.
+ * - `refuse-endpoint`: a tag some clients read as DCC but none writes for a DCC the gateway could
+ *   translate: the line is refused if any lenient reading finds an endpoint in the place's words,
+ *   and passes otherwise (XDCC bot commands such as `XDCC SEND #5` name none).
+ * The first matching row decides.
+ */
+export type DccTagAction = 'offer' | 'refuse-endpoint';
+
+export interface DccTagRule {
+  readonly tag: string;
+  readonly followedBy: 'no-alnum' | 'anything';
+  readonly action: DccTagAction;
+  /** Who reads the tag as DCC. */
+  readonly readers: string;
+}
+
+export const DCC_TAG_RULES: readonly DccTagRule[] = Object.freeze([
+  { tag: 'DCC', followedBy: 'no-alnum', action: 'offer', readers: 'every client; nf_conntrack_irc' },
+  { tag: 'TDCC', followedBy: 'no-alnum', action: 'refuse-endpoint', readers: 'KVIrc (its parse table sends TDCC to the DCC parser)' },
+  { tag: 'XDCC', followedBy: 'no-alnum', action: 'refuse-endpoint', readers: 'KVIrc (likewise XDCC)' },
+  { tag: 'DCC', followedBy: 'anything', action: 'refuse-endpoint', readers: 'HexChat (any CTCP whose first three bytes are DCC)' },
+]);
+
+/**
+ * The ways a real client splits a DCC's words and picks its address and port, all of which the
+ * lenient reading (lenient.ts) tries. An offer the gateway translates must give no endpoint in
+ * any of them but the strict one (dcc.ts) or another offer of the line's strict one; a
+ * `refuse-endpoint` place (DCC_TAG_RULES) must give none at all.
+ * - `left`: words split at blanks, the 2nd and 3rd after the verb (sscanf `%s %s %s`: mIRC-era
+ *   clients, nf_conntrack_irc; HexChat's word[7], word[8]).
+ * - `after-quote`: the two words after the closing quote of a quoted filename.
+ * - `right`: from the right, the address and port followed by 0, 1 or 2 optional fields (size,
+ *   token), where that puts the address before the strict address (a client expecting fewer
+ *   optional fields only shifts the strict ones: the offer format itself, with or without a
+ *   gateway).
+ * - `leftmost-triple`: irssi: the leftmost three words, the first not the filename's first,
+ *   that are an address (digits, or IPv6 text), a port (digits below 65536) and a size (digits).
+ * - `escaped-blanks`: KVIrc: a backslash escapes the next byte, so `a\ b` is one word; then as
+ *   `left`. A backslash in the address or port word it picks counts as an endpoint (KVIrc decodes
+ *   escapes the gateway does not model).
+ * - `to-last-ctcp-byte`: WeeChat: the CTCP runs to the LAST \x01 of the line, its words split at
+ *   each single space (a trailing space gives an empty last word) and read from the right: SEND's
+ *   address and port are the 3rd and 2nd words from the end, CHAT's the 2nd and last.
+ */
+export type LenientReading = 'left' | 'after-quote' | 'right' | 'leftmost-triple' | 'escaped-blanks' | 'to-last-ctcp-byte';
+
+export const LENIENT_READINGS: readonly LenientReading[] = Object.freeze(['left', 'after-quote', 'right', 'leftmost-triple', 'escaped-blanks', 'to-last-ctcp-byte']);

@@ -17,7 +17,7 @@ import { checkAnnounced, complete, lineText, recordOffers, refusalOf, rewriteLin
 import { IrcLines, keywordOf, refusalText } from './lines.js';
 import { drainLocalLines, noticeLine } from './local-lines.js';
 import { resolveIrcOptions, type ResolvedIrcOptions } from './policy.js';
-import { senderOf } from './rules.js';
+import { LINE_READING, senderOf } from './rules.js';
 import { initialIrcState, type IrcContext, type IrcLineEnd, type IrcState } from './state.js';
 import type { IrcEvent, IrcTranslatorOptions } from './types.js';
 
@@ -40,9 +40,11 @@ export class IrcTranslator implements AlgTranslator {
         maxLineLength: p.maxLineLength,
         overlongLine: p.overlongLine,
         maxDiscardedBytes: p.maxDiscardedBytes,
-        // A line without \x01 cannot hide an offer whatever a peer does at a bare CR, and a line
-        // with one is read strictly (a CR inside refuses it if it holds a DCC).
-        refuseBareCR: { 'client-to-server': false, 'server-to-client': false },
+        // rules.ts LINE_READING says why the client's bare CRs are refused and the server's not.
+        refuseBareCR: {
+          'client-to-server': LINE_READING['client-to-server'].bareCR === 'refuse',
+          'server-to-client': LINE_READING['server-to-client'].bareCR === 'refuse',
+        },
       },
       {
         client: new IrcLines(this.ctx, 'client-to-server'),

@@ -95,6 +95,7 @@ export type IrcRefusalReason =
   | 'too-many-offers'
   | 'mapping-refused'
   | 'line-too-long'
+  | 'bare-cr'
   | 'starttls';
 
 /** The IRC translator's events: the contract's, nothing more. */
