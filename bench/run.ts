@@ -15,6 +15,8 @@ const modules: Record<string, () => Promise<Module>> = {
   ftp: () => import('./ftp.js'),
   irc: () => import('./irc.js'),
   mapping: () => import('./mapping.js'),
+  'packet-wire': () => import('./packet-wire.js'),
+  packet: () => import('./packet.js'),
   relay: () => import('./relay.js'),
   // Network namespaces and the kernel's NAT: needs root, else recorded as skipped with the reason.
   kernel: () => import('./kernel-plane.js'),

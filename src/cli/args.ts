@@ -9,6 +9,7 @@
 import type { Endpoint } from '../core/net/ip.js';
 import { DEFAULT_GRACE_MS, resolveConfig, type Given } from './config.js';
 import { CONFIG_ENV, CONFIG_FLAG, FLAG_KEYS, SETTINGS, type Alg, type LogFormat, type NftForwardGuard, type SettingKey, type Upstream } from './options.js';
+import { parseNatArgs, type NatCommandOptions } from './nat-args.js';
 
 export type { LogFormat, NftForwardGuard, Upstream } from './options.js';
 export { DEFAULT_GRACE_MS };
@@ -83,13 +84,15 @@ export interface IrcCommandOptions extends RelayCommandOptions {
 export type ListenerPlan = { readonly alg: 'ftp'; readonly options: FtpCommandOptions } | { readonly alg: 'irc'; readonly options: IrcCommandOptions };
 
 /** The relay commands, and `main` for the command-less help. */
-export type HelpTopic = 'main' | 'ftp' | 'irc';
+export type HelpTopic = 'main' | 'ftp' | 'irc' | 'nat';
 
 export type ParsedArgs =
   | { readonly kind: 'help'; readonly topic: HelpTopic }
   | { readonly kind: 'version' }
   /** Run these listeners (one from the command line, or those of the config file); print the warnings first. */
   | { readonly kind: 'run'; readonly listeners: readonly ListenerPlan[]; readonly warnings: readonly string[] }
+  /** `nat-alg nat`: the packet gateway (its own flags, nat-args.ts; not a relay listener). */
+  | { readonly kind: 'nat'; readonly options: NatCommandOptions }
   | { readonly kind: 'usage-error'; readonly message: string; readonly topic: HelpTopic };
 
 export const MAIN_USAGE = `Usage: nat-alg <command> [options]
@@ -98,11 +101,13 @@ export const MAIN_USAGE = `Usage: nat-alg <command> [options]
 Commands:
   ftp         run an FTP application-layer gateway (a relay that translates data channels)
   irc         run an IRC relay that translates DCC offers (file transfers, chats) both ways
+  nat         run a packet NAT with ALGs between two links of IP packets in UDP datagrams
 
 Options:
   --config FILE  run every listener of a JSON config file (FTP and IRC, several upstreams);
                  the options of both commands apply to the listeners that take them
-  -h, --help     show this help (or "nat-alg ftp --help", "nat-alg irc --help")
+  -h, --help     show this help (or "nat-alg ftp --help", "nat-alg irc --help",
+                 "nat-alg nat --help")
   --version      print the version
 
 Every option is also an environment variable (--idle-timeout: NAT_ALG_IDLE_TIMEOUT,
@@ -278,6 +283,12 @@ export function parseArgs(argv: readonly string[], sources: ArgSources = {}): Pa
   if (command === '-h' || command === '--help' || command === 'help') return { kind: 'help', topic: 'main' };
   if (command === '--version' || command === '-V') return { kind: 'version' };
   if (command === 'ftp' || command === 'irc') return parseRelay(command, rest, env, sources.readFile);
+  if (command === 'nat') {
+    const r = parseNatArgs(rest);
+    if (r.kind === 'help') return { kind: 'help', topic: 'nat' };
+    if (r.kind === 'usage-error') return { kind: 'usage-error', message: r.message, topic: 'nat' };
+    return r;
+  }
   // `nat-alg --config FILE [flags]`: every listener of the file, each naming its ALG.
   if (command.startsWith('--')) return parseRelay(null, argv, env, sources.readFile);
   const what = command.startsWith('-') ? `unknown option ${command}` : `unknown command ${JSON.stringify(command)}`;

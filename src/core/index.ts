@@ -49,3 +49,24 @@ export {
 export * from './relay/index.js';
 export * from './mapping/index.js';
 export * from './nat/index.js';
+// Packet NAT (docs/packet.md): the NAT itself, the checked views and parser over raw IP packets,
+// fragment reassembly, checksums and the header emitters a user needs to build or inspect
+// packets. The NAT's inner pieces (its ALG stream layer, sequence shifts, field offset tables,
+// the TCP tracker) stay in src/core/packet.
+export {
+  PacketNat,
+  parsePacket, PacketParser, PACKET_DROP_REASONS,
+  Ipv4Packet, Ipv6Packet, TcpSegment, TcpOptions, UdpDatagram, Icmpv4Message, Icmpv6Message, IcmpQuote, OtherTransport,
+  Reassembler, REASSEMBLY_DEFAULTS,
+  IpProtocol, TcpFlag, Icmpv4Type, Icmpv6Type,
+  internetChecksum, ipv4PseudoHeaderSum, ipv6PseudoHeaderSum, updateChecksum16, updateChecksum32, updateChecksumIpv6Address,
+  emitIpv4Header, emitIpv6Header, emitTcpHeader, emitTcpOptions, emitUdpHeader, emitIcmpHeader,
+  rewriteIpv4Endpoint, rewriteIpv6Endpoint,
+  toSeq,
+  type PacketNatOptions, type PacketNatVerdict, type PacketNatEvent, type PacketNatStats, type PacketAlgConfig, type PortForward,
+  type Transmit, type NatSide, type NatDropReason, type SessionOrigin, type SessionCloseReason,
+  type IpPacket, type TransportView, type PacketVerdict, type PacketDropReason, type PacketParserOptions,
+  type ReassemblerOptions, type FragmentVerdict, type FragmentDropReason, type ReassemblyEvent, type ReassemblyStats,
+  type Ipv4HeaderFields, type Ipv6HeaderFields, type TcpHeaderFields, type TcpOptionFields, type UdpHeaderFields, type IcmpHeaderFields,
+  type IcmpMessageKind, type EndpointSide, type SeqNumber,
+} from './packet/index.js';

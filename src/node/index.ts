@@ -25,6 +25,8 @@ export { NftablesDataPlane, DataPlaneUnavailableError, PlaneFault } from './nfta
 export type { DataPlaneUnavailableCause, ForwardGuard, NftablesDataPlaneOptions, PlaneFaultKind } from './nftables/index.js';
 export { openDataChannel } from './data-channel.js';
 export type { DataChannel, DataChannelCloseEvent, DataChannelEvents, DataChannelOpenEvent, DataChannelOptions, DataChannelRejectedEvent, DataChannelState } from './data-channel.js';
+export { PacketGateway, createPacketGateway } from './packet-gateway.js';
+export type { PacketGatewayOptions, PacketGatewayStats, PacketGatewayLogEntry, PacketLinkOptions } from './packet-gateway.js';
 export { createMetricsServer } from './metrics-server.js';
 export type { HealthState, MetricsServer, MetricsServerEvents, MetricsServerOptions, MetricsSource } from './metrics-server.js';
 export { formatPrometheusMetrics } from './metrics.js';

@@ -35,6 +35,17 @@ describe('expectations (pinholes)', () => {
     expect(t.inbound('tcp', ep(SERVER, 20), e.expectation.external, 1).ok).toBe(true);
   });
 
+  it('for any peer (address null): the first peer to come consumes it, and the mapping is then locked to that peer', () => {
+    const t = table();
+    const e = t.expect({ protocol: 'tcp', owner: 1, internal: ep(CLIENT, 5000), peer: { address: null } }, 0);
+    if (!e.ok) throw new Error(e.reason);
+    expect(t.hasExpectation(e.expectation.id)).toBe(true);
+    const first = t.inbound('tcp', ep('203.0.113.77', 52000), e.expectation.external, 1);
+    expect(first.ok && first.via).toBe('expectation');
+    expect(t.hasExpectation(e.expectation.id)).toBe(false);
+    expect(t.inbound('tcp', ep('203.0.113.78', 52000), e.expectation.external, 2)).toEqual({ ok: false, reason: 'filtered' });
+  });
+
   it('time-limited: expires with an event and frees its port', () => {
     const t = table({ tcp: { portRange: { min: 7000, max: 7000 } } });
     const e = t.expect({ protocol: 'tcp', owner: 1, internal: ep(CLIENT, 50000), peer: { address: SERVER }, timeoutMs: 5000 }, 100);

@@ -1,7 +1,7 @@
 /**
  * Expectations: one-shot, time-limited pinholes for a connection the NAT anticipates (an FTP data
  * channel). Each one names the external endpoint that will be hit, the internal endpoint it leads
- * to, and the peer allowed to use it (address, optionally port). The first matching inbound
+ * to, and the peer allowed to use it (address or any, optionally port). The first matching inbound
  * connection consumes it; otherwise it expires. Counted per owner and in total, so a hostile
  * control connection cannot fill the table with pinholes.
  *
@@ -33,6 +33,10 @@ export function externalKey(extIdx: number, proto: number, port: number): number
   return (extIdx * 4 + proto) * 65536 + port;
 }
 
+function internalKey(proto: number, address: string, port: number): string {
+  return `${proto}|${address}|${port}`;
+}
+
 export function publicExpectation(r: ExpectationRecord): Expectation {
   return {
     id: r.id,
@@ -49,6 +53,8 @@ export class ExpectationStore {
   private readonly byId = new Map<number, ExpectationRecord>();
   private readonly byExternal = new Map<number, ExpectationRecord[]>();
   private readonly byOwner = new Map<string | number, Set<number>>();
+  /** By internal endpoint and protocol: one internal endpoint has one external endpoint. */
+  private readonly byInternal = new Map<string, ExpectationRecord[]>();
   private readonly heap = new TimerHeap(16);
   private nextId = 1;
 
@@ -75,6 +81,10 @@ export class ExpectationStore {
 
   add(r: ExpectationRecord): void {
     this.byId.set(r.id, r);
+    const ik = internalKey(r.proto, r.internal.address, r.internal.port);
+    const same = this.byInternal.get(ik);
+    if (same) same.push(r);
+    else this.byInternal.set(ik, [r]);
     const list = this.byExternal.get(r.extKey);
     if (list) list.push(r);
     else this.byExternal.set(r.extKey, [r]);
@@ -88,6 +98,17 @@ export class ExpectationStore {
     return this.byId.get(id);
   }
 
+  /** The oldest expectation leading to this internal endpoint, or undefined. */
+  forInternal(proto: number, address: string, port: number): ExpectationRecord | undefined {
+    return this.byInternal.get(internalKey(proto, address, port))?.[0];
+  }
+
+  /** Whether an expectation at `extKey` leads to this internal endpoint. */
+  reservedFor(extKey: number, address: string, port: number): boolean {
+    const list = this.byExternal.get(extKey);
+    return list !== undefined && list.some((r) => r.internal.address === address && r.internal.port === port);
+  }
+
   /** Whether any expectation (other than those owning the port) targets this external key. */
   hasExternal(extKey: number): boolean {
     return this.byExternal.has(extKey);
@@ -99,7 +120,7 @@ export class ExpectationStore {
     if (!list) return undefined;
     for (const r of list) {
       if (r.expiresAt <= nowMs) continue;
-      if (r.peer.address !== peerAddress) continue;
+      if (r.peer.address !== null && r.peer.address !== peerAddress) continue;
       if (r.peer.port !== undefined && r.peer.port !== peerPort) continue;
       return r;
     }
@@ -115,6 +136,13 @@ export class ExpectationStore {
       const i = list.indexOf(r);
       if (i >= 0) list.splice(i, 1);
       if (list.length === 0) this.byExternal.delete(r.extKey);
+    }
+    const ik = internalKey(r.proto, r.internal.address, r.internal.port);
+    const same = this.byInternal.get(ik);
+    if (same) {
+      const i = same.indexOf(r);
+      if (i >= 0) same.splice(i, 1);
+      if (same.length === 0) this.byInternal.delete(ik);
     }
     const owned = this.byOwner.get(r.owner);
     if (owned) {

@@ -22,7 +22,7 @@ export class Pinholes {
     const p = proto(req.protocol);
     checkPort(req.internal.port);
     if (req.peer.port !== undefined) checkPort(req.peer.port);
-    const peerAddress = canonicalAddress(req.peer.address);
+    const peerAddress = req.peer.address === null ? null : canonicalAddress(req.peer.address);
     if (this.st.expectations.size >= this.st.options.maxExpectations) return { ok: false, reason: 'expectation-limit' };
     if (this.st.expectations.ownerCount(req.owner) >= this.st.options.maxExpectationsPerOwner) return { ok: false, reason: 'owner-limit' };
     const timeout = req.timeoutMs ?? this.st.options.expectationTimeoutMs;
@@ -42,7 +42,7 @@ export class Pinholes {
     } else {
       const iaddr = this.st.keys.peek(req.internal.address);
       const s = iaddr >= 0 ? this.st.findAny(p, iaddr, req.internal.port, 0, 0, 0) : -1;
-      const sibling = this.st.expectations.all().find((x) => x.proto === p && x.internal.port === req.internal.port && x.internal.address === req.internal.address);
+      const sibling = this.st.expectations.forInternal(p, req.internal.address, req.internal.port);
       if (s >= 0 && this.st.alive(s, nowMs)) {
         idx = this.st.slots.extIdx(s);
         port = this.st.slots.eport(s);
@@ -160,6 +160,6 @@ export class Pinholes {
   }
 
   reservedFor(extKey: number, e: Endpoint): boolean {
-    return this.st.expectations.all().some((r) => r.extKey === extKey && r.internal.address === e.address && r.internal.port === e.port);
+    return this.st.expectations.reservedFor(extKey, e.address, e.port);
   }
 }

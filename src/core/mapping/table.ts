@@ -357,6 +357,11 @@ export class PortTable {
     return this.pinholes.open(req, nowMs);
   }
 
+  /** Whether an expectation is still waiting (not consumed, cancelled or expired). */
+  hasExpectation(id: number): boolean {
+    return this.st.expectations.get(id) !== undefined;
+  }
+
   cancelExpectation(id: number): boolean {
     return this.pinholes.cancel(id);
   }

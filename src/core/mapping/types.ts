@@ -207,7 +207,11 @@ export type InboundResult =
 
 /** The remote side an expectation admits: its address, and optionally its port. */
 export interface PeerConstraint {
-  readonly address: string;
+  /**
+   * The only peer address admitted, or null for any peer (an offer made to a party the NAT cannot
+   * know, as an IRC DCC SEND from inside: still one connection, to one internal endpoint, in time).
+   */
+  readonly address: string | null;
   readonly port?: number;
 }
 

@@ -17,7 +17,7 @@ import { NatAlgError } from '../errors.js';
 import { cidrContains, parseCidr, type Cidr } from '../net/cidr.js';
 import { canonicalAddress, endpoint, familyOf, type Endpoint } from '../net/ip.js';
 import type { PortTable } from '../mapping/table.js';
-import type { AllocationFailure, Mapping, Protocol } from '../mapping/types.js';
+import type { AllocationFailure, Expectation, Mapping, Protocol } from '../mapping/types.js';
 import { extractIPv4Text, parseNat64Prefix, synthesizeIPv6, type Nat64Prefix } from './rfc6052.js';
 
 export type RealmRule =
@@ -55,6 +55,10 @@ export type Translation =
       readonly rule: RealmRule['kind'];
       /** The table mapping used, null for static rules. */
       readonly mapping: Mapping | null;
+      /** Inbound only: how the packet was admitted (a 1:1 rule is `static`). */
+      readonly via?: 'mapping' | 'static' | 'expectation';
+      /** Inbound only: the expectation the packet consumed, when `via` is `expectation`. */
+      readonly expectation?: Expectation | null;
     }
   | { readonly ok: false; readonly reason: TranslationFailure };
 
@@ -122,7 +126,7 @@ export class AddressTranslator {
   inbound(protocol: Protocol, source: Endpoint, destination: Endpoint, nowMs: number): Translation {
     for (const r of this.rules) {
       if (r.kind === 'static' && destination.address === r.outside) {
-        return { ok: true, source, destination: endpoint(r.inside, destination.port), rule: 'static', mapping: null };
+        return { ok: true, source, destination: endpoint(r.inside, destination.port), rule: 'static', mapping: null, via: 'static', expectation: null };
       }
     }
     if (!this.table) return { ok: false, reason: 'no-mapping' };
@@ -134,9 +138,9 @@ export class AddressTranslator {
       if (!rule || rule.kind !== 'nat64') return { ok: false, reason: 'family-mismatch' };
       const v6 = synthesizeIPv6(rule.prefix, source.address);
       if (!v6.ok) return { ok: false, reason: 'non-global' };
-      return { ok: true, source: endpoint(v6.address, source.port), destination: inside, rule: 'nat64', mapping: res.mapping };
+      return { ok: true, source: endpoint(v6.address, source.port), destination: inside, rule: 'nat64', mapping: res.mapping, via: res.via, expectation: res.expectation };
     }
-    return { ok: true, source, destination: inside, rule: this.ruleOf(inside.address), mapping: res.mapping };
+    return { ok: true, source, destination: inside, rule: this.ruleOf(inside.address), mapping: res.mapping, via: res.via, expectation: res.expectation };
   }
 
   /**
