@@ -187,29 +187,30 @@ describe.skipIf(!pre.ok)(`review nft: kernel plane on a single-homed relay${pre.
   }, 30_000);
 
   // Control (holds on main): the same closed flow without a new channel of its key is cut: the
-  // server never gets the client's second megabyte nor its FIN (no 'received' report).
+  // server never gets the client's second megabyte.
   it('control: a flow closed by the relay is cut when it sends again', async () => {
     const l = await listen(topo as unknown as Topology, 'out', SERVER, 7500, 0);
     listeners.push(l);
     await plane.open(channel(30, 40500, 7500));
-    const flow = connect(topo as unknown as Topology, 'in', GW, 40500, MB, { holdMs: 2000, more: MB, timeoutMs: 5000 });
+    const flow = connect(topo as unknown as Topology, 'in', GW, 40500, MB, { holdMs: 4000, more: MB, timeoutMs: 8000 });
     for (let i = 0; i < 200 && !events.some((e) => e.kind === 'connected' && (e.arg as { id: number }).id === 30); i++) await sleep(20);
     await l.wait('accepted');
     await plane.close(30);
     await flow;
     await sleep(500);
-    expect(l.lines.filter((x) => x.event === 'received').map((x) => x.bytes)).toEqual([]);
+    // The server's socket may close (the client's reset can reach it), but only with the first megabyte.
+    expect(l.lines.filter((x) => x.event === 'received' && (x.bytes ?? 0) > MB).map((x) => x.bytes)).toEqual([]);
   }, 30_000);
 
   // DEFECT (severity: medium), the kernel's view of the stand-in test "a cut flow stays cut when
   // a new channel reuses its key" (plane-stand-in.test.ts).
-  // Setup: channel 20's flow (client -> server) is established and idle (the client waits 2 s
+  // Setup: channel 20's flow (client -> server) is established and idle (the client waits 4 s
   // before sending its second megabyte); the relay closes the channel (close(): K goes into
   // cut4, "what the flow still sends is answered by a TCP reset"). Then a new channel for the same
   // client gets the same announced port (id 21; a random port from the range, or a PASV loop
   // until it comes up).
-  // Expected: the closed flow's second megabyte is refused (reset; the server never gets it nor
-  // the client's FIN), as in the control case above. Actual: open() of the same key deletes the cut element and puts K back
+  // Expected: the closed flow's second megabyte is refused (reset; the server never gets it),
+  // as in the control case above. Actual: open() of the same key deletes the cut element and puts K back
   // into up4/down4, so the forward chain accepts the closed flow again: the server receives all
   // 2 MB and the client ends cleanly. The relay's close of a data connection is undone by an
   // unrelated later channel, and the resurrected flow's bytes land on channel 21's counters.
@@ -217,7 +218,7 @@ describe.skipIf(!pre.ok)(`review nft: kernel plane on a single-homed relay${pre.
     const l = await listen(topo as unknown as Topology, 'out', SERVER, 7400, 0);
     listeners.push(l);
     await plane.open(channel(20, 40400, 7400));
-    const flow = connect(topo as unknown as Topology, 'in', GW, 40400, MB, { holdMs: 2000, more: MB, timeoutMs: 5000 });
+    const flow = connect(topo as unknown as Topology, 'in', GW, 40400, MB, { holdMs: 4000, more: MB, timeoutMs: 8000 });
     for (let i = 0; i < 200 && !events.some((e) => e.kind === 'connected' && (e.arg as { id: number }).id === 20); i++) await sleep(20);
     await l.wait('accepted');
     await plane.close(20);
@@ -225,8 +226,8 @@ describe.skipIf(!pre.ok)(`review nft: kernel plane on a single-homed relay${pre.
     await plane.open(channel(21, 40400, 7401));
     await flow;
     await sleep(500);
-    // As in the control case: the server gets neither the second megabyte nor a FIN.
-    expect(l.lines.filter((x) => x.event === 'received').map((x) => x.bytes)).toEqual([]);
+    // As in the control case: the server never gets the second megabyte.
+    expect(l.lines.filter((x) => x.event === 'received' && (x.bytes ?? 0) > MB).map((x) => x.bytes)).toEqual([]);
     await plane.close(21);
   }, 30_000);
 
