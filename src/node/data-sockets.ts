@@ -6,7 +6,7 @@
 
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { endpoint, type Endpoint, type RelaySession, type Side } from '../core/index.js';
+import { endpoint, type DataByteCounts, type Endpoint, type Side } from '../core/index.js';
 import type { SessionDataPlane } from './data-plane.js';
 
 /** Read size on the relay's own data connections: 4x the stream default, measured ~35% less CPU per byte. */
@@ -22,8 +22,22 @@ export interface HandleCounter {
   listenerOpened(server: net.Server): void;
 }
 
+/**
+ * What decides about the channels: a relay session (RelaySession's handleData* inputs), or
+ * openDataChannel's single channel (data-channel.ts).
+ */
+export interface DataChannelDecider {
+  handleDataListening(channel: number, local: Endpoint, nowMs: number): void;
+  handleDataListenFailed(channel: number, reason: string, portInUse: boolean, nowMs: number): void;
+  /** True: keep the connection (unread until `splice`); false: it is reset. */
+  handleDataIncoming(channel: number, remote: Endpoint, nowMs: number): boolean;
+  handleDataConnected(channel: number, nowMs: number): void;
+  handleDataConnectFailed(channel: number, reason: string, nowMs: number): void;
+  handleDataClosed(channel: number, bytes: DataByteCounts, reason: string, nowMs: number): void;
+}
+
 export interface DataSocketHost {
-  readonly session: RelaySession<unknown>;
+  readonly session: DataChannelDecider;
   readonly handles: HandleCounter;
   /** Run a session call, then carry out what it asked for. */
   step(fn: () => void): void;
@@ -131,10 +145,12 @@ export class DataSockets implements SessionDataPlane {
     srv.listen({ host: local.address, port: local.port, exclusive: true });
   }
 
+  /** `localAddress` '': the system picks the source address. */
   connect(id: number, target: Endpoint, localAddress: string): void {
     const ch = this.channels.get(id);
     if (!ch) return;
-    const s = net.connect({ host: target.address, port: target.port, localAddress, allowHalfOpen: true, onread: this.largeReads(ch, 'outgoing') });
+    const from = localAddress === '' ? {} : { localAddress };
+    const s = net.connect({ host: target.address, port: target.port, ...from, allowHalfOpen: true, onread: this.largeReads(ch, 'outgoing') });
     ch.outgoing = s;
     this.host.adopt(s);
     s.pause();

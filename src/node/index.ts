@@ -12,7 +12,7 @@
 export { NatAlgError, type NatAlgErrorCode, type NatAlgErrorKind } from '../core/errors.js';
 
 export { createAlgProxy, createFtpProxy, createIrcProxy, defaultMaxPendingDataChannelsPerClient } from './proxy.js';
-export { createFtpTranslatorStreams } from './streams.js';
+export { createFtpTranslatorStreams, TranslatorClosedError } from './streams.js';
 export type { FtpTranslatorStreams, FtpTranslatorStreamsOptions } from './streams.js';
 export type * from './types.js';
 export { createRelayDataPlane } from './data-plane.js';
@@ -21,3 +21,5 @@ export { createNftablesDataPlane } from './nftables/kernel-plane.js';
 export type { NftablesRelayPlaneOptions } from './nftables/kernel-plane.js';
 export { NftablesDataPlane, DataPlaneUnavailableError, PlaneFault } from './nftables/index.js';
 export type { DataPlaneUnavailableCause, ForwardGuard, NftablesDataPlaneOptions, PlaneFaultKind } from './nftables/index.js';
+export { openDataChannel } from './data-channel.js';
+export type { DataChannel, DataChannelCloseEvent, DataChannelEvents, DataChannelOpenEvent, DataChannelOptions, DataChannelRejectedEvent, DataChannelState } from './data-channel.js';

@@ -36,6 +36,7 @@ import type {
   FtpProxyLogEntry,
   FtpProxyOptions,
   FtpProxyStats,
+  HandleConnectionOptions,
 } from './types.js';
 
 const DEFAULT_MAX_SESSIONS = 1000;
@@ -128,14 +129,43 @@ export function clientKey(client: Endpoint, prefixLength6 = DEFAULT_CLIENT_PREFI
 /** Proxy options with the ALG resolved to its module. */
 type ResolvedProxyOptions<O> = AlgProxyOptions<O> & { readonly alg: AlgModule<O> };
 
-function validate<O>(options: ResolvedProxyOptions<O>): void {
-  const u = options.upstream;
+function checkUpstream(u: { readonly host: string; readonly port: number } | undefined): void {
   if (!u || typeof u.host !== 'string' || u.host.length === 0) {
     throw new NatAlgError('invalid-argument', 'upstream.host is required');
   }
   if (!Number.isInteger(u.port) || u.port < 1 || u.port > 65535) {
     throw new NatAlgError('invalid-argument', `upstream.port ${u.port} is not 1-65535`);
   }
+}
+
+/** Where a handed-over connection goes: the configured upstream, another one, or a socket given. */
+interface ConnectionRoute {
+  readonly upstream?: { readonly host: string; readonly port: number };
+  readonly upstreamSocket?: net.Socket;
+}
+
+/** handleConnection's arguments, checked before anything is touched (misuse throws, as elsewhere). */
+function checkRoute(socket: net.Socket, options: HandleConnectionOptions): ConnectionRoute {
+  if (!(socket instanceof net.Socket)) throw new NatAlgError('invalid-argument', 'handleConnection needs a net.Socket');
+  if (typeof options !== 'object' || options === null) throw new NatAlgError('invalid-argument', 'handleConnection options must be an object');
+  const { upstream, upstreamSocket } = options;
+  if (upstream !== undefined && upstreamSocket !== undefined) {
+    throw new NatAlgError('invalid-argument', 'give upstream or upstreamSocket, not both');
+  }
+  if (upstream !== undefined) {
+    checkUpstream(upstream);
+    return { upstream: { host: upstream.host, port: upstream.port } };
+  }
+  if (upstreamSocket !== undefined) {
+    if (!(upstreamSocket instanceof net.Socket)) throw new NatAlgError('invalid-argument', 'upstreamSocket must be a net.Socket');
+    if (upstreamSocket === socket) throw new NatAlgError('invalid-argument', 'upstreamSocket is the client socket itself');
+    return { upstreamSocket };
+  }
+  return {};
+}
+
+function validate<O>(options: ResolvedProxyOptions<O>): void {
+  checkUpstream(options.upstream);
   if (options.publicAddress !== undefined) endpoint(options.publicAddress, 0); // throws AddressError
   if (options.upstreamPublicAddress !== undefined) endpoint(options.upstreamPublicAddress, 0);
   options.alg.validate(options.algOptions);
@@ -187,6 +217,8 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private readonly builtinRelay: boolean;
   /** The plane's start() (resolved: started), null while it was never asked to start. */
   private planeStart: Promise<void> | null = null;
+  /** The plane has started (and not stopped): handed-over connections may become sessions. */
+  private planeReady = false;
 
   constructor(options: ResolvedProxyOptions<O>) {
     super();
@@ -219,7 +251,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         srv.once('error', () => (srv.listening ? undefined : gone()));
       },
     };
-    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s));
+    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s, null));
     this.server.on('listening', () => this.emit('listening'));
     this.server.on('error', (err) => this.emit('error', err));
     this.server.on('close', () => {
@@ -248,11 +280,21 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     return this;
   }
 
+  /**
+   * Starts the data plane without listening, for a relay that is handed its connections
+   * (handleConnection). The relay's own plane needs nothing; any other must have started before a
+   * handed-over connection can become a session. Idempotent; rejects with the plane's error.
+   */
+  start(options: { host?: string } = {}): Promise<void> {
+    if (!this.accepting) return Promise.reject(new NatAlgError('invalid-state', 'the relay is closed or shutting down: it cannot start again'));
+    return this.startPlane(options.host);
+  }
+
   /** Starts the data plane once, with the families the relay's sessions can have. */
   private startPlane(host: string | undefined): Promise<void> {
     if (this.planeStart) return this.planeStart;
     const u = this.options.upstream.host;
-    this.planeStart = this.plane.start({
+    const started = this.plane.start({
       clientFamilies: familiesOf(host, true),
       serverFamilies: familiesOf(u, false),
       log: (entry) => this.log(entry),
@@ -261,15 +303,24 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         this.emit('error', error);
       },
     });
+    this.planeStart = started;
     // A plane that could not start has nothing to stop; one that did is stopped after the sessions.
-    this.planeStart.catch(() => (this.planeStart = null));
-    return this.planeStart;
+    started.then(
+      () => {
+        if (this.planeStart === started) this.planeReady = true;
+      },
+      () => {
+        if (this.planeStart === started) this.planeStart = null;
+      },
+    );
+    return started;
   }
 
   /** Stops the data plane if it was started (after the last session: their rules go with it). */
   private async stopPlane(): Promise<void> {
     const started = this.planeStart;
     this.planeStart = null;
+    this.planeReady = false;
     if (!started) return;
     try {
       await started;
@@ -348,7 +399,43 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     }
   }
 
-  private accept(socket: net.Socket): void {
+  /**
+   * A client connection the embedder accepted itself, as if this relay's listener had: the same
+   * limits, events, logs, stats and shutdown. Invalid arguments throw before anything is touched
+   * (the sockets are still the caller's); from then on both sockets are the relay's, and it never
+   * throws: a socket already gone, a refusal, a failed upstream are events and logs.
+   */
+  handleConnection(socket: net.Socket, options: HandleConnectionOptions = {}): void {
+    const route = checkRoute(socket, options);
+    if (socket.destroyed) {
+      // Gone before it got here: no session, nothing to count (its 'close' may be long gone).
+      route.upstreamSocket?.destroy();
+      this.log({ level: 'debug', event: 'connection-gone', reason: 'client socket already closed when handed over' });
+      return;
+    }
+    // As the relay's own listener makes them: a client's FIN must not end the relay's side before
+    // the server's last reply (a 221 after QUIT) has gone out.
+    socket.allowHalfOpen = true;
+    // A plane other than the relay's own must have started (start(), or listen()).
+    if (this.accepting && !this.builtinRelay && !this.planeReady) {
+      this.counter.socketOpened(socket);
+      socket.on('error', () => {});
+      route.upstreamSocket?.destroy();
+      let client: Endpoint;
+      try {
+        client = endpoint(socket.remoteAddress ?? '', socket.remotePort ?? 0);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      this.refuse(socket, client, 'data plane not started', 'Service not available', 'error');
+      return;
+    }
+    this.accept(socket, route);
+  }
+
+  /** `route`: what handleConnection was given (null: the relay's own listener accepted it). */
+  private accept(socket: net.Socket, route: ConnectionRoute | null): void {
     this.counter.socketOpened(socket);
     socket.on('error', () => {});
     let client: Endpoint;
@@ -356,6 +443,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       client = endpoint(socket.remoteAddress ?? '', socket.remotePort ?? 0);
     } catch {
       socket.destroy();
+      route?.upstreamSocket?.destroy();
       return;
     }
     const maxTotal = this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
@@ -374,6 +462,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
             ? { reason: 'too many sessions from this client not logged in', reply: 'Too many connections from your address not logged in' }
             : null;
     if (refusal !== null) {
+      route?.upstreamSocket?.destroy();
       this.refuse(socket, client, refusal.reason, refusal.reply);
       return;
     }
@@ -382,15 +471,34 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.perClient.set(who, mine + 1);
     this.adjustUnauthenticated(who, +1);
     let loggedIn = false;
+    /** `session-close` is emitted once per session, whatever way it ends (see onGone). */
+    let closeReported = false;
     let driver: SessionDriver | null = null;
     const onEvent = (e: RelayEvent, plane?: string) => {
       if (e.type === 'logged-in' && !loggedIn) {
         loggedIn = true;
         this.adjustUnauthenticated(who, -1);
       }
+      if (e.type === 'session-close') {
+        if (closeReported) return;
+        closeReported = true;
+      }
       this.onSessionEvent(sessionId, client, e, plane ?? this.plane.name);
     };
     const onGone = () => {
+      // A session torn down by a failure (session-failed) may not have reported its end: every
+      // 'session-open' gets its 'session-close', so that counts of open sessions stay right.
+      if (!closeReported && driver) {
+        closeReported = true;
+        const d = driver.session;
+        try {
+          this.onSessionEvent(sessionId, client, { type: 'session-close', reason: d.reason || 'internal error', bytes: d.byteCounts }, this.plane.name);
+        } catch (listenerError) {
+          // Called from a socket's 'close': a throwing listener must not escape, nor skip the count below.
+          const text = listenerError instanceof Error ? (listenerError.stack ?? listenerError.message) : String(listenerError);
+          this.log({ level: 'error', event: 'listener-failed', sessionId, listener: 'session-close', error: text });
+        }
+      }
       if (driver) this.drivers.delete(driver);
       this.sessionCount--;
       const left = (this.perClient.get(who) ?? 1) - 1;
@@ -405,12 +513,17 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     this.emit('session-open', { sessionId, client });
     this.log({ level: 'info', event: 'session-open', sessionId, client });
     const o = this.options;
+    const given = route?.upstreamSocket ?? null;
+    // With a socket of its own, `upstream` only names it (the driver dials nothing).
+    const upstream = given !== null
+      ? { host: given.remoteAddress ?? o.upstream.host, port: given.remotePort ?? o.upstream.port }
+      : (route?.upstream ?? o.upstream);
     driver = new SessionDriver(
       socket,
       {
         alg: o.alg,
         ...(o.algOptions !== undefined ? { algOptions: o.algOptions } : {}),
-        upstream: o.upstream,
+        upstream,
         ...(o.publicAddress !== undefined ? { publicAddress: o.publicAddress } : {}),
         ...(o.upstreamPublicAddress !== undefined ? { upstreamPublicAddress: o.upstreamPublicAddress } : {}),
         ...(this.ports !== undefined ? { dataPorts: this.ports } : {}),
@@ -423,14 +536,30 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       {
         onEvent,
         onGone,
-        onFailure: (err) =>
-          this.log({ level: 'error', event: 'session-failed', sessionId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+        onFailure: (err) => this.onSessionFailed(sessionId, client, err),
         onLog: (entry) => this.log({ ...entry, sessionId }),
       },
       this.counter,
       this.plane,
+      given,
     );
     this.drivers.add(driver);
+  }
+
+  /**
+   * A bug surfaced while driving a session (ours, or an event listener of the embedder's that
+   * threw): the session is torn down, the rest go on. Emitted and logged; a listener of
+   * 'session-failed' that throws too is only logged, since nothing is left to catch it.
+   */
+  private onSessionFailed(sessionId: number, client: Endpoint, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.log({ level: 'error', event: 'session-failed', sessionId, error: error.stack ?? error.message });
+    try {
+      this.emit('session-failed', { sessionId, client, error });
+    } catch (listenerError) {
+      const text = listenerError instanceof Error ? (listenerError.stack ?? listenerError.message) : String(listenerError);
+      this.log({ level: 'error', event: 'listener-failed', sessionId, listener: 'session-failed', error: text });
+    }
   }
 
   /**
@@ -438,10 +567,10 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
    * after REFUSE_FLUSH_MS if the peer does not read). Input is read and dropped meanwhile: unread
    * input would turn the close into a reset that may overtake the 421. The log line is limited.
    */
-  private refuse(socket: net.Socket, client: Endpoint, reason: string, reply: string): void {
+  private refuse(socket: net.Socket, client: Endpoint, reason: string, reply: string, level: 'warn' | 'error' = 'warn'): void {
     this.sessionsRefused++;
     this.emit('session-refused', { client, reason });
-    this.limitedLog.log({ level: 'warn', event: 'session-refused', client, reason });
+    this.limitedLog.log({ level, event: 'session-refused', client, reason });
     socket.on('data', () => {});
     socket.resume();
     const t = setTimeout(() => socket.destroy(), REFUSE_FLUSH_MS);
@@ -482,7 +611,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
       case 'logged-in':
         this.log({ level: 'debug', event: 'logged-in', sessionId });
         return;
-      case 'session-closed':
+      case 'session-close':
         this.emit('session-close', { sessionId, client, reason: e.reason, bytes: e.bytes });
         this.log({ level: 'info', event: 'session-close', sessionId, reason: e.reason, bytes: e.bytes });
         return;
@@ -509,6 +638,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         if (f.type === 'line-translated') {
           this.log({ level: 'debug', event: 'line-translated', sessionId, direction: f.direction, before: f.before, after: f.after });
         } else if (f.type === 'protocol-error') {
+          this.emit('protocol-error', { sessionId, client, direction: f.direction, message: f.message });
           this.log({ level: 'warn', event: 'protocol-error', sessionId, direction: f.direction, message: f.message });
         } else if (f.type === 'tls-started') {
           // Everything from here is encrypted: passive replies reach the client as the server
@@ -526,6 +656,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
         return;
       }
       case 'upstream-failed':
+        this.emit('upstream-failed', { sessionId, client, reason: e.reason, reply: e.reply });
         this.log({ level: 'warn', event: 'upstream-failed', sessionId, reason: e.reason });
         return;
       case 'upstream-connected': {

@@ -74,6 +74,8 @@ export class SessionDriver<O = unknown> {
   private goneReported = false;
   private driving = false;
   private failed = false;
+  /** An upstream connection the embedder opened (handleConnection): used instead of dialling. */
+  private givenUpstream: net.Socket | null;
 
   constructor(
     client: net.Socket,
@@ -81,9 +83,11 @@ export class SessionDriver<O = unknown> {
     hooks: DriverHooks,
     handles: HandleCounter,
     plane: DataPlane = createRelayDataPlane(),
+    upstreamSocket: net.Socket | null = null,
   ) {
     this.hooks = hooks;
     this.handles = handles;
+    this.givenUpstream = upstreamSocket;
     this.sockets = { client, server: null };
     const driver = this;
     this.data = plane.forSession({
@@ -192,6 +196,7 @@ export class SessionDriver<O = unknown> {
     this.data.destroyAll();
     this.sockets.client?.destroy();
     this.sockets.server?.destroy();
+    this.dropGivenUpstream();
     if (!this.session.isClosed) this.session.handleControlError('client', 'internal error', now());
     this.hooks.onFailure(err);
   }
@@ -278,6 +283,8 @@ export class SessionDriver<O = unknown> {
       case 'close':
         this.data.destroyAll();
         for (const side of ['client', 'server'] as const) this.closeControl(side, a.graceful);
+        // Closed before it asked for the upstream connection: a given one is the relay's to close.
+        this.dropGivenUpstream();
         return;
     }
   }
@@ -313,12 +320,32 @@ export class SessionDriver<O = unknown> {
     s.once('close', () => clearTimeout(t));
   }
 
+  /** A given upstream socket the session never took (it closed first): destroyed, as the relay owns it. */
+  private dropGivenUpstream(): void {
+    const given = this.givenUpstream;
+    this.givenUpstream = null;
+    given?.destroy();
+  }
+
   private connectUpstream(host: string, port: number): void {
-    const s = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    // Closed before its first action ran (the client vanished on arrival): nothing to dial.
+    if (this.session.isClosed) {
+      this.dropGivenUpstream();
+      return;
+    }
+    const given = this.givenUpstream;
+    this.givenUpstream = null;
+    if (given !== null && given.destroyed) {
+      // Closed or failed before it was handed over: its 'close' may be long gone, so it is not
+      // counted; the session fails as if the connect had (the client gets the ALG's farewell).
+      setImmediate(() => this.input(() => this.session.handleUpstreamFailed('upstream socket already closed', now())));
+      return;
+    }
+    const s = given ?? net.connect({ host, port, allowHalfOpen: true, noDelay: true });
     this.sockets.server = s;
     this.adopt(s);
     let connected = false;
-    s.on('connect', () => {
+    const onConnect = (): void => {
       connected = true;
       const local = localEndpoint(s);
       const remote = remoteEndpoint(s);
@@ -327,7 +354,19 @@ export class SessionDriver<O = unknown> {
         else this.session.handleUpstreamFailed('connection lost', now());
       });
       this.applyReading('server');
-    });
+    };
+    if (given === null) {
+      s.on('connect', onConnect);
+    } else {
+      // As a socket of our own: a server's FIN must not end our side, lines go out at once, and
+      // nothing is read before the session knows the connection (its greeting may be waiting).
+      given.allowHalfOpen = true;
+      given.setNoDelay(true);
+      given.pause();
+      if (given.connecting) given.once('connect', onConnect);
+      // Connected already: reported on the next turn, as net.connect's 'connect' would be.
+      else setImmediate(() => (given.destroyed || this.session.isClosed ? undefined : onConnect()));
+    }
     s.on('data', (chunk: Buffer) => this.input(() => this.session.handleControlData('server', chunk, now())));
     s.on('end', () => {
       this.peerEnded.server = true;

@@ -2,13 +2,19 @@
  * The FTP control-channel translator as a pair of Node Transform streams, for users who already
  * run their own proxy and only want the control lines translated:
  *
- *   clientSocket.pipe(clientToServer).pipe(serverSocket);
- *   serverSocket.pipe(serverToClient).pipe(clientSocket);
+ *   pipeline(clientSocket, clientToServer, serverSocket, done);
+ *   pipeline(serverSocket, serverToClient, clientSocket, done);
  *
  * A data-channel request is answered by the user's `resolveDataChannel` (sync or async); while it
  * is pending, the stream that carried the line holds its input (its transform callback waits), so
  * backpressure reaches the socket. Replies the translator makes itself (a refused command) come
  * out of `serverToClient`.
+ *
+ * Use `stream.pipeline()`, not `.pipe()`: when the translator gives the connection up
+ * (its `close` event: an over-long line under `overlongLine: 'close'`, a line timeout, too much
+ * discarded input), both streams fail with a `TranslatorClosedError`
+ * (`ERR_NAT_ALG_TRANSLATOR_CLOSED`), and pipeline() destroys the sockets; `.pipe()` would leave
+ * them open.
  */
 
 import { Transform } from 'node:stream';
@@ -39,6 +45,28 @@ export interface FtpTranslatorStreams {
   readonly translator: AlgTranslator;
 }
 
+/** How long the translator's farewell (a `421`) may take to be read out of the streams before they fail. */
+const FAREWELL_LINGER_MS = 2000;
+
+const TRANSLATOR_CLOSED = 'ERR_NAT_ALG_TRANSLATOR_CLOSED';
+
+/**
+ * The translator gave the connection up (its `close` event), so both streams fail with this.
+ * Not a NatAlgError: nothing was misused, a peer misbehaved; it carries a Node-style `code` so
+ * that a pipeline() callback can tell it from a socket's own error.
+ */
+export class TranslatorClosedError extends Error {
+  readonly code = TRANSLATOR_CLOSED;
+  /** The translator's reason (`line not complete within 30 s`, ...). */
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super(`the translator closed the connection: ${reason}`);
+    this.name = 'TranslatorClosedError';
+    this.reason = reason;
+  }
+}
+
 interface Held {
   rest: Uint8Array;
   callback: (err?: Error | null) => void;
@@ -50,6 +78,8 @@ export function createFtpTranslatorStreams(options: FtpTranslatorStreamsOptions)
   const held: Record<Direction, Held | null> = { 'client-to-server': null, 'server-to-client': null };
   const finished: Record<Direction, boolean> = { 'client-to-server': false, 'server-to-client': false };
   let timer: NodeJS.Timeout | null = null;
+  /** The translator's `close` reason once it gave up, else null. */
+  let closedReason: string | null = null;
 
   const make = (dir: Direction): Transform =>
     new Transform({
@@ -108,6 +138,7 @@ export function createFtpTranslatorStreams(options: FtpTranslatorStreamsOptions)
    * held line would never go. Anything else that goes wrong here fails both streams.
    */
   function settle(request: DataChannelRequest, ep: Endpoint | null): void {
+    if (closedReason !== null) return; // the translator gave up meanwhile: nobody waits for it
     try {
       if (ep) {
         try {
@@ -128,17 +159,22 @@ export function createFtpTranslatorStreams(options: FtpTranslatorStreamsOptions)
   }
 
   function pump(): void {
+    let closing: string | null = null;
     for (let e = translator.pollEvent(); e; e = translator.pollEvent()) {
       onEvent?.(e);
       if (e.type === 'data-channel-request') answer(e.request);
-      if (e.type === 'close') {
-        streams['client-to-server'].destroy();
-        streams['server-to-client'].destroy();
-      }
+      if (e.type === 'close') closing ??= e.reason;
     }
     for (const dir of ['client-to-server', 'server-to-client'] as const) {
       for (let out = translator.pollOutput(dir); out; out = translator.pollOutput(dir)) push(dir, out);
     }
+    // After the output: the farewell the translator wrote must reach the client first.
+    if (closing !== null && closedReason === null) {
+      closedReason = closing;
+      giveUp(closing);
+      return;
+    }
+    if (closedReason !== null) return;
     for (const dir of ['client-to-server', 'server-to-client'] as const) {
       const h = held[dir];
       if (!h || translator.isBlocked(dir)) continue;
@@ -146,6 +182,47 @@ export function createFtpTranslatorStreams(options: FtpTranslatorStreamsOptions)
       feed(dir, h.rest, h.callback);
     }
     arm();
+  }
+
+  /**
+   * The translator gave up. Both streams must fail, with an error (not an orderly end): an end
+   * would FIN the peers through pipeline()/pipe() but leave the sockets that feed the streams
+   * open, and the peer the translator gave up on is typically one that never closes by itself
+   * (a trickling or flooding client). An error makes pipeline() destroy every stream of both
+   * pipelines and report the code to its callback, which is what its users branch on.
+   * First the output already queued (the farewell `421`) is let out: each readable side is ended
+   * after its last byte, and the streams fail once both ends have been read (at most
+   * FAREWELL_LINGER_MS later, for a consumer that stopped reading).
+   */
+  function giveUp(reason: string): void {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const error = new TranslatorClosedError(reason);
+    // Lines held for a data-channel answer will never go: their callbacks are dropped with the streams.
+    held['client-to-server'] = held['server-to-client'] = null;
+    let waiting = 0;
+    let failed = false;
+    const fail = (): void => {
+      if (failed) return;
+      failed = true;
+      clearTimeout(linger);
+      for (const st of Object.values(streams)) if (!st.destroyed) st.destroy(error);
+    };
+    const linger = setTimeout(fail, FAREWELL_LINGER_MS);
+    linger.unref();
+    for (const dir of ['client-to-server', 'server-to-client'] as const) {
+      const st = streams[dir];
+      if (st.destroyed || st.readableEnded) continue;
+      waiting++;
+      st.once('end', () => {
+        if (--waiting === 0) fail();
+      });
+      if (!finished[dir]) {
+        finished[dir] = true;
+        st.push(null);
+      }
+    }
+    if (waiting === 0) setImmediate(fail);
   }
 
   function arm(): void {

@@ -6,12 +6,13 @@
 
 import type { EventEmitter } from 'node:events';
 import type { DataPlane } from './data-plane.js';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type {
   AlgModule,
   DataByteCounts,
   DataChannelMode,
   DataPortSource,
+  Direction,
   Endpoint,
   FtpPolicy,
   IrcPolicy,
@@ -179,12 +180,63 @@ export interface CommandRefusedEvent {
   readonly reply: string;
 }
 
+/**
+ * Where a connection handed to `handleConnection` goes. Neither: the relay's `upstream`. At most
+ * one of the two.
+ */
+export interface HandleConnectionOptions {
+  /** Dial this server instead of the relay's `upstream` (same checks: `host` non-empty, `port` 1-65535). */
+  readonly upstream?: { readonly host: string; readonly port: number };
+  /**
+   * A connection to the server the embedder opened (connected, or still connecting): the relay
+   * dials nothing. Its remote endpoint is the server the ALG's policy knows (FTP: where passive
+   * data connections go). It must not have been read from (bytes read are not replayed; put them
+   * back with `socket.unshift()`). One already closed or failed fails the session as a refused
+   * connect would: the client gets the ALG's farewell (FTP `421`), `upstream-failed` is emitted.
+   */
+  readonly upstreamSocket?: Socket;
+}
+
+export interface SessionFailedEvent {
+  readonly sessionId: number;
+  readonly client: Endpoint;
+  /** What was thrown: a bug of the relay's, or an event listener of yours that threw. */
+  readonly error: Error;
+}
+
+export interface UpstreamFailedEvent {
+  readonly sessionId: number;
+  readonly client: Endpoint;
+  /** Why (refused, timed out, closed before its greeting...), as said to the client. */
+  readonly reason: string;
+  /** The farewell line the client got (FTP: `421 ...`), or '' when the ALG has none. */
+  readonly reply: string;
+}
+
+export interface ProtocolErrorEvent {
+  readonly sessionId: number;
+  readonly client: Endpoint;
+  /** Whose bytes: `client-to-server` or `server-to-client`. */
+  readonly direction: Direction;
+  readonly message: string;
+}
+
 export interface FtpProxyEvents {
   listening: [];
   close: [];
   'session-open': [SessionOpenEvent];
+  /** Exactly once per `session-open`, however the session ended (the core's `session-close`). */
   'session-close': [SessionCloseEvent];
   'session-refused': [SessionRefusedEvent];
+  /**
+   * The session was torn down by an exception while it was driven (a bug, or one of your event
+   * listeners that threw): logged at error; its `session-close` follows. Other sessions go on.
+   */
+  'session-failed': [SessionFailedEvent];
+  /** The upstream connection could not be made or lost before its greeting: the client got `reply`. */
+  'upstream-failed': [UpstreamFailedEvent];
+  /** The ALG found a peer's bytes malformed (an incomplete line at the end, ...): also logged at warn. */
+  'protocol-error': [ProtocolErrorEvent];
   'data-open': [DataOpenEvent];
   'data-close': [DataCloseEvent];
   'command-refused': [CommandRefusedEvent];
@@ -226,6 +278,24 @@ export interface FtpProxy extends EventEmitter<FtpProxyEvents> {
   shutdown(options?: { graceMs?: number }): Promise<void>;
   address(): AddressInfo | string | null;
   stats(): FtpProxyStats;
+  /**
+   * Relay a connection the embedder accepted itself (after its own TLS sniffing, PROXY protocol,
+   * access control), as if `listen()` had accepted it: the same limits, events, logs, stats and
+   * shutdown. Works without `listen()`. With the default data plane nothing else is needed; with
+   * another (`nftables`, your own), `await start()` first: until it has started, connections are
+   * refused (`421 Service not available`, `session-refused` with reason `data plane not started`).
+   * After `close()`/`shutdown()` a connection gets the ALG's farewell (`421 Service shutting
+   * down`). Throws NatAlgError only for invalid arguments, before touching either socket; from
+   * then on both are the relay's, and it closes them.
+   */
+  handleConnection(socket: Socket, options?: HandleConnectionOptions): void;
+  /**
+   * Start the data plane without listening (for handleConnection). `host`: the address clients
+   * come to, for the families the plane serves (default both). Idempotent; rejects with the
+   * plane's error (`DataPlaneUnavailableError`), or NatAlgError `invalid-state` after close/shutdown.
+   * `listen()` starts it itself.
+   */
+  start(options?: { host?: string }): Promise<void>;
 }
 
 export type { AddressInfo };

@@ -97,6 +97,10 @@ const EXPECTED: Record<'nat-alg' | 'nat-alg/node' | 'nat-alg/testing', readonly 
   ],
   'nat-alg/node': [
     'NatAlgError', 'createAlgProxy', 'createFtpProxy', 'createFtpTranslatorStreams', 'createIrcProxy', 'defaultMaxPendingDataChannelsPerClient',
+    // createFtpTranslatorStreams: the error both streams fail with when the translator gives up
+    'TranslatorClosedError',
+    // one data channel with the relay's sockets, for users of the translator on its own (docs/relay.md)
+    'openDataChannel',
     // data planes (docs/relay.md, "Data planes")
     'createRelayDataPlane', 'createNftablesDataPlane', 'NftablesDataPlane', 'DataPlaneUnavailableError', 'PlaneFault',
   ],

@@ -202,11 +202,11 @@ describe('byte counts when the session closes under a transfer', () => {
     t.session.handleControlError('server', 'ECONNRESET', t.now);
     t.run();
     expect(t.channel(id).closed).not.toBeNull();
-    expect(t.eventsOf('session-closed')).toHaveLength(0); // waits for the counts
+    expect(t.eventsOf('session-close')).toHaveLength(0); // waits for the counts
     t.session.handleDataClosed(id, { toClient: 13_700_000, toServer: 0 }, 'closed by the relay', t.now);
     t.run();
     expect(t.eventsOf('data-close')).toEqual([{ type: 'data-close', channel: id, reason: expect.stringMatching(/server control connection failed/), bytes: { toClient: 13_700_000, toServer: 0 } }]);
-    const closed = t.eventsOf('session-closed');
+    const closed = t.eventsOf('session-close');
     expect(closed).toHaveLength(1);
     expect(closed[0]!.bytes.dataToClient).toBe(13_700_000);
   });
@@ -218,6 +218,6 @@ describe('byte counts when the session closes under a transfer', () => {
     t.session.close('bye', t.now);
     t.run();
     expect(t.eventsOf('data-close')).toHaveLength(1);
-    expect(t.eventsOf('session-closed')).toHaveLength(1);
+    expect(t.eventsOf('session-close')).toHaveLength(1);
   });
 });

@@ -121,7 +121,7 @@ describe('FtpRelaySession: control connection', () => {
     t.end('client');
     expect(t.gotFin.server).toBe(true);
     expect(t.closed).toEqual({ reason: 'both control connections closed', graceful: true });
-    const closed = t.eventsOf('session-closed');
+    const closed = t.eventsOf('session-close');
     expect(closed).toHaveLength(1);
     expect(closed[0]!.bytes.controlFromClient).toBe('USER anonymous\r\nQUIT\r\n'.length);
   });
@@ -376,7 +376,7 @@ describe('FtpRelaySession: data channels in every mode', () => {
     t.advance(1);
     expect(t.lines('client').slice(-2)).toEqual(['226 done', '421 Service shutting down']);
     expect(t.closed?.graceful).toBe(true);
-    expect(t.eventsOf('session-closed')[0]?.bytes).toMatchObject({ dataToClient: 100, dataChannels: 1 });
+    expect(t.eventsOf('session-close')[0]?.bytes).toMatchObject({ dataToClient: 100, dataChannels: 1 });
   });
 });
 

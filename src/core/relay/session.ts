@@ -103,7 +103,7 @@ export class RelaySession<O = unknown> {
   private clientGoneAt: number | null = null;
   private draining = false;
   private closeReason = '';
-  /** The `session-closed` event waits for the byte counts of channels closed with the session. */
+  /** The `session-close` event waits for the byte counts of channels closed with the session. */
   private closedEventPending = false;
 
   private bytes = {
@@ -559,11 +559,11 @@ export class RelaySession<O = unknown> {
     this.reportClosed();
   }
 
-  /** `session-closed`, once the byte counts of every channel closed with the session are in. */
+  /** `session-close`, once the byte counts of every channel closed with the session are in. */
   private reportClosed(): void {
     if (!this.closedEventPending || this.channels.awaitingCounts > 0) return;
     this.closedEventPending = false;
-    this.events.push({ type: 'session-closed', reason: this.closeReason, bytes: this.byteCounts });
+    this.events.push({ type: 'session-close', reason: this.closeReason, bytes: this.byteCounts });
   }
 
   /** Why the session closed ('' while open). */

@@ -214,7 +214,7 @@ export type RelayEvent =
     }
   /** Every event of the ALG's translator, as it came. */
   | { readonly type: 'alg'; readonly event: AlgEvent }
-  | { readonly type: 'session-closed'; readonly reason: string; readonly bytes: SessionByteCounts };
+  | { readonly type: 'session-close'; readonly reason: string; readonly bytes: SessionByteCounts };
 
 export function directionFrom(side: Side): Direction {
   return side === 'client' ? 'client-to-server' : 'server-to-client';
