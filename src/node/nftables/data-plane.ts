@@ -174,6 +174,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   private readonly pollIntervalMs: number;
   private readonly cutTimeoutMs: number;
   private readonly commandTimeoutMs: number;
+  private readonly maxQueuedCommands: number;
   private readonly logger: ((entry: NftablesLogEntry) => void) | undefined;
   private readonly conntrackOverride: string | undefined;
 
@@ -208,6 +209,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     this.pollIntervalMs = positive('pollIntervalMs', options.pollIntervalMs ?? 200);
     this.cutTimeoutMs = positive('cutTimeoutMs', options.cutTimeoutMs ?? 600_000);
     this.commandTimeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs ?? 10_000);
+    this.maxQueuedCommands = positive('maxQueuedCommands', options.maxQueuedCommands ?? 256);
     this.logger = options.logger;
     this.conntrackOverride = options.conntrackPath;
   }
@@ -285,6 +287,13 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     const procKey = procKeyOf(procAddress(ch.peer), procAddress(ch.announced.address), ch.announced.port);
     const clash = this.byKey.get(procKey);
     if (clash) throw new NatAlgError('invalid-state', `channel ${clash.ch.id} already redirects ${ch.peer} to ${ch.announced.address} port ${ch.announced.port}`);
+    const queued = this.shell?.queued ?? 0;
+    if (queued >= this.maxQueuedCommands) {
+      // Load shedding, not a fault: nft is working, only behind. The caller (the relay) carries
+      // this channel another way; removals still queue, so nothing is left behind.
+      this.log('warn', 'open-refused', { id: ch.id, queued, reason: 'nft busy' });
+      throw new NatAlgError('capacity', `nft has ${queued} commands queued (maxQueuedCommands ${this.maxQueuedCommands}): channel ${ch.id} not installed`);
+    }
 
     const c: Channel = {
       ch,

@@ -38,6 +38,7 @@ import {
   type Endpoint,
   type Side,
 } from '../../core/index.js';
+import { NatAlgError } from '../../core/errors.js';
 import { DataSockets } from '../data-sockets.js';
 import type { ChannelSpec, DataPlane, DataPlaneContext, DataPlaneHost, SessionDataPlane } from '../data-plane.js';
 import { NftablesDataPlane } from './data-plane.js';
@@ -306,6 +307,19 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
         k.installed = false;
         if (this.channels.get(k.id) !== k || k.state !== 'installing') return;
         const message = err instanceof Error ? err.message : String(err);
+        if (err instanceof NatAlgError && err.kind === 'capacity') {
+          // nft is behind (a burst of channels) or the gate set is full: this channel uses the
+          // relay's own data path, as an FTP64 channel does. Safe: the session has not been told
+          // the channel listens yet, and the relay path enforces the same expected peer.
+          this.host.log({ level: 'warn', event: 'data-plane-fallback', channel: k.id, plane: 'relay', reason: message });
+          this.closePlaceholder(k);
+          this.channels.delete(k.id);
+          this.byGid.delete(k.gid);
+          this.plane.unregister(k.gid);
+          k.state = 'gone';
+          this.relay.listen(k.id, k.side, local);
+          return;
+        }
         this.host.log({ level: 'error', event: 'data-plane-failed', channel: k.id, plane: 'nftables', reason: message });
         this.closePlaceholder(k);
         this.forget(k);

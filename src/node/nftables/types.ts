@@ -84,8 +84,17 @@ export interface NftablesDataPlaneOptions {
   readonly pollIntervalMs?: number;
   /** How long a closed channel's flows are answered with a TCP reset if they still send. Default 600000. */
   readonly cutTimeoutMs?: number;
-  /** An nft command that does not answer within this fails (and the plane with it). Default 10000. */
+  /**
+   * nft is wedged when the command it works on (the head of the line: commands behind it have not
+   * started) does not answer within this; nft is then killed and the plane fails. Default 10000.
+   */
   readonly commandTimeoutMs?: number;
+  /**
+   * open() is refused (NatAlgError `capacity`; the relay carries that channel on its own data path)
+   * while this many nft commands wait for nft: a burst of channels waits a bounded time and
+   * never piles up without limit behind a slow nft. Removing channels is never refused. Default 256.
+   */
+  readonly maxQueuedCommands?: number;
   /** Diagnostics, one structured entry each; the plane never prints. */
   readonly logger?: (entry: NftablesLogEntry) => void;
 }
