@@ -138,12 +138,12 @@ describe('NftablesDataPlane over a stand-in nft', () => {
     plane = null;
   });
 
-  it('start replaces a stale table in one transaction, stop deletes it', async () => {
+  it('start creates the table in one transaction (create: fails if one appeared meanwhile), stop deletes it', async () => {
     const p = await startPlane();
     plane = p.plane;
     const log = commands();
     expect(log[0]).toBe('oneshot list table inet nat_alg_fake');
-    expect(log[1]).toMatch(/^add table inet nat_alg_fake; delete table inet nat_alg_fake; table inet nat_alg_fake \{ comment "nat-alg pid=\d+ start=\d+";/);
+    expect(log[1]).toMatch(/^create table inet nat_alg_fake \{ comment "nat-alg pid=\d+ start=\d+"; \}; table inet nat_alg_fake \{ comment "nat-alg pid=\d+ start=\d+";/);
     await plane.stop();
     expect(commands().at(-1)).toBe('delete table inet nat_alg_fake');
   });
@@ -302,7 +302,7 @@ describe('NftablesDataPlane over a stand-in nft', () => {
     expect((await err({ conntrackPath: join(dir, 'absent') })).cause).toBe('no-conntrack');
     expect(commands().at(-1)).toBe('delete table inet nat_alg_fake'); // the table made before is removed again
     expect((await err({ readSysctl: async (n) => (n === 'net.ipv6.conf.all.forwarding' ? '0\n' : '1\n') })).message).toMatch(/net\.ipv6\.conf\.all\.forwarding is "0"/);
-    writeFileSync(join(dir, 'fail'), '^add table');
+    writeFileSync(join(dir, 'fail'), '^create table');
     expect((await err({})).cause).toBe('no-nf-tables');
   });
 });

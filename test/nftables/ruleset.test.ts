@@ -10,7 +10,7 @@ import {
   counterNames,
   oneLine,
   openCommands,
-  replaceTable,
+  createTable,
   tableDefinition,
 } from '../../src/node/nftables/ruleset.js';
 import type { KernelChannel } from '../../src/node/nftables/types.js';
@@ -129,9 +129,11 @@ describe('tableDefinition', () => {
   });
 
   it('is one line for nft -i, replacing a stale table in the same transaction', () => {
-    const line = replaceTable('t', tableDefinition('t', { kind: 'all' }, 'o'));
+    const line = createTable('t', 'o', tableDefinition('t', { kind: 'all' }, 'o'), true);
     expect(line).not.toContain('\n');
-    expect(line.startsWith('add table inet t; delete table inet t; table inet t {')).toBe(true);
+    expect(line.startsWith('add table inet t; delete table inet t; create table inet t { comment "o"; }; table inet t {')).toBe(true);
+    // No table there: `create`, which fails (touching nothing) if one appeared meanwhile.
+    expect(createTable('t', 'o', tableDefinition('t', { kind: 'all' }, 'o'), false).startsWith('create table inet t { comment "o"; }; table inet t {')).toBe(true);
     expect(oneLine('a {\n  b;\n}\n')).toBe('a { b; }');
   });
 });

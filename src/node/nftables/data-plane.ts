@@ -4,7 +4,7 @@
  * asks this plane for a redirect, and the data bytes never reach the process.
  *
  *   const plane = new NftablesDataPlane({ tableName: 'nat_alg' });
- *   await plane.start();            // checks prerequisites, replaces a stale table, creates ours
+ *   await plane.start();            // checks prerequisites, replaces a stale table of ours, creates ours
  *   await plane.open({ id, family, peer, announced, target, sourceAddress, timeoutMs });
  *   // ... the relay writes announced.address/port into the FTP line; the peer connects there
  *   plane.on('connected' | 'closed' | 'expired' | 'error', ...);
@@ -78,10 +78,10 @@ import {
   counterNames,
   cutCommand,
   removeIfPresent,
+  createTable,
   deleteTable,
   listCounter,
   openCommands,
-  replaceTable,
   tableDefinition,
   type CheckedChannel,
   type CounterNames,
@@ -182,6 +182,8 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   private shell: NftShell | null = null;
   private conntrackPath = '';
   private definition = '';
+  /** The comment of the table this plane made (its pid and start time). */
+  private owner = '';
   private readonly channels = new Map<number, Channel>();
   private readonly byKey = new Map<string, Channel>();
   private readonly cuts = new Map<string, Cut>();
@@ -249,12 +251,23 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
       for (const f of this.families) await checkForwarding(this.readSysctl, f);
       this.forwardCheckedAt[4] = this.forwardCheckedAt[6] = performance.now();
 
-      const owner = parseOwner(await this.listTableOnce());
-      if (owner && ownerAlive(owner, process.pid)) {
-        throw new NatAlgError('invalid-state', `table inet ${this.tableName} belongs to running process ${owner.pid}: choose another tableName`);
+      // Only a table a nat-alg instance made (its comment names the owner) is ever replaced, and
+      // only when that owner is dead; any other table of this name is the administrator's.
+      const existing = await this.listTableOnce();
+      let stale = false;
+      if (existing !== null) {
+        const owner = parseOwner(existing);
+        if (!owner) {
+          throw new DataPlaneUnavailableError('foreign-table', `table inet ${this.tableName} exists and was not made by nat-alg (no "nat-alg pid=... start=..." comment); it is left untouched`);
+        }
+        if (ownerAlive(owner, process.pid)) {
+          throw new NatAlgError('invalid-state', `table inet ${this.tableName} belongs to running process ${owner.pid}: choose another tableName`);
+        }
+        stale = true;
       }
-      this.definition = tableDefinition(this.tableName, this.guard, ownerTag(process.pid), this.strictReversePath);
-      const made = await shell.run(replaceTable(this.tableName, this.definition));
+      this.owner = ownerTag(process.pid);
+      this.definition = tableDefinition(this.tableName, this.guard, this.owner, this.strictReversePath);
+      const made = await shell.run(createTable(this.tableName, this.owner, this.definition, stale));
       if (made.error !== '') {
         throw new DataPlaneUnavailableError(tableFailureCause(made.error), `nft could not create table inet ${this.tableName}`, made.error);
       }
@@ -657,13 +670,29 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     this.emit('error', new PlaneFault(kind, id, message));
   }
 
-  /** The table as nft lists it (native syntax: it shows the owner comment), '' if there is none. */
-  private listTableOnce(): Promise<string> {
-    return this.once_(['list', 'table', 'inet', this.tableName]).then((r) => (r.code === 0 ? r.stdout : ''));
+  /**
+   * The table as nft lists it (native syntax: it shows the owner comment), null if there is none.
+   * A listing that fails for another reason is a startup failure: what is there is unknown.
+   */
+  private async listTableOnce(): Promise<string | null> {
+    const r = await this.once_(['list', 'table', 'inet', this.tableName]);
+    if (r.code === 0) return r.stdout;
+    if (/No such file or directory/.test(r.stderr)) return null;
+    throw new DataPlaneUnavailableError(tableFailureCause(r.stderr), `nft could not list table inet ${this.tableName}`, r.stderr || `exit ${r.code}`);
   }
 
-  /** Used by stop() when the interactive child is gone. Returns nft's complaint or null. */
+  /**
+   * Used by stop() when the interactive child is gone: deletes the table only if it is still the
+   * one this plane made (its comment carries our owner tag). Returns nft's complaint or null.
+   */
   private async deleteTableOnce(): Promise<string | null> {
+    let listing: string | null;
+    try {
+      listing = await this.listTableOnce();
+    } catch (err) {
+      return errorText(err);
+    }
+    if (listing === null || !listing.includes(`comment "${this.owner}"`)) return null;
     const r = await this.once_(['delete', 'table', 'inet', this.tableName]);
     return r.code === 0 || /No such file or directory/.test(r.stderr) ? null : r.stderr.trim() || `exit ${r.code}`;
   }

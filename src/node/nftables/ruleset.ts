@@ -174,9 +174,16 @@ export function tableDefinition(table: string, guard: ForwardGuard, owner: strin
   ].join('\n');
 }
 
-/** Removes a stale table of the same name and creates ours, in one transaction. */
-export function replaceTable(table: string, definition: string): string {
-  return oneLine(`add table inet ${table};\ndelete table inet ${table};\n${definition}`);
+/**
+ * Creates our table, in one transaction that fails if a table of that name exists by then
+ * (`create`, not `add`: a table someone else made in the meantime is never merged into or
+ * deleted). With `stale`, a table a dead nat-alg instance left (its owner comment checked by the
+ * caller) is deleted first, in the same transaction. nft 1.0.6 keeps only the comment of a
+ * `create table` body, so the body follows in a `table` block.
+ */
+export function createTable(table: string, owner: string, definition: string, stale: boolean): string {
+  const replace = stale ? `add table inet ${table};\ndelete table inet ${table};\n` : '';
+  return oneLine(`${replace}create table inet ${table} { comment "${owner}"; };\n${definition}`);
 }
 
 export function deleteTable(table: string): string {
