@@ -385,14 +385,21 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   }
 
   /**
-   * Reads conntrack now (a read started after this call) and emits what happened since the last
-   * read: admissions, established flows, ends. Resolves once those events are out. A relay calls
-   * it before acting on control input, so that it never sees a control line (a client's RETR)
-   * before the data connection the line depends on.
+   * Reads conntrack now (a read started after this call; callers that ask while one read runs
+   * share the next) and emits what happened since the last read: admissions, established flows,
+   * ends. Resolves once those events are out. A relay calls it before acting on control input,
+   * so that it does not see a control line (a client's RETR) before the data connection the line
+   * depends on; a read costs the whole host table, so such a caller bounds how often it asks
+   * (kernel-plane.ts: once per `pollWindowMs` per session).
    */
   async refresh(): Promise<void> {
     if (this.state !== 'running' || this.channels.size === 0) return;
     await this.poll(true);
+  }
+
+  /** The least time between two polls of conntrack: the poll interval, stretched on a large table. */
+  get pollWindowMs(): number {
+    return Math.max(this.pollIntervalMs, this.pollCostMs * POLL_COST_FACTOR);
   }
 
   /** Cut keys whose flow has not been seen over yet (their element is still in the table). */
@@ -452,7 +459,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
         this.pollTimer = null;
         void this.poll().finally(() => this.schedulePoll());
       },
-      Math.max(this.pollIntervalMs, this.pollCostMs * POLL_COST_FACTOR),
+      this.pollWindowMs,
     );
   }
 
