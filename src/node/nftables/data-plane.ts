@@ -12,22 +12,32 @@
  *   await plane.stop();             // deletes the table
  *
  * What a redirect admits (the ruleset is in ruleset.ts):
- * - Only a TCP SYN from `peer` to `announced` (address and port), arriving through the
- *   interface `peer` is routed through (strictReversePath), is redirected, to `target`, with its
- *   source rewritten to `sourceAddress`; anything else sent to the announced port reaches the
- *   host itself, where nothing listens, and is reset. The SYN uses the redirect up, not a
- *   completed handshake as with a listener: a SYN forged with the peer's address from the
- *   peer's own link makes the transfer fail (nothing leaks: the target answers the real peer).
+ * - While the channel is unclaimed (its gate element is in the table), every bare TCP SYN from
+ *   `peer` to `announced` (address and port), arriving through the interface `peer` is routed
+ *   through (strictReversePath), is redirected to `target`, with its source rewritten to
+ *   `sourceAddress`; anything else sent to the announced port reaches the host itself, where
+ *   nothing of ours listens, and is reset.
+ * - The claim: the first of those flows whose handshake completes (conntrack marks it ASSURED
+ *   when the peer's ACK answers the target's SYN-ACK) uses the channel up: the forward-chain rule
+ *   that sees it deletes the gate and records the flow (key . the peer's port) in the won set,
+ *   in the kernel, on that packet. From then on only that flow is forwarded; every other flow
+ *   of the key is reset, and new SYNs are no longer redirected. This is the listener's rule (a
+ *   listener is used by a completed handshake, not by a SYN): a SYN forged with the peer's
+ *   address, from anywhere, cannot claim the channel (the target's SYN-ACK goes to the real peer,
+ *   which resets it), so it cannot take the peer's transfer away. What it still can do: make the
+ *   target see a half-open connection from the relay, as a SYN to the relay's own listener would.
+ *   Only who completes a handshake with the peer's address (on its path, or guessing the target's
+ *   sequence number within conntrack's window) can claim it.
  * - Every value written into nft text is validated and re-printed from parsed bytes (ruleset.ts).
- * - One connection: the rule that redirects deletes the admission element (the gate) from the
- *   packet path, so the next SYN finds none. The lookup and the delete are two steps of one
- *   rule, not one atomic operation: two SYNs of the same peer handled on two CPUs in the same
- *   microsecond could both pass. The plane then sees two flows in conntrack and reports an
- *   'error' (extra-connection); it cannot stop the second flow without cutting the first.
- * - Lapse: the gate element carries the kernel timeout `timeoutMs`; the plane's own timer fires
- *   just after it, re-reads conntrack and, if nobody connected, removes the channel and emits
+ * - One connection: the lookup and the delete of the claim are two steps of one rule, not one
+ *   atomic operation: two handshakes of the same peer completing on two CPUs in the same
+ *   microsecond could both claim. The plane then sees two established flows in conntrack and
+ *   reports an 'error' (extra-connection); it cannot stop the second flow without cutting the first.
+ * - Lapse: the gate element carries the kernel timeout `timeoutMs`: a handshake must complete
+ *   before it lapses. The plane's own timer fires just after it, re-reads conntrack and, if no
+ *   flow claimed the channel, removes the channel (cutting handshakes left half-done) and emits
  *   'expired'. If this process dies, gates lapse by themselves; the table stays (with forwarding
- *   of established flows) until a plane with the same table name starts again and replaces it.
+ *   of claimed flows) until a plane with the same table name starts again and replaces it.
  * - Forwarding: a redirected flow is forwarded, so forwarding must be on (the plane checks,
  *   never sets it). The forward chain accepts the plane's flows and drops per `forwardGuard`.
  *   Coexistence with other tables: every base chain on a hook sees the packet; an accept here
@@ -36,16 +46,20 @@
  *   for all. Hence guard `all` stops all other forwarding on the host; `interfaces` limits it.
  *
  * Seeing the flow: conntrack is read (see conntrack.ts) every `pollIntervalMs` while channels are
- * open. Established -> 'connected'. TIME_WAIT (FINs) or CLOSE (RST) or gone -> the channel's
- * counters are read, its rules removed, 'closed' emitted. Conntrack entries of the same key that
- * existed before the gate was written (an earlier channel's flow) are recorded at open() and
- * ignored. Latency of these events: up to one poll interval plus the read; the interval grows
- * to 20 times the cost of a read when the conntrack table is large (see POLL_COST_FACTOR).
+ * open. The claiming flow (ASSURED) -> 'admitted', then 'connected'. TIME_WAIT (FINs) or CLOSE
+ * (RST) or gone -> the channel's counters are read, its rules removed, 'closed' emitted. Flows
+ * that never completed a handshake are nobody's connection and are not reported. Conntrack
+ * entries of the same key that existed before the gate was written (an earlier channel's flow)
+ * are recorded at open() and ignored. Latency of these events: up to one poll interval plus the
+ * read; the interval grows to 20 times the cost of a read when the conntrack table is large
+ * (see POLL_COST_FACTOR).
  *
- * close(id) removes the channel whatever its state and puts its key into the cut set: packets
- * its flow still sends are answered with a TCP reset (each side is reset when it next sends),
- * as the user-space path destroys both sockets. stop() deletes the table; flows already
- * tracked keep their NAT binding in conntrack and are no longer filtered by this plane.
+ * close(id) removes the channel whatever its state and cuts its flows that may still run: each
+ * one's key . peer port goes into the cut set, and packets it still sends are answered with a
+ * TCP reset (each side is reset when it next sends), as the user-space path destroys both
+ * sockets. Cuts name flows, so opening the same key again later neither lifts them nor lets a
+ * cut flow claim the new channel. stop() deletes the table; flows already tracked keep their
+ * NAT binding in conntrack and are no longer filtered by this plane.
  *
  * Not supported: a peer on the relay host itself (its packets take the output hook, not
  * prerouting, so they reach the announced port unredirected and are refused), and a target on
@@ -75,8 +89,9 @@ import {
   checkGuard,
   checkTableName,
   closeCommands,
+  closeGate,
   counterNames,
-  cutCommand,
+  flowKey,
   removeIfPresent,
   createTable,
   deleteTable,
@@ -111,10 +126,11 @@ const POLL_COST_FACTOR = 20;
 type PlaneState = 'new' | 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
 
 /**
- * A channel's life: `opening` (nft writing), `waiting` (gate set, nobody yet), `connecting`
- * (a SYN got through, handshake not seen done), `connected`, `closing` (rules being removed).
+ * A channel's life: `opening` (nft writing), `waiting` (gate set, unclaimed: SYNs of the peer are
+ * redirected, no flow has completed its handshake), `connected` (a flow claimed it), `closing`
+ * (rules being removed).
  */
-type ChannelState = 'opening' | 'waiting' | 'connecting' | 'connected' | 'closing';
+type ChannelState = 'opening' | 'waiting' | 'connected' | 'closing';
 
 interface Channel {
   readonly ch: CheckedChannel;
@@ -125,8 +141,10 @@ interface Channel {
   state: ChannelState;
   /** Flows of this key that existed before the gate was written; never this channel's. */
   baseline: Set<string>;
-  /** The flow this channel follows (its identity), once seen. */
+  /** The flow that claimed this channel (its identity), once seen. */
   flow: string | null;
+  /** The peer's port of that flow. */
+  flowPort: number | null;
   everEstablished: boolean;
   expiry: NodeJS.Timeout | null;
   extraReported: boolean;
@@ -135,16 +153,20 @@ interface Channel {
 }
 
 /**
- * A closed channel whose flow may still run: its key is in the cut set (the flow's packets are
- * answered with a reset) until conntrack shows the flow over, then the cut element is removed.
+ * A flow of a closed channel that may still run: its F (key . peer port) is in the cut set (its
+ * packets are answered with a reset) until conntrack shows it over, then the cut element is
+ * removed. Keyed by flow, so a later channel of the same key neither lifts nor inherits it.
  */
 interface Cut {
   readonly ch: CheckedChannel;
   readonly procKey: string;
+  readonly peerPort: number;
   readonly procTarget: string;
-  readonly baseline: Set<string>;
   removing: boolean;
 }
+
+/** At most this many flows are cut per channel (the claimed one first; the rest are handshakes that can no longer claim). */
+const MAX_CUTS_PER_CHANNEL = 64;
 
 /** stop() waits at most this long for cut flows to be reset before it deletes the table. */
 const STOP_CUT_WAIT_MS = 1000;
@@ -158,6 +180,10 @@ function flowId(f: TrackedFlow): string {
 
 function procKeyOf(peer: string, announced: string, port: number): string {
   return `${peer}|${announced}|${port}`;
+}
+
+function cutKeyOf(procKey: string, peerPort: number): string {
+  return `${procKey}|${peerPort}`;
 }
 
 function errorText(err: unknown): string {
@@ -316,6 +342,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
       state: 'opening',
       baseline: new Set(),
       flow: null,
+      flowPort: null,
       everEstablished: false,
       expiry: null,
       extraReported: false,
@@ -324,8 +351,8 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     };
     this.channels.set(ch.id, c);
     this.byKey.set(procKey, c);
-    // Opening the same key again removes its cut (openCommands): the old flow is not followed any more.
-    this.cuts.delete(procKey);
+    // Cut flows of an earlier channel of this key stay cut (cuts name flows); they existed before
+    // the gate, so they are in this channel's baseline and never taken for its flow.
     const done = this.install(c);
     c.opened = done.catch(() => undefined);
     await done;
@@ -492,14 +519,12 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     for (const c of this.channels.values()) ports.add(c.ch.announced.port);
     for (const cut of this.cuts.values()) ports.add(cut.ch.announced.port);
     const seen = new Map<Channel, TrackedFlow[]>();
-    /** Cut keys with a flow still running. */
+    /** Cut flows still running. */
     const cutLive = new Set<string>();
     for (const f of parseConntrack(text, ports)) {
       const key = procKeyOf(f.original.src, f.original.dst, f.original.dport);
-      const cut = this.cuts.get(key);
-      if (cut && f.reply.src === cut.procTarget && f.reply.sport === cut.ch.target.port && !cut.baseline.has(flowId(f)) && !isEnded(f.state)) {
-        cutLive.add(key);
-      }
+      const cut = this.cuts.get(cutKeyOf(key, f.original.sport));
+      if (cut && f.reply.src === cut.procTarget && f.reply.sport === cut.ch.target.port && !isEnded(f.state)) cutLive.add(cutKeyOf(key, cut.peerPort));
       const c = this.byKey.get(key);
       if (!c || !this.belongs(c, f) || c.baseline.has(flowId(f))) continue;
       const list = seen.get(c);
@@ -508,92 +533,118 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     }
     this.pollCostMs = performance.now() - t0;
     for (const c of [...this.channels.values()]) {
-      if (c.state === 'waiting' || c.state === 'connecting' || c.state === 'connected') this.observe(c, seen.get(c) ?? []);
+      if (c.state === 'waiting' || c.state === 'connected') this.observe(c, seen.get(c) ?? []);
     }
-    for (const cut of [...this.cuts.values()]) if (!cutLive.has(cut.procKey)) this.uncut(cut);
+    for (const [k, cut] of [...this.cuts]) if (!cutLive.has(k)) this.uncut(cut);
   }
 
+  /**
+   * `flows`: this channel's flows in conntrack (redirected by its rule, not there before it).
+   * Several may exist while the channel is unclaimed (the peer's SYNs, or SYNs forged with its
+   * address, each redirected); the kernel lets exactly one claim it, the first whose handshake
+   * completes (ASSURED). A flow that never completed its handshake is nobody's connection: it
+   * is not reported, and it cannot claim the channel after the gate is gone.
+   */
   private observe(c: Channel, flows: TrackedFlow[]): void {
+    // Flows that completed a handshake and are not over. One normally; two only if the kernel's
+    // claim raced (two ACKs on two CPUs in the same instant), or a flow was let in by hand. A
+    // loser that completes its handshake after the claim is reset at once (CLOSE): not counted.
+    const live = flows.filter((f) => f.assured && isEstablished(f.state));
     if (c.flow === null) {
-      const first = flows[0];
+      const first = live[0] ?? flows.find((f) => f.assured);
       if (!first) return;
       c.flow = flowId(first);
+      c.flowPort = first.original.sport;
       this.emit('admitted', { id: c.ch.id, peer: { address: c.ch.peer, port: first.original.sport } });
       if (this.channels.get(c.ch.id) !== c || c.state === 'closing') return; // closed by a listener
     }
-    if (flows.length > 1 && !c.extraReported) {
+    if (live.length > 1 && !c.extraReported) {
       c.extraReported = true;
-      this.fault('extra-connection', c.ch.id, `channel ${c.ch.id}: ${flows.length} connections from ${c.ch.peer} got through one redirect`);
+      this.fault('extra-connection', c.ch.id, `channel ${c.ch.id}: ${live.length} connections from ${c.ch.peer} got through one redirect`);
     }
     const f = flows.find((x) => flowId(x) === c.flow);
     if (!f) {
-      void this.finish(c, c.everEstablished ? 'vanished' : 'refused');
+      void this.finish(c, 'vanished', flows);
       return;
     }
     if (c.expiry) clearTimeout(c.expiry);
     c.expiry = null;
-    const established = isEstablished(f.state) || (f.state === 'CLOSE' && f.assured);
-    if (established && !c.everEstablished) {
+    if (!c.everEstablished) {
       c.everEstablished = true;
       c.state = 'connected';
       this.emit('connected', { id: c.ch.id, peer: { address: c.ch.peer, port: f.original.sport } });
-    } else if (!established && c.state === 'waiting') {
-      c.state = 'connecting';
     }
-    if (isEnded(f.state)) void this.finish(c, f.state === 'TIME_WAIT' ? 'finished' : c.everEstablished ? 'reset' : 'refused');
+    if (isEnded(f.state)) void this.finish(c, f.state === 'TIME_WAIT' ? 'finished' : 'reset', flows);
   }
 
   private async checkExpiry(c: Channel): Promise<void> {
     c.expiry = null;
     if (this.channels.get(c.ch.id) !== c || c.state !== 'waiting') return;
-    // The kernel's gate has lapsed by now: one fresh read decides between a late arrival and none.
+    // The kernel's gate has lapsed by now, so no flow can claim the channel any more: one fresh
+    // read decides between a claim just before the lapse and none.
     await this.poll(true);
     if (this.channels.get(c.ch.id) !== c || c.state !== 'waiting' || c.flow !== null) return;
     await this.teardown(c, 'expired').catch(() => undefined);
     this.emit('expired', { id: c.ch.id });
   }
 
-  private async finish(c: Channel, end: FlowEnd): Promise<void> {
+  private async finish(c: Channel, end: FlowEnd, flows: readonly TrackedFlow[]): Promise<void> {
     if (c.closing) return;
-    const bytes = await this.teardown(c, 'ended').catch((): ChannelBytes => ({ toTarget: null, fromTarget: null }));
+    const bytes = await this.teardown(c, 'ended', flows).catch((): ChannelBytes => ({ toTarget: null, fromTarget: null }));
     this.emit('closed', { id: c.ch.id, bytes, end });
   }
 
   /**
-   * Reads the counters, removes the channel's elements and, for a flow that may still run (the
-   * relay closes a channel under a transfer), cuts its key. A flow that ended by itself and a
-   * channel nobody used leave nothing behind. Runs once per channel.
+   * Reads the counters, removes the channel's elements and cuts its flows that may still run (the
+   * relay closes a channel under a transfer; handshakes that lost the claim). A flow that ended
+   * by itself and a channel nobody used leave nothing behind. Runs once per channel.
+   *
+   * The gate goes first (unless the claim removed it): after that no flow of the key can start or
+   * claim, so the read that follows sees every flow there is to cut. `flows`: a read the caller
+   * made after the claim (the flow's own end), used instead of a fresh one.
    */
-  private teardown(c: Channel, why: 'close' | 'expired' | 'ended'): Promise<ChannelBytes> {
+  private teardown(c: Channel, why: 'close' | 'expired' | 'ended', flows?: readonly TrackedFlow[]): Promise<ChannelBytes> {
     if (c.closing) return c.closing;
-    const seen = c.flow !== null;
     c.state = 'closing';
     if (c.expiry) clearTimeout(c.expiry);
     c.expiry = null;
     c.closing = (async (): Promise<ChannelBytes> => {
       try {
         const shell = this.requireShell();
+        let current = flows;
+        let gateClosed = false;
+        if (!current) {
+          if (c.flow === null) {
+            gateClosed = true;
+            const r = await shell.run(closeGate(this.tableName, c.ch));
+            if (r.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r.error}`);
+          }
+          current = await this.channelFlows(c);
+        }
         const bytes: ChannelBytes =
-          why === 'expired'
+          why === 'expired' && c.flow === null
             ? { toTarget: 0, fromTarget: 0 }
             : { toTarget: await this.counterBytes(shell, c.counters.up), fromTarget: await this.counterBytes(shell, c.counters.down) };
-        const cut = why === 'close' && seen ? this.cutTimeoutMs : null;
-        const r = await shell.run(closeCommands(this.tableName, c.ch, c.counters, cut));
-        if (r.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r.error}`);
-        let cutNow = cut !== null;
-        // Closed before any flow was seen: the gate is gone now, so no flow can start any more;
-        // one that slipped in between the last read and the removal is cut.
-        if (why === 'close' && !seen && (await this.flowAppeared(c))) {
-          const r2 = await shell.run(cutCommand(this.tableName, c.ch, this.cutTimeoutMs));
-          if (r2.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r2.error}`);
-          cutNow = true;
+        // Won elements: every flow that claimed (or may have claimed) the channel.
+        const won = new Set<number>(current.filter((f) => f.assured).map((f) => f.original.sport));
+        if (c.flowPort !== null) won.add(c.flowPort);
+        // Cut: what may still run; the claimed flow first, unless it ended by itself.
+        const running = current.filter((f) => !isEnded(f.state) && !(why === 'ended' && flowId(f) === c.flow));
+        running.sort((a, b) => Number(flowId(b) === c.flow) - Number(flowId(a) === c.flow) || Number(b.assured) - Number(a.assured));
+        const cut = [...new Set(running.map((f) => f.original.sport))];
+        if (cut.length > MAX_CUTS_PER_CHANNEL) {
+          this.log('warn', 'cuts-capped', { id: c.ch.id, flows: cut.length, cut: MAX_CUTS_PER_CHANNEL });
+          cut.length = MAX_CUTS_PER_CHANNEL;
         }
-        const sameKey = this.byKey.get(c.procKey);
-        if (cutNow && this.state === 'running' && (sameKey === undefined || sameKey === c)) {
-          this.cuts.set(c.procKey, { ch: c.ch, procKey: c.procKey, procTarget: c.procTarget, baseline: c.baseline, removing: false });
+        const r = await shell.run(closeCommands(this.tableName, c.ch, c.counters, [...won], cut, this.cutTimeoutMs, !gateClosed));
+        if (r.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r.error}`);
+        if (this.state === 'running' && cut.length > 0) {
+          for (const port of cut) {
+            this.cuts.set(cutKeyOf(c.procKey, port), { ch: c.ch, procKey: c.procKey, peerPort: port, procTarget: c.procTarget, removing: false });
+          }
           this.schedulePoll();
         }
-        this.log('debug', 'channel-close', { id: c.ch.id, why, bytes, cut: cut !== null });
+        this.log('debug', 'channel-close', { id: c.ch.id, why, bytes, cut: cut.length });
         return bytes;
       } finally {
         this.forget(c);
@@ -608,27 +659,38 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     cut.removing = true;
     const shell = this.shell;
     if (!shell || this.state !== 'running') return;
-    const [add, del] = removeIfPresent(this.tableName, `cut${cut.ch.family}`, cut.ch.key);
+    const key = cutKeyOf(cut.procKey, cut.peerPort);
+    const [add, del] = removeIfPresent(this.tableName, `cut${cut.ch.family}`, flowKey(cut.ch, cut.peerPort));
     void shell.run(`${add}; ${del}`).then(
       (r) => {
-        if (this.cuts.get(cut.procKey) === cut) this.cuts.delete(cut.procKey);
-        if (r.error !== '') this.fault('cleanup-failed', null, `cut ${cut.ch.key}: ${r.error}`);
-        else this.log('debug', 'cut-removed', { key: cut.ch.key });
+        if (this.cuts.get(key) === cut) this.cuts.delete(key);
+        if (r.error !== '') this.fault('cleanup-failed', null, `cut ${flowKey(cut.ch, cut.peerPort)}: ${r.error}`);
+        else this.log('debug', 'cut-removed', { key: flowKey(cut.ch, cut.peerPort) });
       },
       () => undefined,
     );
   }
 
-  /** A fresh read of conntrack shows a flow of this channel's key that was not there before it opened. */
-  private async flowAppeared(c: Channel): Promise<boolean> {
+  /**
+   * This channel's flows in a fresh read of conntrack. If the table cannot be read, the flow the
+   * plane knows of (to be safe, as still running).
+   */
+  private async channelFlows(c: Channel): Promise<TrackedFlow[]> {
     let text: string;
     try {
       if (this.rawRead) await this.rawRead.catch(() => undefined);
       text = await this.readRaw();
     } catch {
-      return true; // cannot tell: cut, to be safe
+      if (c.flowPort === null) return [];
+      const peer = procAddress(c.ch.peer);
+      const self = procAddress(c.ch.announced.address);
+      return [{
+        family: c.ch.family, state: 'ESTABLISHED', assured: true,
+        original: { src: peer, dst: self, sport: c.flowPort, dport: c.ch.announced.port },
+        reply: { src: c.procTarget, dst: procAddress(c.ch.sourceAddress), sport: c.ch.target.port, dport: c.flowPort },
+      }];
     }
-    return parseConntrack(text, new Set([c.ch.announced.port])).some((f) => this.belongs(c, f) && !c.baseline.has(flowId(f)));
+    return parseConntrack(text, new Set([c.ch.announced.port])).filter((f) => this.belongs(c, f) && !c.baseline.has(flowId(f)));
   }
 
   private async counterBytes(shell: NftShell, name: string): Promise<number | null> {

@@ -46,7 +46,8 @@ export class DataPlaneUnavailableError extends NatAlgError {
 
 /**
  * A fault of a channel seen after the fact: `extra-connection` (a second flow of the same peer
- * got through: the kernel's lookup-then-delete race, see data-plane.ts), `cleanup-failed` (the
+ * claimed the channel: two handshakes completing in the same instant, the kernel's
+ * lookup-then-delete race, see data-plane.ts), `cleanup-failed` (the
  * kernel refused to remove a channel's elements). `plane-failed`: the nft child died or stopped
  * answering; every further call throws until stop().
  */

@@ -9,12 +9,16 @@
  *   the data-port range, or any free one, and keeps it from other programs and other channels),
  *   then the redirect is installed for the expected peer to that endpoint; only then is the
  *   session told the channel listens (so the line naming it goes out after the rule is in). The
- *   expected peer's SYN is redirected before it reaches the placeholder; anyone else's connection
- *   reaches the placeholder and is reset and reported as `data-rejected`, as the relay path does.
- * - The plane sees the admitted flow in conntrack -> the session's handleDataIncoming; the
+ *   expected peer's SYNs are redirected before they reach the placeholder, until one of its
+ *   connections completes its handshake and claims the channel (as a listener is used by a
+ *   completed handshake: a SYN forged with the peer's address cannot use the channel up);
+ *   anyone else's connection reaches the placeholder and is reset and reported as
+ *   `data-rejected`, as the relay path does.
+ * - The plane sees the claiming flow in conntrack -> the session's handleDataIncoming; the
  *   relay's `connect-data` has nothing to do (the kernel's SYN to the target is part of the same
- *   flow) and is answered once conntrack shows the flow established (handleDataConnected); a
- *   target that refuses -> handleDataConnectFailed. The flow's end -> handleDataClosed with the
+ *   flow) and is answered at once (the claim is a completed handshake: handleDataConnected). A
+ *   target that refuses the peer's SYN is seen by the peer itself (its connection is refused);
+ *   the channel waits on, until its timeout. The flow's end -> handleDataClosed with the
  *   kernel's byte counts (whole IP packets: `measure: 'ip'`; `unknown` when unreadable).
  * - `close-data`: the redirect goes (a flow still running is reset, as destroying the sockets
  *   resets it on the relay path); `settle`: a fresh conntrack read before the session sees
@@ -273,7 +277,7 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
 
   /**
    * The announced endpoint is a real listener too: it holds the port, and whoever connects to it
-   * is not the expected peer (whose SYN the kernel redirects first) or comes a second time.
+   * is not the expected peer (whose SYNs the kernel redirects first) or comes after the claim.
    */
   private bindPlaceholder(k: KernelChannel, local: Endpoint): void {
     const srv = net.createServer({ pauseOnConnect: true });
@@ -387,7 +391,7 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
     if (wasOpen) {
       this.host.step(() => this.host.session.handleDataClosed(k.id, this.counts(k, bytes), flowEndReason(end), now()));
     } else if (state === 'admitted') {
-      // Never established: the target refused or never answered.
+      // Not reported by the plane any more (a claimed flow completed its handshake), kept for safety.
       this.host.step(() => this.host.session.handleDataConnectFailed(k.id, `${flowEndReason(end)} (kernel)`, now()));
     }
   }
