@@ -1,20 +1,22 @@
-// Review of the nftables data plane (issue 10) against the real kernel, in network namespaces of
-// this file's own (prefix rvn-<pid>-), documentation addresses only. Each test fails on main as
-// merged (14041b6); the comment above it says what it sets up, what should happen, what
-// happens, and why it matters. Needs root; under CI=true a missing prerequisite fails.
+// The nftables data plane on a single-homed relay, against the real kernel, in network
+// namespaces of this file's own (prefix nfsh-<pid>-), documentation addresses only: the
+// admission rule against a blind forger from another network (only a completed handshake
+// claims a channel), cuts that a new channel of the same key cannot lift, and a same-named table
+// of the administrator's left alone. Needs root; under CI=true a missing prerequisite fails.
 //
 // A single-homed relay, the usual way a relay sits on the Internet: one interface, a default
-// route, clients and the server all somewhere behind the router.
+// route, clients and the server all somewhere behind the router (so the reverse-path check
+// passes every source).
 //
-//   rvn-in (client)   192.0.2.2       ---- r c0 192.0.2.254
-//   rvn-a (attacker)  198.51.100.66   ---- r a0 198.51.100.254      rvn-r: a router, forwarding
-//   rvn-out (server)  203.0.113.10    ---- r s0 203.0.113.9
-//   rvn-gw (relay)    203.0.113.1     ---- r g0 203.0.113.2         gw: eth0 only, default via r
+//   in (client)       192.0.2.2       ---- r c0 192.0.2.254
+//   a (attacker)      198.51.100.66   ---- r a0 198.51.100.254      r: a router, forwarding
+//   out (server)      203.0.113.10    ---- r s0 203.0.113.9
+//   gw (relay)        203.0.113.1     ---- r g0 203.0.113.2         gw: eth0 only, default via r
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireInteropLock } from '../interop/lock.js';
 import { leftoverNamespaces, must, run, Topology } from '../interop/netns.js';
 import { NftablesDataPlane, type KernelChannel, type NftablesDataPlaneEvents } from '../../src/node/nftables/index.js';
-import { checkKernelPrerequisites, connect, listen, type Listener } from '../nftables/lab.js';
+import { checkKernelPrerequisites, connect, listen, type Listener } from './lab.js';
 
 const pre = await checkKernelPrerequisites();
 const inCI = Boolean(process.env.CI);
@@ -24,20 +26,20 @@ const CLIENT = '192.0.2.2';
 const SERVER = '203.0.113.10';
 const MB = 1024 * 1024;
 
-describe('review nft kernel prerequisites', () => {
+describe('single-homed kernel tests prerequisites', () => {
   it('has Linux, root, ip netns, nft', () => {
     if (pre.ok) return;
-    if (inCI) expect.fail(`review nft kernel tests cannot run in CI: ${pre.reason}`);
-    console.warn(`review nft kernel tests skipped: ${pre.reason}`);
+    if (inCI) expect.fail(`single-homed kernel tests cannot run in CI: ${pre.reason}`);
+    console.warn(`single-homed kernel tests skipped: ${pre.reason}`);
   });
 });
 
 type Extra = 'r' | 'a';
 
 async function buildSingleHomed(): Promise<Topology<Extra>> {
-  const prefix = `rvn-${process.pid}-`;
-  for (const n of leftoverNamespaces('rvn-')) {
-    const m = /^rvn-(\d+)-/.exec(n);
+  const prefix = `nfsh-${process.pid}-`;
+  for (const n of leftoverNamespaces('nfsh-')) {
+    const m = /^nfsh-(\d+)-/.exec(n);
     if (m && !isAlive(Number(m[1]))) await run('ip', ['netns', 'del', n]);
   }
   const topo = new Topology<Extra>(prefix, ['r', 'a']);
@@ -94,7 +96,7 @@ function sleep(ms: number): Promise<void> {
 
 type Recorded = { kind: keyof NftablesDataPlaneEvents; arg: unknown };
 
-describe.skipIf(!pre.ok)(`review nft: kernel plane on a single-homed relay${pre.ok ? '' : ` (skipped: ${pre.reason})`}`, () => {
+describe.skipIf(!pre.ok)(`nftables data plane on a single-homed relay${pre.ok ? '' : ` (skipped: ${pre.reason})`}`, () => {
   let topo: Topology<Extra>;
   let release: () => void = () => undefined;
   const listeners: Listener[] = [];
@@ -105,7 +107,7 @@ describe.skipIf(!pre.ok)(`review nft: kernel plane on a single-homed relay${pre.
     release = await acquireInteropLock(600_000);
     topo = await buildSingleHomed();
     plane = new NftablesDataPlane({
-      tableName: 'nat_alg_rvn',
+      tableName: 'nat_alg_sh',
       nftCommand: ['ip', 'netns', 'exec', topo.ns.gw, 'nft'],
       readSysctl: async (name) => (await must('ip', ['netns', 'exec', topo.ns.gw, 'sysctl', '-n', name])).trim(),
       families: [4],
@@ -144,24 +146,13 @@ describe.skipIf(!pre.ok)(`review nft: kernel plane on a single-homed relay${pre.
     expect((await l.wait('received')).bytes).toBe(1000);
   }, 30_000);
 
-  // DEFECT (severity: high): a blind attacker anywhere on the Internet who forges the client's
-  // address uses up the client's data channel; the relay data path resists the same packets.
-  // Setup: the single-homed relay above (one interface, default route: how a relay usually sits
-  // on the Internet). A PASV channel for client 192.0.2.2 on 203.0.113.1:40100. An attacker on
-  // another network (198.51.100.66), who never sees the control connection, sends SYNs with the
-  // client's source address to 50 ports around it (spraying the data-port range costs one SYN per
-  // port). Control case in the same test: a plain listener on the relay (the relay data path),
-  // sprayed the same way, then the client connects.
-  // Expected (issue 10: "the kernel path must be as strict as the relay path"; the relay path
-  // accepts only a completed handshake, which a blind forger cannot complete): the real client's
-  // data connection still reaches the server. Actual: `fib saddr . iif oif exists` is true for
-  // every source behind the default route, so the forged SYN passes the reverse-path check; the
-  // gate is deleted by that SYN (not by a completed handshake); the client's own SYN then finds no
-  // gate, reaches the host and is refused (ECONNREFUSED; through the relay: 425, the transfer
-  // fails). The README calls this "a SYN forged ... from the peer's own link (or by an on-path
-  // attacker who saw the port)": on a single-homed relay it is any off-path attacker who can
-  // forge a source address, and the port need not be known. Targeted denial of every transfer
-  // of a chosen client, for the price of a SYN per port.
+  // A blind attacker on another network (198.51.100.66), who never sees the control connection,
+  // sends SYNs with the client's source address to 50 ports around the client's channel
+  // (spraying the data-port range costs one SYN per port). Every forged SYN to the channel's port
+  // is redirected (the reverse-path check passes: the client is behind the default route too),
+  // but none can claim the channel: the server's SYN-ACK goes to the real client, which resets
+  // it. The client then connects and gets through, as it does through the relay path's listener
+  // (a plain listener on the relay, sprayed the same way: the control case).
   it('a blind forged SYN from another network does not use up the expected peer\'s redirect', async () => {
     const l = await listen(topo as unknown as Topology, 'out', SERVER, 7100, 0);
     listeners.push(l);
@@ -186,8 +177,8 @@ describe.skipIf(!pre.ok)(`review nft: kernel plane on a single-homed relay${pre.
     expect({ event: viaKernel.event, failure: viaKernel.failure }).toEqual({ event: 'done', failure: null });
   }, 30_000);
 
-  // Control (holds on main): the same closed flow without a new channel of its key is cut: the
-  // server never gets the client's second megabyte.
+  // The control case of the next test: a flow closed by the relay, with no new channel of its
+  // key, is cut: the server never gets the client's second megabyte.
   it('control: a flow closed by the relay is cut when it sends again', async () => {
     const l = await listen(topo as unknown as Topology, 'out', SERVER, 7500, 0);
     listeners.push(l);
@@ -202,18 +193,12 @@ describe.skipIf(!pre.ok)(`review nft: kernel plane on a single-homed relay${pre.
     expect(l.lines.filter((x) => x.event === 'received' && (x.bytes ?? 0) > MB).map((x) => x.bytes)).toEqual([]);
   }, 30_000);
 
-  // DEFECT (severity: medium), the kernel's view of the stand-in test "a cut flow stays cut when
-  // a new channel reuses its key" (plane-stand-in.test.ts).
-  // Setup: channel 20's flow (client -> server) is established and idle (the client waits 4 s
-  // before sending its second megabyte); the relay closes the channel (close(): K goes into
-  // cut4, "what the flow still sends is answered by a TCP reset"). Then a new channel for the same
-  // client gets the same announced port (id 21; a random port from the range, or a PASV loop
-  // until it comes up).
-  // Expected: the closed flow's second megabyte is refused (reset; the server never gets it),
-  // as in the control case above. Actual: open() of the same key deletes the cut element and puts K back
-  // into up4/down4, so the forward chain accepts the closed flow again: the server receives all
-  // 2 MB and the client ends cleanly. The relay's close of a data connection is undone by an
-  // unrelated later channel, and the resurrected flow's bytes land on channel 21's counters.
+  // Channel 20's flow (client -> server) is established and idle (the client waits 4 s before
+  // its second megabyte); the relay closes the channel, which cuts that flow. Then a new channel
+  // for the same client gets the same announced port (a random port from the range, or a PASV
+  // loop until it comes up). The cut names the flow, and comes before every other rule: the
+  // closed flow's second megabyte is still refused, and it cannot claim channel 21. (Stand-in
+  // view: cut-per-flow.test.ts.)
   it('a flow closed by the relay stays closed when the same key is opened again', async () => {
     const l = await listen(topo as unknown as Topology, 'out', SERVER, 7400, 0);
     listeners.push(l);
@@ -228,14 +213,14 @@ describe.skipIf(!pre.ok)(`review nft: kernel plane on a single-homed relay${pre.
     await sleep(500);
     // As in the control case: the server never gets the second megabyte.
     expect(l.lines.filter((x) => x.event === 'received' && (x.bytes ?? 0) > MB).map((x) => x.bytes)).toEqual([]);
+    // Nor did the closed flow claim channel 21.
+    expect(events.filter((e) => e.kind === 'connected' && (e.arg as { id: number }).id === 21)).toEqual([]);
     await plane.close(21);
   }, 30_000);
 
-  // DEFECT (severity: medium), the kernel's view of the stand-in test "start() does not delete a
-  // same-named table that nat-alg did not create". Setup: the relay host's own firewall, `table
-  // inet filter` as Debian's /etc/nftables.conf makes it (no nat-alg owner comment); a plane
-  // started with tableName 'filter'. Expected: start() refuses, the firewall stays. Actual: the
-  // firewall table is deleted and replaced by the plane's table.
+  // The relay host's own firewall, `table inet filter` as Debian's /etc/nftables.conf makes it
+  // (no nat-alg owner comment), and a plane started with tableName 'filter': start() fails
+  // (foreign-table), the firewall stays as it was. (Stand-in view: table-ownership.test.ts.)
   it('start() leaves a same-named table of the administrator alone', async () => {
     const fw = 'table inet filter { chain input { type filter hook input priority filter; policy accept; tcp dport 2222 drop; }; }';
     const nft = (...args: string[]) => run('ip', ['netns', 'exec', topo.ns.gw, 'nft', ...args]);
@@ -250,11 +235,15 @@ describe.skipIf(!pre.ok)(`review nft: kernel plane on a single-homed relay${pre.
     other.on('error', () => undefined);
     const started = await other.start().then(
       () => true,
-      () => false,
+      (e: unknown) => {
+        expect(e).toMatchObject({ cause: 'foreign-table' });
+        return false;
+      },
     );
     const listed = (await nft('list', 'table', 'inet', 'filter')).stdout;
     if (started) await other.stop().catch(() => undefined);
     await nft('delete', 'table', 'inet', 'filter');
+    expect(started).toBe(false);
     expect(listed).toContain('tcp dport 2222 drop');
   }, 30_000);
 });
