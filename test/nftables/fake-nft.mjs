@@ -3,7 +3,7 @@
 // error on stderr echoing the line, a JSON document per listing, one line at a time and in order.
 // Every line is appended to DIR/commands.log. Behaviour is steered by files in DIR:
 //   fail       a regular expression: matching lines fail ("Could not process rule")
-//   counters   JSON { name: bytes }: what `list counter` reports
+//   counters   JSON { name: bytes }: what `list counter` reports (1 packet if bytes, else 0)
 //   hang       when present, a line matching its regular expression wedges nft: nothing after it
 //              is answered (as a real nft stuck in a netlink call)
 //   die        when present, lines matching its regular expression make the process exit
@@ -58,7 +58,7 @@ const answer = (line) => {
   const m = /^list counter inet (\S+) (\S+)$/.exec(line);
   if (m) {
     const counters = existsSync(file('counters')) ? JSON.parse(readFileSync(file('counters'), 'utf8')) : {};
-    const doc = { nftables: [{ metainfo: { version: '1.0.6' } }, { counter: { family: 'inet', name: m[2], table: m[1], handle: 1, packets: 1, bytes: counters[m[2]] ?? 0 } }] };
+    const doc = { nftables: [{ metainfo: { version: '1.0.6' } }, { counter: { family: 'inet', name: m[2], table: m[1], handle: 1, packets: counters[m[2]] ? 1 : 0, bytes: counters[m[2]] ?? 0 } }] };
     process.stdout.write(`${JSON.stringify(doc)}\n`);
   }
 };

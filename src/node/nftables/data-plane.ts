@@ -417,7 +417,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
    * ends. Resolves once those events are out. A relay calls it before acting on control input,
    * so that it does not see a control line (a client's RETR) before the data connection the line
    * depends on; a read costs the whole host table, so such a caller bounds how often it asks
-   * (kernel-plane.ts: once per `pollWindowMs` per session).
+   * (kernel-plane.ts uses refreshIfClaimed(), which reads only once a waiting channel's counter moved).
    */
   async refresh(): Promise<void> {
     if (this.state !== 'running' || this.channels.size === 0) return;
@@ -425,8 +425,31 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   }
 
   /** The least time between two polls of conntrack: the poll interval, stretched on a large table. */
-  get pollWindowMs(): number {
+  private get pollWindowMs(): number {
     return Math.max(this.pollIntervalMs, this.pollCostMs * POLL_COST_FACTOR);
+  }
+
+  /**
+   * refresh(), but only if one of these channels (ids as given to open()) may have been claimed
+   * since the plane last looked: a channel still waiting is asked about through its `up` counter,
+   * which counts the claiming flow's packets only (the claim's own ACK is its first), so a zero
+   * means no connection yet and no read of conntrack is needed. One nft command per waiting
+   * channel instead of a read of the host's whole conntrack table: what a relay calls before each
+   * control input while a channel waits (the control line cannot depend on a connection that
+   * does not exist). A counter that cannot be read counts as moved.
+   */
+  async refreshIfClaimed(ids: readonly number[]): Promise<void> {
+    if (this.state !== 'running' || !this.shell) return;
+    const shell = this.shell;
+    for (const id of ids) {
+      const c = this.channels.get(id);
+      if (!c || c.state !== 'waiting') continue;
+      const n = await this.counter(shell, c.counters.up);
+      if (n === null || n.packets > 0) {
+        await this.poll(true);
+        return;
+      }
+    }
   }
 
   /** Cut keys whose flow has not been seen over yet (their element is still in the table). */
@@ -644,7 +667,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
           }
           this.schedulePoll();
         }
-        this.log('debug', 'channel-close', { id: c.ch.id, why, bytes, cut: cut.length });
+        this.log('debug', 'channel-close', { id: c.ch.id, why, bytes, cut: cut.length > 0, cutFlows: cut.length });
         return bytes;
       } finally {
         this.forget(c);
@@ -694,14 +717,20 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   }
 
   private async counterBytes(shell: NftShell, name: string): Promise<number | null> {
+    return (await this.counter(shell, name))?.bytes ?? null;
+  }
+
+  private async counter(shell: NftShell, name: string): Promise<{ packets: number; bytes: number } | null> {
     const r = await shell.run(listCounter(this.tableName, name), 1).catch(() => null);
     const doc = r?.docs[0];
     if (!r || r.error !== '' || typeof doc !== 'object' || doc === null) return null;
     const list = (doc as { nftables?: unknown }).nftables;
     if (!Array.isArray(list)) return null;
     for (const item of list) {
-      const counter = (item as { counter?: { name?: unknown; bytes?: unknown } }).counter;
-      if (counter && counter.name === name && typeof counter.bytes === 'number') return counter.bytes;
+      const counter = (item as { counter?: { name?: unknown; bytes?: unknown; packets?: unknown } }).counter;
+      if (counter && counter.name === name && typeof counter.bytes === 'number' && typeof counter.packets === 'number') {
+        return { packets: counter.packets, bytes: counter.bytes };
+      }
     }
     return null;
   }

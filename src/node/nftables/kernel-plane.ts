@@ -21,9 +21,9 @@
  *   the channel waits on, until its timeout. The flow's end -> handleDataClosed with the
  *   kernel's byte counts (whole IP packets: `measure: 'ip'`; `unknown` when unreadable).
  * - `close-data`: the redirect goes (a flow still running is reset, as destroying the sockets
- *   resets it on the relay path); `settle`: a fresh conntrack read before the session sees
- *   control input (at most once per poll window per session; see settle()), so that it does not
- *   read a RETR before the data connection it depends on.
+ *   resets it on the relay path); `settle`: before the session sees control input, the waiting
+ *   channels' counters, and a fresh conntrack read once one moved (see settle()), so that it
+ *   does not read a RETR or a 150 before the data connection it depends on.
  *
  * A channel the kernel cannot carry uses the relay's own data path, per channel, with a log
  * entry saying why (`data-plane-fallback`): FTP64 (the kernel's NAT does not translate between
@@ -208,8 +208,6 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
   private readonly byGid = new Map<number, KernelChannel>();
   /** Ids of recently closed kernel channels: their last events still name the plane. */
   private readonly recent: number[] = [];
-  /** When settle() last asked for a fresh read (performance.now()). */
-  private settledAt = -Infinity;
 
   constructor(plane: NftablesRelayPlane, host: DataPlaneHost) {
     this.plane = plane;
@@ -222,32 +220,25 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
   }
 
   /**
-   * A fresh conntrack read before control input while a channel waits for its peer, at most once
-   * per poll window (the poll's own throttle) for this session: a read costs the host's whole
-   * table (~70 ms with 20000 flows), and a client decides how many control lines it sends (NOOPs
-   * while a PASV waits), so an unbounded settle would let it spend the relay's CPU at will.
-   *
-   * Why the ordering still holds where it matters: the first control input after a quiet window
-   * always gets a read started after it arrived, so the ordinary exchange (the 227 goes out, the
-   * client connects, then sends RETR; or the server accepts, then says 150) is ordered exactly.
-   * Only an input that follows another of this session within one window can be handled before
-   * a connection made between the two; that connection is reported by the next poll, at most one
-   * window later. That changes the order of what the session sees, never what the kernel lets
-   * through: a channel the session closes before it learned of the flow is still torn down
-   * completely (close() reads conntrack itself once the gate is gone, and cuts what it finds), as
-   * a connection still in a listener's accept queue is reset on the relay path when the session
-   * closes that listener.
+   * Before control input while a channel waits for its peer: report a connection made before the
+   * input, so that the session does not see a control line (the client's RETR, the server's 150
+   * in active mode) before the data connection it depends on. A read of conntrack costs the host's
+   * whole table (~70 ms with 20000 flows), and a client decides how many control lines it sends
+   * (NOOPs while a PASV waits), so conntrack is not read per line: the kernel plane first asks nft
+   * for each waiting channel's `up` counter, which counts only the claiming connection's packets
+   * and so stays 0 until a connection claimed the channel (its completing ACK is counted, in the
+   * kernel, before the peer can send anything that depends on it). Only a counter that moved
+   * causes a read, and after it the channel no longer waits: per control line one small nft
+   * command per waiting channel of this session, and at most one conntrack read per claim.
+   * The ordering is exact, as with a read per line.
    */
   settle(): Promise<void> | null {
     const kernel = this.plane.kernel;
     if (!kernel) return null;
-    let waiting = false;
-    for (const k of this.channels.values()) if (k.state === 'waiting') waiting = true;
-    if (!waiting) return null;
-    const t = now();
-    if (t - this.settledAt < kernel.pollWindowMs) return null;
-    this.settledAt = t;
-    return kernel.refresh().catch(() => undefined);
+    const waiting: number[] = [];
+    for (const k of this.channels.values()) if (k.state === 'waiting') waiting.push(k.gid);
+    if (waiting.length === 0) return null;
+    return kernel.refreshIfClaimed(waiting).catch(() => undefined);
   }
 
   listen(id: number, side: Side, local: Endpoint, spec: ChannelSpec): void {
