@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENTS, type ClientSpec } from './clients.js';
-import { acquireInteropLock } from './lock.js';
+import { acquireInteropLock, INTEROP_LOCK_HOOK_TIMEOUT_MS, INTEROP_LOCK_WAIT_MS } from './lock.js';
 import { checkPrerequisites, must, run, which, type RunResult, type Topology } from './netns.js';
 import { CLI, cliAvailable } from './relay.js';
 import { randomPayload, readUpload, sha256, startPyftpdlib, startVsftpd, type FtpServerInstance } from './servers.js';
@@ -63,7 +63,7 @@ describe.skipIf(reason !== '')(`packet NAT between TUN devices${reason ? ` (skip
   const gw = (cmd: string, args: readonly string[]): Promise<string> => must('ip', ['netns', 'exec', topo.ns.gw, cmd, ...args]);
 
   beforeAll(async () => {
-    release = await acquireInteropLock();
+    release = await acquireInteropLock(INTEROP_LOCK_WAIT_MS);
     base = mkdtempSync(join(tmpdir(), 'nat-alg-packet-'));
     chmodSync(base, 0o755);
     uploadFile = join(base, 'upload.bin');
@@ -95,7 +95,7 @@ describe.skipIf(reason !== '')(`packet NAT between TUN devices${reason ? ` (skip
     writeFileSync(join(base, 'data.bin'), download);
     chmodSync(join(base, 'data.bin'), 0o644);
     await startReady(topo, 'in', process.execPath, [join(import.meta.dirname, 'servers', 'split-reply-server.mjs'), INSIDE_SERVER, '2122', join(base, 'data.bin')], 'READY');
-  }, 120_000);
+  }, INTEROP_LOCK_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     try {

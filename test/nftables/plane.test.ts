@@ -138,12 +138,12 @@ describe('NftablesDataPlane over a stand-in nft', () => {
     plane = null;
   });
 
-  it('start replaces a stale table in one transaction, stop deletes it', async () => {
+  it('start creates the table in one transaction (create: fails if one appeared meanwhile), stop deletes it', async () => {
     const p = await startPlane();
     plane = p.plane;
     const log = commands();
     expect(log[0]).toBe('oneshot list table inet nat_alg_fake');
-    expect(log[1]).toMatch(/^add table inet nat_alg_fake; delete table inet nat_alg_fake; table inet nat_alg_fake \{ comment "nat-alg pid=\d+ start=\d+";/);
+    expect(log[1]).toMatch(/^create table inet nat_alg_fake \{ comment "nat-alg pid=\d+ start=\d+"; \}; table inet nat_alg_fake \{ comment "nat-alg pid=\d+ start=\d+";/);
     await plane.stop();
     expect(commands().at(-1)).toBe('delete table inet nat_alg_fake');
   });
@@ -167,17 +167,24 @@ describe('NftablesDataPlane over a stand-in nft', () => {
     expect(await plane.close(1)).toBeNull();
   });
 
-  it('a SYN the target refuses is reported as refused; a reset after the handshake as reset', async () => {
+  it('a flow that never completed its handshake is nobody\'s (a SYN the target refused, or a forged one the peer reset): the channel still waits; a reset after the handshake is reset', async () => {
     const p = await startPlane();
     plane = p.plane;
+    const admitted: number[] = [];
+    plane.on('admitted', (e) => admitted.push(e.id));
     await plane.open(CH);
     await plane.open({ ...CH, id: 2, announced: { address: '192.0.2.1', port: 40001 } });
-    conntrack(ct('CLOSE', 50000), ct('CLOSE', 50001, { assured: true }).replace('dport=40000', 'dport=40001'));
-    await until(() => p.events.filter((e) => e.kind === 'closed').length === 2);
-    const closed = p.events.filter((e) => e.kind === 'closed').map((e) => e.arg as { id: number; end: string });
-    expect(closed.find((c) => c.id === 1)?.end).toBe('refused');
-    expect(closed.find((c) => c.id === 2)?.end).toBe('reset');
+    conntrack(ct('CLOSE', 50000), ct('SYN_SENT', 50002), ct('CLOSE', 50001, { assured: true }).replace('dport=40000', 'dport=40001'));
+    await until(() => p.events.filter((e) => e.kind === 'closed').length === 1);
+    await sleep(100);
+    expect(p.events.filter((e) => e.kind === 'closed').map((e) => e.arg)).toEqual([{ id: 2, bytes: { toTarget: 0, fromTarget: 0 }, end: 'reset' }]);
     expect(p.events.filter((e) => e.kind === 'connected').map((e) => (e.arg as { id: number }).id)).toEqual([2]);
+    expect(admitted).toEqual([2]);
+    // Channel 1 still waits for its peer's completed handshake.
+    expect(plane.size).toBe(1);
+    conntrack(ct('CLOSE', 50000), ct('ESTABLISHED', 50003, { assured: true }));
+    await until(() => p.events.some((e) => e.kind === 'connected' && (e.arg as { id: number }).id === 1));
+    expect(p.events.find((e) => e.kind === 'connected' && (e.arg as { id: number }).id === 1)?.arg).toEqual({ id: 1, peer: { address: '192.0.2.2', port: 50003 } });
   });
 
   it('refresh() reads conntrack at once: the admission is reported before it resolves, and before connected', async () => {
@@ -197,8 +204,8 @@ describe('NftablesDataPlane over a stand-in nft', () => {
     plane = p.plane;
     await plane.open(CH);
     await plane.close(1);
-    const cutLine = 'add element inet nat_alg_fake cut4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 600000ms }';
-    expect(commands().filter((l) => l.includes(cutLine))).toHaveLength(0);
+    expect(commands().filter((l) => l.includes('add element inet nat_alg_fake cut4'))).toHaveLength(0);
+    const cutLine = 'add element inet nat_alg_fake cut4 { 192.0.2.2 . 192.0.2.1 . 40000 . 50001 timeout 600000ms }';
     await plane.open({ ...CH, id: 2 });
     conntrack(ct('ESTABLISHED', 50001, { assured: true }));
     await until(() => p.events.some((e) => e.kind === 'connected'));
@@ -209,7 +216,7 @@ describe('NftablesDataPlane over a stand-in nft', () => {
     expect(plane.cutsPending).toBe(1); // still running: the cut stays
     conntrack(ct('CLOSE', 50001, { assured: true })); // reset by the cut
     await until(() => plane!.cutsPending === 0);
-    expect(commands().at(-1)).toBe('add element inet nat_alg_fake cut4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 1s }; delete element inet nat_alg_fake cut4 { 192.0.2.2 . 192.0.2.1 . 40000 }');
+    expect(commands().at(-1)).toBe('add element inet nat_alg_fake cut4 { 192.0.2.2 . 192.0.2.1 . 40000 . 50001 timeout 1s }; delete element inet nat_alg_fake cut4 { 192.0.2.2 . 192.0.2.1 . 40000 . 50001 }');
   });
 
   it('a flow that disappears after being established ended (vanished)', async () => {
@@ -223,21 +230,24 @@ describe('NftablesDataPlane over a stand-in nft', () => {
     expect(p.events[1]).toMatchObject({ kind: 'closed', arg: { end: 'vanished' } });
   });
 
-  it('an unused redirect expires just after its timeout; one in its handshake does not', async () => {
+  it('an unused redirect expires just after its timeout; so does one whose handshake was not complete when the gate lapsed (it can no longer claim), and that flow is cut', async () => {
     const p = await startPlane();
     plane = p.plane;
     const t0 = performance.now();
     await plane.open({ ...CH, timeoutMs: 150 });
     await plane.open({ ...CH, id: 2, announced: { address: '192.0.2.1', port: 40001 }, timeoutMs: 150 });
     conntrack(ct('SYN_SENT', 50001).replace('dport=40000', 'dport=40001'));
-    await until(() => p.events.some((e) => e.kind === 'expired'));
+    await until(() => p.events.filter((e) => e.kind === 'expired').length === 2);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(150);
     await sleep(200);
-    expect(p.events).toEqual([{ kind: 'expired', arg: { id: 1 } }]);
-    expect(plane.size).toBe(1);
-    // Nobody used it: its elements go, and no cut is left behind.
+    expect(p.events.map((e) => e.kind)).toEqual(['expired', 'expired']);
+    expect(plane.size).toBe(0);
+    // Nobody used channel 1: its elements go, and no cut is left behind.
     expect(commands().filter((l) => l.includes('delete element inet nat_alg_fake gate4 { 192.0.2.2 . 192.0.2.1 . 40000 }'))).toHaveLength(1);
-    expect(commands().filter((l) => l.includes('cut4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 600000ms }'))).toHaveLength(0);
+    expect(commands().filter((l) => l.includes('cut4 { 192.0.2.2 . 192.0.2.1 . 40000 '))).toHaveLength(0);
+    // Channel 2's unfinished handshake is cut (a guard other than `all` would forward it).
+    expect(commands().filter((l) => l.includes('cut4 { 192.0.2.2 . 192.0.2.1 . 40001 . 50001 timeout 600000ms }'))).toHaveLength(1);
+    expect(plane.cutsPending).toBe(1);
   });
 
   it('flows of the key that existed before open() are not this channel\'s; flows not from the target are not ours', async () => {
@@ -302,7 +312,7 @@ describe('NftablesDataPlane over a stand-in nft', () => {
     expect((await err({ conntrackPath: join(dir, 'absent') })).cause).toBe('no-conntrack');
     expect(commands().at(-1)).toBe('delete table inet nat_alg_fake'); // the table made before is removed again
     expect((await err({ readSysctl: async (n) => (n === 'net.ipv6.conf.all.forwarding' ? '0\n' : '1\n') })).message).toMatch(/net\.ipv6\.conf\.all\.forwarding is "0"/);
-    writeFileSync(join(dir, 'fail'), '^add table');
+    writeFileSync(join(dir, 'fail'), '^create table');
     expect((await err({})).cause).toBe('no-nf-tables');
   });
 });

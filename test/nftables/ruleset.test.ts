@@ -7,10 +7,11 @@ import {
   checkGuard,
   checkTableName,
   closeCommands,
+  closeGate,
   counterNames,
   oneLine,
   openCommands,
-  replaceTable,
+  createTable,
   tableDefinition,
 } from '../../src/node/nftables/ruleset.js';
 import type { KernelChannel } from '../../src/node/nftables/types.js';
@@ -75,22 +76,21 @@ describe('channel commands', () => {
   const c = checkChannel(passive4);
   const names = counterNames(3);
 
-  it('open: counters, stale cut removed, maps, then the gate with the kernel timeout', () => {
+  it('open: counters, maps, then the gate with the kernel timeout; a cut of the same key is left alone', () => {
     expect(openCommands('t', c, names).split('; ')).toEqual([
       'add counter inet t c3_up',
       'add counter inet t c3_down',
-      'add element inet t cut4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 1s }',
-      'delete element inet t cut4 { 192.0.2.2 . 192.0.2.1 . 40000 }',
       'add element inet t dnat4 { 192.0.2.2 . 192.0.2.1 . 40000 : 198.51.100.2 . 7000 }',
       'add element inet t snat4 { 192.0.2.2 . 192.0.2.1 . 40000 : 198.51.100.1 }',
       'add element inet t up4 { 192.0.2.2 . 192.0.2.1 . 40000 : "c3_up" }',
       'add element inet t down4 { 192.0.2.2 . 192.0.2.1 . 40000 : "c3_down" }',
       'add element inet t gate4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 30000ms }',
     ]);
+    expect(openCommands('t', c, names)).not.toContain('cut4');
   });
 
-  it('close: the gate whether or not it is still there, everything else, then the cut', () => {
-    expect(closeCommands('t', c, names, 600_000).split('; ')).toEqual([
+  it('close: the gate whether or not it is still there, everything else, the claimed flow\'s won element, then the cut of each flow', () => {
+    expect(closeCommands('t', c, names, [50000], [50000, 50001], 600_000).split('; ')).toEqual([
       'add element inet t gate4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 1s }',
       'delete element inet t gate4 { 192.0.2.2 . 192.0.2.1 . 40000 }',
       'delete element inet t dnat4 { 192.0.2.2 . 192.0.2.1 . 40000 }',
@@ -99,8 +99,13 @@ describe('channel commands', () => {
       'delete element inet t down4 { 192.0.2.2 . 192.0.2.1 . 40000 }',
       'delete counter inet t c3_up',
       'delete counter inet t c3_down',
-      'add element inet t cut4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 600000ms }',
+      'add element inet t won4 { 192.0.2.2 . 192.0.2.1 . 40000 . 50000 timeout 1s }',
+      'delete element inet t won4 { 192.0.2.2 . 192.0.2.1 . 40000 . 50000 }',
+      'add element inet t cut4 { 192.0.2.2 . 192.0.2.1 . 40000 . 50000 timeout 600000ms, 192.0.2.2 . 192.0.2.1 . 40000 . 50001 timeout 600000ms }',
     ]);
+    // The gate already closed (closeGate), nobody claimed, nothing to cut.
+    expect(closeGate('t', c)).toBe('add element inet t gate4 { 192.0.2.2 . 192.0.2.1 . 40000 timeout 1s }; delete element inet t gate4 { 192.0.2.2 . 192.0.2.1 . 40000 }');
+    expect(closeCommands('t', c, names, [], [], 600_000, false)).not.toMatch(/gate4|won4|cut4/);
   });
 });
 
@@ -119,19 +124,35 @@ describe('tableDefinition', () => {
     expect(all.match(/policy accept/g)).toHaveLength(3);
   });
 
-  it('the redirect admits only a bare SYN and deletes its gate in the same rule', () => {
+  it('the redirect takes only bare SYNs while the gate is there; a completed handshake claims the channel in the forward chain', () => {
     const d = tableDefinition('t', { kind: 'all' }, 'o');
     expect(d).toContain(
-      'tcp flags & (fin | syn | rst | ack) == syn fib saddr . iif oif exists ip saddr . ip daddr . tcp dport @gate4 delete @gate4 { ip saddr . ip daddr . tcp dport } dnat ip to ip saddr . ip daddr . tcp dport map @dnat4',
+      'tcp flags & (fin | syn | rst | ack) == syn fib saddr . iif oif exists ip saddr . ip daddr . tcp dport @gate4 dnat ip to ip saddr . ip daddr . tcp dport map @dnat4',
     );
+    // A SYN does not use the gate up: only the claim deletes it.
+    expect(d).not.toMatch(/tcp dport @gate4 delete/);
+    const K = 'ct original ip saddr . ct original ip daddr . ct original proto-dst';
+    const F = `${K} . ct original proto-src`;
+    const fwd = d.slice(d.indexOf('chain forward_guard')).split('\n').map((l) => l.trim()).filter((l) => l.includes(' ip saddr'));
+    // In this order: a cut flow is reset before anything could forward it or let it claim.
+    expect(fwd).toEqual([
+      `meta l4proto tcp ct status dnat ${F} @cut4 reject with tcp reset comment "closed channel";`,
+      `meta l4proto tcp ct status dnat ct direction original ct status assured ${K} @gate4 delete @gate4 { ${K} } add @won4 { ${F} } comment "a completed handshake claims the channel";`,
+      `meta l4proto tcp ct status dnat ct direction original ${F} @won4 counter name ${K} map @up4 accept;`,
+      `meta l4proto tcp ct status dnat ct direction reply ${F} @won4 counter name ${K} map @down4 accept;`,
+      `meta l4proto tcp ct status dnat ct status ! assured ${K} @gate4 accept comment "a handshake while the channel is unclaimed";`,
+      `meta l4proto tcp ct status dnat ${K} @up4 reject with tcp reset comment "not the flow that claimed the channel";`,
+    ]);
     expect(tableDefinition('t', { kind: 'all' }, 'o', false)).not.toContain('fib');
     expect(d).toContain('meta l4proto tcp ct status dnat snat ip6 to ct original ip6 saddr . ct original ip6 daddr . ct original proto-dst map @snat6;');
   });
 
   it('is one line for nft -i, replacing a stale table in the same transaction', () => {
-    const line = replaceTable('t', tableDefinition('t', { kind: 'all' }, 'o'));
+    const line = createTable('t', 'o', tableDefinition('t', { kind: 'all' }, 'o'), true);
     expect(line).not.toContain('\n');
-    expect(line.startsWith('add table inet t; delete table inet t; table inet t {')).toBe(true);
+    expect(line.startsWith('add table inet t; delete table inet t; create table inet t { comment "o"; }; table inet t {')).toBe(true);
+    // No table there: `create`, which fails (touching nothing) if one appeared meanwhile.
+    expect(createTable('t', 'o', tableDefinition('t', { kind: 'all' }, 'o'), false).startsWith('create table inet t { comment "o"; }; table inet t {')).toBe(true);
     expect(oneLine('a {\n  b;\n}\n')).toBe('a { b; }');
   });
 });

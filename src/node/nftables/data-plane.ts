@@ -4,7 +4,7 @@
  * asks this plane for a redirect, and the data bytes never reach the process.
  *
  *   const plane = new NftablesDataPlane({ tableName: 'nat_alg' });
- *   await plane.start();            // checks prerequisites, replaces a stale table, creates ours
+ *   await plane.start();            // checks prerequisites, replaces a stale table of ours, creates ours
  *   await plane.open({ id, family, peer, announced, target, sourceAddress, timeoutMs });
  *   // ... the relay writes announced.address/port into the FTP line; the peer connects there
  *   plane.on('connected' | 'closed' | 'expired' | 'error', ...);
@@ -12,22 +12,32 @@
  *   await plane.stop();             // deletes the table
  *
  * What a redirect admits (the ruleset is in ruleset.ts):
- * - Only a TCP SYN from `peer` to `announced` (address and port), arriving through the
- *   interface `peer` is routed through (strictReversePath), is redirected, to `target`, with its
- *   source rewritten to `sourceAddress`; anything else sent to the announced port reaches the
- *   host itself, where nothing listens, and is reset. The SYN uses the redirect up, not a
- *   completed handshake as with a listener: a SYN forged with the peer's address from the
- *   peer's own link makes the transfer fail (nothing leaks: the target answers the real peer).
+ * - While the channel is unclaimed (its gate element is in the table), every bare TCP SYN from
+ *   `peer` to `announced` (address and port), arriving through the interface `peer` is routed
+ *   through (strictReversePath), is redirected to `target`, with its source rewritten to
+ *   `sourceAddress`; anything else sent to the announced port reaches the host itself, where
+ *   nothing of ours listens, and is reset.
+ * - The claim: the first of those flows whose handshake completes (conntrack marks it ASSURED
+ *   when the peer's ACK answers the target's SYN-ACK) uses the channel up: the forward-chain rule
+ *   that sees it deletes the gate and records the flow (key . the peer's port) in the won set,
+ *   in the kernel, on that packet. From then on only that flow is forwarded; every other flow
+ *   of the key is reset, and new SYNs are no longer redirected. This is the listener's rule (a
+ *   listener is used by a completed handshake, not by a SYN): a SYN forged with the peer's
+ *   address, from anywhere, cannot claim the channel (the target's SYN-ACK goes to the real peer,
+ *   which resets it), so it cannot take the peer's transfer away. What it still can do: make the
+ *   target see a half-open connection from the relay, as a SYN to the relay's own listener would.
+ *   Only who completes a handshake with the peer's address (on its path, or guessing the target's
+ *   sequence number within conntrack's window) can claim it.
  * - Every value written into nft text is validated and re-printed from parsed bytes (ruleset.ts).
- * - One connection: the rule that redirects deletes the admission element (the gate) from the
- *   packet path, so the next SYN finds none. The lookup and the delete are two steps of one
- *   rule, not one atomic operation: two SYNs of the same peer handled on two CPUs in the same
- *   microsecond could both pass. The plane then sees two flows in conntrack and reports an
- *   'error' (extra-connection); it cannot stop the second flow without cutting the first.
- * - Lapse: the gate element carries the kernel timeout `timeoutMs`; the plane's own timer fires
- *   just after it, re-reads conntrack and, if nobody connected, removes the channel and emits
+ * - One connection: the lookup and the delete of the claim are two steps of one rule, not one
+ *   atomic operation: two handshakes of the same peer completing on two CPUs in the same
+ *   microsecond could both claim. The plane then sees two established flows in conntrack and
+ *   reports an 'error' (extra-connection); it cannot stop the second flow without cutting the first.
+ * - Lapse: the gate element carries the kernel timeout `timeoutMs`: a handshake must complete
+ *   before it lapses. The plane's own timer fires just after it, re-reads conntrack and, if no
+ *   flow claimed the channel, removes the channel (cutting handshakes left half-done) and emits
  *   'expired'. If this process dies, gates lapse by themselves; the table stays (with forwarding
- *   of established flows) until a plane with the same table name starts again and replaces it.
+ *   of claimed flows) until a plane with the same table name starts again and replaces it.
  * - Forwarding: a redirected flow is forwarded, so forwarding must be on (the plane checks,
  *   never sets it). The forward chain accepts the plane's flows and drops per `forwardGuard`.
  *   Coexistence with other tables: every base chain on a hook sees the packet; an accept here
@@ -36,16 +46,20 @@
  *   for all. Hence guard `all` stops all other forwarding on the host; `interfaces` limits it.
  *
  * Seeing the flow: conntrack is read (see conntrack.ts) every `pollIntervalMs` while channels are
- * open. Established -> 'connected'. TIME_WAIT (FINs) or CLOSE (RST) or gone -> the channel's
- * counters are read, its rules removed, 'closed' emitted. Conntrack entries of the same key that
- * existed before the gate was written (an earlier channel's flow) are recorded at open() and
- * ignored. Latency of these events: up to one poll interval plus the read; the interval grows
- * to 20 times the cost of a read when the conntrack table is large (see POLL_COST_FACTOR).
+ * open. The claiming flow (ASSURED) -> 'admitted', then 'connected'. TIME_WAIT (FINs) or CLOSE
+ * (RST) or gone -> the channel's counters are read, its rules removed, 'closed' emitted. Flows
+ * that never completed a handshake are nobody's connection and are not reported. Conntrack
+ * entries of the same key that existed before the gate was written (an earlier channel's flow)
+ * are recorded at open() and ignored. Latency of these events: up to one poll interval plus the
+ * read; the interval grows to 20 times the cost of a read when the conntrack table is large
+ * (see POLL_COST_FACTOR).
  *
- * close(id) removes the channel whatever its state and puts its key into the cut set: packets
- * its flow still sends are answered with a TCP reset (each side is reset when it next sends),
- * as the user-space path destroys both sockets. stop() deletes the table; flows already
- * tracked keep their NAT binding in conntrack and are no longer filtered by this plane.
+ * close(id) removes the channel whatever its state and cuts its flows that may still run: each
+ * one's key . peer port goes into the cut set, and packets it still sends are answered with a
+ * TCP reset (each side is reset when it next sends), as the user-space path destroys both
+ * sockets. Cuts name flows, so opening the same key again later neither lifts them nor lets a
+ * cut flow claim the new channel. stop() deletes the table; flows already tracked keep their
+ * NAT binding in conntrack and are no longer filtered by this plane.
  *
  * Not supported: a peer on the relay host itself (its packets take the output hook, not
  * prerouting, so they reach the announced port unredirected and are refused), and a target on
@@ -75,13 +89,14 @@ import {
   checkGuard,
   checkTableName,
   closeCommands,
+  closeGate,
   counterNames,
-  cutCommand,
+  flowKey,
   removeIfPresent,
+  createTable,
   deleteTable,
   listCounter,
   openCommands,
-  replaceTable,
   tableDefinition,
   type CheckedChannel,
   type CounterNames,
@@ -111,10 +126,11 @@ const POLL_COST_FACTOR = 20;
 type PlaneState = 'new' | 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
 
 /**
- * A channel's life: `opening` (nft writing), `waiting` (gate set, nobody yet), `connecting`
- * (a SYN got through, handshake not seen done), `connected`, `closing` (rules being removed).
+ * A channel's life: `opening` (nft writing), `waiting` (gate set, unclaimed: SYNs of the peer are
+ * redirected, no flow has completed its handshake), `connected` (a flow claimed it), `closing`
+ * (rules being removed).
  */
-type ChannelState = 'opening' | 'waiting' | 'connecting' | 'connected' | 'closing';
+type ChannelState = 'opening' | 'waiting' | 'connected' | 'closing';
 
 interface Channel {
   readonly ch: CheckedChannel;
@@ -125,8 +141,10 @@ interface Channel {
   state: ChannelState;
   /** Flows of this key that existed before the gate was written; never this channel's. */
   baseline: Set<string>;
-  /** The flow this channel follows (its identity), once seen. */
+  /** The flow that claimed this channel (its identity), once seen. */
   flow: string | null;
+  /** The peer's port of that flow. */
+  flowPort: number | null;
   everEstablished: boolean;
   expiry: NodeJS.Timeout | null;
   extraReported: boolean;
@@ -135,16 +153,20 @@ interface Channel {
 }
 
 /**
- * A closed channel whose flow may still run: its key is in the cut set (the flow's packets are
- * answered with a reset) until conntrack shows the flow over, then the cut element is removed.
+ * A flow of a closed channel that may still run: its F (key . peer port) is in the cut set (its
+ * packets are answered with a reset) until conntrack shows it over, then the cut element is
+ * removed. Keyed by flow, so a later channel of the same key neither lifts nor inherits it.
  */
 interface Cut {
   readonly ch: CheckedChannel;
   readonly procKey: string;
+  readonly peerPort: number;
   readonly procTarget: string;
-  readonly baseline: Set<string>;
   removing: boolean;
 }
+
+/** At most this many flows are cut per channel (the claimed one first; the rest are handshakes that can no longer claim). */
+const MAX_CUTS_PER_CHANNEL = 64;
 
 /** stop() waits at most this long for cut flows to be reset before it deletes the table. */
 const STOP_CUT_WAIT_MS = 1000;
@@ -158,6 +180,10 @@ function flowId(f: TrackedFlow): string {
 
 function procKeyOf(peer: string, announced: string, port: number): string {
   return `${peer}|${announced}|${port}`;
+}
+
+function cutKeyOf(procKey: string, peerPort: number): string {
+  return `${procKey}|${peerPort}`;
 }
 
 function errorText(err: unknown): string {
@@ -174,6 +200,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   private readonly pollIntervalMs: number;
   private readonly cutTimeoutMs: number;
   private readonly commandTimeoutMs: number;
+  private readonly maxQueuedCommands: number;
   private readonly logger: ((entry: NftablesLogEntry) => void) | undefined;
   private readonly conntrackOverride: string | undefined;
 
@@ -181,6 +208,8 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   private shell: NftShell | null = null;
   private conntrackPath = '';
   private definition = '';
+  /** The comment of the table this plane made (its pid and start time). */
+  private owner = '';
   private readonly channels = new Map<number, Channel>();
   private readonly byKey = new Map<string, Channel>();
   private readonly cuts = new Map<string, Cut>();
@@ -208,6 +237,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     this.pollIntervalMs = positive('pollIntervalMs', options.pollIntervalMs ?? 200);
     this.cutTimeoutMs = positive('cutTimeoutMs', options.cutTimeoutMs ?? 600_000);
     this.commandTimeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs ?? 10_000);
+    this.maxQueuedCommands = positive('maxQueuedCommands', options.maxQueuedCommands ?? 256);
     this.logger = options.logger;
     this.conntrackOverride = options.conntrackPath;
   }
@@ -247,12 +277,23 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
       for (const f of this.families) await checkForwarding(this.readSysctl, f);
       this.forwardCheckedAt[4] = this.forwardCheckedAt[6] = performance.now();
 
-      const owner = parseOwner(await this.listTableOnce());
-      if (owner && ownerAlive(owner, process.pid)) {
-        throw new NatAlgError('invalid-state', `table inet ${this.tableName} belongs to running process ${owner.pid}: choose another tableName`);
+      // Only a table a nat-alg instance made (its comment names the owner) is ever replaced, and
+      // only when that owner is dead; any other table of this name is the administrator's.
+      const existing = await this.listTableOnce();
+      let stale = false;
+      if (existing !== null) {
+        const owner = parseOwner(existing);
+        if (!owner) {
+          throw new DataPlaneUnavailableError('foreign-table', `table inet ${this.tableName} exists and was not made by nat-alg (no "nat-alg pid=... start=..." comment); it is left untouched`);
+        }
+        if (ownerAlive(owner, process.pid)) {
+          throw new NatAlgError('invalid-state', `table inet ${this.tableName} belongs to running process ${owner.pid}: choose another tableName`);
+        }
+        stale = true;
       }
-      this.definition = tableDefinition(this.tableName, this.guard, ownerTag(process.pid), this.strictReversePath);
-      const made = await shell.run(replaceTable(this.tableName, this.definition));
+      this.owner = ownerTag(process.pid);
+      this.definition = tableDefinition(this.tableName, this.guard, this.owner, this.strictReversePath);
+      const made = await shell.run(createTable(this.tableName, this.owner, this.definition, stale));
       if (made.error !== '') {
         throw new DataPlaneUnavailableError(tableFailureCause(made.error), `nft could not create table inet ${this.tableName}`, made.error);
       }
@@ -285,6 +326,13 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     const procKey = procKeyOf(procAddress(ch.peer), procAddress(ch.announced.address), ch.announced.port);
     const clash = this.byKey.get(procKey);
     if (clash) throw new NatAlgError('invalid-state', `channel ${clash.ch.id} already redirects ${ch.peer} to ${ch.announced.address} port ${ch.announced.port}`);
+    const queued = this.shell?.queued ?? 0;
+    if (queued >= this.maxQueuedCommands) {
+      // Load shedding, not a fault: nft is working, only behind. The caller (the relay) carries
+      // this channel another way; removals still queue, so nothing is left behind.
+      this.log('warn', 'open-refused', { id: ch.id, queued, reason: 'nft busy' });
+      throw new NatAlgError('capacity', `nft has ${queued} commands queued (maxQueuedCommands ${this.maxQueuedCommands}): channel ${ch.id} not installed`);
+    }
 
     const c: Channel = {
       ch,
@@ -294,6 +342,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
       state: 'opening',
       baseline: new Set(),
       flow: null,
+      flowPort: null,
       everEstablished: false,
       expiry: null,
       extraReported: false,
@@ -302,8 +351,8 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     };
     this.channels.set(ch.id, c);
     this.byKey.set(procKey, c);
-    // Opening the same key again removes its cut (openCommands): the old flow is not followed any more.
-    this.cuts.delete(procKey);
+    // Cut flows of an earlier channel of this key stay cut (cuts name flows); they existed before
+    // the gate, so they are in this channel's baseline and never taken for its flow.
     const done = this.install(c);
     c.opened = done.catch(() => undefined);
     await done;
@@ -363,14 +412,44 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   }
 
   /**
-   * Reads conntrack now (a read started after this call) and emits what happened since the last
-   * read: admissions, established flows, ends. Resolves once those events are out. A relay calls
-   * it before acting on control input, so that it never sees a control line (a client's RETR)
-   * before the data connection the line depends on.
+   * Reads conntrack now (a read started after this call; callers that ask while one read runs
+   * share the next) and emits what happened since the last read: admissions, established flows,
+   * ends. Resolves once those events are out. A relay calls it before acting on control input,
+   * so that it does not see a control line (a client's RETR) before the data connection the line
+   * depends on; a read costs the whole host table, so such a caller bounds how often it asks
+   * (kernel-plane.ts uses refreshIfClaimed(), which reads only once a waiting channel's counter moved).
    */
   async refresh(): Promise<void> {
     if (this.state !== 'running' || this.channels.size === 0) return;
     await this.poll(true);
+  }
+
+  /** The least time between two polls of conntrack: the poll interval, stretched on a large table. */
+  private get pollWindowMs(): number {
+    return Math.max(this.pollIntervalMs, this.pollCostMs * POLL_COST_FACTOR);
+  }
+
+  /**
+   * refresh(), but only if one of these channels (ids as given to open()) may have been claimed
+   * since the plane last looked: a channel still waiting is asked about through its `up` counter,
+   * which counts the claiming flow's packets only (the claim's own ACK is its first), so a zero
+   * means no connection yet and no read of conntrack is needed. One nft command per waiting
+   * channel instead of a read of the host's whole conntrack table: what a relay calls before each
+   * control input while a channel waits (the control line cannot depend on a connection that
+   * does not exist). A counter that cannot be read counts as moved.
+   */
+  async refreshIfClaimed(ids: readonly number[]): Promise<void> {
+    if (this.state !== 'running' || !this.shell) return;
+    const shell = this.shell;
+    for (const id of ids) {
+      const c = this.channels.get(id);
+      if (!c || c.state !== 'waiting') continue;
+      const n = await this.counter(shell, c.counters.up);
+      if (n === null || n.packets > 0) {
+        await this.poll(true);
+        return;
+      }
+    }
   }
 
   /** Cut keys whose flow has not been seen over yet (their element is still in the table). */
@@ -430,7 +509,7 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
         this.pollTimer = null;
         void this.poll().finally(() => this.schedulePoll());
       },
-      Math.max(this.pollIntervalMs, this.pollCostMs * POLL_COST_FACTOR),
+      this.pollWindowMs,
     );
   }
 
@@ -463,14 +542,12 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     for (const c of this.channels.values()) ports.add(c.ch.announced.port);
     for (const cut of this.cuts.values()) ports.add(cut.ch.announced.port);
     const seen = new Map<Channel, TrackedFlow[]>();
-    /** Cut keys with a flow still running. */
+    /** Cut flows still running. */
     const cutLive = new Set<string>();
     for (const f of parseConntrack(text, ports)) {
       const key = procKeyOf(f.original.src, f.original.dst, f.original.dport);
-      const cut = this.cuts.get(key);
-      if (cut && f.reply.src === cut.procTarget && f.reply.sport === cut.ch.target.port && !cut.baseline.has(flowId(f)) && !isEnded(f.state)) {
-        cutLive.add(key);
-      }
+      const cut = this.cuts.get(cutKeyOf(key, f.original.sport));
+      if (cut && f.reply.src === cut.procTarget && f.reply.sport === cut.ch.target.port && !isEnded(f.state)) cutLive.add(cutKeyOf(key, cut.peerPort));
       const c = this.byKey.get(key);
       if (!c || !this.belongs(c, f) || c.baseline.has(flowId(f))) continue;
       const list = seen.get(c);
@@ -479,92 +556,118 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     }
     this.pollCostMs = performance.now() - t0;
     for (const c of [...this.channels.values()]) {
-      if (c.state === 'waiting' || c.state === 'connecting' || c.state === 'connected') this.observe(c, seen.get(c) ?? []);
+      if (c.state === 'waiting' || c.state === 'connected') this.observe(c, seen.get(c) ?? []);
     }
-    for (const cut of [...this.cuts.values()]) if (!cutLive.has(cut.procKey)) this.uncut(cut);
+    for (const [k, cut] of [...this.cuts]) if (!cutLive.has(k)) this.uncut(cut);
   }
 
+  /**
+   * `flows`: this channel's flows in conntrack (redirected by its rule, not there before it).
+   * Several may exist while the channel is unclaimed (the peer's SYNs, or SYNs forged with its
+   * address, each redirected); the kernel lets exactly one claim it, the first whose handshake
+   * completes (ASSURED). A flow that never completed its handshake is nobody's connection: it
+   * is not reported, and it cannot claim the channel after the gate is gone.
+   */
   private observe(c: Channel, flows: TrackedFlow[]): void {
+    // Flows that completed a handshake and are not over. One normally; two only if the kernel's
+    // claim raced (two ACKs on two CPUs in the same instant), or a flow was let in by hand. A
+    // loser that completes its handshake after the claim is reset at once (CLOSE): not counted.
+    const live = flows.filter((f) => f.assured && isEstablished(f.state));
     if (c.flow === null) {
-      const first = flows[0];
+      const first = live[0] ?? flows.find((f) => f.assured);
       if (!first) return;
       c.flow = flowId(first);
+      c.flowPort = first.original.sport;
       this.emit('admitted', { id: c.ch.id, peer: { address: c.ch.peer, port: first.original.sport } });
       if (this.channels.get(c.ch.id) !== c || c.state === 'closing') return; // closed by a listener
     }
-    if (flows.length > 1 && !c.extraReported) {
+    if (live.length > 1 && !c.extraReported) {
       c.extraReported = true;
-      this.fault('extra-connection', c.ch.id, `channel ${c.ch.id}: ${flows.length} connections from ${c.ch.peer} got through one redirect`);
+      this.fault('extra-connection', c.ch.id, `channel ${c.ch.id}: ${live.length} connections from ${c.ch.peer} got through one redirect`);
     }
     const f = flows.find((x) => flowId(x) === c.flow);
     if (!f) {
-      void this.finish(c, c.everEstablished ? 'vanished' : 'refused');
+      void this.finish(c, 'vanished', flows);
       return;
     }
     if (c.expiry) clearTimeout(c.expiry);
     c.expiry = null;
-    const established = isEstablished(f.state) || (f.state === 'CLOSE' && f.assured);
-    if (established && !c.everEstablished) {
+    if (!c.everEstablished) {
       c.everEstablished = true;
       c.state = 'connected';
       this.emit('connected', { id: c.ch.id, peer: { address: c.ch.peer, port: f.original.sport } });
-    } else if (!established && c.state === 'waiting') {
-      c.state = 'connecting';
     }
-    if (isEnded(f.state)) void this.finish(c, f.state === 'TIME_WAIT' ? 'finished' : c.everEstablished ? 'reset' : 'refused');
+    if (isEnded(f.state)) void this.finish(c, f.state === 'TIME_WAIT' ? 'finished' : 'reset', flows);
   }
 
   private async checkExpiry(c: Channel): Promise<void> {
     c.expiry = null;
     if (this.channels.get(c.ch.id) !== c || c.state !== 'waiting') return;
-    // The kernel's gate has lapsed by now: one fresh read decides between a late arrival and none.
+    // The kernel's gate has lapsed by now, so no flow can claim the channel any more: one fresh
+    // read decides between a claim just before the lapse and none.
     await this.poll(true);
     if (this.channels.get(c.ch.id) !== c || c.state !== 'waiting' || c.flow !== null) return;
     await this.teardown(c, 'expired').catch(() => undefined);
     this.emit('expired', { id: c.ch.id });
   }
 
-  private async finish(c: Channel, end: FlowEnd): Promise<void> {
+  private async finish(c: Channel, end: FlowEnd, flows: readonly TrackedFlow[]): Promise<void> {
     if (c.closing) return;
-    const bytes = await this.teardown(c, 'ended').catch((): ChannelBytes => ({ toTarget: null, fromTarget: null }));
+    const bytes = await this.teardown(c, 'ended', flows).catch((): ChannelBytes => ({ toTarget: null, fromTarget: null }));
     this.emit('closed', { id: c.ch.id, bytes, end });
   }
 
   /**
-   * Reads the counters, removes the channel's elements and, for a flow that may still run (the
-   * relay closes a channel under a transfer), cuts its key. A flow that ended by itself and a
-   * channel nobody used leave nothing behind. Runs once per channel.
+   * Reads the counters, removes the channel's elements and cuts its flows that may still run (the
+   * relay closes a channel under a transfer; handshakes that lost the claim). A flow that ended
+   * by itself and a channel nobody used leave nothing behind. Runs once per channel.
+   *
+   * The gate goes first (unless the claim removed it): after that no flow of the key can start or
+   * claim, so the read that follows sees every flow there is to cut. `flows`: a read the caller
+   * made after the claim (the flow's own end), used instead of a fresh one.
    */
-  private teardown(c: Channel, why: 'close' | 'expired' | 'ended'): Promise<ChannelBytes> {
+  private teardown(c: Channel, why: 'close' | 'expired' | 'ended', flows?: readonly TrackedFlow[]): Promise<ChannelBytes> {
     if (c.closing) return c.closing;
-    const seen = c.flow !== null;
     c.state = 'closing';
     if (c.expiry) clearTimeout(c.expiry);
     c.expiry = null;
     c.closing = (async (): Promise<ChannelBytes> => {
       try {
         const shell = this.requireShell();
+        let current = flows;
+        let gateClosed = false;
+        if (!current) {
+          if (c.flow === null) {
+            gateClosed = true;
+            const r = await shell.run(closeGate(this.tableName, c.ch));
+            if (r.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r.error}`);
+          }
+          current = await this.channelFlows(c);
+        }
         const bytes: ChannelBytes =
-          why === 'expired'
+          why === 'expired' && c.flow === null
             ? { toTarget: 0, fromTarget: 0 }
             : { toTarget: await this.counterBytes(shell, c.counters.up), fromTarget: await this.counterBytes(shell, c.counters.down) };
-        const cut = why === 'close' && seen ? this.cutTimeoutMs : null;
-        const r = await shell.run(closeCommands(this.tableName, c.ch, c.counters, cut));
-        if (r.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r.error}`);
-        let cutNow = cut !== null;
-        // Closed before any flow was seen: the gate is gone now, so no flow can start any more;
-        // one that slipped in between the last read and the removal is cut.
-        if (why === 'close' && !seen && (await this.flowAppeared(c))) {
-          const r2 = await shell.run(cutCommand(this.tableName, c.ch, this.cutTimeoutMs));
-          if (r2.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r2.error}`);
-          cutNow = true;
+        // Won elements: every flow that claimed (or may have claimed) the channel.
+        const won = new Set<number>(current.filter((f) => f.assured).map((f) => f.original.sport));
+        if (c.flowPort !== null) won.add(c.flowPort);
+        // Cut: what may still run; the claimed flow first, unless it ended by itself.
+        const running = current.filter((f) => !isEnded(f.state) && !(why === 'ended' && flowId(f) === c.flow));
+        running.sort((a, b) => Number(flowId(b) === c.flow) - Number(flowId(a) === c.flow) || Number(b.assured) - Number(a.assured));
+        const cut = [...new Set(running.map((f) => f.original.sport))];
+        if (cut.length > MAX_CUTS_PER_CHANNEL) {
+          this.log('warn', 'cuts-capped', { id: c.ch.id, flows: cut.length, cut: MAX_CUTS_PER_CHANNEL });
+          cut.length = MAX_CUTS_PER_CHANNEL;
         }
-        const sameKey = this.byKey.get(c.procKey);
-        if (cutNow && this.state === 'running' && (sameKey === undefined || sameKey === c)) {
-          this.cuts.set(c.procKey, { ch: c.ch, procKey: c.procKey, procTarget: c.procTarget, baseline: c.baseline, removing: false });
+        const r = await shell.run(closeCommands(this.tableName, c.ch, c.counters, [...won], cut, this.cutTimeoutMs, !gateClosed));
+        if (r.error !== '') this.fault('cleanup-failed', c.ch.id, `channel ${c.ch.id}: ${r.error}`);
+        if (this.state === 'running' && cut.length > 0) {
+          for (const port of cut) {
+            this.cuts.set(cutKeyOf(c.procKey, port), { ch: c.ch, procKey: c.procKey, peerPort: port, procTarget: c.procTarget, removing: false });
+          }
           this.schedulePoll();
         }
-        this.log('debug', 'channel-close', { id: c.ch.id, why, bytes, cut: cut !== null });
+        this.log('debug', 'channel-close', { id: c.ch.id, why, bytes, cut: cut.length > 0, cutFlows: cut.length });
         return bytes;
       } finally {
         this.forget(c);
@@ -579,38 +682,55 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     cut.removing = true;
     const shell = this.shell;
     if (!shell || this.state !== 'running') return;
-    const [add, del] = removeIfPresent(this.tableName, `cut${cut.ch.family}`, cut.ch.key);
+    const key = cutKeyOf(cut.procKey, cut.peerPort);
+    const [add, del] = removeIfPresent(this.tableName, `cut${cut.ch.family}`, flowKey(cut.ch, cut.peerPort));
     void shell.run(`${add}; ${del}`).then(
       (r) => {
-        if (this.cuts.get(cut.procKey) === cut) this.cuts.delete(cut.procKey);
-        if (r.error !== '') this.fault('cleanup-failed', null, `cut ${cut.ch.key}: ${r.error}`);
-        else this.log('debug', 'cut-removed', { key: cut.ch.key });
+        if (this.cuts.get(key) === cut) this.cuts.delete(key);
+        if (r.error !== '') this.fault('cleanup-failed', null, `cut ${flowKey(cut.ch, cut.peerPort)}: ${r.error}`);
+        else this.log('debug', 'cut-removed', { key: flowKey(cut.ch, cut.peerPort) });
       },
       () => undefined,
     );
   }
 
-  /** A fresh read of conntrack shows a flow of this channel's key that was not there before it opened. */
-  private async flowAppeared(c: Channel): Promise<boolean> {
+  /**
+   * This channel's flows in a fresh read of conntrack. If the table cannot be read, the flow the
+   * plane knows of (to be safe, as still running).
+   */
+  private async channelFlows(c: Channel): Promise<TrackedFlow[]> {
     let text: string;
     try {
       if (this.rawRead) await this.rawRead.catch(() => undefined);
       text = await this.readRaw();
     } catch {
-      return true; // cannot tell: cut, to be safe
+      if (c.flowPort === null) return [];
+      const peer = procAddress(c.ch.peer);
+      const self = procAddress(c.ch.announced.address);
+      return [{
+        family: c.ch.family, state: 'ESTABLISHED', assured: true,
+        original: { src: peer, dst: self, sport: c.flowPort, dport: c.ch.announced.port },
+        reply: { src: c.procTarget, dst: procAddress(c.ch.sourceAddress), sport: c.ch.target.port, dport: c.flowPort },
+      }];
     }
-    return parseConntrack(text, new Set([c.ch.announced.port])).some((f) => this.belongs(c, f) && !c.baseline.has(flowId(f)));
+    return parseConntrack(text, new Set([c.ch.announced.port])).filter((f) => this.belongs(c, f) && !c.baseline.has(flowId(f)));
   }
 
   private async counterBytes(shell: NftShell, name: string): Promise<number | null> {
+    return (await this.counter(shell, name))?.bytes ?? null;
+  }
+
+  private async counter(shell: NftShell, name: string): Promise<{ packets: number; bytes: number } | null> {
     const r = await shell.run(listCounter(this.tableName, name), 1).catch(() => null);
     const doc = r?.docs[0];
     if (!r || r.error !== '' || typeof doc !== 'object' || doc === null) return null;
     const list = (doc as { nftables?: unknown }).nftables;
     if (!Array.isArray(list)) return null;
     for (const item of list) {
-      const counter = (item as { counter?: { name?: unknown; bytes?: unknown } }).counter;
-      if (counter && counter.name === name && typeof counter.bytes === 'number') return counter.bytes;
+      const counter = (item as { counter?: { name?: unknown; bytes?: unknown; packets?: unknown } }).counter;
+      if (counter && counter.name === name && typeof counter.bytes === 'number' && typeof counter.packets === 'number') {
+        return { packets: counter.packets, bytes: counter.bytes };
+      }
     }
     return null;
   }
@@ -648,13 +768,29 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     this.emit('error', new PlaneFault(kind, id, message));
   }
 
-  /** The table as nft lists it (native syntax: it shows the owner comment), '' if there is none. */
-  private listTableOnce(): Promise<string> {
-    return this.once_(['list', 'table', 'inet', this.tableName]).then((r) => (r.code === 0 ? r.stdout : ''));
+  /**
+   * The table as nft lists it (native syntax: it shows the owner comment), null if there is none.
+   * A listing that fails for another reason is a startup failure: what is there is unknown.
+   */
+  private async listTableOnce(): Promise<string | null> {
+    const r = await this.once_(['list', 'table', 'inet', this.tableName]);
+    if (r.code === 0) return r.stdout;
+    if (/No such file or directory/.test(r.stderr)) return null;
+    throw new DataPlaneUnavailableError(tableFailureCause(r.stderr), `nft could not list table inet ${this.tableName}`, r.stderr || `exit ${r.code}`);
   }
 
-  /** Used by stop() when the interactive child is gone. Returns nft's complaint or null. */
+  /**
+   * Used by stop() when the interactive child is gone: deletes the table only if it is still the
+   * one this plane made (its comment carries our owner tag). Returns nft's complaint or null.
+   */
   private async deleteTableOnce(): Promise<string | null> {
+    let listing: string | null;
+    try {
+      listing = await this.listTableOnce();
+    } catch (err) {
+      return errorText(err);
+    }
+    if (listing === null || !listing.includes(`comment "${this.owner}"`)) return null;
     const r = await this.once_(['delete', 'table', 'inet', this.tableName]);
     return r.code === 0 || /No such file or directory/.test(r.stderr) ? null : r.stderr.trim() || `exit ${r.code}`;
   }

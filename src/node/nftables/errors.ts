@@ -15,7 +15,8 @@ export type DataPlaneUnavailableCause =
   | 'no-cap-net-admin' // nft runs without CAP_NET_ADMIN in its network namespace
   | 'no-nf-tables' // the kernel lacks nf_tables or a piece the ruleset uses (nat, ct, objref, reject)
   | 'ip-forward-off' // a data channel is a forwarded flow, and forwarding is off for its family
-  | 'no-conntrack'; // /proc/net/nf_conntrack is not readable: the ends of flows cannot be seen
+  | 'no-conntrack' // /proc/net/nf_conntrack is not readable: the ends of flows cannot be seen
+  | 'foreign-table'; // a table of that name exists and no nat-alg instance made it
 
 const FIX: Record<DataPlaneUnavailableCause, string> = {
   'nft-missing': 'install nftables (Debian: apt-get install nftables) or point the nftCommand option at nft',
@@ -24,6 +25,8 @@ const FIX: Record<DataPlaneUnavailableCause, string> = {
   'no-nf-tables': 'use a kernel with nf_tables, nft_chain_nat, nf_nat, nft_ct, nft_objref and nft_reject (modprobe them), or the relay\'s user-space data path',
   'ip-forward-off':
     'enable forwarding for that family yourself (sysctl -w net.ipv4.ip_forward=1 / net.ipv6.conf.all.forwarding=1; nat-alg never changes sysctls) and keep the forward guard on, or use the user-space data path',
+  'foreign-table':
+    'choose another tableName (nat-alg ftp --nft-table NAME): nat-alg uses a table of its own, replaces only one whose comment shows a nat-alg instance made it, and never touches another',
   'no-conntrack': 'load nf_conntrack with procfs support (CONFIG_NF_CONNTRACK_PROCFS) or point the conntrackPath option at the namespace\'s nf_conntrack file',
 };
 
@@ -43,7 +46,8 @@ export class DataPlaneUnavailableError extends NatAlgError {
 
 /**
  * A fault of a channel seen after the fact: `extra-connection` (a second flow of the same peer
- * got through: the kernel's lookup-then-delete race, see data-plane.ts), `cleanup-failed` (the
+ * claimed the channel: two handshakes completing in the same instant, the kernel's
+ * lookup-then-delete race, see data-plane.ts), `cleanup-failed` (the
  * kernel refused to remove a channel's elements). `plane-failed`: the nft child died or stopped
  * answering; every further call throws until stop().
  */

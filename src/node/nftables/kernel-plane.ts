@@ -9,16 +9,21 @@
  *   the data-port range, or any free one, and keeps it from other programs and other channels),
  *   then the redirect is installed for the expected peer to that endpoint; only then is the
  *   session told the channel listens (so the line naming it goes out after the rule is in). The
- *   expected peer's SYN is redirected before it reaches the placeholder; anyone else's connection
- *   reaches the placeholder and is reset and reported as `data-rejected`, as the relay path does.
- * - The plane sees the admitted flow in conntrack -> the session's handleDataIncoming; the
+ *   expected peer's SYNs are redirected before they reach the placeholder, until one of its
+ *   connections completes its handshake and claims the channel (as a listener is used by a
+ *   completed handshake: a SYN forged with the peer's address cannot use the channel up);
+ *   anyone else's connection reaches the placeholder and is reset and reported as
+ *   `data-rejected`, as the relay path does.
+ * - The plane sees the claiming flow in conntrack -> the session's handleDataIncoming; the
  *   relay's `connect-data` has nothing to do (the kernel's SYN to the target is part of the same
- *   flow) and is answered once conntrack shows the flow established (handleDataConnected); a
- *   target that refuses -> handleDataConnectFailed. The flow's end -> handleDataClosed with the
+ *   flow) and is answered at once (the claim is a completed handshake: handleDataConnected). A
+ *   target that refuses the peer's SYN is seen by the peer itself (its connection is refused);
+ *   the channel waits on, until its timeout. The flow's end -> handleDataClosed with the
  *   kernel's byte counts (whole IP packets: `measure: 'ip'`; `unknown` when unreadable).
  * - `close-data`: the redirect goes (a flow still running is reset, as destroying the sockets
- *   resets it on the relay path); `settle`: a fresh conntrack read before the session sees
- *   control input, so that it never reads a RETR before the data connection it depends on.
+ *   resets it on the relay path); `settle`: before the session sees control input, the waiting
+ *   channels' counters, and a fresh conntrack read once one moved (see settle()), so that it
+ *   does not read a RETR or a 150 before the data connection it depends on.
  *
  * A channel the kernel cannot carry uses the relay's own data path, per channel, with a log
  * entry saying why (`data-plane-fallback`): FTP64 (the kernel's NAT does not translate between
@@ -38,6 +43,7 @@ import {
   type Endpoint,
   type Side,
 } from '../../core/index.js';
+import { NatAlgError } from '../../core/errors.js';
 import { DataSockets } from '../data-sockets.js';
 import type { ChannelSpec, DataPlane, DataPlaneContext, DataPlaneHost, SessionDataPlane } from '../data-plane.js';
 import { NftablesDataPlane } from './data-plane.js';
@@ -213,11 +219,26 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
     return this.channels.has(id) || this.recent.includes(id) ? 'nftables' : 'relay';
   }
 
+  /**
+   * Before control input while a channel waits for its peer: report a connection made before the
+   * input, so that the session does not see a control line (the client's RETR, the server's 150
+   * in active mode) before the data connection it depends on. A read of conntrack costs the host's
+   * whole table (~70 ms with 20000 flows), and a client decides how many control lines it sends
+   * (NOOPs while a PASV waits), so conntrack is not read per line: the kernel plane first asks nft
+   * for each waiting channel's `up` counter, which counts only the claiming connection's packets
+   * and so stays 0 until a connection claimed the channel (its completing ACK is counted, in the
+   * kernel, before the peer can send anything that depends on it). Only a counter that moved
+   * causes a read, and after it the channel no longer waits: per control line one small nft
+   * command per waiting channel of this session, and at most one conntrack read per claim.
+   * The ordering is exact, as with a read per line.
+   */
   settle(): Promise<void> | null {
     const kernel = this.plane.kernel;
     if (!kernel) return null;
-    for (const k of this.channels.values()) if (k.state === 'waiting') return kernel.refresh().catch(() => undefined);
-    return null;
+    const waiting: number[] = [];
+    for (const k of this.channels.values()) if (k.state === 'waiting') waiting.push(k.gid);
+    if (waiting.length === 0) return null;
+    return kernel.refreshIfClaimed(waiting).catch(() => undefined);
   }
 
   listen(id: number, side: Side, local: Endpoint, spec: ChannelSpec): void {
@@ -247,7 +268,7 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
 
   /**
    * The announced endpoint is a real listener too: it holds the port, and whoever connects to it
-   * is not the expected peer (whose SYN the kernel redirects first) or comes a second time.
+   * is not the expected peer (whose SYNs the kernel redirects first) or comes after the claim.
    */
   private bindPlaceholder(k: KernelChannel, local: Endpoint): void {
     const srv = net.createServer({ pauseOnConnect: true });
@@ -306,6 +327,19 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
         k.installed = false;
         if (this.channels.get(k.id) !== k || k.state !== 'installing') return;
         const message = err instanceof Error ? err.message : String(err);
+        if (err instanceof NatAlgError && err.kind === 'capacity') {
+          // nft is behind (a burst of channels) or the gate set is full: this channel uses the
+          // relay's own data path, as an FTP64 channel does. Safe: the session has not been told
+          // the channel listens yet, and the relay path enforces the same expected peer.
+          this.host.log({ level: 'warn', event: 'data-plane-fallback', channel: k.id, plane: 'relay', reason: message });
+          this.closePlaceholder(k);
+          this.channels.delete(k.id);
+          this.byGid.delete(k.gid);
+          this.plane.unregister(k.gid);
+          k.state = 'gone';
+          this.relay.listen(k.id, k.side, local);
+          return;
+        }
         this.host.log({ level: 'error', event: 'data-plane-failed', channel: k.id, plane: 'nftables', reason: message });
         this.closePlaceholder(k);
         this.forget(k);
@@ -348,7 +382,7 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
     if (wasOpen) {
       this.host.step(() => this.host.session.handleDataClosed(k.id, this.counts(k, bytes), flowEndReason(end), now()));
     } else if (state === 'admitted') {
-      // Never established: the target refused or never answered.
+      // Not reported by the plane any more (a claimed flow completed its handshake), kept for safety.
       this.host.step(() => this.host.session.handleDataConnectFailed(k.id, `${flowEndReason(end)} (kernel)`, now()));
     }
   }

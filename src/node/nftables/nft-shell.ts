@@ -83,14 +83,28 @@ export class NftShell {
     return new Promise<NftResult>((resolve, reject) => {
       const marker = `@sync${++this.seq}`;
       const p: Pending = { marker, docs, resolve, reject, errorLines: [], markerSeen: false, timer: null };
-      p.timer = setTimeout(() => {
-        p.timer = null;
-        // No answer: the child is wedged. Kill it; 'exit' fails this and every queued command.
-        this.child.kill('SIGKILL');
-      }, this.timeoutMs);
       this.queue.push(p);
+      if (this.queue.length === 1) this.watch(p);
       this.child.stdin.write(line === '' ? `${marker}\n` : `${line}\n${marker}\n`);
     });
+  }
+
+  /** Commands written and not yet answered (the one nft works on included). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * The watchdog times the command at the head of the line only: nft works on one line at a time,
+   * so a command behind others has not started, and time it spends queued says nothing about
+   * nft. A burst of commands on a slow but working nft must not look like a wedged one.
+   */
+  private watch(p: Pending): void {
+    p.timer = setTimeout(() => {
+      p.timer = null;
+      // No answer: the child is wedged. Kill it; 'exit' fails this and every queued command.
+      this.child.kill('SIGKILL');
+    }, this.timeoutMs);
   }
 
   /** Ends nft by closing its input; resolves once it has exited. */
@@ -161,6 +175,8 @@ export class NftShell {
       if (this.docs.length < want) return;
       this.queue.shift();
       if (head.timer) clearTimeout(head.timer);
+      const next = this.queue[0];
+      if (next && !next.timer) this.watch(next);
       // A failed listing may have printed part of its output; it belongs to nobody.
       const docs = this.docs.splice(0, error === '' ? want : this.docs.length);
       head.resolve({ error, docs: error === '' ? docs : [] });

@@ -6,14 +6,24 @@
  * path sees it as `ip saddr . ip daddr . tcp dport` on a connection's first packet, and as
  * `ct original ip saddr . ct original ip daddr . ct original proto-dst` on every packet of the
  * flow in either direction (the original tuple never changes), so the forward chain can tell
- * the plane's flows from others without a conntrack mark another program may own.
+ * the plane's flows from others without a conntrack mark another program may own. One flow of
+ * a channel is F = K . the peer's source port (`ct original proto-src`).
  *
- *   gate4/6   set  K, timeout        admission: one SYN per element, deleted from the packet path
+ *   gate4/6   set  K, timeout        the channel is unclaimed: the peer's SYNs are redirected
  *   dnat4/6   map  K -> target . port
  *   snat4/6   map  K -> the relay's source address towards the target
- *   up4/6     map  K -> counter      bytes peer -> target    (also: which flows are ours)
+ *   up4/6     map  K -> counter      bytes peer -> target    (also: which keys are open channels)
  *   down4/6   map  K -> counter      bytes target -> peer
- *   cut4/6    set  K, timeout        closed channels: whatever of their flow still sends is reset
+ *   won4/6    set  F                 the flow that claimed its channel (filled from the packet path)
+ *   cut4/6    set  F, timeout        flows of closed channels: whatever they still send is reset
+ *
+ * Admission (the claim): while K is in the gate, every bare SYN from the peer is redirected; the
+ * first of those flows whose handshake completes (conntrack marks it ASSURED when the peer's ACK
+ * answers the target's SYN-ACK) claims the channel in the forward chain: the same rule deletes
+ * the gate and puts F into won. From then on only F is forwarded; other flows of K are reset.
+ * A SYN forged with the peer's address cannot complete a handshake (the SYN-ACK goes to the
+ * real peer, which resets it), so it cannot use the channel up. Cuts name flows, not keys, so a
+ * later channel of the same key can never lift the cut of a flow closed before it.
  *
  * nft 1.0.6 refuses `ct original proto-dst` in a concatenation unless the rule first says
  * `meta l4proto tcp` (it needs the protocol to know the field's type); the kernel reads the
@@ -122,23 +132,28 @@ export function tableDefinition(table: string, guard: ForwardGuard, owner: strin
       `  map snat${f} { type ${k} : ${ADDR[f]}; };`,
       `  map up${f} { type ${k} : counter; };`,
       `  map down${f} { type ${k} : counter; };`,
-      `  set cut${f} { type ${k}; flags timeout; };`,
+      `  set won${f} { type ${k} . inet_service; flags dynamic,timeout; };`,
+      `  set cut${f} { type ${k} . inet_service; flags timeout; };`,
     );
-    // Only a bare SYN opens: a stray ACK (a late segment of an older flow, which conntrack would
-    // pick up as new) must not use up the admission meant for the peer's connection. And only
-    // one that came in through the interface the peer's address is routed through: a SYN with
-    // the peer's address forged from another network must not use it up either.
+    // Only a bare SYN is redirected: a stray ACK (a late segment of an older flow, which
+    // conntrack would pick up as new) starts nothing. With strictReversePath only one that came
+    // in through the interface the peer's address is routed through: fewer forged SYNs reach
+    // the target (they could not claim the channel anyway, see the forward chain).
     pre.push(
-      `    ${SYN_ONLY}${strictReversePath ? ` ${RPF}` : ''} ${ip} saddr . ${ip} daddr . tcp dport @gate${f} delete @gate${f} { ${ip} saddr . ${ip} daddr . tcp dport } dnat ${ip} to ${ip} saddr . ${ip} daddr . tcp dport map @dnat${f} comment "one admission per gate element";`,
+      `    ${SYN_ONLY}${strictReversePath ? ` ${RPF}` : ''} ${ip} saddr . ${ip} daddr . tcp dport @gate${f} dnat ${ip} to ${ip} saddr . ${ip} daddr . tcp dport map @dnat${f} comment "the peer's SYNs while the channel is unclaimed";`,
     );
     post.push(`    meta l4proto tcp ct status dnat snat ${ip} to ${ctK} map @snat${f};`);
+    const ctF = `${ctK} . ct original proto-src`;
     fwd.push(
-      `    meta l4proto tcp ct status dnat ct direction original counter name ${ctK} map @up${f} accept;`,
-      `    meta l4proto tcp ct status dnat ct direction reply counter name ${ctK} map @down${f} accept;`,
+      // A cut flow first: nothing below may forward it (or let it claim a later channel of its key).
+      `    meta l4proto tcp ct status dnat ${ctF} @cut${f} reject with tcp reset comment "closed channel";`,
+      // The claim: the first flow of an unclaimed channel seen with a completed handshake.
+      `    meta l4proto tcp ct status dnat ct direction original ct status assured ${ctK} @gate${f} delete @gate${f} { ${ctK} } add @won${f} { ${ctF} } comment "a completed handshake claims the channel";`,
+      `    meta l4proto tcp ct status dnat ct direction original ${ctF} @won${f} counter name ${ctK} map @up${f} accept;`,
+      `    meta l4proto tcp ct status dnat ct direction reply ${ctF} @won${f} counter name ${ctK} map @down${f} accept;`,
+      `    meta l4proto tcp ct status dnat ct status ! assured ${ctK} @gate${f} accept comment "a handshake while the channel is unclaimed";`,
+      `    meta l4proto tcp ct status dnat ${ctK} @up${f} reject with tcp reset comment "not the flow that claimed the channel";`,
     );
-  }
-  for (const f of [4, 6] as const) {
-    fwd.push(`    meta l4proto tcp ct status dnat ct original ${IP[f]} saddr . ct original ${IP[f]} daddr . ct original proto-dst @cut${f} reject with tcp reset comment "closed channel";`);
   }
   if (guard.kind !== 'none') {
     // ICMP errors about a NATed flow (path MTU, unreachable) carry no port to look up; conntrack
@@ -174,9 +189,16 @@ export function tableDefinition(table: string, guard: ForwardGuard, owner: strin
   ].join('\n');
 }
 
-/** Removes a stale table of the same name and creates ours, in one transaction. */
-export function replaceTable(table: string, definition: string): string {
-  return oneLine(`add table inet ${table};\ndelete table inet ${table};\n${definition}`);
+/**
+ * Creates our table, in one transaction that fails if a table of that name exists by then
+ * (`create`, not `add`: a table someone else made in the meantime is never merged into or
+ * deleted). With `stale`, a table a dead nat-alg instance left (its owner comment checked by the
+ * caller) is deleted first, in the same transaction. nft 1.0.6 keeps only the comment of a
+ * `create table` body, so the body follows in a `table` block.
+ */
+export function createTable(table: string, owner: string, definition: string, stale: boolean): string {
+  const replace = stale ? `add table inet ${table};\ndelete table inet ${table};\n` : '';
+  return oneLine(`${replace}create table inet ${table} { comment "${owner}"; };\n${definition}`);
 }
 
 export function deleteTable(table: string): string {
@@ -217,7 +239,6 @@ export function openCommands(table: string, ch: CheckedChannel, counters: Counte
   return [
     `add counter inet ${table} ${counters.up}`,
     `add counter inet ${table} ${counters.down}`,
-    ...removeIfPresent(table, `cut${f}`, k),
     `add element inet ${table} dnat${f} { ${k} : ${ch.target.address} . ${ch.target.port} }`,
     `add element inet ${table} snat${f} { ${k} : ${ch.sourceAddress} }`,
     `add element inet ${table} up${f} { ${k} : "${counters.up}" }`,
@@ -226,29 +247,50 @@ export function openCommands(table: string, ch: CheckedChannel, counters: Counte
   ].join('; ');
 }
 
+/** F in nft syntax: one flow of the channel, by the peer's source port. */
+export function flowKey(ch: CheckedChannel, peerPort: number): string {
+  return `${ch.key} . ${peerPort}`;
+}
+
+/** Ends the channel's admission: no SYN is redirected, no flow can claim it, after this. */
+export function closeGate(table: string, ch: CheckedChannel): string {
+  return removeIfPresent(table, `gate${ch.family}`, ch.key).join('; ');
+}
+
 /**
- * Removes everything of a channel; with `cutMs`, marks its key closed for that long (a flow that
- * may still be running is then reset when it next sends). A flow that ended by itself, or a
- * channel nobody used, needs no cut: nothing of it is left in the table.
+ * Removes everything of a channel, in one transaction: the gate (unless `gate` is false: closeGate
+ * ran before), the maps, the counters, the won
+ * elements of `won` (peer ports of flows that claimed it); and cuts the flows of `cut` (peer
+ * ports) for `cutMs`: what they still send is answered by a reset. A flow that ended by itself,
+ * or a channel nobody used, needs no cut: nothing of it is left in the table.
  */
-export function closeCommands(table: string, ch: CheckedChannel, counters: CounterNames, cutMs: number | null): string {
+export function closeCommands(
+  table: string,
+  ch: CheckedChannel,
+  counters: CounterNames,
+  won: readonly number[],
+  cut: readonly number[],
+  cutMs: number,
+  gate = true,
+): string {
   const f = ch.family;
   const k = ch.key;
   return [
-    ...removeIfPresent(table, `gate${f}`, k),
+    ...(gate ? removeIfPresent(table, `gate${f}`, k) : []),
     `delete element inet ${table} dnat${f} { ${k} }`,
     `delete element inet ${table} snat${f} { ${k} }`,
     `delete element inet ${table} up${f} { ${k} }`,
     `delete element inet ${table} down${f} { ${k} }`,
     `delete counter inet ${table} ${counters.up}`,
     `delete counter inet ${table} ${counters.down}`,
-    ...(cutMs === null ? [] : [cutCommand(table, ch, cutMs)]),
+    ...won.flatMap((p) => removeIfPresent(table, `won${f}`, flowKey(ch, p))),
+    ...(cut.length === 0 ? [] : [cutCommand(table, ch, cut, cutMs)]),
   ].join('; ');
 }
 
-/** Marks a channel's key closed for `cutMs`: what its flow still sends is answered by a reset. */
-export function cutCommand(table: string, ch: CheckedChannel, cutMs: number): string {
-  return `add element inet ${table} cut${ch.family} { ${ch.key} timeout ${cutMs}ms }`;
+/** Cuts flows of a channel (by the peer's port) for `cutMs`: what they still send is answered by a reset. */
+export function cutCommand(table: string, ch: CheckedChannel, peerPorts: readonly number[], cutMs: number): string {
+  return `add element inet ${table} cut${ch.family} { ${peerPorts.map((p) => `${flowKey(ch, p)} timeout ${cutMs}ms`).join(', ')} }`;
 }
 
 export function listCounter(table: string, name: string): string {

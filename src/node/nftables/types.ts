@@ -64,9 +64,11 @@ export interface NftablesDataPlaneOptions {
   readonly families?: readonly (4 | 6)[];
   readonly forwardGuard?: ForwardGuard;
   /**
-   * Admit a peer's SYN only when it came in through the interface its address is routed through
-   * (`fib saddr . iif oif exists`), so that the peer's address forged from another network
-   * cannot use up a redirect. Turn off only with asymmetric routing. Default true.
+   * Redirect a peer's SYN only when it came in through the interface its address is routed
+   * through (`fib saddr . iif oif exists`), so that SYNs with the peer's address forged from
+   * another network do not even reach the target (they could not claim the channel anyway: only
+   * a completed handshake does). On a single-homed relay (one interface, a default route) every
+   * source passes it. Turn off only with asymmetric routing. Default true.
    */
   readonly strictReversePath?: boolean;
   /**
@@ -84,8 +86,17 @@ export interface NftablesDataPlaneOptions {
   readonly pollIntervalMs?: number;
   /** How long a closed channel's flows are answered with a TCP reset if they still send. Default 600000. */
   readonly cutTimeoutMs?: number;
-  /** An nft command that does not answer within this fails (and the plane with it). Default 10000. */
+  /**
+   * nft is wedged when the command it works on (the head of the line: commands behind it have not
+   * started) does not answer within this; nft is then killed and the plane fails. Default 10000.
+   */
   readonly commandTimeoutMs?: number;
+  /**
+   * open() is refused (NatAlgError `capacity`; the relay carries that channel on its own data path)
+   * while this many nft commands wait for nft: a burst of channels waits a bounded time and
+   * never piles up without limit behind a slow nft. Removing channels is never refused. Default 256.
+   */
+  readonly maxQueuedCommands?: number;
   /** Diagnostics, one structured entry each; the plane never prints. */
   readonly logger?: (entry: NftablesLogEntry) => void;
 }
@@ -110,14 +121,16 @@ export interface ChannelBytes {
 
 /**
  * How a flow ended, as conntrack saw it: `finished` (FIN both ways, TIME_WAIT), `reset` (RST,
- * CLOSE), `refused` (never established: the target reset or ignored the SYN), `vanished` (the
- * entry went away without a closing state we saw: evicted, or it closed between two reads).
+ * CLOSE), `vanished` (the entry went away without a closing state we saw: evicted, or it closed
+ * between two reads). `refused` is no longer reported: a flow is the channel's only once its
+ * handshake completed (a SYN the target refuses leaves the channel waiting for another, as a
+ * forged one does); it stays in the type for code written against it.
  */
 export type FlowEnd = 'finished' | 'reset' | 'refused' | 'vanished';
 
 export interface AdmittedEvent {
   readonly id: number;
-  /** The peer's address and source port: its SYN used the redirect up (the flow is in conntrack). */
+  /** The peer's address and source port: its connection completed its handshake and claimed the channel. */
   readonly peer: { readonly address: string; readonly port: number };
 }
 
@@ -138,9 +151,9 @@ export interface ExpiredEvent {
 }
 
 export interface NftablesDataPlaneEvents {
-  /** The peer's connection was admitted (seen in conntrack, handshake maybe not yet done). Comes before 'connected'. */
+  /** A connection of the peer completed its handshake and claimed the channel (seen in conntrack). Comes just before 'connected'. */
   admitted: [AdmittedEvent];
-  /** The peer's connection is tracked and established: the redirect is used up. */
+  /** The claiming connection is established: the redirect is used up. */
   connected: [ConnectedEvent];
   /** The flow ended by itself (or the target refused it); the channel's rules are already gone. */
   closed: [ClosedEvent];
