@@ -134,7 +134,16 @@ describe.skipIf(!haveCli || !onLinux)('hostile peers against the relay', () => {
       if (l !== 'PASV') return void c.write('200 ok\r\n');
       c.write('227 Entering Passive Mode (127,0,0,1,');
       for (let sent = 0; sent < INPUT && !c.destroyed; sent += chunk.length) {
-        if (!c.write(chunk)) await new Promise((r) => c.once('drain', r).once('close', r));
+        if (!c.write(chunk)) {
+          // Both listeners go once either fires: left behind, they pile up on the socket.
+          await new Promise<void>((r) => {
+            const done = (): void => {
+              c.off('drain', done).off('close', done);
+              r();
+            };
+            c.once('drain', done).once('close', done);
+          });
+        }
       }
       if (!c.destroyed) c.write(').\r\n');
     });
@@ -160,7 +169,16 @@ describe.skipIf(!haveCli || !onLinux)('hostile peers against the relay', () => {
       if (l !== 'STAT') return void c.write('200 ok\r\n');
       c.write('211-');
       for (let sent = 0; sent < INPUT && !c.destroyed; sent += chunk.length) {
-        if (!c.write(chunk)) await new Promise((r) => c.once('drain', r).once('close', r));
+        if (!c.write(chunk)) {
+          // Both listeners go once either fires: left behind, they pile up on the socket.
+          await new Promise<void>((r) => {
+            const done = (): void => {
+              c.off('drain', done).off('close', done);
+              r();
+            };
+            c.once('drain', done).once('close', done);
+          });
+        }
       }
       if (!c.destroyed) c.write('\r\n211 end\r\n');
     });
