@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { chunkView, findLF, MIN_VIEW_BYTES, NO_VIEW } from '../../src/core/stream/lf-scan.js';
+import { chunkView, findByte, findLF, MIN_VIEW_BYTES, NO_VIEW } from '../../src/core/stream/lf-scan.js';
+import { findBareCR } from '../../src/core/stream/bare-cr.js';
 
 const find = (b: Uint8Array, i: number, n: number) => findLF(b, new DataView(b.buffer, b.byteOffset, b.byteLength), i, n);
 const naive = (b: Uint8Array, i: number, n: number) => {
@@ -46,6 +47,43 @@ describe('findLF', () => {
           expect(findLF(b, NO_VIEW, i, n)).toBe(naive(b, i, n));
         },
       ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('findByte', () => {
+  it('agrees with a byte loop for any byte (CR, \\x01, 0x80, 0xff), through a view or not', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }), fc.constantFrom(0, 1, 13, 0x80, 0xfe, 0xff), fc.nat(300), fc.nat(300),
+        (raw, byte, x, y) => {
+          // a dense input: the sought byte and its one-bit neighbours everywhere
+          const b = raw.map((v) => (v % 3 === 0 ? byte : v % 3 === 1 ? byte ^ 1 : v));
+          const n = b.length === 0 ? 0 : Math.max(x, y) % (b.length + 1);
+          const i = n === 0 ? 0 : Math.min(x, y) % (n + 1);
+          let want = -1;
+          for (let k = i; k < n; k++) if (b[k] === byte) { want = k; break; }
+          expect(findByte(b, new DataView(b.buffer, b.byteOffset, b.byteLength), byte, i, n)).toBe(want);
+          expect(findByte(b, NO_VIEW, byte, i, n)).toBe(want);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('findBareCR through a view', () => {
+  it('gives what the byte-wise search gives', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(13, 10, 0, 65), { maxLength: 120 }), fc.nat(120), fc.nat(120), (raw, x, y) => {
+        const b = Uint8Array.from(raw);
+        const end = b.length;
+        const to = end === 0 ? 0 : Math.max(x, y) % (end + 1);
+        const from = to === 0 ? 0 : Math.min(x, y) % (to + 1);
+        const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+        expect(findBareCR(b, from, to, end, view)).toBe(findBareCR(b, from, to, end));
+      }),
       { numRuns: 2000 },
     );
   });

@@ -4,7 +4,7 @@
  * any client's reading), within maxLineLength either way.
  *
  * Most lines are decided at their first byte with no scan of their own: once per chunk the scanner
- * finds the chunk's last LF (lastIndexOf) and, when needed, its next \x01 (indexOf). A line that
+ * finds the chunk's last LF (lastIndexOf) and, when needed, its next \x01 (findByte). A line that
  * starts before the last LF ends in this chunk; if the next \x01 lies beyond the last LF, none of
  * the lines up to there holds one. A line near a \x01, one that goes on into the next chunk, or
  * one in a chunk longer than maxLineLength is decided by the first of its LF, a \x01, or its
@@ -12,29 +12,11 @@
  * depends on the line's bytes only, never on the chunking.
  */
 
-import { chunkView } from '../stream/lf-scan.js';
+import { chunkView, findByte, NO_VIEW } from '../stream/lf-scan.js';
 import type { IrcStream } from './state.js';
 
-/**
- * Index of the next \x01 in bytes[i..n), or -1: eight bytes a step through `view` (chunkView of
- * `bytes`, as findLF finds LFs; TypedArray indexOf is a plain loop in V8, about half as fast), the
- * rest byte by byte.
- */
-export function findCtcpByte(bytes: Uint8Array, view: DataView, i: number, n: number): number {
-  const words = view.byteLength === 0 ? i : n - 7;
-  for (; i < words; i += 8) {
-    const a = view.getUint32(i, true) ^ 0x01010101;
-    const b = view.getUint32(i + 4, true) ^ 0x01010101;
-    const za = (a - 0x01010101) & ~a & 0x80808080;
-    const zb = (b - 0x01010101) & ~b & 0x80808080;
-    if ((za | zb) !== 0) {
-      // The lowest flagged byte is exact; higher ones may be false: take the lowest.
-      return za !== 0 ? i + ((31 - Math.clz32(za & -za)) >> 3) : i + 4 + ((31 - Math.clz32(zb & -zb)) >> 3);
-    }
-  }
-  for (; i < n; i++) if (bytes[i] === 1) return i;
-  return -1;
-}
+/** The byte that starts a CTCP. */
+const CTCP = 0x01;
 
 export type LineStartDecision = 'stream' | 'hold' | 'overlong';
 
@@ -47,7 +29,7 @@ export class CtcpLineStart {
   private chunk: Uint8Array | null = null;
   private base = -1;
   private lastLF = -1;
-  private view: DataView = new DataView(new ArrayBuffer(0));
+  private view: DataView = NO_VIEW;
   /** Next \x01 at or after the last lookup's start, -1 for none, -2 not looked up yet. */
   private ctcpAt = -2;
 
@@ -119,7 +101,7 @@ export class CtcpLineStart {
   /** The next \x01 in buf[from, to), or -1. Lines only move forward within a chunk. */
   private nextCtcp(buf: Uint8Array, from: number, to: number): number {
     if (this.ctcpAt === -1 || this.ctcpAt >= from) return this.ctcpAt;
-    this.ctcpAt = findCtcpByte(buf, this.view, from, to);
+    this.ctcpAt = findByte(buf, this.view, CTCP, from, to); // eight bytes a step (lf-scan.ts)
     return this.ctcpAt;
   }
 }

@@ -5,14 +5,15 @@
  * the gateway never saw.
  */
 
+import { findByte, NO_VIEW } from './lf-scan.js';
+
 /**
  * Index of the first bare CR in buf[from, to), or -1. The successor of the byte at to - 1 is
  * buf[to] when to < end, else unknown: a CR there is not counted (the caller sees its line whole
- * later).
+ * later). `view`: chunkView(buf, ...) for a word-at-a-time search (findByte), or NO_VIEW.
  */
-export function findBareCR(buf: Uint8Array, from: number, to: number, end: number): number {
-  for (let k = from; k < to; k++) {
-    if (buf[k] !== 13) continue;
+export function findBareCR(buf: Uint8Array, from: number, to: number, end: number, view: DataView = NO_VIEW): number {
+  for (let k = findByte(buf, view, 13, from, to); k >= 0; k = findByte(buf, view, 13, k + 1, to)) {
     if (k + 1 >= end) return -1;
     const next = buf[k + 1];
     if (next !== 10 && next !== 0) return k;

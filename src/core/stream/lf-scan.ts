@@ -1,5 +1,7 @@
 /**
- * Finding line ends fast, for every line-based protocol (FTP now; IRC, SIP, RTSP later).
+ * Finding line ends fast, for every line-based protocol (FTP now; IRC, SIP, RTSP later), and with
+ * the same word-at-a-time search (`findByte`) the other bytes a line reader looks for: a CR
+ * (bare-cr.ts), IRC's \x01.
  *
  * Control lines are short (20 to 40 bytes), so a call to `indexOf` per line costs more than the
  * scan itself: `findLF` reads eight bytes a step through a DataView over the chunk and tests them
@@ -21,27 +23,35 @@ export function chunkView(bytes: Uint8Array, left: number): DataView {
 }
 
 /**
- * Index of the next LF in bytes[i..n), or -1. `view` is chunkView(bytes, ...): a view of exactly
- * these bytes, or NO_VIEW for a byte-by-byte scan. Each step reads two little-endian words and
- * flags a zero byte in x ^ 0x0a0a0a0a; in that test the lowest flagged byte is exact and higher
- * ones may be false, so the lowest is taken. A line still going after 256 bytes is left to
- * indexOf (memchr).
+ * Index of the next `byte` in bytes[i..n), or -1. `view` is chunkView(bytes, ...): a view of
+ * exactly these bytes, or NO_VIEW for a byte-by-byte scan. Each step reads two little-endian
+ * words and flags a zero byte in x ^ (byte repeated); in that test the lowest flagged byte is
+ * exact and higher ones may be false, so the lowest is taken. The rest goes byte by byte.
  */
-export function findLF(bytes: Uint8Array, view: DataView, i: number, n: number): number {
-  const stop = n - i > 256 ? i + 256 : n;
-  const words = view === NO_VIEW ? i : stop - 7;
+export function findByte(bytes: Uint8Array, view: DataView, byte: number, i: number, n: number): number {
+  const pattern = byte * 0x01010101;
+  const words = view === NO_VIEW ? i : n - 7;
   for (; i < words; i += 8) {
-    const a = view.getUint32(i, true) ^ 0x0a0a0a0a;
-    const b = view.getUint32(i + 4, true) ^ 0x0a0a0a0a;
+    const a = view.getUint32(i, true) ^ pattern;
+    const b = view.getUint32(i + 4, true) ^ pattern;
     const za = (a - 0x01010101) & ~a & 0x80808080;
     const zb = (b - 0x01010101) & ~b & 0x80808080;
     if ((za | zb) !== 0) {
       return za !== 0 ? i + ((31 - Math.clz32(za & -za)) >> 3) : i + 4 + ((31 - Math.clz32(zb & -zb)) >> 3);
     }
   }
-  for (; i < stop; i++) if (bytes[i] === 10) return i;
-  if (i >= n) return -1;
-  const j = bytes.indexOf(10, i); // memchr; may look past n (bounded by the answer's check)
-  return j >= 0 && j < n ? j : -1;
+  for (; i < n; i++) if (bytes[i] === byte) return i;
+  return -1;
 }
 
+/**
+ * Index of the next LF in bytes[i..n), or -1 (findByte). A line still going after 256 bytes is
+ * left to indexOf (memchr): it may look past n, but the LF it finds ends that line anyway.
+ */
+export function findLF(bytes: Uint8Array, view: DataView, i: number, n: number): number {
+  const stop = n - i > 256 ? i + 256 : n;
+  const j = findByte(bytes, view, 10, i, stop);
+  if (j >= 0 || stop >= n) return j;
+  const k = bytes.indexOf(10, stop); // bounded by the answer's check
+  return k >= 0 && k < n ? k : -1;
+}

@@ -325,7 +325,7 @@ export class LineFramer<Note> {
         s.skipRun(n);
         return n;
       }
-      if (this.bareCRs[s.direction] && this.hasBareCR(s, bytes, from >= 0 ? from : i, j, n, from < 0)) {
+      if (this.bareCRs[s.direction] && this.hasBareCR(s, bytes, view, from >= 0 ? from : i, j, n, from < 0)) {
         // Not forwarded at all, neither its held start nor its rest.
         const length = from >= 0 ? end - from : s.holdLength + (end - i);
         if (from >= 0) s.flushRun(from);
@@ -368,9 +368,10 @@ export class LineFramer<Note> {
   /**
    * Whether the line whose chunk part is bytes[from..lf) (its LF at `lf`) carries a bare CR.
    * `held`: its first bytes are in the hold buffer (and a CR ending them is judged by bytes[from]).
+   * `view`: the chunk's (chunkView).
    */
-  private hasBareCR(s: DirectionStream<Note>, bytes: Uint8Array, from: number, lf: number, n: number, held: boolean): boolean {
-    if (findBareCR(bytes, from, lf, n) >= 0) return true;
+  private hasBareCR(s: DirectionStream<Note>, bytes: Uint8Array, view: DataView, from: number, lf: number, n: number, held: boolean): boolean {
+    if (findBareCR(bytes, from, lf, n, view) >= 0) return true;
     if (!held || s.holdLength === 0) return false;
     const h = s.hold!;
     const k = s.holdLength;
