@@ -37,7 +37,7 @@ import { AddressTranslator, type RealmRule } from '../nat/realm.js';
 import { CLIENT_TO_SERVER, SERVER_TO_CLIENT } from '../stream/translator.js';
 import { AlgConnection, type AlgConnectionHost } from './alg-connection.js';
 import { planPacketDataChannel } from './data-channel-plan.js';
-import { FlowTable, flowTag } from './flow-table.js';
+import { FlowTable, MAX_FLOW_VALUE, flowTag } from './flow-table.js';
 import { fragmentIpv4, fragmentIpv6 } from './fragmenter.js';
 import { Reassembler } from './fragments.js';
 import { IcmpQuote } from './icmp-quote.js';
@@ -165,6 +165,9 @@ export class PacketNat {
     this.mtu = options.mtu ?? 1500;
     if (!Number.isInteger(this.mtu) || this.mtu < 1280 || this.mtu > 65535) throw new NatAlgError('invalid-argument', 'mtu must be 1280-65535');
     this.maxSessions = options.maxSessions ?? 262_144;
+    // A flow-index value is slot * 2 + leg and must fit its entry (flow-table.ts).
+    const most = Math.floor((MAX_FLOW_VALUE - 1) / 2) + 1;
+    if (!Number.isInteger(this.maxSessions) || this.maxSessions < 1 || this.maxSessions > most) throw new NatAlgError('invalid-argument', `maxSessions must be 1-${most}`);
     this.parser = new PacketParser({ verifyChecksums: options.verifyChecksums ?? false });
     this.fastPath = !(options.verifyChecksums ?? false);
     this.reassemblers = { inside: new Reassembler(options.reassembly ?? {}), outside: new Reassembler(options.reassembly ?? {}) };
