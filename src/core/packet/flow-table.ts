@@ -1,10 +1,12 @@
 /**
  * The NAT's flow index: which session a packet belongs to, from the side it arrived on, its
  * protocol, addresses and ports as received. Two structures behind one face:
- * - IPv4 keys live in an open-addressing hash table over typed arrays (four 32-bit key words
- *   inline, linear probing, load at most 1/2, backward-shift deletion so churn never lengthens
- *   probe chains), so the per-packet lookup of an established flow reads one or two cache lines
- *   and allocates nothing. The hash is keyed by a secret from the caller's random source: a
+ * - IPv4 keys live in an open-addressing hash table over one typed array (linear probing, load
+ *   at most 1/2, backward-shift deletion so churn never lengthens probe chains). An entry is four
+ *   32-bit words, 16 bytes: the value and the 3-bit tag share the first word ((value + 1) * 8 +
+ *   tag; 0 marks an empty entry), then source, destination, ports. Key and value in one line is
+ *   what makes the per-packet lookup of an established flow usually a single cache miss (with a
+ *   separate value array it was two), and it allocates nothing. The hash is keyed by a secret from the caller's random source: a
  *   stranger cannot aim packets at one probe chain.
  * - IPv6 keys (NAT64 inside hosts, IPv6 1:1 rules) go in a Map under a text key.
  *
@@ -21,6 +23,8 @@ export function flowTag(side: 0 | 1, protocolIndex: number): number {
 
 const EMPTY = -1;
 const MIN_CAPACITY = 1024;
+/** The largest value an entry holds: value + 1 must fit in the 29 bits above the tag. */
+export const MAX_FLOW_VALUE = 2 ** 29 - 2;
 
 function mix(h: number): number {
   h ^= h >>> 16;
@@ -34,8 +38,8 @@ function mix(h: number): number {
 export class FlowTable {
   private cap: number;
   private mask: number;
+  /** Entries of four words: (value + 1) * 8 + tag (0: empty), a, b, ports. */
   private keys: Uint32Array;
-  private vals: Int32Array;
   private n = 0;
   private readonly seed: number;
   private readonly text = new Map<string, number>();
@@ -47,7 +51,6 @@ export class FlowTable {
     this.cap = cap;
     this.mask = cap - 1;
     this.keys = new Uint32Array(cap * 4);
-    this.vals = new Int32Array(cap).fill(EMPTY);
   }
 
   /** Entries (both kinds). */
@@ -66,35 +69,36 @@ export class FlowTable {
   /** The value under an IPv4 key, or -1. */
   get4(tag: number, a: number, b: number, ports: number): number {
     const keys = this.keys;
-    const vals = this.vals;
+    const mask = this.mask;
     let i = this.slotOf(tag, a, b, ports);
     for (;;) {
-      const v = vals[i]!;
-      if (v === EMPTY) return EMPTY;
       const k = i * 4;
-      if (keys[k] === tag && keys[k + 1] === a && keys[k + 2] === b && keys[k + 3] === ports) return v;
-      i = (i + 1) & this.mask;
+      const w = keys[k]!;
+      if (w === 0) return EMPTY;
+      if ((w & 7) === tag && keys[k + 1] === a && keys[k + 2] === b && keys[k + 3] === ports) return (w >>> 3) - 1;
+      i = (i + 1) & mask;
     }
   }
 
   /** Set an IPv4 key (replacing any value it had). */
   set4(tag: number, a: number, b: number, ports: number, value: number): void {
-    if (value < 0) throw new NatAlgError('invalid-argument', 'flow values are non-negative');
+    if (!(value >= 0 && value <= MAX_FLOW_VALUE)) throw new NatAlgError('invalid-argument', `flow values are 0-${MAX_FLOW_VALUE}`);
     if ((this.n + 1) * 2 > this.cap) this.grow();
+    const w = (value + 1) * 8 + tag;
     let i = this.slotOf(tag, a, b, ports);
     for (;;) {
       const k = i * 4;
-      if (this.vals[i] === EMPTY) {
-        this.keys[k] = tag;
+      const old = this.keys[k]!;
+      if (old === 0) {
+        this.keys[k] = w;
         this.keys[k + 1] = a;
         this.keys[k + 2] = b;
         this.keys[k + 3] = ports;
-        this.vals[i] = value;
         this.n++;
         return;
       }
-      if (this.keys[k] === tag && this.keys[k + 1] === a && this.keys[k + 2] === b && this.keys[k + 3] === ports) {
-        this.vals[i] = value;
+      if ((old & 7) === tag && this.keys[k + 1] === a && this.keys[k + 2] === b && this.keys[k + 3] === ports) {
+        this.keys[k] = w;
         return;
       }
       i = (i + 1) & this.mask;
@@ -105,9 +109,10 @@ export class FlowTable {
   delete4(tag: number, a: number, b: number, ports: number): boolean {
     let i = this.slotOf(tag, a, b, ports);
     for (;;) {
-      if (this.vals[i] === EMPTY) return false;
       const k = i * 4;
-      if (this.keys[k] === tag && this.keys[k + 1] === a && this.keys[k + 2] === b && this.keys[k + 3] === ports) break;
+      const w = this.keys[k]!;
+      if (w === 0) return false;
+      if ((w & 7) === tag && this.keys[k + 1] === a && this.keys[k + 2] === b && this.keys[k + 3] === ports) break;
       i = (i + 1) & this.mask;
     }
     // Backward-shift deletion: move later members of the probe run into the hole.
@@ -115,33 +120,31 @@ export class FlowTable {
     let j = i;
     for (;;) {
       j = (j + 1) & this.mask;
-      if (this.vals[j] === EMPTY) break;
       const kj = j * 4;
-      const home = this.slotOf(this.keys[kj]!, this.keys[kj + 1]!, this.keys[kj + 2]!, this.keys[kj + 3]!);
+      const w = this.keys[kj]!;
+      if (w === 0) break;
+      const home = this.slotOf(w & 7, this.keys[kj + 1]!, this.keys[kj + 2]!, this.keys[kj + 3]!);
       // j may move to the hole when its home is not cyclically in (hole, j].
       const between = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (between) continue;
       this.keys.copyWithin(hole * 4, kj, kj + 4);
-      this.vals[hole] = this.vals[j]!;
       hole = j;
     }
-    this.vals[hole] = EMPTY;
+    this.keys.fill(0, hole * 4, hole * 4 + 4);
     this.n--;
     return true;
   }
 
   private grow(): void {
-    const oldKeys = this.keys;
-    const oldVals = this.vals;
+    const old = this.keys;
     const oldCap = this.cap;
     this.cap *= 2;
     this.mask = this.cap - 1;
     this.keys = new Uint32Array(this.cap * 4);
-    this.vals = new Int32Array(this.cap).fill(EMPTY);
     this.n = 0;
     for (let i = 0; i < oldCap; i++) {
-      const v = oldVals[i]!;
-      if (v !== EMPTY) this.set4(oldKeys[i * 4]!, oldKeys[i * 4 + 1]!, oldKeys[i * 4 + 2]!, oldKeys[i * 4 + 3]!, v);
+      const w = old[i * 4]!;
+      if (w !== 0) this.set4(w & 7, old[i * 4 + 1]!, old[i * 4 + 2]!, old[i * 4 + 3]!, (w >>> 3) - 1);
     }
   }
 

@@ -55,7 +55,7 @@ export interface PacketNatOptions {
   readonly registry?: AlgRegistry;
   /** Largest IP packet the NAT sends (rebuilt segments are split, reassembled datagrams fragmented to it). Default 1500. */
   readonly mtu?: number;
-  /** Sessions at once; a packet that would open one more is dropped ('session-limit'). Default 262,144. */
+  /** Sessions at once; a packet that would open one more is dropped ('session-limit'). Default 262,144; at most 2^28 - 1. */
   readonly maxSessions?: number;
   /** Fragment reassembly bounds (fragments.ts). */
   readonly reassembly?: ReassemblerOptions;

@@ -37,7 +37,7 @@ import { AddressTranslator, type RealmRule } from '../nat/realm.js';
 import { CLIENT_TO_SERVER, SERVER_TO_CLIENT } from '../stream/translator.js';
 import { AlgConnection, type AlgConnectionHost } from './alg-connection.js';
 import { planPacketDataChannel } from './data-channel-plan.js';
-import { FlowTable, flowTag } from './flow-table.js';
+import { FlowTable, MAX_FLOW_VALUE, flowTag } from './flow-table.js';
 import { fragmentIpv4, fragmentIpv6 } from './fragmenter.js';
 import { Reassembler } from './fragments.js';
 import { IcmpQuote } from './icmp-quote.js';
@@ -113,6 +113,12 @@ export class PacketNat {
   private readonly tcpOptions = new TcpOptions();
   private readonly flows: FlowTable;
   private sessions: (NatSession | null)[] = [];
+  /**
+   * The legs by flow value (slot * 2 + 0 for `a`, + 1 for `b`), beside `sessions`: the fast path
+   * loads a packet's leg and its session independently (two cache misses at once) instead of
+   * the leg through the session (one after the other).
+   */
+  private legs: (Leg | null)[] = [];
   private freeSlots: number[] = [];
   private live = 0;
   private nextId = 1;
@@ -165,6 +171,9 @@ export class PacketNat {
     this.mtu = options.mtu ?? 1500;
     if (!Number.isInteger(this.mtu) || this.mtu < 1280 || this.mtu > 65535) throw new NatAlgError('invalid-argument', 'mtu must be 1280-65535');
     this.maxSessions = options.maxSessions ?? 262_144;
+    // A flow-index value is slot * 2 + leg and must fit its entry (flow-table.ts).
+    const most = Math.floor((MAX_FLOW_VALUE - 1) / 2) + 1;
+    if (!Number.isInteger(this.maxSessions) || this.maxSessions < 1 || this.maxSessions > most) throw new NatAlgError('invalid-argument', `maxSessions must be 1-${most}`);
     this.parser = new PacketParser({ verifyChecksums: options.verifyChecksums ?? false });
     this.fastPath = !(options.verifyChecksums ?? false);
     this.reassemblers = { inside: new Reassembler(options.reassembly ?? {}), outside: new Reassembler(options.reassembly ?? {}) };
@@ -224,8 +233,8 @@ export class PacketNat {
       ((b[20]! << 24) | (b[21]! << 16) | (b[22]! << 8) | b[23]!) >>> 0,
     );
     if (v < 0) return null;
+    const leg = this.legs[v]!;
     const s = this.sessions[v >> 1]!;
-    const leg = (v & 1) === 0 ? s.a : s.b;
     if (!leg.fast4 || s.alg !== null || (pi === 0 && s.state !== 'established') || nowMs >= s.checkAt) return null;
     if (leg.refreshes) s.lastSeen = nowMs;
     applyLeg4(b, 0, 20, pi === 1, leg);
@@ -377,6 +386,8 @@ export class PacketNat {
     const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.sessions.length;
     s.slot = slot;
     this.sessions[slot] = s;
+    this.legs[slot * 2] = a;
+    this.legs[slot * 2 + 1] = b;
     this.live++;
     this.bySessionId.set(s.id, s);
     this.flowSet(ka, slot * 2);
@@ -427,6 +438,7 @@ export class PacketNat {
     this.flowDelete(this.legKey(s.a, s.protocolIndex));
     this.flowDelete(this.legKey(s.b, s.protocolIndex));
     this.sessions[s.slot] = null;
+    this.legs[s.slot * 2] = this.legs[s.slot * 2 + 1] = null;
     this.freeSlots.push(s.slot);
     this.live--;
     this.bySessionId.delete(s.id);
