@@ -5,34 +5,10 @@
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import * as net from 'node:net';
 import { parseArgs, type FtpCommandOptions } from '../../src/cli/args.js';
-import { runFtpCommand, type CliIo } from '../../src/cli/ftp-command.js';
+import { runFtpCommand } from '../../src/cli/ftp-command.js';
 import { FtpTestClient, FtpTestServer } from '../../src/testing/index.js';
+import { FakeIo, until } from './fake-io.js';
 
-class FakeIo implements CliIo {
-  readonly stdout: string[] = [];
-  readonly stderr: string[] = [];
-  private handler: ((signal: string) => void) | null = null;
-  out(line: string): void {
-    this.stdout.push(line);
-  }
-  err(line: string): void {
-    this.stderr.push(line);
-  }
-  onSignal(handler: (signal: string) => void): () => void {
-    this.handler = handler;
-    return () => (this.handler = null);
-  }
-  now(): Date {
-    return new Date(0);
-  }
-  signal(name: string): void {
-    if (!this.handler) throw new Error('no signal handler installed');
-    this.handler(name);
-  }
-  get signalled(): boolean {
-    return this.handler !== null;
-  }
-}
 
 function options(args: string[]): FtpCommandOptions {
   const r = parseArgs(['ftp', ...args]);
@@ -47,10 +23,6 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!cond()) throw new Error('condition not met');
-}
 
 describe('runFtpCommand', () => {
   it('prints one ready line, logs session events as text, and returns 0 after a signal', async () => {

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { once } from 'node:events';
 import { IRC_USAGE, MAIN_USAGE, parseArgs, type IrcCommandOptions } from '../../src/cli/args.js';
 import { runIrcCommand } from '../../src/cli/irc-command.js';
-import type { CliIo } from '../../src/cli/relay-command.js';
+import { FakeIo, until } from './fake-io.js';
 
 const base = ['irc', '--listen', '127.0.0.1:6667', '--upstream', '198.51.100.7:6667'];
 
@@ -42,29 +42,7 @@ describe('nat-alg irc flags', () => {
   });
 });
 
-class FakeIo implements CliIo {
-  readonly stdout: string[] = [];
-  readonly stderr: string[] = [];
-  handler: ((signal: string) => void) | null = null;
-  out(line: string): void {
-    this.stdout.push(line);
-  }
-  err(line: string): void {
-    this.stderr.push(line);
-  }
-  onSignal(handler: (signal: string) => void): () => void {
-    this.handler = handler;
-    return () => (this.handler = null);
-  }
-  now(): Date {
-    return new Date(0);
-  }
-}
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!cond()) throw new Error('condition not met');
-}
 
 describe('runIrcCommand', () => {
   it('relays, logs a translated offer in JSON, and stops on SIGTERM', async () => {
@@ -93,7 +71,7 @@ describe('runIrcCommand', () => {
     const entry = JSON.parse(io.stderr.find((l) => l.includes('"line-translated"'))!);
     expect(entry).toMatchObject({ level: 'debug', event: 'line-translated', direction: 'client-to-server' });
     expect(entry.after).toMatch(/^PRIVMSG bob :\x01DCC SEND a 2130706433 \d+ 1\x01$/);
-    io.handler!('SIGTERM');
+    io.signal('SIGTERM');
     expect(await done).toBe(0);
     client.destroy();
     server.close();

@@ -8,32 +8,10 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { parseArgs, type ListenerPlan } from '../../src/cli/args.js';
 import { runListeners } from '../../src/cli/listeners.js';
-import type { CliIo } from '../../src/cli/relay-command.js';
 import { FtpTestClient, FtpTestServer } from '../../src/testing/index.js';
+import { FakeIo, until } from './fake-io.js';
 
-class FakeIo implements CliIo {
-  readonly stdout: string[] = [];
-  readonly stderr: string[] = [];
-  handler: ((signal: string) => void) | null = null;
-  out(line: string): void {
-    this.stdout.push(line);
-  }
-  err(line: string): void {
-    this.stderr.push(line);
-  }
-  onSignal(handler: (signal: string) => void): () => void {
-    this.handler = handler;
-    return () => (this.handler = null);
-  }
-  now(): Date {
-    return new Date(0);
-  }
-}
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!cond()) throw new Error('condition not met');
-}
 
 let server: FtpTestServer;
 beforeAll(async () => {
@@ -55,13 +33,13 @@ describe('runListeners', () => {
     const up = `127.0.0.1:${server.endpoint.port}`;
     const io = new FakeIo();
     const done = runListeners(plans({ drainDelay: 0.4, grace: 1, listeners: [{ alg: 'ftp', listen: '127.0.0.1:0', upstream: up }, { alg: 'ftp', listen: '127.0.0.1:0', upstream: up }] }), io);
-    await until(() => io.handler !== null);
+    await until(() => io.signalled);
     expect(io.stdout).toHaveLength(2);
     expect(io.stdout[0]).toMatch(/^nat-alg ftp\[0\]: listening on 127\.0\.0\.1:\d+, upstream /);
     expect(io.stdout[1]).toMatch(/^nat-alg ftp\[1\]: listening on 127\.0\.0\.1:\d+, upstream /);
     const ports = io.stdout.map(portOf);
 
-    io.handler!('SIGTERM');
+    io.signal('SIGTERM');
     expect(io.stderr.filter((l) => l.includes('SIGTERM, draining: still accepting for 0.4 s'))).toHaveLength(2);
     // Inside the delay both still take sessions, each session's log line naming its listener.
     for (const port of ports) {
@@ -85,9 +63,9 @@ describe('runListeners', () => {
   it('a second signal ends the drain delay at once', async () => {
     const io = new FakeIo();
     const done = runListeners(plans({ drainDelay: 3600, listeners: [{ alg: 'irc', name: 'chat', listen: '127.0.0.1:0', upstream: '127.0.0.1:6667' }] }), io);
-    await until(() => io.handler !== null);
-    io.handler!('SIGINT');
-    io.handler!('SIGINT');
+    await until(() => io.signalled);
+    io.signal('SIGINT');
+    io.signal('SIGINT');
     expect(await done).toBe(0);
     expect(io.stderr).toContain('nat-alg irc[chat]: SIGINT again, closing now');
   });

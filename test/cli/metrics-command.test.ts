@@ -6,36 +6,12 @@
 import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs, type FtpCommandOptions } from '../../src/cli/args.js';
-import { ftpRelay, runFtpCommand, type CliIo } from '../../src/cli/ftp-command.js';
+import { ftpRelay, runFtpCommand } from '../../src/cli/ftp-command.js';
 import { runIrcCommand } from '../../src/cli/irc-command.js';
 import { runRelays } from '../../src/cli/relay-command.js';
 import { FtpTestClient, FtpTestServer } from '../../src/testing/index.js';
+import { FakeIo, until } from './fake-io.js';
 
-class FakeIo implements CliIo {
-  readonly stdout: string[] = [];
-  readonly stderr: string[] = [];
-  private handler: ((signal: string) => void) | null = null;
-  out(line: string): void {
-    this.stdout.push(line);
-  }
-  err(line: string): void {
-    this.stderr.push(line);
-  }
-  onSignal(handler: (signal: string) => void): () => void {
-    this.handler = handler;
-    return () => (this.handler = null);
-  }
-  now(): Date {
-    return new Date(0);
-  }
-  signal(name: string): void {
-    if (!this.handler) throw new Error('no signal handler installed');
-    this.handler(name);
-  }
-  get signalled(): boolean {
-    return this.handler !== null;
-  }
-}
 
 function ftpOptions(args: string[]): FtpCommandOptions {
   const r = parseArgs(['ftp', ...args]);
@@ -56,10 +32,6 @@ function get(port: number, path: string): Promise<{ status: number; body: string
   });
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!cond()) throw new Error('condition not met');
-}
 
 let server: FtpTestServer;
 beforeAll(async () => {
