@@ -17,6 +17,7 @@ import { NatAlgError } from '../core/errors.js';
 import { EventLoopLag } from './event-loop-lag.js';
 import { formatPrometheusMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import type { RelayMetrics } from './relay-counters.js';
+import { listenArgs, type ListenOptions } from './listen-args.js';
 
 /** Anything with `metrics()`: a relay made by createFtpProxy, createIrcProxy, createAlgProxy. */
 export interface MetricsSource {
@@ -152,11 +153,8 @@ class MetricsHttpServer extends EventEmitter<MetricsServerEvents> implements Met
     });
   }
 
-  listen(portOrOptions: number | { port: number; host?: string }, hostOrCb?: string | (() => void), cb?: () => void): this {
-    const opts = typeof portOrOptions === 'number' ? { port: portOrOptions } : { ...portOrOptions };
-    let callback = cb;
-    if (typeof hostOrCb === 'string') Object.assign(opts, { host: hostOrCb });
-    else if (typeof hostOrCb === 'function') callback = hostOrCb;
+  listen(portOrOptions: number | ListenOptions, hostOrCb?: string | (() => void), cb?: () => void): this {
+    const { options: opts, callback } = listenArgs(portOrOptions, hostOrCb, cb);
     if (callback) this.once('listening', callback);
     this.server.listen(opts);
     return this;

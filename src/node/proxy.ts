@@ -40,6 +40,7 @@ import type {
   FtpProxyStats,
   HandleConnectionOptions,
 } from './types.js';
+import { listenArgs, type ListenOptions } from './listen-args.js';
 
 const DEFAULT_MAX_SESSIONS = 1000;
 const DEFAULT_MAX_SESSIONS_PER_CLIENT = 32;
@@ -261,11 +262,8 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     });
   }
 
-  listen(portOrOptions: number | { port: number; host?: string }, hostOrCb?: string | (() => void), cb?: () => void): this {
-    const opts = typeof portOrOptions === 'number' ? { port: portOrOptions } : { ...portOrOptions };
-    let callback = cb;
-    if (typeof hostOrCb === 'string') Object.assign(opts, { host: hostOrCb });
-    else if (typeof hostOrCb === 'function') callback = hostOrCb;
+  listen(portOrOptions: number | ListenOptions, hostOrCb?: string | (() => void), cb?: () => void): this {
+    const { options: opts, callback } = listenArgs(portOrOptions, hostOrCb, cb);
     if (callback) this.once('listening', callback);
     // The relay's own plane has nothing to prepare: listen at once, as net.Server does.
     if (this.builtinRelay) {

@@ -34,15 +34,8 @@ import { parseAddress, formatIPv4, formatIPv6 } from '../../core/net/ip.js';
 import { AddressError, NatAlgError } from '../../core/errors.js';
 import type { ForwardGuard, KernelChannel } from './types.js';
 
-/** A channel whose values were checked and re-printed canonically. */
-export interface CheckedChannel {
-  readonly id: number;
-  readonly family: 4 | 6;
-  readonly peer: string;
-  readonly announced: { readonly address: string; readonly port: number };
-  readonly target: { readonly address: string; readonly port: number };
-  readonly sourceAddress: string;
-  readonly timeoutMs: number;
+/** A channel whose values were checked and re-printed canonically, with its set key. */
+export interface CheckedChannel extends KernelChannel {
   /** K in nft syntax. */
   readonly key: string;
 }
