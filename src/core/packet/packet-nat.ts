@@ -307,18 +307,10 @@ export class PacketNat {
   /** UDP (and the common part of every flow): find or open the session, refresh, translate. */
   private flow(side: NatSide, ip: IpPacket, t: TransportView, pi: number, sport: number, dport: number, nowMs: number): PacketNatVerdict {
     const found = this.find(side, pi, ip, sport, dport, nowMs);
-    let s: NatSession;
-    let leg: Leg;
-    if (found === null) {
-      const created = this.open(side, pi, endpoint(ip.sourceText(), sport), endpoint(ip.destinationText(), dport), nowMs);
-      if (typeof created === 'string') return this.drop(created);
-      s = created;
-      leg = s.a;
-    } else {
-      s = found.s;
-      leg = found.leg;
-    }
-    return this.translate(ip, t, leg);
+    if (found !== null) return this.translate(ip, t, found.leg);
+    const created = this.open(side, pi, endpoint(ip.sourceText(), sport), endpoint(ip.destinationText(), dport), nowMs);
+    if (typeof created === 'string') return this.drop(created);
+    return this.translate(ip, t, created.a);
   }
 
   /** The live session of a packet (refreshed), or null; a session whose mapping died is closed. */
