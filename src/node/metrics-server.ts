@@ -34,6 +34,11 @@ export interface MetricsServerOptions {
   readonly eventLoopLag?: boolean;
   /** Connections at once; more are closed at once. Default 16 (a scraper and a few checkers). */
   readonly maxConnections?: number;
+  /**
+   * Connections at once from one address; more are closed at once. Default 4: one address that
+   * holds slow connections cannot take every slot and fail the balancer's health checks.
+   */
+  readonly maxConnectionsPerAddress?: number;
   /** A request's head must be complete within this long. Default 5000. */
   readonly headersTimeoutMs?: number;
   /** The whole request within this long. Default 10000. */
@@ -70,6 +75,7 @@ export interface MetricsServer extends EventEmitter<MetricsServerEvents> {
 
 const DEFAULTS = {
   maxConnections: 16,
+  maxConnectionsPerAddress: 4,
   headersTimeoutMs: 5000,
   requestTimeoutMs: 10_000,
   maxHeaderSize: 4096,
@@ -119,6 +125,8 @@ class MetricsHttpServer extends EventEmitter<MetricsServerEvents> implements Met
   private readonly measureLag: boolean;
   private lag: EventLoopLag | null = null;
   private drainingFlag = false;
+  /** Open connections per remote address (maxConnectionsPerAddress). */
+  private readonly perAddress = new Map<string, number>();
 
   constructor(options: MetricsServerOptions) {
     super();
@@ -140,6 +148,8 @@ class MetricsHttpServer extends EventEmitter<MetricsServerEvents> implements Met
     );
     this.server.maxConnections = positive('maxConnections', options.maxConnections, DEFAULTS.maxConnections);
     this.server.maxRequestsPerSocket = 100;
+    const perAddress = positive('maxConnectionsPerAddress', options.maxConnectionsPerAddress, DEFAULTS.maxConnectionsPerAddress);
+    this.server.on('connection', (socket: Socket) => this.admit(socket, perAddress));
     this.server.on('clientError', (err, socket) => this.clientError(err, socket as Socket));
     this.server.on('listening', () => {
       if (this.measureLag && this.lag === null) this.lag = new EventLoopLag();
@@ -225,6 +235,22 @@ class MetricsHttpServer extends EventEmitter<MetricsServerEvents> implements Met
   }
 
   /** A malformed, oversized or too slow request head: a short answer if the socket still takes one, then it goes. */
+  /** Count a connection against its address's share; over it, the connection goes at once. */
+  private admit(socket: Socket, limit: number): void {
+    const who = socket.remoteAddress ?? '';
+    const open = this.perAddress.get(who) ?? 0;
+    if (open >= limit) {
+      socket.destroy();
+      return;
+    }
+    this.perAddress.set(who, open + 1);
+    socket.once('close', () => {
+      const n = (this.perAddress.get(who) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(who);
+      else this.perAddress.set(who, n);
+    });
+  }
+
   private clientError(err: Error & { code?: string }, socket: Socket): void {
     if (!socket.writable || (err.code === 'ECONNRESET')) {
       socket.destroy();

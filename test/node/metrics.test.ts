@@ -369,6 +369,23 @@ describe('metrics server against hostile HTTP', () => {
     expect(ok).toBe(true);
   });
 
+  it('one address holding slow connections cannot take the health check down: beyond its share its connections are closed at once', async () => {
+    const port = await start();
+    // The attacker: 40 connections from 127.0.0.2, each with a request head it never ends.
+    const attack: net.Socket[] = [];
+    for (let i = 0; i < 40; i++) {
+      const s = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
+      s.on('error', () => undefined);
+      s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+      attack.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    // Only the address's share (4) is still open; the balancer's check from another address is served.
+    expect(attack.filter((s) => !s.destroyed).length).toBe(4);
+    expect((await request(port, '/healthz')).status).toBe(200);
+    for (const s of attack) s.destroy();
+  });
+
   it('a body is never read: the connection ends after the answer', async () => {
     const port = await start();
     const s = await connectRaw({ family: 4, address: '127.0.0.1', port });
@@ -384,6 +401,7 @@ describe('metrics server against hostile HTTP', () => {
     expect(() => createMetricsServer({ proxies: [p, p] })).not.toThrow(); // ftp-0, ftp-1
     expect(() => createMetricsServer({ proxies: [{ proxy: p, name: 'x' }, { proxy: p, name: 'x' }] })).toThrow(/two relays named "x"/);
     expect(() => createMetricsServer({ proxies: [p], maxConnections: 0 })).toThrow(/maxConnections/);
+    expect(() => createMetricsServer({ proxies: [p], maxConnectionsPerAddress: 0 })).toThrow(/maxConnectionsPerAddress/);
     expect(() => createMetricsServer({ proxies: [p], headersTimeoutMs: 1.5 })).toThrow(/headersTimeoutMs/);
   });
 });
