@@ -32,7 +32,12 @@ export interface MetricsServerOptions {
   readonly proxies: ReadonlyArray<MetricsSource | { readonly proxy: MetricsSource; readonly name: string }>;
   /** Measure the process's event-loop lag (perf_hooks). Default true. */
   readonly eventLoopLag?: boolean;
-  /** Connections at once; more are closed at once. Default 16 (a scraper and a few checkers). */
+  /**
+   * Connections at once. Default 16 (a scraper and a few checkers). A connection beyond it takes
+   * the place of the oldest one that is not being answered (a slow or idle one: a balancer's check
+   * sends its request at once and is answered before it grows old); when every one is being
+   * answered, the new one is closed at once.
+   */
   readonly maxConnections?: number;
   /**
    * Connections at once from one address; more are closed at once. Default 4: one address that
@@ -127,6 +132,12 @@ class MetricsHttpServer extends EventEmitter<MetricsServerEvents> implements Met
   private drainingFlag = false;
   /** Open connections per remote address (maxConnectionsPerAddress). */
   private readonly perAddress = new Map<string, number>();
+  /**
+   * Open connections, oldest first (a Map keeps insertion order), each with how many of its
+   * requests are being answered: a full server evicts the oldest that has none.
+   */
+  private readonly open = new Map<Socket, { readonly who: string; answering: number }>();
+  private readonly maxConnections: number;
 
   constructor(options: MetricsServerOptions) {
     super();
@@ -146,7 +157,9 @@ class MetricsHttpServer extends EventEmitter<MetricsServerEvents> implements Met
       },
       (req, res) => this.handle(req, res),
     );
-    this.server.maxConnections = positive('maxConnections', options.maxConnections, DEFAULTS.maxConnections);
+    // Not server.maxConnections: it closes the newest connection, so whoever holds every slot with
+    // slow heads (from enough addresses) keeps the balancer's check out; admit() evicts instead.
+    this.maxConnections = positive('maxConnections', options.maxConnections, DEFAULTS.maxConnections);
     this.server.maxRequestsPerSocket = 100;
     const perAddress = positive('maxConnectionsPerAddress', options.maxConnectionsPerAddress, DEFAULTS.maxConnectionsPerAddress);
     this.server.on('connection', (socket: Socket) => this.admit(socket, perAddress));
@@ -196,6 +209,11 @@ class MetricsHttpServer extends EventEmitter<MetricsServerEvents> implements Met
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const entry = this.open.get(req.socket as Socket);
+    if (entry) {
+      entry.answering++;
+      res.once('close', () => entry.answering--);
+    }
     // A body is never read: a request that has one ends its connection after the answer.
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     if (hasBody) res.shouldKeepAlive = false;
@@ -234,23 +252,52 @@ class MetricsHttpServer extends EventEmitter<MetricsServerEvents> implements Met
     res.end(body);
   }
 
-  /** A malformed, oversized or too slow request head: a short answer if the socket still takes one, then it goes. */
-  /** Count a connection against its address's share; over it, the connection goes at once. */
+  /**
+   * Count a connection against its address's share (over it, the connection goes at once), then
+   * against the total: a full server makes room by closing its oldest connection that is not
+   * being answered, so that connections held open with slow heads, from however many addresses,
+   * cannot keep a fresh health check out; they only push each other out.
+   */
   private admit(socket: Socket, limit: number): void {
     const who = socket.remoteAddress ?? '';
-    const open = this.perAddress.get(who) ?? 0;
-    if (open >= limit) {
+    const mine = this.perAddress.get(who) ?? 0;
+    if (mine >= limit) {
       socket.destroy();
       return;
     }
-    this.perAddress.set(who, open + 1);
-    socket.once('close', () => {
-      const n = (this.perAddress.get(who) ?? 1) - 1;
-      if (n <= 0) this.perAddress.delete(who);
-      else this.perAddress.set(who, n);
-    });
+    if (this.open.size >= this.maxConnections) {
+      let oldest: Socket | null = null;
+      for (const [s, e] of this.open) {
+        if (e.answering === 0) {
+          oldest = s;
+          break;
+        }
+      }
+      if (oldest === null) {
+        socket.destroy();
+        return;
+      }
+      this.forget(oldest);
+      oldest.destroy();
+    }
+    // Re-read: the connection evicted may have been this address's own.
+    this.perAddress.set(who, (this.perAddress.get(who) ?? 0) + 1);
+    this.open.set(socket, { who, answering: 0 });
+    socket.once('close', () => this.forget(socket));
   }
 
+  /** A connection no longer counts (closed, or evicted and about to close); safe to call twice. */
+  private forget(socket: Socket): void {
+    const entry = this.open.get(socket);
+    if (!entry) return;
+    this.open.delete(socket);
+    const who = entry.who;
+    const n = (this.perAddress.get(who) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(who);
+    else this.perAddress.set(who, n);
+  }
+
+  /** A malformed, oversized or too slow request head: a short answer if the socket still takes one, then it goes. */
   private clientError(err: Error & { code?: string }, socket: Socket): void {
     if (!socket.writable || (err.code === 'ECONNRESET')) {
       socket.destroy();

@@ -2,7 +2,7 @@
  * proxy.metrics() and the metrics server: a scripted session with known refusals and byte
  * counts, every number checked in the object and in the scraped exposition text; /healthz from
  * ready to draining; the exposition format; hostile HTTP (bad methods, slow and large heads, too
- * many connections).
+ * many connections, from one address and from many).
  */
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -352,21 +352,51 @@ describe('metrics server against hostile HTTP', () => {
     expect((await request(port, '/healthz')).status).toBe(200);
   });
 
-  it('closes connections beyond maxConnections at once, and serves again when they are gone', async () => {
+  it('a connection beyond maxConnections takes the place of the oldest one not being answered', async () => {
     const port = await start({ maxConnections: 2 });
     const held = [await connectRaw({ family: 4, address: '127.0.0.1', port }), await connectRaw({ family: 4, address: '127.0.0.1', port })];
     // Wait until the server has both (accepted connections are counted on accept).
     await new Promise((r) => setTimeout(r, 50));
+    const gone = readUntilClose(held[0]!);
     const third = await connectRaw({ family: 4, address: '127.0.0.1', port });
     third.write('GET /healthz HTTP/1.0\r\n\r\n');
-    expect(await readUntilClose(third)).toBe('');
-    for (const s of held) s.destroy();
-    let ok = false;
-    for (let i = 0; i < 50 && !ok; i++) {
-      ok = (await request(port, '/healthz').catch(() => ({ status: 0 }))).status === 200;
-      if (!ok) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(ok).toBe(true);
+    expect(await readUntilClose(third)).toMatch(/^HTTP\/1\.1 200 [^]*ready\n$/);
+    expect(await gone).toBe(''); // the oldest, which never sent a request, made room
+    expect(held[1]!.destroyed).toBe(false);
+    held[1]!.destroy();
+  });
+
+  it('when every connection is being answered, a new one is closed at once', async () => {
+    // A /metrics answer larger than the socket buffers, to a client that does not read it: its
+    // connection stays "being answered", and a full server must not cut that answer off.
+    const p = createFtpProxy({ upstream: { host: '127.0.0.1', port: 21 } });
+    const ms = createMetricsServer({ proxies: Array.from({ length: 20000 }, (_, i) => ({ proxy: p, name: `r${i}` })), maxConnections: 1, eventLoopLag: false });
+    const port = await listenMetrics(ms);
+    cleanups.push(() => closeMetrics(ms));
+    const reader = await connectRaw({ family: 4, address: '127.0.0.1', port });
+    let got = 0;
+    let size = 0; // the whole answer: head and body
+    const started = new Promise<void>((resolve) =>
+      reader.once('data', (b: Buffer) => {
+        const text = b.toString('latin1');
+        size = text.indexOf('\r\n\r\n') + 4 + Number(/content-length: (\d+)/i.exec(text)?.[1]);
+        got += b.length;
+        reader.pause(); // and read nothing more until the end: the kernel's buffers fill
+        resolve();
+      }),
+    );
+    reader.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    await started;
+    expect(size).toBeGreaterThan(16 * 1024 * 1024);
+    await new Promise((r) => setTimeout(r, 100));
+    const late = await connectRaw({ family: 4, address: '127.0.0.1', port });
+    late.write('GET /healthz HTTP/1.0\r\n\r\n');
+    expect(await readUntilClose(late)).toBe('');
+    // The reader's answer was not cut: it arrives whole once read.
+    reader.on('data', (b: Buffer) => (got += b.length));
+    reader.resume();
+    await eventually(() => got === size);
+    reader.destroy();
   });
 
   it('one address holding slow connections cannot take the health check down: beyond its share its connections are closed at once', async () => {
@@ -383,6 +413,26 @@ describe('metrics server against hostile HTTP', () => {
     // Only the address's share (4) is still open; the balancer's check from another address is served.
     expect(attack.filter((s) => !s.destroyed).length).toBe(4);
     expect((await request(port, '/healthz')).status).toBe(200);
+    for (const s of attack) s.destroy();
+  });
+
+  it('slow connections from many addresses cannot keep a fresh health check out: they push each other out', async () => {
+    const port = await start();
+    // 40 connections from 10 addresses, 4 each (the per-address share), each with a head it never ends:
+    // more than the 16 connections the server holds at once.
+    const attack: net.Socket[] = [];
+    for (let a = 2; a < 12; a++) {
+      for (let i = 0; i < 4; i++) {
+        const s = net.connect({ host: '127.0.0.1', port, localAddress: `127.0.0.${a}` });
+        s.on('error', () => undefined);
+        s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+        attack.push(s);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(attack.filter((s) => !s.destroyed).length).toBe(16);
+    // Every check from the balancer is served, each time pushing out the oldest slow one.
+    for (let i = 0; i < 5; i++) expect((await request(port, '/healthz')).status).toBe(200);
     for (const s of attack) s.destroy();
   });
 
