@@ -196,6 +196,11 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
   private readonly server: net.Server;
   private readonly ports: DataPortSource | undefined;
   private readonly drivers = new Set<SessionDriver>();
+  /**
+   * Sockets handed over by handleConnection, as client or upstream: handing one again would run
+   * two sessions on one connection (interleaved bytes, a double count), so it is refused as misuse.
+   */
+  private readonly handed = new WeakSet<net.Socket>();
   private readonly perClient = new Map<string, number>();
   /** Sessions per client key that have not logged in yet. */
   private readonly unauthenticated = new Map<string, number>();
@@ -416,6 +421,13 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
    */
   handleConnection(socket: net.Socket, options: HandleConnectionOptions = {}): void {
     const route = checkRoute(socket, options);
+    for (const s of [socket, route.upstreamSocket]) {
+      if (s !== undefined && this.handed.has(s)) {
+        throw new NatAlgError('invalid-argument', 'this socket was already handed to this relay (handleConnection takes each socket once)');
+      }
+    }
+    this.handed.add(socket);
+    if (route.upstreamSocket !== undefined) this.handed.add(route.upstreamSocket);
     if (socket.destroyed) {
       // Gone before it got here: no session, nothing to count (its 'close' may be long gone).
       route.upstreamSocket?.destroy();

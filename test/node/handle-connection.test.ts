@@ -321,6 +321,40 @@ describe('handleConnection: sockets the embedder accepted', () => {
     c.destroy();
     up.destroy();
   });
+
+  it('refuses a socket handed over twice, as client or as upstream, with NatAlgError: one connection, one session', async () => {
+    const server = await ftpServer();
+    const { proxy } = relay({ upstream: hostPort(server.endpoint) });
+    const sockets: net.Socket[] = [];
+    const front = await embedder((s) => sockets.push(s));
+    const c1 = connectTo(front);
+    const c2 = connectTo(front);
+    await eventually(() => sockets.length === 2, 3000, 'accepted');
+    const [a, b] = sockets as [net.Socket, net.Socket];
+    const up = connectTo(server.endpoint);
+    proxy.handleConnection(a, { upstreamSocket: up });
+    for (const [sock, opts] of [[a, {}], [b, { upstreamSocket: up }], [up, {}]] as Array<[net.Socket, HandleConnectionOptions]>) {
+      let thrown: unknown = null;
+      try {
+        proxy.handleConnection(sock, opts);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(NatAlgError);
+      expect((thrown as NatAlgError).code).toBe('ERR_NAT_ALG_INVALID_ARGUMENT');
+      expect((thrown as Error).message).toMatch(/already handed/);
+    }
+    // The first session is whole: the client gets one greeting, through one session.
+    const lines: string[] = [];
+    c1.on('data', (d: Buffer) => lines.push(d.toString('latin1')));
+    await eventually(() => lines.join('').includes('\r\n'), 3000, 'greeting');
+    expect(proxy.stats()).toMatchObject({ sessions: 1 });
+    expect(b.destroyed).toBe(false); // refused before it was touched: still the caller's
+    c1.destroy();
+    c2.destroy();
+    b.destroy();
+    await eventually(() => proxy.stats().sessions === 0, 3000, 'session gone');
+  });
 });
 
 describe('handleConnection with a data plane that must start', () => {
