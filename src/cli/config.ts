@@ -259,7 +259,8 @@ function parseGiven(key: SettingKey, given: Given, alg: Alg): unknown {
 }
 
 function show(raw: unknown): string {
-  const s = JSON.stringify(raw) ?? String(raw);
+  // A number too large for a double (1e400) parses as Infinity, which JSON.stringify would call null.
+  const s = typeof raw === 'number' && !Number.isFinite(raw) ? `${String(raw)} (too large)` : (JSON.stringify(raw) ?? String(raw));
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 

@@ -250,6 +250,7 @@ describe('every mistake names its key', () => {
   const L = { listen: '127.0.0.1:2121', upstream: '127.0.0.1:21' };
   const cases: Array<[string, string[], Record<string, string>, unknown, RegExp | string]> = [
     ['a wrong JSON type', ['ftp', '--config', '/f'], {}, { listeners: [L, { ...L, listen: '127.0.0.1:2122', idleTimeout: '60' }] }, '/f: listeners[1].idleTimeout: expected a number, got "60"'],
+    ['a number too large for a double, shown as given rather than as null', ['ftp', '--config', '/f'], {}, '{ "listeners": [{ "listen": "127.0.0.1:2121", "upstream": "127.0.0.1:21", "maxSessions": 1e400 }] }', '/f: listeners[0].maxSessions: expected a number, got Infinity (too large)'],
     ['a bad value', ['ftp', '--config', '/f'], {}, { listeners: [{ ...L, idleTimeout: -1 }] }, '/f: listeners[0].idleTimeout: expected seconds (at least 0.001, at most a week), got -1'],
     ['a bad default', ['ftp', '--config', '/f'], {}, { defaults: { maxSessions: 0 }, listeners: [L] }, '/f: defaults.maxSessions: expected a whole number from 1 to 9999999, got 0'],
     ['a bad top-level value', ['ftp', '--config', '/f'], {}, { log: 'xml', listeners: [L] }, '/f: log: expected text or json, got "xml"'],
