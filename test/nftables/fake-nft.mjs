@@ -3,12 +3,15 @@
 // error on stderr echoing the line, a JSON document per listing, one line at a time and in order.
 // Every line is appended to DIR/commands.log. Behaviour is steered by files in DIR:
 //   fail       a regular expression: matching lines fail ("Could not process rule")
-//   counters   JSON { name: bytes }: what `list counter` reports (1 packet if bytes, else 0)
+//   counters   JSON { name: bytes }: what `list counter` and `list counters table` report (1 packet
+//              if bytes, else 0); the table listing names these and every counter added and not
+//              deleted since the process started (at 0)
 //   hang       when present, a line matching its regular expression wedges nft: nothing after it
 //              is answered (as a real nft stuck in a netlink call)
 //   die        when present, lines matching its regular expression make the process exit
 //   delay      milliseconds nft takes for each command (default 0): a steady nft that is merely
-//              slow, never wedged
+//              slow, never wedged. Counters are read when nft takes a command up (as the real one
+//              reads the kernel then), and the command is appended to DIR/started.log at that moment
 //   table      the table as `nft list table` prints it: written by `create table ... { comment }`,
 //              removed by `delete table`; a test may write one (another program's table)
 // One-shot mode: `list table` prints DIR/table when present, else fails as nft does when there is
@@ -35,9 +38,13 @@ if (!args.includes('-i')) {
   process.exit(0);
 }
 
-const delay = existsSync(file('delay')) ? Number(readFileSync(file('delay'), 'utf8')) : 0;
+/** Read per command: a test may make nft slow after it started. */
+const delayNow = () => (existsSync(file('delay')) ? Number(readFileSync(file('delay'), 'utf8')) : 0);
 let wedged = false;
-const answer = (line) => {
+/** Counters added by commands and not deleted since. */
+const added = new Set();
+const readCounters = () => (existsSync(file('counters')) ? JSON.parse(readFileSync(file('counters'), 'utf8')) : {});
+const answer = (line, counters = readCounters()) => {
   if (line.startsWith('@')) {
     process.stderr.write(`Error: syntax error, unexpected @\n${line}\n^\n`);
     return;
@@ -53,13 +60,20 @@ const answer = (line) => {
     return;
   }
   if (/(^|; )delete table inet /.test(line)) rmSync(file('table'), { force: true });
+  for (const [, name] of line.matchAll(/(?:^|; )add counter inet \S+ ([^\s;]+)/g)) added.add(name);
+  for (const [, name] of line.matchAll(/(?:^|; )delete counter inet \S+ ([^\s;]+)/g)) added.delete(name);
   const made = /create table inet (\S+) \{ comment "([^"]*)"; \}/.exec(line);
   if (made) writeFileSync(file('table'), `table inet ${made[1]} {\n\tcomment "${made[2]}"\n}\n`);
   const m = /^list counter inet (\S+) (\S+)$/.exec(line);
   if (m) {
-    const counters = existsSync(file('counters')) ? JSON.parse(readFileSync(file('counters'), 'utf8')) : {};
     const doc = { nftables: [{ metainfo: { version: '1.0.6' } }, { counter: { family: 'inet', name: m[2], table: m[1], handle: 1, packets: counters[m[2]] ? 1 : 0, bytes: counters[m[2]] ?? 0 } }] };
     process.stdout.write(`${JSON.stringify(doc)}\n`);
+  }
+  const all = /^list counters table inet (\S+)$/.exec(line);
+  if (all) {
+    const names = new Set([...added, ...Object.keys(counters)]);
+    const items = [...names].map((name) => [name, counters[name] ?? 0]).map(([name, bytes], handle) => ({ counter: { family: 'inet', name, table: all[1], handle, packets: bytes ? 1 : 0, bytes } }));
+    process.stdout.write(`${JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6' } }, ...items] })}\n`);
   }
 };
 
@@ -69,14 +83,17 @@ const pump = () => {
   while (!busy && !wedged) {
     const line = lines.shift();
     if (line === undefined) return;
+    const delay = delayNow();
     if (line.startsWith('@') || delay === 0) {
       answer(line);
       continue;
     }
     busy = true;
+    const counters = readCounters();
+    appendFileSync(file('started.log'), `${line}\n`);
     setTimeout(() => {
       busy = false;
-      answer(line);
+      answer(line, counters);
       pump();
     }, delay);
   }

@@ -74,7 +74,7 @@ import { performance } from 'node:perf_hooks';
 import { NatAlgError } from '../../core/errors.js';
 import { parseConntrack, procAddress, isEnded, isEstablished, type TrackedFlow } from './conntrack.js';
 import { DataPlaneUnavailableError, PlaneFault, type PlaneFaultKind } from './errors.js';
-import { NftShell, type ShellEnd } from './nft-shell.js';
+import { NftShell, type NftResult, type ShellEnd } from './nft-shell.js';
 import {
   checkForwarding,
   ownerAlive,
@@ -96,6 +96,7 @@ import {
   createTable,
   deleteTable,
   listCounter,
+  listCounters,
   openCommands,
   tableDefinition,
   type CheckedChannel,
@@ -218,6 +219,9 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   /** What the last poll cost (read and parse), in ms. */
   private pollCostMs = 0;
   private rawRead: Promise<string> | null = null;
+  /** The read of the table's counters running now, and the one that starts after it (claimCounts). */
+  private countsNow: Promise<ReadonlyMap<string, number> | null> | null = null;
+  private countsNext: Promise<ReadonlyMap<string, number> | null> | null = null;
   private readonly forwardCheckedAt: Record<4 | 6, number> = { 4: -Infinity, 6: -Infinity };
   private conntrackFaultReported = false;
   private registryKey = '';
@@ -433,23 +437,58 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
    * refresh(), but only if one of these channels (ids as given to open()) may have been claimed
    * since the plane last looked: a channel still waiting is asked about through its `up` counter,
    * which counts the claiming flow's packets only (the claim's own ACK is its first), so a zero
-   * means no connection yet and no read of conntrack is needed. One nft command per waiting
-   * channel instead of a read of the host's whole conntrack table: what a relay calls before each
+   * means no connection yet and no read of conntrack is needed. What a relay calls before each
    * control input while a channel waits (the control line cannot depend on a connection that
-   * does not exist). A counter that cannot be read counts as moved.
+   * does not exist). The counters come from one read of the table's counters started after this
+   * call, shared by every caller that asks while the same read is due: however many sessions
+   * send lines, at most one such read runs and one waits, instead of one nft command per line
+   * and channel. A counter that cannot be read counts as moved.
    */
   async refreshIfClaimed(ids: readonly number[]): Promise<void> {
     if (this.state !== 'running' || !this.shell) return;
-    const shell = this.shell;
+    const waiting: Channel[] = [];
     for (const id of ids) {
       const c = this.channels.get(id);
-      if (!c || c.state !== 'waiting') continue;
-      const n = await this.counter(shell, c.counters.up);
-      if (n === null || n.packets > 0) {
-        await this.poll(true);
-        return;
-      }
+      if (c && c.state === 'waiting') waiting.push(c);
     }
+    if (waiting.length === 0) return;
+    const counts = await this.claimCounts(this.shell);
+    if (counts === null || waiting.some((c) => (counts.get(c.counters.up) ?? 1) > 0)) await this.poll(true);
+  }
+
+  /**
+   * Packets per counter of the plane's table, from a read that starts after this call: the read
+   * running now may have begun before the caller's control line arrived, so a caller joins the
+   * next one (started when the running one ends). Null when the read fails.
+   */
+  private claimCounts(shell: NftShell): Promise<ReadonlyMap<string, number> | null> {
+    if (this.countsNext) return this.countsNext;
+    const start = (): Promise<ReadonlyMap<string, number> | null> => {
+      const read: Promise<ReadonlyMap<string, number> | null> = this.packetCounts(shell).finally(() => {
+        if (this.countsNow === read) this.countsNow = null;
+      });
+      this.countsNow = read;
+      return read;
+    };
+    if (!this.countsNow) return start();
+    const next = this.countsNow.then(() => {
+      this.countsNext = null;
+      return start();
+    });
+    this.countsNext = next;
+    return next;
+  }
+
+  private async packetCounts(shell: NftShell): Promise<ReadonlyMap<string, number> | null> {
+    const r = await shell.run(listCounters(this.tableName), 1).catch(() => null);
+    const list = nftList(r);
+    if (list === null) return null;
+    const counts = new Map<string, number>();
+    for (const item of list) {
+      const counter = (item as { counter?: { name?: unknown; packets?: unknown } }).counter;
+      if (counter && typeof counter.name === 'string' && typeof counter.packets === 'number') counts.set(counter.name, counter.packets);
+    }
+    return counts;
   }
 
   /** Cut keys whose flow has not been seen over yet (their element is still in the table). */
@@ -722,10 +761,8 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
 
   private async counter(shell: NftShell, name: string): Promise<{ packets: number; bytes: number } | null> {
     const r = await shell.run(listCounter(this.tableName, name), 1).catch(() => null);
-    const doc = r?.docs[0];
-    if (!r || r.error !== '' || typeof doc !== 'object' || doc === null) return null;
-    const list = (doc as { nftables?: unknown }).nftables;
-    if (!Array.isArray(list)) return null;
+    const list = nftList(r);
+    if (list === null) return null;
     for (const item of list) {
       const counter = (item as { counter?: { name?: unknown; bytes?: unknown; packets?: unknown } }).counter;
       if (counter && counter.name === name && typeof counter.bytes === 'number' && typeof counter.packets === 'number') {
@@ -818,4 +855,12 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
 function positive(what: string, n: number): number {
   if (!Number.isFinite(n) || n <= 0) throw new NatAlgError('invalid-argument', `${what} must be a positive number`);
   return n;
+}
+
+/** The items of a listing's one JSON document (`{ nftables: [...] }`), or null when nft failed. */
+function nftList(r: NftResult | null): unknown[] | null {
+  const doc = r?.docs[0];
+  if (!r || r.error !== '' || typeof doc !== 'object' || doc === null) return null;
+  const list = (doc as { nftables?: unknown }).nftables;
+  return Array.isArray(list) ? list : null;
 }

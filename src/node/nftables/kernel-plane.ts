@@ -228,8 +228,9 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
    * for each waiting channel's `up` counter, which counts only the claiming connection's packets
    * and so stays 0 until a connection claimed the channel (its completing ACK is counted, in the
    * kernel, before the peer can send anything that depends on it). Only a counter that moved
-   * causes a read, and after it the channel no longer waits: per control line one small nft
-   * command per waiting channel of this session, and at most one conntrack read per claim.
+   * causes a read, and after it the channel no longer waits: per control line a share of one
+   * listing of the table's counters (every session that asks while one is due shares it), and at
+   * most one conntrack read per claim.
    * The ordering is exact, as with a read per line.
    */
   settle(): Promise<void> | null {

@@ -289,3 +289,8 @@ export function cutCommand(table: string, ch: CheckedChannel, peerPorts: readonl
 export function listCounter(table: string, name: string): string {
   return `list counter inet ${table} ${name}`;
 }
+
+/** Every counter of the table, in one listing. */
+export function listCounters(table: string): string {
+  return `list counters table inet ${table}`;
+}
