@@ -166,7 +166,10 @@ export function canonicalAddress(text: string): string {
   const p = parseAddress(text);
   if (!p) throw new AddressError(text, 'not an IPv4 or IPv6 address');
   if (p.family === 6 && isV4Mapped(p.bytes)) return formatIPv4(p.bytes, 12);
-  return p.family === 4 ? formatIPv4(p.bytes) : formatIPv6(p.bytes);
+  if (p.family === 6) return formatIPv6(p.bytes);
+  // A dotted quad that parses is canonical already (decimal fields without leading zeros); a
+  // String object or the like from plain JavaScript is still made a string.
+  return typeof text === 'string' ? text : formatIPv4(p.bytes);
 }
 
 /** Family of canonical text (after `canonicalAddress`): 6 when it contains a colon. */
