@@ -39,12 +39,11 @@ const NUMBER_CAP = 1_000_000;
 
 /**
  * `count` numbers separated by commas, each `%d`-style (blanks, optional sign, digits), from `i`.
- * Returns the numbers and the end of the last digit, or null. `values` is the caller's array for
- * the numbers (emptied first), so that the attempts at every position of a line that fail, as
- * most do, allocate nothing.
+ * Returns the numbers and the end of the last digit, or null.
  */
-function scanfNumbers(text: string, i: number, count: number, values: number[] = []): Lenient | null {
-  values.length = 0;
+function scanfNumbers(text: string, i: number, count: number): Lenient | null {
+  // Made at the first number: most positions tried (every blank of a line) have none.
+  let values: number[] | null = null;
   let p = i;
   for (let k = 0; k < count; k++) {
     if (k > 0) {
@@ -65,19 +64,18 @@ function scanfNumbers(text: string, i: number, count: number, values: number[] =
       p++;
     }
     if (p === digits) return null;
-    values.push(sign * v);
+    (values ??= []).push(sign * v);
   }
-  return { start: i, end: p, values };
+  return { start: i, end: p, values: values ?? [] };
 }
 
 /** The first `%d,%d,...` reading of `count` numbers at or after `from`, trying every position. */
 function firstScanf(text: string, from: number, count: number): Lenient | null {
-  const values: number[] = [];
   for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
     // A reading can only start at a blank, a sign or a digit.
     if (!isDigit(c) && !isBlank(c) && c !== 43 && c !== 45) continue;
-    const r = scanfNumbers(text, i, count, values);
+    const r = scanfNumbers(text, i, count);
     if (r !== null) return r;
   }
   return null;
