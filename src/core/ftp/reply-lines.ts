@@ -52,12 +52,13 @@ export class ReplyLines implements LineReader<FtpLineEnd> {
    * without a look. Returns the index after the LF ending the last line before one that must be
    * decided (one with a digit first, or at the chunk's end), or -1.
    */
-  streamThrough(_s: FtpStream, buf: Uint8Array, from: number, to: number): number {
+  streamThrough(s: FtpStream, buf: Uint8Array, from: number, to: number): number {
     const reply = this.ctx.state.reply;
     if (reply.openCode < 0 || reply.format !== null) return -1;
     let through = -1;
+    const view = buf === s.chunk ? s.chunkView(from) : NO_VIEW;
     for (let i = from; ; i = through) {
-      const lf = findLF(buf, NO_VIEW, i, to); // short lines: a loop costs less than a view
+      const lf = findLF(buf, view, i, to);
       if (lf < 0) return through;
       through = lf + 1;
       if (through >= to || !beginsText(buf[through]!)) return through;
