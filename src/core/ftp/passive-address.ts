@@ -73,8 +73,8 @@ function scanfNumbers(text: string, i: number, count: number): Lenient | null {
 function firstScanf(text: string, from: number, count: number): Lenient | null {
   for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    // A reading can only start at a blank, a sign or a digit.
-    if (!isDigit(c) && !isBlank(c) && c !== 43 && c !== 45) continue;
+    // A reading can only start at a blank, a sign or a digit: all below ':' (58), as no letter is.
+    if (c > 57 || (!isDigit(c) && !isBlank(c) && c !== 43 && c !== 45)) continue;
     const r = scanfNumbers(text, i, count);
     if (r !== null) return r;
   }
