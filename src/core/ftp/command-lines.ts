@@ -99,7 +99,7 @@ export class CommandLines implements LineReader<FtpLineEnd> {
     const { state } = this.ctx;
     const verb = state.verb;
     const text = lineBody(line);
-    const argument = commandArgument(text);
+    const argument = commandArgument(text, line);
     switch (verb) {
       case 'EPSV':
         return this.epsv(s, line, text, argument);

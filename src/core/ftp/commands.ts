@@ -12,12 +12,13 @@ import { argumentStart } from './verb.js';
 
 /**
  * The argument of a held command line (line ending removed): what follows the verb and the
- * blanks after it (verb.ts reads the verb); null when there is none.
+ * blanks after it (verb.ts reads the verb); null when there is none. `bytes`: the line's bytes
+ * when at hand (its first `text.length` are the text's), read instead of encoding the text again.
  */
-export function commandArgument(text: string): string | null {
-  const b = ascii(text);
-  const p = argumentStart(b, 0, b.length);
-  return p < 0 || p >= b.length ? null : text.slice(p);
+export function commandArgument(text: string, bytes: Uint8Array = ascii(text)): string | null {
+  const n = text.length;
+  const p = argumentStart(bytes, 0, n);
+  return p < 0 || p >= n ? null : text.slice(p);
 }
 
 /** Why a data-address argument was not accepted. */

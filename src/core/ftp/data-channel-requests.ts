@@ -77,7 +77,9 @@ export class DataChannelRequests {
 
   /** An active command naming `original`, whose server reads `family`. */
   command(verb: ActiveVerb, original: Endpoint, family: AddressFamily, text: string, place: LinePlace): HeldCommand {
-    return { request: this.request('active', verb, original, family), direction: 'client-to-server', text, ...place, verb };
+    // (the place's fields written out: a spread into a literal costs more than the rest of it)
+    const { lineStart, lineLength, eol } = place;
+    return { request: this.request('active', verb, original, family), direction: 'client-to-server', text, lineStart, lineLength, eol, verb };
   }
 
   /** A passive reply (read in `format`) whose address is `found` in `text`. */
@@ -86,7 +88,12 @@ export class DataChannelRequests {
       request: this.request('passive', command, found.endpoint, family),
       direction: 'server-to-client',
       text,
-      ...place,
+      lineStart: place.lineStart,
+      lineLength: place.lineLength,
+      eol: place.eol,
+      first: place.first,
+      last: place.last,
+      code: place.code,
       format,
       head: text.slice(0, found.start),
       tail: text.slice(found.end),

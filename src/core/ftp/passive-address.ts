@@ -18,7 +18,7 @@
  */
 
 import type { AddressFamily } from '../net/ip.js';
-import { find227, find228, find229, MALFORMED, type FindResult, type FoundAddress } from './replies.js';
+import { find227, find228, find229, MALFORMED, sextetEndpoint, type FindResult, type FoundAddress } from './replies.js';
 import type { PassiveFormat } from './rules.js';
 import { isDigit } from './text.js';
 
@@ -42,7 +42,8 @@ const NUMBER_CAP = 1_000_000;
  * Returns the numbers and the end of the last digit, or null.
  */
 function scanfNumbers(text: string, i: number, count: number): Lenient | null {
-  const values: number[] = [];
+  // Made at the first number: most positions tried (every blank of a line) have none.
+  let values: number[] | null = null;
   let p = i;
   for (let k = 0; k < count; k++) {
     if (k > 0) {
@@ -63,17 +64,17 @@ function scanfNumbers(text: string, i: number, count: number): Lenient | null {
       p++;
     }
     if (p === digits) return null;
-    values.push(sign * v);
+    (values ??= []).push(sign * v);
   }
-  return { start: i, end: p, values };
+  return { start: i, end: p, values: values ?? [] };
 }
 
 /** The first `%d,%d,...` reading of `count` numbers at or after `from`, trying every position. */
 function firstScanf(text: string, from: number, count: number): Lenient | null {
   for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    // A reading can only start at a blank, a sign or a digit.
-    if (!isDigit(c) && !isBlank(c) && c !== 43 && c !== 45) continue;
+    // A reading can only start at a blank, a sign or a digit: all below ':' (58), as no letter is.
+    if (c > 57 || (!isDigit(c) && !isBlank(c) && c !== 43 && c !== 45)) continue;
     const r = scanfNumbers(text, i, count);
     if (r !== null) return r;
   }
@@ -158,20 +159,63 @@ function agrees(format: PassiveFormat, f: FoundAddress, text: string, l: Lenient
 }
 
 /**
+ * The strict 227 finding read off the first lenient reading `l` when that reading is a plain
+ * sextet (six fields of one to three digits, each 0-255, between single commas, nothing else), so
+ * that a well-formed 227 is searched once; null for any other reading (find227 then searches).
+ * find227 would find just this: no strict reading starts before `l` (it would be a lenient one
+ * before the first), none at `l`'s first digit is preceded by a digit (the lenient reading would
+ * start there), and `l` takes every digit after its last comma.
+ */
+function plainSextet(text: string, l: Lenient): FoundAddress | null {
+  let digits = 0;
+  for (let p = l.start; p < l.end; p++) {
+    const c = text.charCodeAt(p);
+    if (c === 44 /* , */) digits = 0;
+    else if (!isDigit(c) || ++digits > 3) return null;
+  }
+  const v = l.values;
+  for (let k = 0; k < 6; k++) if (v[k]! > 255) return null;
+  return { endpoint: sextetEndpoint(v), start: l.start, end: l.end };
+}
+
+/** The strict finding when it agrees with the first lenient reading `l`, else null. */
+function agreedFinding(format: PassiveFormat, text: string, from: number, host: string, family: AddressFamily, l: Lenient): FoundAddress | null {
+  if (format === 'pasv' || format === 'epsv-as-pasv') {
+    const plain = plainSextet(text, l);
+    if (plain !== null) return plain; // the same place and numbers: it agrees
+  }
+  const strict = strictFind(format, text, from, host, family);
+  return strict !== null && strict !== MALFORMED && agrees(format, strict, text, l) ? strict : null;
+}
+
+/**
+ * Whether a client could read an address in the text before `start`, where the first lenient
+ * reading begins. In a 227 that reading is the first sextet in the whole line (one within the text
+ * before it would be one in the whole line too), so only a 229's `(|||port|)` is looked for there.
+ */
+function readingBefore(format: PassiveFormat, text: string, start: number, from: number): boolean {
+  const before = text.slice(0, start);
+  if (format === 'pasv' || format === 'epsv-as-pasv') return firstEpsv(before, from) !== null;
+  return mentionsAddress(before, from);
+}
+
+/**
  * The address of a passive reply line read in `format` from `from` (after the reply code):
  * the strict finding when every lenient reading agrees with it, `malformed` when a client could
  * read something else, null when neither finds anything. `host`/`family`: the server's, for 229.
  */
 export function findPassiveAddress(format: PassiveFormat, text: string, from: number, host: string, family: AddressFamily): FindResult {
-  const strict = strictFind(format, text, from, host, family);
   const lenient = firstLenient(format, text, from);
-  // A reading in the other format (a 229's `(|||port|)` in a 227, or a sextet in a 229): some
-  // client asking the other command, or taking any 2xx, may read it.
-  if (lenient === null) return strict === null && mentionsAddress(text, from) ? MALFORMED : strict;
-  if (strict === null || strict === MALFORMED) return MALFORMED;
-  if (!agrees(format, strict, text, lenient)) return MALFORMED;
+  if (lenient === null) {
+    // A reading in the other format (a 229's `(|||port|)` in a 227, or a sextet in a 229): some
+    // client asking the other command, or taking any 2xx, may read it.
+    const strict = strictFind(format, text, from, host, family);
+    return strict === null && mentionsAddress(text, from) ? MALFORMED : strict;
+  }
+  const strict = agreedFinding(format, text, from, host, family, lenient);
+  if (strict === null) return MALFORMED;
   // Another reading before the address (in the other format) or after it: a client may take that one.
-  if (mentionsAddress(text.slice(0, lenient.start), from)) return MALFORMED;
+  if (readingBefore(format, text, lenient.start, from)) return MALFORMED;
   return mentionsAddress(text, Math.max(strict.end, lenient.end)) ? MALFORMED : strict;
 }
 

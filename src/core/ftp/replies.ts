@@ -47,6 +47,11 @@ function numberList(text: string, i: number, max: number): { values: number[]; e
   return { values, end: p, overflow };
 }
 
+/** The endpoint of the six numbers of a 227 (each 0-255: the callers have checked). */
+export function sextetEndpoint(f: readonly number[]): Endpoint {
+  return { family: 4, address: `${f[0]}.${f[1]}.${f[2]}.${f[3]}`, port: f[4]! * 256 + f[5]! };
+}
+
 /**
  * Find `h1,h2,h3,h4,p1,p2` in a 227 line, from `from` on (skip the reply code). Returns the
  * address, MALFORMED when a six-number run is out of range, or null when there is none.
@@ -56,14 +61,12 @@ export function find227(text: string, from = 0): FindResult {
     if (!isDigit(text.charCodeAt(i)) || (i > from && isDigit(text.charCodeAt(i - 1)))) continue;
     const q = scanBytes(text, i, 6); // the common, well-formed case
     if (q !== null && !isDigit(text.charCodeAt(q.end))) {
-      const f = q.fields;
-      return { endpoint: { family: 4, address: `${f[0]}.${f[1]}.${f[2]}.${f[3]}`, port: f[4]! * 256 + f[5]! }, start: i, end: q.end };
+      return { endpoint: sextetEndpoint(q.fields), start: i, end: q.end };
     }
     const r = numberList(text, i, 6);
     if (r.values.length < 6) continue;
     if (r.overflow) return MALFORMED;
-    const [a, b, c, d, p1, p2] = r.values as [number, number, number, number, number, number];
-    return { endpoint: { family: 4, address: `${a}.${b}.${c}.${d}`, port: p1 * 256 + p2 }, start: i, end: r.end };
+    return { endpoint: sextetEndpoint(r.values), start: i, end: r.end };
   }
   return null;
 }

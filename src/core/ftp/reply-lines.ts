@@ -5,7 +5,8 @@
  * is replaced by a refusal. Lines that are read for nothing stream to the client as they arrive.
  */
 
-import { ReplyStartReader } from './reply-start.js';
+import { beginsText, ReplyStartReader } from './reply-start.js';
+import { findLF, NO_VIEW } from '../stream/lf-scan.js';
 import { expectedPassiveCode, isPassive, passiveFormat, type PassiveFormat } from './rules.js';
 import type { FindResult } from './replies.js';
 import { findPassiveAddress, mentionsAddress } from './passive-address.js';
@@ -43,6 +44,25 @@ export class ReplyLines implements LineReader<FtpLineEnd> {
     if (!this.reader.feed(buf, from, to)) return -1;
     this.ctx.state.line = this.reader.line;
     return this.reader.at;
+  }
+
+  /**
+   * Inside a multi-line reply that is not read for an address, a line that begins with no digit
+   * is text (beginsText): it neither ends the reply nor makes it read (decide), so it streams out
+   * without a look. Returns the index after the LF ending the last line before one that must be
+   * decided (one with a digit first, or at the chunk's end), or -1.
+   */
+  streamThrough(s: FtpStream, buf: Uint8Array, from: number, to: number): number {
+    const reply = this.ctx.state.reply;
+    if (reply.openCode < 0 || reply.format !== null) return -1;
+    let through = -1;
+    const view = buf === s.chunk ? s.chunkView(from) : NO_VIEW;
+    for (let i = from; ; i = through) {
+      const lf = findLF(buf, view, i, to);
+      if (lf < 0) return through;
+      through = lf + 1;
+      if (through >= to || !beginsText(buf[through]!)) return through;
+    }
   }
 
   /** A server line's first bytes are known: follow the reply structure, hold the line if it is read. */

@@ -24,6 +24,11 @@ function digit(c: number | undefined): number {
   return c !== undefined && c >= 48 && c <= 57 ? c - 48 : -1;
 }
 
+/** A server line whose first byte is `c` is text, whatever follows: a reply code begins with a digit. */
+export function beginsText(c: number): boolean {
+  return digit(c) < 0;
+}
+
 /**
  * The first bytes of a server line buf[from..to): what the line is, or `need-more` when fewer
  * than four bytes are there and they do not decide yet.
@@ -32,7 +37,7 @@ export function classifyReply(buf: Uint8Array, from: number, to: number): ReplyL
   const n = to - from;
   const a = digit(buf[from]);
   if (n < 1) return 'need-more';
-  if (a < 0) return 'text';
+  if (beginsText(buf[from]!)) return 'text';
   if (n < 2) return 'need-more';
   const b = digit(buf[from + 1]);
   if (b < 0) return 'text';

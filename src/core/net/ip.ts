@@ -22,27 +22,33 @@ export interface Endpoint {
 /** Parse a dotted quad into 4 bytes, or null. Each field is 0-255, decimal, no leading zero. */
 export function parseIPv4(text: string): Uint8Array | null {
   const out = new Uint8Array(4);
+  return readIPv4(text, out) ? out : null;
+}
+
+/** Whether `text` is a dotted quad by parseIPv4's rule; its bytes go to `out` when one is given. */
+function readIPv4(text: string, out: Uint8Array | null): boolean {
   let field = 0;
   let value = -1; // -1: no digit yet in this field
   let digits = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) {
-      if (digits > 0 && value === 0) return null; // leading zero
+      if (digits > 0 && value === 0) return false; // leading zero
       value = (value < 0 ? 0 : value * 10) + (c - 48);
-      if (++digits > 3 || value > 255) return null;
+      if (++digits > 3 || value > 255) return false;
     } else if (c === 46 /* . */) {
-      if (value < 0 || field === 3) return null;
-      out[field++] = value;
+      if (value < 0 || field === 3) return false;
+      if (out !== null) out[field] = value;
+      field++;
       value = -1;
       digits = 0;
     } else {
-      return null;
+      return false;
     }
   }
-  if (field !== 3 || value < 0) return null;
-  out[3] = value;
-  return out;
+  if (field !== 3 || value < 0) return false;
+  if (out !== null) out[3] = value;
+  return true;
 }
 
 /** Parse IPv6 text (RFC 4291 section 2.2, including an embedded dotted quad) into 16 bytes, or null. */
@@ -163,6 +169,10 @@ export function addressFamily(text: string): AddressFamily | null {
  * Throws AddressError on text that is not an address.
  */
 export function canonicalAddress(text: string): string {
+  // A dotted quad that parses is canonical already (decimal fields without leading zeros): it is
+  // checked without making its bytes. (A String object or the like from plain JavaScript is
+  // still made a string below.)
+  if (typeof text === 'string' && text.indexOf(':') < 0 && readIPv4(text, null)) return text;
   const p = parseAddress(text);
   if (!p) throw new AddressError(text, 'not an IPv4 or IPv6 address');
   if (p.family === 6 && isV4Mapped(p.bytes)) return formatIPv4(p.bytes, 12);

@@ -13,7 +13,11 @@ import { findByte, NO_VIEW } from './lf-scan.js';
  * later). `view`: chunkView(buf, ...) for a word-at-a-time search (findByte), or NO_VIEW.
  */
 export function findBareCR(buf: Uint8Array, from: number, to: number, end: number, view: DataView = NO_VIEW): number {
-  for (let k = findByte(buf, view, 13, from, to); k >= 0; k = findByte(buf, view, 13, k + 1, to)) {
+  // The search may run up to seven bytes past `to` (within `end`): then findByte's eight-byte
+  // steps reach the CR that usually ends the range, instead of leaving the range's last bytes to
+  // its byte loop. A CR found there is outside the range, and after a CR at to - 1 nothing is left.
+  const bound = Math.min(end, to + 7);
+  for (let k = findByte(buf, view, 13, from, bound); k >= 0 && k < to; k = k + 1 < to ? findByte(buf, view, 13, k + 1, bound) : -1) {
     if (k + 1 >= end) return -1;
     const next = buf[k + 1];
     if (next !== 10 && next !== 0) return k;

@@ -10,6 +10,7 @@
 
 import type { Direction } from './translator.js';
 import { TlsRecordFollower } from './tls-records.js';
+import { chunkView } from './lf-scan.js';
 import type { LineReader } from './line-framer.js';
 
 /**
@@ -84,6 +85,12 @@ export class DirectionStream<Note> {
   mark = 0;
   /** The last byte queued ends a line (or nothing was queued yet). */
   endsLine = true;
+  /**
+   * The finders' view of `chunk` (lf-scan.ts chunkView), made at the first search in the chunk
+   * (`chunkView()`) and shared by every later one: making one costs as much as scanning a hundred
+   * bytes, so once per search (per line run, per reply) was a cost of its own. Null until then.
+   */
+  view: DataView | null = null;
 
   /** The block copies of held bytes are cut from, and how much of it is handed out. */
   private copies: Uint8Array | null = null;
@@ -101,6 +108,11 @@ export class DirectionStream<Note> {
     this.direction = direction;
     this.capacity = capacity;
     this.reader = reader;
+  }
+
+  /** The view for a search of `chunk` from index `from` on (see `view`). */
+  chunkView(from: number): DataView {
+    return (this.view ??= chunkView(this.chunk, this.chunk.length - from));
   }
 
   /** Queue bytes for the other peer (after the pending run up to `mark`). */

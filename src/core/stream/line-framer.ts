@@ -31,7 +31,7 @@
 import { NatAlgError } from '../errors.js';
 import type { Direction, StreamEdit } from './translator.js';
 import { DirectionStream, type LineMode } from './direction-stream.js';
-import { chunkView, findLF, NO_VIEW } from './lf-scan.js';
+import { findLF, NO_VIEW } from './lf-scan.js';
 import { findBareCR } from './bare-cr.js';
 
 /** The events the framer reports itself; the owner's event type must include them. */
@@ -157,6 +157,7 @@ export class LineFramer<Note> {
     if (s.ended) throw new NatAlgError('invalid-state', `handleData(${direction}) after handleEnd`);
     const n = bytes.length;
     s.chunk = bytes;
+    s.view = null;
     s.chunkBase = s.inputOffset;
     s.runFrom = 0;
     s.mark = 0;
@@ -193,6 +194,7 @@ export class LineFramer<Note> {
     s.flushRun(i);
     s.inputOffset = s.chunkBase + i;
     s.chunk = EMPTY;
+    s.view = null;
     s.runFrom = 0;
     s.mark = 0;
     this.noteProgress(s, nowMs);
@@ -269,13 +271,12 @@ export class LineFramer<Note> {
    * must take over.
    */
   private streamLines(s: DirectionStream<Note>, bytes: Uint8Array, i: number, n: number): number {
-    let view: DataView | null = null; // made at the first LF search (none when the owner clears the chunk)
     const reader = s.reader;
     for (;;) {
       // Lines the owner has cleared go out without a look at each (streamThrough); the end of
       // the last of them is where the next line starts.
       const through = s.lineEnd === 'none' && reader.streamThrough !== undefined ? reader.streamThrough(s, bytes, i, n) : -1;
-      const j = through > i ? through - 1 : findLF(bytes, (view ??= chunkView(bytes, n - i)), i, n);
+      const j = through > i ? through - 1 : findLF(bytes, s.chunkView(i), i, n);
       if (j < 0) return n;
       i = j + 1;
       s.mode = 'line-start';
@@ -304,7 +305,7 @@ export class LineFramer<Note> {
    * `lineFrom`, or (lineFrom -1) in the hold buffer when the line began in an earlier chunk.
    */
   private wholeLines(s: DirectionStream<Note>, bytes: Uint8Array, i: number, n: number): number {
-    const view = chunkView(bytes, n - i);
+    const view = s.chunkView(i);
     for (;;) {
       const j = findLF(bytes, view, i, n);
       const end = j < 0 ? n : j + 1;
