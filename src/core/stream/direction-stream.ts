@@ -143,10 +143,15 @@ export class DirectionStream<Note> {
     return b;
   }
 
+  /** Whether `n` more bytes fit in the hold buffer. */
+  fits(n: number): boolean {
+    return this.holdLength + n <= this.capacity;
+  }
+
   /** Append to the hold buffer; false (nothing appended) when it would exceed the capacity. */
   append(bytes: Uint8Array, from: number, to: number): boolean {
     const n = to - from;
-    if (this.holdLength + n > this.capacity) return false;
+    if (!this.fits(n)) return false;
     if (this.hold === null) this.hold = new Uint8Array(this.capacity);
     const hold = this.hold;
     let at = this.holdLength;
