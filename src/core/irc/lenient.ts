@@ -22,6 +22,7 @@
  */
 
 import { equalsIgnoreCase, upperAscii } from './bytes.js';
+import { findByte, NO_VIEW } from '../stream/lf-scan.js';
 import type { DccChatOffer, DccSendOffer } from './dcc.js';
 import { dccLayoutOf } from './dcc-layout.js';
 import { readsAsEndpoint } from './lenient-numbers.js';
@@ -54,7 +55,8 @@ export interface DccPlace {
 /** Every place in line[from, to) a lenient client could take for the start of a DCC (one per \x01 at most). */
 export function findDccPlaces(line: Uint8Array, from: number, to: number): DccPlace[] {
   const out: DccPlace[] = [];
-  for (let i = line.indexOf(1, from); i >= 0 && i < to; i = line.indexOf(1, i + 1)) {
+  // A held line is short: a loop costs less than a call to indexOf per \x01.
+  for (let i = findByte(line, NO_VIEW, 1, from, to); i >= 0; i = findByte(line, NO_VIEW, 1, i + 1, to)) {
     let p = i + 1;
     while (p < to && isBlank(line[p])) p++;
     let tagEnd = p;

@@ -4,7 +4,7 @@
  * any client's reading), within maxLineLength either way.
  *
  * Most lines are decided at their first byte with no scan of their own: once per chunk the scanner
- * finds the chunk's last LF (lastIndexOf) and, when needed, its next \x01 (findRareByte). A line that
+ * finds the chunk's last LF and, when needed, its next \x01 (findRareByte). A line that
  * starts before the last LF ends in this chunk; if the next \x01 lies beyond the last LF, none of
  * the lines up to there holds one. A line near a \x01, one that goes on into the next chunk, or
  * one in a chunk longer than maxLineLength is decided by the first of its LF, a \x01, or its
@@ -12,7 +12,7 @@
  * depends on the line's bytes only, never on the chunking.
  */
 
-import { chunkView, findRareByte, NO_VIEW } from '../stream/lf-scan.js';
+import { chunkView, findByte, findLF, findRareByte, NO_VIEW } from '../stream/lf-scan.js';
 import type { IrcStream } from './state.js';
 
 /** The byte that starts a CTCP. */
@@ -47,7 +47,7 @@ export class CtcpLineStart {
     this.chunk = buf;
     this.base = s.chunkBase;
     this.view = chunkView(buf, buf.length);
-    this.lastLF = lastLF(buf, to);
+    this.lastLF = lastLF(buf, 0, to);
     this.ctcpAt = -2;
   }
 
@@ -57,13 +57,13 @@ export class CtcpLineStart {
       // The line ends in this chunk, within the bound: decided at its first byte.
       const c = this.nextCtcp(buf, from, to);
       if (c < 0 || c > this.lastLF) this.decision = 'stream';
-      else this.decision = c < buf.indexOf(10, from) ? 'hold' : 'stream';
+      else this.decision = findByte(buf, this.view, 10, from, c) < 0 ? 'hold' : 'stream'; // no LF before it: in this line
       return from;
     }
     const c = this.nextCtcp(buf, from, to);
     // The line goes on past this chunk (or the chunk is long): the first of its LF, a \x01 or
     // the bound decides, and where none is in this chunk the bytes wait for the next one.
-    const lf = this.lastLF >= from ? buf.indexOf(10, from) : -1;
+    const lf = this.lastLF >= from ? findLF(buf, this.view, from, to) : -1;
     const cap = from + (maxLine - this.read) - 1;
     let at = cap < to ? cap : -1;
     let decision: LineStartDecision = 'overlong';
@@ -94,8 +94,8 @@ export class CtcpLineStart {
     if (last < from || last - from >= maxLine) return -1;
     const c = this.nextCtcp(buf, from, to);
     if (c < 0 || c > last) return last + 1;
-    const lf = buf.lastIndexOf(10, c);
-    return lf >= from ? lf + 1 : -1;
+    const lf = lastLF(buf, from, c);
+    return lf >= 0 ? lf + 1 : -1;
   }
 
   /** The next \x01 in buf[from, to), or -1. Lines only move forward within a chunk. */
@@ -107,11 +107,13 @@ export class CtcpLineStart {
 }
 
 /**
- * The last LF in buf[0, to), or -1. The chunk's last line is usually short: a loop over its bytes
- * costs less than a call to lastIndexOf, which takes over only for a long one.
+ * The last LF in buf[from, to), or -1. Lines are short: a loop over the last bytes costs less
+ * than a call to lastIndexOf, which takes over only past 256 bytes without one.
  */
-function lastLF(buf: Uint8Array, to: number): number {
-  const stop = to > 256 ? to - 256 : 0;
+function lastLF(buf: Uint8Array, from: number, to: number): number {
+  const stop = to - from > 256 ? to - 256 : from;
   for (let k = to - 1; k >= stop; k--) if (buf[k] === 10) return k;
-  return stop > 0 ? buf.lastIndexOf(10, stop - 1) : -1;
+  if (stop === from) return -1;
+  const k = buf.lastIndexOf(10, stop - 1);
+  return k >= from ? k : -1;
 }
