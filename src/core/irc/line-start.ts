@@ -12,7 +12,7 @@
  * depends on the line's bytes only, never on the chunking.
  */
 
-import { chunkView, findByte, findLF, findRareByte, NO_VIEW } from '../stream/lf-scan.js';
+import { chunkView, findByte, findLastByte, findLF, findRareByte, NO_VIEW } from '../stream/lf-scan.js';
 import type { IrcStream } from './state.js';
 
 /** The byte that starts a CTCP. */
@@ -47,7 +47,7 @@ export class CtcpLineStart {
     this.chunk = buf;
     this.base = s.chunkBase;
     this.view = chunkView(buf, buf.length);
-    this.lastLF = lastLF(buf, 0, to);
+    this.lastLF = findLastByte(buf, this.view, 10, 0, to);
     this.ctcpAt = -2;
   }
 
@@ -94,7 +94,7 @@ export class CtcpLineStart {
     if (last < from || last - from >= maxLine) return -1;
     const c = this.nextCtcp(buf, from, to);
     if (c < 0 || c > last) return last + 1;
-    const lf = lastLF(buf, from, c);
+    const lf = findLastByte(buf, this.view, 10, from, c);
     return lf >= 0 ? lf + 1 : -1;
   }
 
@@ -104,16 +104,4 @@ export class CtcpLineStart {
     this.ctcpAt = findRareByte(buf, this.view, CTCP, from, to); // sixteen bytes a step (lf-scan.ts)
     return this.ctcpAt;
   }
-}
-
-/**
- * The last LF in buf[from, to), or -1. Lines are short: a loop over the last bytes costs less
- * than a call to lastIndexOf, which takes over only past 256 bytes without one.
- */
-function lastLF(buf: Uint8Array, from: number, to: number): number {
-  const stop = to - from > 256 ? to - 256 : from;
-  for (let k = to - 1; k >= stop; k--) if (buf[k] === 10) return k;
-  if (stop === from) return -1;
-  const k = buf.lastIndexOf(10, stop - 1);
-  return k >= from ? k : -1;
 }
