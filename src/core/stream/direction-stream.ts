@@ -171,7 +171,16 @@ export class DirectionStream<Note> {
   takeHold(): Uint8Array {
     const n = this.holdLength;
     this.holdLength = 0;
-    if (n === 0) return EMPTY;
+    return n === 0 ? EMPTY : this.copyOf(this.hold!, 0, n);
+  }
+
+  /**
+   * A copy of bytes[from, to) that outlives the call (a line the owner keeps or queues), cut from
+   * the block takeHold's copies come from: no allocation of its own (a typed array's own memory
+   * costs more than copying a line).
+   */
+  copyOf(bytes: Uint8Array, from: number, to: number): Uint8Array {
+    const n = to - from;
     let block = this.copies;
     if (block === null || this.copiesUsed + n > block.length) {
       block = new Uint8Array(n > COPY_BLOCK_BYTES ? n : COPY_BLOCK_BYTES);
@@ -179,9 +188,8 @@ export class DirectionStream<Note> {
       this.copiesUsed = 0;
     }
     const at = this.copiesUsed;
-    const hold = this.hold!;
-    if (n <= 64) for (let k = 0; k < n; k++) block[at + k] = hold[k]!;
-    else block.set(hold.subarray(0, n), at);
+    if (n <= 64) for (let k = 0; k < n; k++) block[at + k] = bytes[from + k]!;
+    else block.set(bytes.subarray(from, to), at);
     this.copiesUsed = at + n;
     return block.subarray(at, at + n);
   }
