@@ -173,7 +173,7 @@ export class IrcLines implements LineReader<IrcLineEnd> {
   private rewrite(s: IrcStream, line: Uint8Array, steps: readonly OfferStep[], copy: boolean): void {
     const { state, framer, events } = this.ctx;
     const ids = steps.map(() => 0);
-    const out = rewriteLine(line, steps, ids, new Map());
+    const out = rewriteLine(line, steps, ids, new Map(), (n) => s.claim(n));
     if (out === line) {
       s.emit(copy ? s.copyOf(line, 0, line.length) : line);
     } else {

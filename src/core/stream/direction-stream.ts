@@ -181,6 +181,14 @@ export class DirectionStream<Note> {
    */
   copyOf(bytes: Uint8Array, from: number, to: number): Uint8Array {
     const n = to - from;
+    const out = this.claim(n);
+    if (n <= 64) for (let k = 0; k < n; k++) out[k] = bytes[from + k]!;
+    else out.set(bytes.subarray(from, to));
+    return out;
+  }
+
+  /** `n` bytes of the copy block for the caller to fill (a line it makes); never handed out again. */
+  claim(n: number): Uint8Array {
     let block = this.copies;
     if (block === null || this.copiesUsed + n > block.length) {
       block = new Uint8Array(n > COPY_BLOCK_BYTES ? n : COPY_BLOCK_BYTES);
@@ -188,8 +196,6 @@ export class DirectionStream<Note> {
       this.copiesUsed = 0;
     }
     const at = this.copiesUsed;
-    if (n <= 64) for (let k = 0; k < n; k++) block[at + k] = bytes[from + k]!;
-    else block.set(bytes.subarray(from, to), at);
     this.copiesUsed = at + n;
     return block.subarray(at, at + n);
   }
