@@ -4,12 +4,14 @@
  * any client's reading), within maxLineLength either way.
  *
  * Most lines are decided at their first byte with no scan of their own: once per chunk the scanner
- * finds the chunk's last LF and, when needed, its next \x01 (findRareByte). A line that
- * starts before the last LF ends in this chunk; if the next \x01 lies beyond the last LF, none of
- * the lines up to there holds one. A line near a \x01, one that goes on into the next chunk, or
- * one in a chunk longer than maxLineLength is decided by the first of its LF, a \x01, or its
- * maxLineLength-th byte (native scans; the bytes of each chunk are looked at once). The decision
- * depends on the line's bytes only, never on the chunking.
+ * finds the chunk's last LF (findLastByte, from the end) and, when needed, its next \x01
+ * (findRareByte, sixteen bytes a step). A line that starts before the last LF ends in this chunk;
+ * if the next \x01 lies beyond the last LF, none of the lines up to there holds one. A line near a
+ * \x01, one that goes on into the next chunk, or one in a chunk longer than maxLineLength is
+ * decided by the first of its LF, a \x01, or its maxLineLength-th byte (the bytes of each chunk are
+ * looked at once). Every search is a loop over the chunk's bytes through one view made per chunk
+ * (lf-scan.ts): a call to indexOf or lastIndexOf costs more than a line. The decision depends on
+ * the line's bytes only, never on the chunking.
  */
 
 import { chunkView, findByte, findLastByte, findLF, findRareByte, NO_VIEW } from '../stream/lf-scan.js';
