@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { chunkView, findByte, findLF, MIN_VIEW_BYTES, NO_VIEW } from '../../src/core/stream/lf-scan.js';
+import { chunkView, findByte, findLastByte, findLF, findRareByte, MIN_VIEW_BYTES, NO_VIEW } from '../../src/core/stream/lf-scan.js';
 import { findBareCR } from '../../src/core/stream/bare-cr.js';
 
 const find = (b: Uint8Array, i: number, n: number) => findLF(b, new DataView(b.buffer, b.byteOffset, b.byteLength), i, n);
@@ -70,6 +70,77 @@ describe('findByte', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('findRareByte', () => {
+  it('agrees with a byte loop for any byte, sparse or dense, through an unaligned view or not', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 600 }), fc.constantFrom(0, 1, 13, 0x80, 0xfe, 0xff), fc.nat(7), fc.boolean(), fc.nat(600), fc.nat(600),
+        (raw, byte, skew, sparse, x, y) => {
+          // dense: the byte and its one-bit neighbours everywhere; sparse: hardly ever the byte
+          const mapped = raw.map((v) => (sparse ? (v === 7 ? byte : v === byte ? byte ^ 1 : v) : v % 3 === 0 ? byte : v % 3 === 1 ? byte ^ 1 : v));
+          const buf = new Uint8Array(mapped.length + skew);
+          buf.set(mapped, skew);
+          const b = buf.subarray(skew);
+          const n = b.length === 0 ? 0 : Math.max(x, y) % (b.length + 1);
+          const i = n === 0 ? 0 : Math.min(x, y) % (n + 1);
+          let want = -1;
+          for (let k = i; k < n; k++) if (b[k] === byte) { want = k; break; }
+          expect(findRareByte(b, new DataView(b.buffer, b.byteOffset, b.byteLength), byte, i, n)).toBe(want);
+          expect(findRareByte(b, NO_VIEW, byte, i, n)).toBe(want);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('finds the byte at every position of a sixteen-byte step, not a look-alike', () => {
+    for (let len = 0; len < 70; len++) {
+      for (let at = 0; at < len; at++) {
+        const b = new Uint8Array(len).fill(0x00);
+        for (let k = 0; k < len; k += 2) b[k] = 0x81;
+        b[at] = 1;
+        expect(findRareByte(b, new DataView(b.buffer), 1, 0, len)).toBe(at);
+        expect(findRareByte(b, new DataView(b.buffer), 1, 0, at)).toBe(-1);
+      }
+    }
+  });
+});
+
+describe('findLastByte', () => {
+  it('agrees with a backward byte loop for any byte, sparse or dense, through an unaligned view or not', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }), fc.constantFrom(0, 1, 10, 13, 0x80, 0xfe, 0xff), fc.nat(7), fc.boolean(), fc.nat(300), fc.nat(300),
+        (raw, byte, skew, sparse, x, y) => {
+          const mapped = raw.map((v) => (sparse ? (v === 7 ? byte : v === byte ? byte ^ 1 : v) : v % 3 === 0 ? byte : v % 3 === 1 ? byte ^ 1 : v));
+          const buf = new Uint8Array(mapped.length + skew);
+          buf.set(mapped, skew);
+          const b = buf.subarray(skew);
+          const n = b.length === 0 ? 0 : Math.max(x, y) % (b.length + 1);
+          const i = n === 0 ? 0 : Math.min(x, y) % (n + 1);
+          let want = -1;
+          for (let k = n - 1; k >= i; k--) if (b[k] === byte) { want = k; break; }
+          expect(findLastByte(b, new DataView(b.buffer, b.byteOffset, b.byteLength), byte, i, n)).toBe(want);
+          expect(findLastByte(b, NO_VIEW, byte, i, n)).toBe(want);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('finds the last byte at every position of a step, not an earlier one or a look-alike', () => {
+    for (let len = 0; len < 40; len++) {
+      for (let at = 0; at < len; at++) {
+        const b = new Uint8Array(len).fill(0x0b);
+        for (let k = 0; k < len; k += 3) b[k] = 0x8a;
+        b[at] = 10;
+        if (at > 0) b[at - 1] = 10;
+        expect(findLastByte(b, new DataView(b.buffer), 10, 0, len)).toBe(at);
+      }
+    }
   });
 });
 

@@ -12,7 +12,7 @@ import type { IrcMessage } from './message.js';
 import type { OfferStep } from './offer-plan.js';
 import type { OfferRecord, OfferTable } from './offer-table.js';
 import type { OfferSender } from './policy.js';
-import { applyEdits, type Edit } from './span.js';
+import { applyEdits, type Edit, type LineAllocator } from './span.js';
 import type { Direction } from '../stream/translator.js';
 
 /** An answer from the embedding: the endpoint to announce, or why not. */
@@ -57,7 +57,7 @@ export function checkAnnounced(e: Endpoint): Endpoint {
  * The bytes replacing `line` once every step has what it needs: each offer's address and port
  * (or only its port) replaced, every other byte as it came.
  */
-export function rewriteLine(line: Uint8Array, steps: readonly OfferStep[], ids: readonly number[], answers: ReadonlyMap<number, ChannelAnswer>): Uint8Array {
+export function rewriteLine(line: Uint8Array, steps: readonly OfferStep[], ids: readonly number[], answers: ReadonlyMap<number, ChannelAnswer>, alloc?: LineAllocator): Uint8Array {
   const edits: Edit[] = [];
   steps.forEach((step, k) => {
     switch (step.kind) {
@@ -78,7 +78,7 @@ export function rewriteLine(line: Uint8Array, steps: readonly OfferStep[], ids: 
         return;
     }
   });
-  return edits.length === 0 ? line : applyEdits(line, edits);
+  return edits.length === 0 ? line : applyEdits(line, edits, alloc);
 }
 
 /**

@@ -22,6 +22,7 @@
  */
 
 import { equalsIgnoreCase, upperAscii } from './bytes.js';
+import { findByte, findLastByte, NO_VIEW } from '../stream/lf-scan.js';
 import type { DccChatOffer, DccSendOffer } from './dcc.js';
 import { dccLayoutOf } from './dcc-layout.js';
 import { readsAsEndpoint } from './lenient-numbers.js';
@@ -54,7 +55,8 @@ export interface DccPlace {
 /** Every place in line[from, to) a lenient client could take for the start of a DCC (one per \x01 at most). */
 export function findDccPlaces(line: Uint8Array, from: number, to: number): DccPlace[] {
   const out: DccPlace[] = [];
-  for (let i = line.indexOf(1, from); i >= 0 && i < to; i = line.indexOf(1, i + 1)) {
+  // A held line is short: a loop costs less than a call to indexOf per \x01.
+  for (let i = findByte(line, NO_VIEW, 1, from, to); i >= 0; i = findByte(line, NO_VIEW, 1, i + 1, to)) {
     let p = i + 1;
     while (p < to && isBlank(line[p])) p++;
     let tagEnd = p;
@@ -158,10 +160,10 @@ function readingsOf(line: Uint8Array, from: number, bodyEnd: number, shape: Verb
         push(reading, words[1], words[2]);
         break;
       case 'after-quote': {
-        const open = line.subarray(from, bodyEnd).indexOf(0x22);
-        const close = open < 0 ? -1 : line.subarray(from + open + 1, bodyEnd).indexOf(0x22);
+        const open = findByte(line, NO_VIEW, 0x22, from, bodyEnd);
+        const close = open < 0 ? -1 : findByte(line, NO_VIEW, 0x22, open + 1, bodyEnd);
         if (close >= 0) {
-          const after = blankWords(line, from + open + 1 + close + 1, bodyEnd);
+          const after = blankWords(line, close + 1, bodyEnd);
           push(reading, after[0], after[1]);
         }
         break;
@@ -192,8 +194,8 @@ function readingsOf(line: Uint8Array, from: number, bodyEnd: number, shape: Verb
       case 'to-last-ctcp-byte': {
         let end = bodyEnd;
         while (end < line.length && !endsLine(line[end])) end++;
-        const last = line.subarray(from, end).lastIndexOf(1);
-        const f = spaceFields(line, from, last >= 0 ? from + last : end);
+        const last = findLastByte(line, NO_VIEW, 1, from, end);
+        const f = spaceFields(line, from, last >= 0 ? last : end);
         const m = f.length;
         if (shape !== 'chat') push(reading, f[m - 3], f[m - 2]);
         if (shape !== 'send') push(reading, f[m - 2], f[m - 1]);

@@ -4,15 +4,17 @@
  * any client's reading), within maxLineLength either way.
  *
  * Most lines are decided at their first byte with no scan of their own: once per chunk the scanner
- * finds the chunk's last LF (lastIndexOf) and, when needed, its next \x01 (findByte). A line that
- * starts before the last LF ends in this chunk; if the next \x01 lies beyond the last LF, none of
- * the lines up to there holds one. A line near a \x01, one that goes on into the next chunk, or
- * one in a chunk longer than maxLineLength is decided by the first of its LF, a \x01, or its
- * maxLineLength-th byte (native scans; the bytes of each chunk are looked at once). The decision
- * depends on the line's bytes only, never on the chunking.
+ * finds the chunk's last LF (findLastByte, from the end) and, when needed, its next \x01
+ * (findRareByte, sixteen bytes a step). A line that starts before the last LF ends in this chunk;
+ * if the next \x01 lies beyond the last LF, none of the lines up to there holds one. A line near a
+ * \x01, one that goes on into the next chunk, or one in a chunk longer than maxLineLength is
+ * decided by the first of its LF, a \x01, or its maxLineLength-th byte (the bytes of each chunk are
+ * looked at once). Every search is a loop over the chunk's bytes through one view made per chunk
+ * (lf-scan.ts): a call to indexOf or lastIndexOf costs more than a line. The decision depends on
+ * the line's bytes only, never on the chunking.
  */
 
-import { chunkView, findByte, NO_VIEW } from '../stream/lf-scan.js';
+import { chunkView, findByte, findLastByte, findLF, findRareByte, NO_VIEW } from '../stream/lf-scan.js';
 import type { IrcStream } from './state.js';
 
 /** The byte that starts a CTCP. */
@@ -47,7 +49,7 @@ export class CtcpLineStart {
     this.chunk = buf;
     this.base = s.chunkBase;
     this.view = chunkView(buf, buf.length);
-    this.lastLF = to > 0 ? buf.lastIndexOf(10, to - 1) : -1;
+    this.lastLF = findLastByte(buf, this.view, 10, 0, to);
     this.ctcpAt = -2;
   }
 
@@ -57,13 +59,13 @@ export class CtcpLineStart {
       // The line ends in this chunk, within the bound: decided at its first byte.
       const c = this.nextCtcp(buf, from, to);
       if (c < 0 || c > this.lastLF) this.decision = 'stream';
-      else this.decision = c < buf.indexOf(10, from) ? 'hold' : 'stream';
+      else this.decision = findByte(buf, this.view, 10, from, c) < 0 ? 'hold' : 'stream'; // no LF before it: in this line
       return from;
     }
     const c = this.nextCtcp(buf, from, to);
     // The line goes on past this chunk (or the chunk is long): the first of its LF, a \x01 or
     // the bound decides, and where none is in this chunk the bytes wait for the next one.
-    const lf = this.lastLF >= from ? buf.indexOf(10, from) : -1;
+    const lf = this.lastLF >= from ? findLF(buf, this.view, from, to) : -1;
     const cap = from + (maxLine - this.read) - 1;
     let at = cap < to ? cap : -1;
     let decision: LineStartDecision = 'overlong';
@@ -94,14 +96,14 @@ export class CtcpLineStart {
     if (last < from || last - from >= maxLine) return -1;
     const c = this.nextCtcp(buf, from, to);
     if (c < 0 || c > last) return last + 1;
-    const lf = buf.lastIndexOf(10, c);
-    return lf >= from ? lf + 1 : -1;
+    const lf = findLastByte(buf, this.view, 10, from, c);
+    return lf >= 0 ? lf + 1 : -1;
   }
 
   /** The next \x01 in buf[from, to), or -1. Lines only move forward within a chunk. */
   private nextCtcp(buf: Uint8Array, from: number, to: number): number {
     if (this.ctcpAt === -1 || this.ctcpAt >= from) return this.ctcpAt;
-    this.ctcpAt = findByte(buf, this.view, CTCP, from, to); // eight bytes a step (lf-scan.ts)
+    this.ctcpAt = findRareByte(buf, this.view, CTCP, from, to); // sixteen bytes a step (lf-scan.ts)
     return this.ctcpAt;
   }
 }

@@ -142,13 +142,13 @@ export class IrcLines implements LineReader<IrcLineEnd> {
     switch (plan.kind) {
       case 'pass':
         // Valid only during this call: a line in the hold buffer is copied, one in the chunk is a view.
-        s.emit(buf === s.hold ? view.slice() : view);
+        s.emit(buf === s.hold ? s.copyOf(buf, from, to) : view);
         break;
       case 'refuse':
         this.refuseLine(s, view, plan);
         return;
       case 'translate':
-        if (plan.steps.some((st) => st.kind === 'channel')) this.block(s, view.slice(), plan.message, plan.steps);
+        if (plan.steps.some((st) => st.kind === 'channel')) this.block(s, s.copyOf(buf, from, to), plan.message, plan.steps);
         else this.rewrite(s, view, plan.steps, buf === s.hold);
         break;
     }
@@ -173,9 +173,9 @@ export class IrcLines implements LineReader<IrcLineEnd> {
   private rewrite(s: IrcStream, line: Uint8Array, steps: readonly OfferStep[], copy: boolean): void {
     const { state, framer, events } = this.ctx;
     const ids = steps.map(() => 0);
-    const out = rewriteLine(line, steps, ids, new Map());
+    const out = rewriteLine(line, steps, ids, new Map(), (n) => s.claim(n));
     if (out === line) {
-      s.emit(copy ? line.slice() : line);
+      s.emit(copy ? s.copyOf(line, 0, line.length) : line);
     } else {
       const edit = framer.replaceLine(s, s.lineStart, line.length, out);
       events.push({ type: 'line-translated', direction: this.direction, keyword: keywordOf(steps), before: lineText(line), after: lineText(out), edit });

@@ -21,12 +21,18 @@ export interface Edit {
   readonly bytes: Uint8Array;
 }
 
+/** Where the bytes of an edited line go: `length` fresh bytes for the caller to fill. */
+export type LineAllocator = (length: number) => Uint8Array;
+
+const newLine: LineAllocator = (length) => new Uint8Array(length);
+
 /**
  * The line with every edit applied, in one pass. Edits may come in any order but must not
  * overlap and must lie inside the line: a violation is the caller's mistake (spans come from the
- * parsers of this folder) and throws NatAlgError.
+ * parsers of this folder) and throws NatAlgError. `alloc` gives the output's bytes (a new array by
+ * default; the translator cuts them from a direction's copy block, DirectionStream.claim).
  */
-export function applyEdits(line: Uint8Array, edits: readonly Edit[]): Uint8Array {
+export function applyEdits(line: Uint8Array, edits: readonly Edit[], alloc: LineAllocator = newLine): Uint8Array {
   const sorted = [...edits].sort((a, b) => a.span.start - b.span.start);
   let length = line.length;
   let previousEnd = 0;
@@ -38,16 +44,23 @@ export function applyEdits(line: Uint8Array, edits: readonly Edit[]): Uint8Array
     previousEnd = end;
     length += e.bytes.length - (end - start);
   }
-  const out = new Uint8Array(length);
+  const out = alloc(length);
   let from = 0;
   let p = 0;
   for (const e of sorted) {
-    out.set(line.subarray(from, e.span.start), p);
-    p += e.span.start - from;
-    out.set(e.bytes, p);
-    p += e.bytes.length;
+    p = copyInto(out, p, line, from, e.span.start);
+    p = copyInto(out, p, e.bytes, 0, e.bytes.length);
     from = e.span.end;
   }
-  out.set(line.subarray(from), p);
+  copyInto(out, p, line, from, line.length);
   return out;
+}
+
+/**
+ * Copy src[from, to) to out at `at`; returns the index after it. A line's pieces are short: a
+ * loop costs less than a subarray view and a call to set().
+ */
+function copyInto(out: Uint8Array, at: number, src: Uint8Array, from: number, to: number): number {
+  for (let k = from; k < to; k++) out[at++] = src[k]!;
+  return at;
 }

@@ -143,7 +143,7 @@ export class IrcTranslator implements AlgTranslator {
     framer.resume(s);
     const refused = refusalOf(h);
     if (refused === null) {
-      const out = rewriteLine(h.line, h.steps, h.ids, h.answers);
+      const out = rewriteLine(h.line, h.steps, h.ids, h.answers, (n) => s.claim(n));
       const edit = framer.replaceLine(s, h.lineStart, h.line.length, out);
       events.push({ type: 'line-translated', direction: h.direction, keyword: keywordOf(h.steps), before: lineText(h.line), after: lineText(out), edit });
       events.push({ type: 'edit', edit });

@@ -155,10 +155,15 @@ export class DirectionStream<Note> {
     return b;
   }
 
+  /** Whether `n` more bytes fit in the hold buffer. */
+  fits(n: number): boolean {
+    return this.holdLength + n <= this.capacity;
+  }
+
   /** Append to the hold buffer; false (nothing appended) when it would exceed the capacity. */
   append(bytes: Uint8Array, from: number, to: number): boolean {
     const n = to - from;
-    if (this.holdLength + n > this.capacity) return false;
+    if (!this.fits(n)) return false;
     if (this.hold === null) this.hold = new Uint8Array(this.capacity);
     const hold = this.hold;
     let at = this.holdLength;
@@ -178,7 +183,24 @@ export class DirectionStream<Note> {
   takeHold(): Uint8Array {
     const n = this.holdLength;
     this.holdLength = 0;
-    if (n === 0) return EMPTY;
+    return n === 0 ? EMPTY : this.copyOf(this.hold!, 0, n);
+  }
+
+  /**
+   * A copy of bytes[from, to) that outlives the call (a line the owner keeps or queues), cut from
+   * the block takeHold's copies come from: no allocation of its own (a typed array's own memory
+   * costs more than copying a line).
+   */
+  copyOf(bytes: Uint8Array, from: number, to: number): Uint8Array {
+    const n = to - from;
+    const out = this.claim(n);
+    if (n <= 64) for (let k = 0; k < n; k++) out[k] = bytes[from + k]!;
+    else out.set(bytes.subarray(from, to));
+    return out;
+  }
+
+  /** `n` bytes of the copy block for the caller to fill (a line it makes); never handed out again. */
+  claim(n: number): Uint8Array {
     let block = this.copies;
     if (block === null || this.copiesUsed + n > block.length) {
       block = new Uint8Array(n > COPY_BLOCK_BYTES ? n : COPY_BLOCK_BYTES);
@@ -186,9 +208,6 @@ export class DirectionStream<Note> {
       this.copiesUsed = 0;
     }
     const at = this.copiesUsed;
-    const hold = this.hold!;
-    if (n <= 64) for (let k = 0; k < n; k++) block[at + k] = hold[k]!;
-    else block.set(hold.subarray(0, n), at);
     this.copiesUsed = at + n;
     return block.subarray(at, at + n);
   }

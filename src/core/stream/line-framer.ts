@@ -286,7 +286,7 @@ export class LineFramer<Note> {
       }
       if (i >= n) return i;
       s.reader.beginLine(s);
-      if (s.reader.readStart(s, bytes, i, n) < 0) return i;
+      if (s.reader.readStart(s, bytes, i, n) < 0) return this.keepUndecided(s, bytes, i, n);
       s.lineStart = s.chunkBase + i;
       const mode = s.reader.decide(s);
       if (mode !== 'stream') {
@@ -356,7 +356,7 @@ export class LineFramer<Note> {
       }
       if (i >= n) return i;
       s.reader.beginLine(s);
-      if (s.reader.readStart(s, bytes, i, n) < 0) return i;
+      if (s.reader.readStart(s, bytes, i, n) < 0) return this.keepUndecided(s, bytes, i, n);
       s.lineStart = s.chunkBase + i;
       const mode = s.reader.decide(s);
       if (mode !== 'whole') s.flushRun(i);
@@ -384,63 +384,87 @@ export class LineFramer<Note> {
     if (s.holdLength === 0) {
       s.lineStart = s.at(i);
       s.reader.beginLine(s);
-      if (s.reader.readStart(s, bytes, i, n) < 0) {
-        // The line's first bytes straddle the end of this chunk: keep them until they decide.
-        s.flushRun(i);
-        if (!s.append(bytes, i, n)) return this.overlong(s, n, n);
-        s.skipRun(n);
-        return n;
-      }
-      return this.decided(s, i, n);
+      if (s.reader.readStart(s, bytes, i, n) < 0) return this.keepUndecided(s, bytes, i, n);
+      return this.decided(s, i);
     }
     // Undecided bytes held from an earlier chunk: the owner's reader goes on where it stopped,
     // so each byte is read once however the line is split.
     const at = s.reader.readStart(s, bytes, i, n);
     const upto = at < 0 ? n : at + 1;
-    if (!s.append(bytes, i, upto)) return this.overlong(s, i, n);
-    s.skipRun(upto);
-    return at < 0 ? n : this.decided(s, -1, upto);
+    if (!s.fits(upto - i)) return this.overlong(s, i, n);
+    if (at < 0) {
+      s.append(bytes, i, n);
+      s.skipRun(n);
+      return n;
+    }
+    return this.decidedHeld(s, bytes, i, upto);
   }
 
   /**
-   * Act on a decided line. `from` >= 0: the line starts at chunk index `from` and nothing of it
-   * is consumed yet; -1: its first bytes are in the hold buffer and `at` is the chunk index just
-   * after them.
+   * The current line's first bytes, bytes[i, n), straddle the end of this chunk (the reader has
+   * read them, undecided): keep them until they decide.
    */
-  private decided(s: DirectionStream<Note>, from: number, at: number): number {
+  private keepUndecided(s: DirectionStream<Note>, bytes: Uint8Array, i: number, n: number): number {
+    s.mode = 'line-start';
+    s.lineStart = s.at(i);
+    s.flushRun(i);
+    if (!s.append(bytes, i, n)) return this.overlong(s, n, n);
+    s.skipRun(n);
+    return n;
+  }
+
+  /**
+   * Act on a decided line that starts at chunk index `from`, nothing of it consumed yet.
+   */
+  private decided(s: DirectionStream<Note>, from: number): number {
     const mode = s.reader.decide(s);
-    if (from >= 0) {
-      if (mode === 'stream' || mode === 'whole') {
-        s.mode = mode;
-        if (mode === 'whole') s.lineFrom = from; // the line waits in the run until its LF
-      } else {
-        s.flushRun(from);
-        s.mode = mode;
-        s.lineFrom = from;
-      }
-      return from;
+    if (mode === 'stream' || mode === 'whole') {
+      s.mode = mode;
+      if (mode === 'whole') s.lineFrom = from; // the line waits in the run until its LF
+    } else {
+      s.flushRun(from);
+      s.mode = mode;
+      s.lineFrom = from;
     }
-    const endedLine = s.hold![s.holdLength - 1] === 10;
+    return from;
+  }
+
+  /**
+   * Act on a decided line whose first bytes are in the hold buffer and go on in bytes[i, at)
+   * (`at`: just after the deciding byte; they fit in the hold buffer).
+   */
+  private decidedHeld(s: DirectionStream<Note>, bytes: Uint8Array, i: number, at: number): number {
+    const mode = s.reader.decide(s);
+    const endedLine = bytes[at - 1] === 10;
     s.lineFrom = -1;
     s.inputOffset = s.at(at);
+    if (mode === 'stream') {
+      // The held start goes out now; the rest goes out with this chunk's run, as it came (no copy).
+      s.emit(s.takeHold());
+      s.mode = 'stream';
+      if (endedLine) {
+        s.mode = 'line-start';
+        if (s.lineEnd !== 'none') this.lineEnded(s, at);
+      }
+      return at;
+    }
+    s.append(bytes, i, at);
+    s.skipRun(at);
     switch (mode) {
-      case 'stream':
       case 'whole':
-        if (mode === 'whole' && endedLine && this.bareCRs[s.direction] && findBareCR(s.hold!, 0, s.holdLength, s.holdLength) >= 0) {
+        // The line stays held until its LF.
+        s.mode = 'whole';
+        if (!endedLine) break;
+        s.mode = 'line-start';
+        if (this.bareCRs[s.direction] && findBareCR(s.hold!, 0, s.holdLength, s.holdLength) >= 0) {
           const length = s.holdLength;
           s.holdLength = 0;
-          s.mode = 'line-start';
           s.lineEnd = 'none';
           s.reader.bareCR(s, length);
           return at;
         }
-        // A streamed line goes on from here; a whole one stays held until its LF.
-        if (mode === 'stream' || endedLine) s.emit(s.takeHold());
-        s.mode = mode;
-        if (endedLine) {
-          s.mode = 'line-start';
-          if (s.lineEnd !== 'none') this.lineEnded(s, at);
-        }
+        s.emit(s.takeHold());
+        if (s.lineEnd !== 'none') this.lineEnded(s, at);
         break;
       case 'discard':
         s.holdLength = 0;
