@@ -194,7 +194,15 @@ export class PacketNat {
    * with it; packets of the NAT's own making wait in `pollTransmit`. Never throws on bad bytes.
    */
   handle(side: NatSide, packet: Uint8Array, nowMs: number): PacketNatVerdict {
-    const v = (this.fastPath ? this.fast(side, packet, nowMs) : null) ?? this.general(side, packet, nowMs);
+    if (this.fastPath) {
+      // The fast path only forwards (or declines: null).
+      const f = this.fast(side, packet, nowMs);
+      if (f !== null) {
+        this.forwarded++;
+        return f;
+      }
+    }
+    const v = this.general(side, packet, nowMs);
     if (v.ok) {
       if (v.action === 'forward') this.forwarded++;
       else this.consumed++;
