@@ -212,7 +212,8 @@ export class PacketNat {
 
   /**
    * IPv4 TCP/UDP of an established, ALG-free session, IHL 5, not a fragment, no SYN/FIN/RST:
-   * translated in place with the leg's precomputed deltas. Null: take the general path.
+   * translated in place with the precomputed rewrite in the session's row. Null: take the general
+   * path.
    */
   private fast(side: NatSide, b: Uint8Array, nowMs: number): PacketNatVerdict | null {
     const n = b.length;
