@@ -4,10 +4,12 @@
  * and ports there). A session has two legs: `a` for the packets of the side that opened it, `b`
  * for the replies; each leg's output is the other's input reversed.
  *
- * For IPv4 to IPv4 the rewrite is precomputed: the new address words and the one's complement
- * difference the rewrite makes to the IPv4 header checksum and to the TCP/UDP checksum (RFC 1624
- * eqn 3 summed over every changed word: both addresses, which the pseudo-header covers, and both
- * ports), so translating a packet is a few loads, two checksum folds and the stores.
+ * For IPv4 to IPv4 the rewrite is precomputed: the new addresses and ports and the one's
+ * complement difference the rewrite makes to the IPv4 header checksum and to the TCP/UDP checksum
+ * (RFC 1624 eqn 3 summed over every changed word: both addresses, which the pseudo-header covers,
+ * and both ports), so translating a packet is a few loads, two checksum folds and the stores.
+ * They are four 32-bit words (`Rewrite4`), so that the NAT's session rows (session-rows.ts) hold
+ * a copy the fast path reads without touching the leg; `applyLeg4` reads them from either.
  */
 
 import { parseAddress, type Endpoint } from '../net/ip.js';
@@ -28,23 +30,26 @@ function u32(b: Uint8Array): number {
   return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
 }
 
+/** The words of a precomputed IPv4-to-IPv4 rewrite, by offset. */
+export const Rewrite4 = {
+  /** The new source address. */
+  Source: 0,
+  Destination: 1,
+  /** New source port * 65536 + new destination port. */
+  Ports: 2,
+  /** IPv4 header checksum delta * 65536 + TCP/UDP checksum delta (folded one's complement sums). */
+  Deltas: 3,
+} as const;
+export const REWRITE4_WORDS = 4;
+
 export class Leg implements PacketFace {
-  // Field order is memory layout (V8 lays an object's fields out in their order of definition):
-  // what the IPv4 fast path reads of a leg comes first, next to the object's header, so one
-  // packet usually touches one cache line of its leg.
-  // ---- IPv4 to IPv4, precomputed
+  /** IPv4 to IPv4: the packets are rewritten in place by `applyLeg4` with `rewrite4`. */
   readonly fast4: boolean;
   /** Packets of this leg refresh the session and its mapping (outbound always; inbound by policy). */
   readonly refreshes: boolean;
   readonly to: NatSide;
-  /** Folded one's complement difference of the address words (IPv4 header checksum). */
-  readonly ipDelta: number;
-  /** The same plus both ports (TCP/UDP checksum). */
-  readonly l4Delta: number;
-  readonly srcHi: number;
-  readonly srcLo: number;
-  readonly dstHi: number;
-  readonly dstLo: number;
+  /** The precomputed rewrite (`Rewrite4` words; all 0 unless `fast4`). */
+  readonly rewrite4: Uint32Array;
   readonly sourcePort: number;
   readonly destinationPort: number;
   // ---- what it takes
@@ -78,21 +83,19 @@ export class Leg implements PacketFace {
     this.destinationPort = destinationOut.port;
     this.refreshes = refreshes;
     this.fast4 = this.inFamily === 4 && this.family === 4;
+    this.rewrite4 = new Uint32Array(REWRITE4_WORDS);
     if (this.fast4) {
       const s = this.source;
       const d = this.destination;
-      this.srcHi = word(s, 0);
-      this.srcLo = word(s, 2);
-      this.dstHi = word(d, 0);
-      this.dstLo = word(d, 2);
       const os = this.sourceInBytes;
       const od = this.destinationInBytes;
       const ip =
-        (~word(os, 0) & 0xffff) + (~word(os, 2) & 0xffff) + (~word(od, 0) & 0xffff) + (~word(od, 2) & 0xffff) + this.srcHi + this.srcLo + this.dstHi + this.dstLo;
-      this.ipDelta = foldSum(ip);
-      this.l4Delta = foldSum(ip + (~sourceIn.port & 0xffff) + (~destinationIn.port & 0xffff) + sourceOut.port + destinationOut.port);
-    } else {
-      this.srcHi = this.srcLo = this.dstHi = this.dstLo = this.ipDelta = this.l4Delta = 0;
+        (~word(os, 0) & 0xffff) + (~word(os, 2) & 0xffff) + (~word(od, 0) & 0xffff) + (~word(od, 2) & 0xffff) + word(s, 0) + word(s, 2) + word(d, 0) + word(d, 2);
+      const l4 = ip + (~sourceIn.port & 0xffff) + (~destinationIn.port & 0xffff) + sourceOut.port + destinationOut.port;
+      this.rewrite4[Rewrite4.Source] = u32(s);
+      this.rewrite4[Rewrite4.Destination] = u32(d);
+      this.rewrite4[Rewrite4.Ports] = sourceOut.port * 65536 + destinationOut.port;
+      this.rewrite4[Rewrite4.Deltas] = foldSum(ip) * 65536 + foldSum(l4);
     }
   }
 
@@ -106,30 +109,34 @@ export class Leg implements PacketFace {
 }
 
 /**
- * Rewrite an IPv4 TCP (`udp` false) or UDP packet of an IPv4-to-IPv4 leg in place: addresses,
- * ports, IPv4 header checksum and transport checksum (UDP without checksum stays without one;
- * a computed 0 goes as 0xFFFF).
+ * Rewrite an IPv4 TCP (`udp` false) or UDP packet in place with the `Rewrite4` words at `at` of
+ * `words` (a leg's `rewrite4`, or its copy in a session row): addresses, ports, IPv4 header
+ * checksum and transport checksum (UDP without checksum stays without one; a computed 0 goes as
+ * 0xFFFF).
  */
-export function applyLeg4(b: Uint8Array, ipStart: number, l4Start: number, udp: boolean, leg: Leg): void {
+export function applyLeg4(b: Uint8Array, ipStart: number, l4Start: number, udp: boolean, words: Uint32Array, at: number): void {
+  const deltas = words[at + Rewrite4.Deltas]!;
   const hc = ipStart + 10;
-  let s = (~((b[hc]! << 8) | b[hc + 1]!) & 0xffff) + leg.ipDelta;
+  let s = (~((b[hc]! << 8) | b[hc + 1]!) & 0xffff) + (deltas >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   const ipSum = ~s & 0xffff;
   b[hc] = ipSum >>> 8;
   b[hc + 1] = ipSum & 0xff;
-  b[ipStart + 12] = leg.srcHi >>> 8;
-  b[ipStart + 13] = leg.srcHi & 0xff;
-  b[ipStart + 14] = leg.srcLo >>> 8;
-  b[ipStart + 15] = leg.srcLo & 0xff;
-  b[ipStart + 16] = leg.dstHi >>> 8;
-  b[ipStart + 17] = leg.dstHi & 0xff;
-  b[ipStart + 18] = leg.dstLo >>> 8;
-  b[ipStart + 19] = leg.dstLo & 0xff;
+  const src = words[at + Rewrite4.Source]!;
+  const dst = words[at + Rewrite4.Destination]!;
+  b[ipStart + 12] = src >>> 24;
+  b[ipStart + 13] = (src >>> 16) & 0xff;
+  b[ipStart + 14] = (src >>> 8) & 0xff;
+  b[ipStart + 15] = src & 0xff;
+  b[ipStart + 16] = dst >>> 24;
+  b[ipStart + 17] = (dst >>> 16) & 0xff;
+  b[ipStart + 18] = (dst >>> 8) & 0xff;
+  b[ipStart + 19] = dst & 0xff;
   const ca = l4Start + (udp ? 6 : 16);
   const c = (b[ca]! << 8) | b[ca + 1]!;
   if (!(udp && c === 0)) {
-    let u = (~c & 0xffff) + leg.l4Delta;
+    let u = (~c & 0xffff) + (deltas & 0xffff);
     u = (u & 0xffff) + (u >>> 16);
     u = (u & 0xffff) + (u >>> 16);
     let next = ~u & 0xffff;
@@ -137,10 +144,9 @@ export function applyLeg4(b: Uint8Array, ipStart: number, l4Start: number, udp: 
     b[ca] = next >>> 8;
     b[ca + 1] = next & 0xff;
   }
-  const sp = leg.sourcePort;
-  const dp = leg.destinationPort;
-  b[l4Start] = sp >>> 8;
-  b[l4Start + 1] = sp & 0xff;
-  b[l4Start + 2] = dp >>> 8;
-  b[l4Start + 3] = dp & 0xff;
+  const ports = words[at + Rewrite4.Ports]!;
+  b[l4Start] = ports >>> 24;
+  b[l4Start + 1] = (ports >>> 16) & 0xff;
+  b[l4Start + 2] = (ports >>> 8) & 0xff;
+  b[l4Start + 3] = ports & 0xff;
 }

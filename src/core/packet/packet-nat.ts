@@ -49,6 +49,7 @@ import { internetChecksum } from './checksum.js';
 import { applyLeg4, Leg } from './leg.js';
 import { icmpErrorType4to6, icmpErrorType6to4, translateAcrossFamilies } from './nat64-translate.js';
 import { NatSession } from './nat-session.js';
+import { LegFlag, SessionRows, checkAtOf, flagsAt, lastSeenOf, legAt } from './session-rows.js';
 import type { NatDropReason, PacketNatEvent, PacketNatOptions, PacketNatStats, PacketNatVerdict, SessionCloseReason, NatSide, Transmit } from './nat-types.js';
 import { PacketParser, type IpPacket, type TransportView } from './packet.js';
 import { rewriteIpv4Endpoint, rewriteIpv6Endpoint } from './endpoint-rewrite.js';
@@ -113,12 +114,8 @@ export class PacketNat {
   private readonly tcpOptions = new TcpOptions();
   private readonly flows: FlowTable;
   private sessions: (NatSession | null)[] = [];
-  /**
-   * The legs by flow value (slot * 2 + 0 for `a`, + 1 for `b`), beside `sessions`: the fast path
-   * loads a packet's leg and its session independently (two cache misses at once) instead of
-   * the leg through the session (one after the other).
-   */
-  private legs: (Leg | null)[] = [];
+  /** Beside `sessions`, by slot: what the fast path reads of a session and its legs. */
+  private readonly rows = new SessionRows();
   private freeSlots: number[] = [];
   private live = 0;
   private nextId = 1;
@@ -197,7 +194,15 @@ export class PacketNat {
    * with it; packets of the NAT's own making wait in `pollTransmit`. Never throws on bad bytes.
    */
   handle(side: NatSide, packet: Uint8Array, nowMs: number): PacketNatVerdict {
-    const v = (this.fastPath ? this.fast(side, packet, nowMs) : null) ?? this.general(side, packet, nowMs);
+    if (this.fastPath) {
+      // The fast path only forwards (or declines: null).
+      const f = this.fast(side, packet, nowMs);
+      if (f !== null) {
+        this.forwarded++;
+        return f;
+      }
+    }
+    const v = this.general(side, packet, nowMs);
     if (v.ok) {
       if (v.action === 'forward') this.forwarded++;
       else this.consumed++;
@@ -207,7 +212,8 @@ export class PacketNat {
 
   /**
    * IPv4 TCP/UDP of an established, ALG-free session, IHL 5, not a fragment, no SYN/FIN/RST:
-   * translated in place with the leg's precomputed deltas. Null: take the general path.
+   * translated in place with the precomputed rewrite in the session's row. Null: take the general
+   * path.
    */
   private fast(side: NatSide, b: Uint8Array, nowMs: number): PacketNatVerdict | null {
     const n = b.length;
@@ -233,12 +239,14 @@ export class PacketNat {
       ((b[20]! << 24) | (b[21]! << 16) | (b[22]! << 8) | b[23]!) >>> 0,
     );
     if (v < 0) return null;
-    const leg = this.legs[v]!;
-    const s = this.sessions[v >> 1]!;
-    if (!leg.fast4 || s.alg !== null || (pi === 0 && s.state !== 'established') || nowMs >= s.checkAt) return null;
-    if (leg.refreshes) s.lastSeen = nowMs;
-    applyLeg4(b, 0, 20, pi === 1, leg);
-    return leg.to === 'inside' ? FORWARD_INSIDE : FORWARD_OUTSIDE;
+    // The session's row (session-rows.ts), not the session: see NatSession.takesFastPath.
+    const rows = this.rows;
+    const at = legAt(v);
+    const flags = rows.words[flagsAt(at)]!;
+    if ((flags & LegFlag.Fast) === 0 || nowMs >= rows.times[checkAtOf(v)]!) return null;
+    if (flags & LegFlag.Refreshes) rows.times[lastSeenOf(v)] = nowMs;
+    applyLeg4(b, 0, 20, pi === 1, rows.words, at);
+    return flags & LegFlag.ToInside ? FORWARD_INSIDE : FORWARD_OUTSIDE;
   }
 
   private general(side: NatSide, packet: Uint8Array, nowMs: number): PacketNatVerdict {
@@ -372,14 +380,11 @@ export class PacketNat {
     const ka = this.legKey(a, pi);
     const kb = this.legKey(b, pi);
     if (this.flowGet(ka) >= 0 || this.flowGet(kb) >= 0) return 'flow-conflict';
-    const s = new NatSession(this.nextId++, protocol, pi, a, b, mappingId, via, pi === 0 ? 'syn-sent' : null, nowMs);
+    const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.sessions.length;
+    const s = new NatSession(this.nextId++, protocol, pi, a, b, mappingId, via, pi === 0 ? 'syn-sent' : null, nowMs, this.rows, slot);
     s.expectedBy = expectedBy;
     s.checkAt = nowMs + REFRESH_MS;
-    const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.sessions.length;
-    s.slot = slot;
     this.sessions[slot] = s;
-    this.legs[slot * 2] = a;
-    this.legs[slot * 2 + 1] = b;
     this.live++;
     this.bySessionId.set(s.id, s);
     this.flowSet(ka, slot * 2);
@@ -430,7 +435,7 @@ export class PacketNat {
     this.flowDelete(this.legKey(s.a, s.protocolIndex));
     this.flowDelete(this.legKey(s.b, s.protocolIndex));
     this.sessions[s.slot] = null;
-    this.legs[s.slot * 2] = this.legs[s.slot * 2 + 1] = null;
+    s.release();
     this.freeSlots.push(s.slot);
     this.live--;
     this.bySessionId.delete(s.id);
@@ -659,7 +664,7 @@ export class PacketNat {
   private translate(ip: IpPacket, t: TransportView, leg: Leg): PacketNatVerdict {
     if (leg.inFamily === leg.family) {
       if (ip.version === 4) {
-        if (t.kind === 'tcp' || t.kind === 'udp') applyLeg4(ip.bytes, ip.start, t.start, t.kind === 'udp', leg);
+        if (t.kind === 'tcp' || t.kind === 'udp') applyLeg4(ip.bytes, ip.start, t.start, t.kind === 'udp', leg.rewrite4, 0);
         else {
           const request = t.kind === 'icmpv4' && t.messageKind() === 'echo-request';
           rewriteIpv4Endpoint(ip, t, 'source', number4(leg.source), request ? leg.sourcePort : undefined);
