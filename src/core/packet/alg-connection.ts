@@ -212,7 +212,9 @@ export class AlgConnection {
     const end = o + n;
     const consumedBefore = d.consumed;
     const outBefore = d.outEnd;
-    const fresh = end > d.consumed || (fin && d.finIn < 0 && end >= d.consumed);
+    // Nothing is fresh once the sender's FIN arrived: bytes claiming its sequence space or beyond
+    // (a broken or hostile sender) would be input after the translator's end of stream.
+    const fresh = d.finIn < 0 && (end > d.consumed || (fin && end >= d.consumed));
     if (fresh) {
       if (o > d.consumed) {
         if (!d.ahead.hold(o, tcp.payload(), fin)) return 'alg-buffer-full';
@@ -409,6 +411,8 @@ export class AlgConnection {
   }
 
   pollTimeout(): number | null {
+    // Closed: handleTimeout does nothing more, so a deadline left here would be due for ever.
+    if (this.closed) return null;
     let t = this.translator.pollTimeout() ?? Infinity;
     for (const x of [this.dirs['client-to-server'], this.dirs['server-to-client']]) if (x.rtxAt >= 0 && x.rtxAt < t) t = x.rtxAt;
     return t === Infinity ? null : t;

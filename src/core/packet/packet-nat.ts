@@ -762,7 +762,9 @@ export class PacketNat {
         this.close(s, 'idle');
         continue;
       }
-      this.schedule(s, nowMs);
+      // Its work due by now is done: anything it still reports as due waits for the next call
+      // (one ms on), so that a timer that does not move cannot keep this loop going.
+      this.schedule(s, nowMs + 1);
     }
   }
 
