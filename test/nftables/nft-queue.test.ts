@@ -6,9 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { endpoint } from '../../src/core/index.js';
-import type { ChannelSpec, DataPlaneHost } from '../../src/node/data-plane.js';
 import { createNftablesDataPlane } from '../../src/node/nftables/kernel-plane.js';
 import type { NftablesDataPlane } from '../../src/node/nftables/index.js';
+import { pasvSpec, sessionStub } from './session-stub.js';
 import { CH, commands, FAKE_NFT, makeStandInPlane, removeDir, sleep, standInDir, until } from './stand-in.js';
 
 let dir: string;
@@ -78,42 +78,10 @@ describe('the relay\'s kernel plane when nft is behind', () => {
     const plane = createNftablesDataPlane({ nftCommand: [process.execPath, FAKE_NFT, dir], conntrackPath: join(dir, 'conntrack'), readSysctl: async () => '1', tableName: 'nat_alg_si', maxQueuedCommands: 1 });
     const failures: Error[] = [];
     await plane.start({ clientFamilies: [4], serverFamilies: [4], log: () => undefined, fail: (e) => failures.push(e) });
-    const listening: { id: number; port: number }[] = [];
-    const logs: Record<string, unknown>[] = [];
-    const session = {
-      handleDataListening: (id: number, local: { port: number }) => {
-        listening.push({ id, port: local.port });
-      },
-      handleDataListenFailed: (_id: number, why: string) => {
-        throw new Error(`listen failed: ${why}`);
-      },
-      handleDataIncoming: () => true,
-      handleDataConnected: () => undefined,
-      handleDataConnectFailed: () => undefined,
-      handleDataClosed: () => undefined,
-    };
-    const host: DataPlaneHost = {
-      session: session as unknown as DataPlaneHost['session'],
-      handles: { socketOpened: () => undefined, listenerOpened: () => undefined },
-      step: (fn) => fn(),
-      adopt: () => undefined,
-      report: () => undefined,
-      log: (e) => logs.push(e),
-    };
+    const { host, listening, logs } = sessionStub();
     const sp = plane.forSession(host);
-    const spec = (id: number): ChannelSpec => ({
-      request: {
-        id, connector: 'client', acceptFrom: '203.0.113.77', original: endpoint('198.51.100.77', 7000), target: endpoint('198.51.100.77', 7000),
-        family: 4, oneShot: true, timeoutMs: null, label: 'PASV',
-      },
-      plan: {
-        listenSide: 'client', bindAddress: '127.0.0.1', advertiseAddress: '127.0.0.1', expectedPeer: '203.0.113.77',
-        connectSide: 'server', connectTarget: endpoint('198.51.100.77', 7000), connectFrom: '198.51.100.78',
-      },
-      timeoutMs: 30_000,
-    });
     try {
-      for (let id = 1; id <= 3; id++) sp.listen(id, 'client', endpoint('127.0.0.1', 0), spec(id));
+      for (let id = 1; id <= 3; id++) sp.listen(id, 'client', endpoint('127.0.0.1', 0), pasvSpec(id));
       await until(() => listening.length === 3, 10_000);
       const fallbacks = logs.filter((e) => e.event === 'data-plane-fallback');
       expect(fallbacks.length).toBeGreaterThanOrEqual(1);

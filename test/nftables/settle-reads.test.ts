@@ -20,9 +20,8 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 });
 
 const { createNftablesDataPlane } = await import('../../src/node/nftables/kernel-plane.js');
+const { sessionStub, pasvSpec } = await import('./session-stub.js');
 const { endpoint } = await import('../../src/core/index.js');
-type DataPlaneHost = import('../../src/node/data-plane.js').DataPlaneHost;
-type ChannelSpec = import('../../src/node/data-plane.js').ChannelSpec;
 
 const STAND_IN = join(__dirname, 'fake-nft.mjs');
 let dir: string;
@@ -36,42 +35,11 @@ afterEach(() => {
 
 /** A session of the kernel plane with one channel waiting for its peer (gid `gid`), over the stand-in nft. */
 async function waitingChannel(plane: ReturnType<typeof createNftablesDataPlane>, id = 1) {
-  let listening = false;
-  const session = {
-    handleDataListening: () => {
-      listening = true;
-    },
-    handleDataListenFailed: (_id: number, why: string) => {
-      throw new Error(`listen failed: ${why}`);
-    },
-    handleDataIncoming: () => true,
-    handleDataConnected: () => undefined,
-    handleDataConnectFailed: () => undefined,
-    handleDataClosed: () => undefined,
-  };
-  const host: DataPlaneHost = {
-    session: session as unknown as DataPlaneHost['session'],
-    handles: { socketOpened: () => undefined, listenerOpened: () => undefined },
-    step: (fn) => fn(),
-    adopt: () => undefined,
-    report: () => undefined,
-    log: () => undefined,
-  };
+  const { host, listening } = sessionStub();
   const sp = plane.forSession(host);
-  const spec: ChannelSpec = {
-    request: {
-      id, connector: 'client', acceptFrom: '203.0.113.77', original: endpoint('198.51.100.77', 7000), target: endpoint('198.51.100.77', 7000),
-      family: 4, oneShot: true, timeoutMs: null, label: 'PASV',
-    },
-    plan: {
-      listenSide: 'client', bindAddress: '127.0.0.1', advertiseAddress: '127.0.0.1', expectedPeer: '203.0.113.77',
-      connectSide: 'server', connectTarget: endpoint('198.51.100.77', 7000), connectFrom: '198.51.100.78',
-    },
-    timeoutMs: 30_000,
-  };
-  sp.listen(id, 'client', endpoint('127.0.0.1', 0), spec);
-  for (let i = 0; i < 300 && !listening; i++) await new Promise((r) => setTimeout(r, 10));
-  expect(listening).toBe(true);
+  sp.listen(id, 'client', endpoint('127.0.0.1', 0), pasvSpec(id));
+  for (let i = 0; i < 300 && listening.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(listening.length).toBe(1);
   return sp;
 }
 
