@@ -58,6 +58,7 @@ export const COMMANDS: Readonly<Record<Verb, CommandRule>> = Object.freeze({
  */
 export function commandRule(verb: Verb): CommandRule {
   switch (verb) {
+    case 'OTHER': return COMMANDS.OTHER; // most lines: tested first
     case 'PORT': return COMMANDS.PORT;
     case 'EPRT': return COMMANDS.EPRT;
     case 'LPRT': return COMMANDS.LPRT;
@@ -69,7 +70,6 @@ export function commandRule(verb: Verb): CommandRule {
     case 'ALGS': return COMMANDS.ALGS;
     case 'CCC': return COMMANDS.CCC;
     case 'QUIT': return COMMANDS.QUIT;
-    case 'OTHER': return COMMANDS.OTHER;
   }
 }
 
@@ -113,8 +113,8 @@ export const FINAL_REPLIES: Readonly<Record<PendingKind, FinalReplyRule>> = Obje
 /** FINAL_REPLIES[kind], looked up with a switch (once per reply; see commandRule). */
 export function finalReplyRule(kind: PendingKind): FinalReplyRule {
   switch (kind) {
+    case 'other': return FINAL_REPLIES.other; // most replies: tested first
     case 'greeting': return FINAL_REPLIES.greeting;
-    case 'other': return FINAL_REPLIES.other;
     case 'pasv': return FINAL_REPLIES.pasv;
     case 'epsv': return FINAL_REPLIES.epsv;
     case 'lpsv': return FINAL_REPLIES.lpsv;

@@ -32,7 +32,7 @@ import { NatAlgError } from '../errors.js';
 import type { Direction, StreamEdit } from './translator.js';
 import { DirectionStream, type LineMode } from './direction-stream.js';
 import { findLF, NO_VIEW } from './lf-scan.js';
-import { findBareCR } from './bare-cr.js';
+import { findBareCR, findLFOrBareCR } from './bare-cr.js';
 
 /** The events the framer reports itself; the owner's event type must include them. */
 export type FramerEvent =
@@ -306,8 +306,12 @@ export class LineFramer<Note> {
    */
   private wholeLines(s: DirectionStream<Note>, bytes: Uint8Array, i: number, n: number): number {
     const view = s.chunkView(i);
+    const refuseCR = this.bareCRs[s.direction];
     for (;;) {
-      const j = findLF(bytes, view, i, n);
+      // Where bare CRs are refused, the LF and a bare CR before it are sought in one pass.
+      const k = refuseCR ? findLFOrBareCR(bytes, view, i, n) : findLF(bytes, view, i, n);
+      const bareCR = k >= 0 && bytes[k] === 13;
+      const j = bareCR ? findLF(bytes, view, k + 1, n) : k;
       const end = j < 0 ? n : j + 1;
       const from = s.lineFrom;
       if ((from >= 0 ? end - from : s.holdLength + (end - i)) > this.maxLine) {
@@ -326,7 +330,7 @@ export class LineFramer<Note> {
         s.skipRun(n);
         return n;
       }
-      if (this.bareCRs[s.direction] && this.hasBareCR(s, bytes, view, from >= 0 ? from : i, j, n, from < 0)) {
+      if (refuseCR && (bareCR || this.bareCRBefore(s, bytes, view, from, i, n))) {
         // Not forwarded at all, neither its held start nor its rest.
         const length = from >= 0 ? end - from : s.holdLength + (end - i);
         if (from >= 0) s.flushRun(from);
@@ -367,16 +371,16 @@ export class LineFramer<Note> {
   }
 
   /**
-   * Whether the line whose chunk part is bytes[from..lf) (its LF at `lf`) carries a bare CR.
-   * `held`: its first bytes are in the hold buffer (and a CR ending them is judged by bytes[from]).
-   * `view`: the chunk's (chunkView).
+   * Whether the current line carries a bare CR before chunk index `i` (the chunk was searched from
+   * `i` on): in bytes[from..i) when the line began in this chunk (`from` >= 0), else in the hold
+   * buffer, whose last byte, if a CR, is judged by bytes[i]. `view`: the chunk's (chunkView).
    */
-  private hasBareCR(s: DirectionStream<Note>, bytes: Uint8Array, view: DataView, from: number, lf: number, n: number, held: boolean): boolean {
-    if (findBareCR(bytes, from, lf, n, view) >= 0) return true;
-    if (!held || s.holdLength === 0) return false;
+  private bareCRBefore(s: DirectionStream<Note>, bytes: Uint8Array, view: DataView, from: number, i: number, n: number): boolean {
+    if (from >= 0) return from < i && findBareCR(bytes, from, i, n, view) >= 0;
+    if (s.holdLength === 0) return false;
     const h = s.hold!;
     const k = s.holdLength;
-    return findBareCR(h, 0, k, k) >= 0 || (h[k - 1] === 13 && bytes[from] !== 10 && bytes[from] !== 0);
+    return findBareCR(h, 0, k, k) >= 0 || (h[k - 1] === 13 && bytes[i] !== 10 && bytes[i] !== 0);
   }
 
   /** At a line start (possibly with undecided first bytes held): decide what the line is. */
