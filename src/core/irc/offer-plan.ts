@@ -8,7 +8,7 @@
  * (an echo), or a refusal of the whole line.
  */
 
-import { endpoint, type Endpoint } from '../net/ip.js';
+import { familyOf, type Endpoint } from '../net/ip.js';
 import { ctcpTagIs } from './ctcp.js';
 import type { DccChatOffer, DccOffer, DccResumeOffer, DccSendOffer } from './dcc.js';
 import { scanDcc, type DccScan } from './dcc-scan.js';
@@ -164,7 +164,8 @@ function planEndpointOffer(line: Uint8Array, offer: DccSendOffer | DccChatOffer,
   const { o, sender } = ctx;
   const rule = OFFER_RULES[sender];
   if (isAmbiguous(line, offer, bodyEnd, facts.endpointWords)) return 'ambiguous-offer';
-  const named = endpoint(offer.address, offer.port);
+  // As parsed (dcc.ts): canonical address text and a port 0-65535, canonicalized nowhere again.
+  const named: Endpoint = { family: familyOf(offer.address), address: offer.address, port: offer.port };
   if (facts.fromOwnNick && !offer.passive) {
     // The client's own offer coming back (echo-message, a bouncer): as the client wrote it. Only
     // from the client's own nick: from anyone else the gateway's endpoint is refused as usual.
