@@ -16,7 +16,7 @@ import { findDccPlaces, isAmbiguous, namesAnyEndpoint, type EndpointWords } from
 import { checkOfferEndpoint, passiveOfferAddress, type OfferSender, type ResolvedIrcOptions } from './policy.js';
 import { DCC_RULES, OFFER_RULES, PASSING_OTHER_VERBS } from './rules.js';
 import type { OfferTable } from './offer-table.js';
-import { prefixNick, type IrcMessage } from './message.js';
+import { parseMessage, prefixNick, type IrcMessage } from './message.js';
 import { equalsIgnoreCase } from './bytes.js';
 import type { IrcRefusalReason } from './types.js';
 
@@ -64,7 +64,11 @@ export interface EchoStep {
 export type OfferStep = ChannelStep | PassiveStep | PortStep | EchoStep;
 
 export type LinePlan =
-  /** Nothing to change: the line goes out as it came. */
+  /**
+   * Nothing to change: the line goes out as it came. `message`: the line's message for its
+   * command's effect, or null when it has none to read (a line without a DCC place gets its
+   * message as parsed, its CTCPs unread: planLine).
+   */
   | { readonly kind: 'pass'; readonly message: IrcMessage | null }
   | {
       readonly kind: 'refuse';
@@ -104,6 +108,14 @@ interface LineFacts {
 /** The plan for a complete line (line end included). */
 export function planLine(line: Uint8Array, ctx: PlanContext): LinePlan {
   const places = findDccPlaces(line, 0, line.length);
+  if (places.length === 0) {
+    // Nothing any client could take for a DCC (a /me ACTION, a VERSION): the line passes, and
+    // its message is read only for its command's effect (lines.ts commandEffect). The commands
+    // with one (rules.ts COMMAND_RULES: NICK, 001, STARTTLS) carry no PRIVMSG or NOTICE text, so
+    // reading the CTCPs of a text (scanDcc) could make no message null that has an effect.
+    const message = parseMessage(line);
+    return { kind: 'pass', message: message.ok ? message : null };
+  }
   let offerPlaces = 0;
   let hidden = false;
   for (const place of places) {
