@@ -12,7 +12,7 @@
  */
 
 import { AddressError } from '../errors.js';
-import { canonicalAddress, familyOf, formatIPv4, formatIPv6, ipv4ToNumber, isV4Mapped, numberToIPv4, parseIPv4, parseIPv6 } from '../net/ip.js';
+import { canonicalAddress, familyOf, type AddressFamily, formatIPv4, formatIPv6, ipv4ToNumber, isV4Mapped, numberToIPv4, parseIPv4, parseIPv6 } from '../net/ip.js';
 import { latin1, readDecimal } from './bytes.js';
 
 export type DccAddressForm = 'integer' | 'ipv4-text' | 'ipv6';
@@ -79,14 +79,22 @@ export function ipv4ToDccInteger(dotted: string): string {
  * written as an IPv4-mapped address.
  */
 export function formatDccAddress(address: string, form: DccAddressForm): string {
-  const canonical = canonicalAddress(address);
+  return spellCanonical(canonicalAddress(address), form, address);
+}
+
+/**
+ * formatDccAddress for an address that is canonical text already (canonicalAddress's): a rewrite
+ * canonicalizes the announced address once and reads its family and spelling from that text.
+ * `given`: the text an error names (the caller's spelling).
+ */
+export function spellCanonical(canonical: string, form: DccAddressForm, given = canonical): string {
   const v6 = familyOf(canonical) === 6;
   switch (form) {
     case 'integer':
-      if (v6) throw new AddressError(address, 'an IPv6 address has no DCC integer form');
+      if (v6) throw new AddressError(given, 'an IPv6 address has no DCC integer form');
       return String(ipv4ToNumber(canonical));
     case 'ipv4-text':
-      if (v6) throw new AddressError(address, 'an IPv6 address has no dotted form');
+      if (v6) throw new AddressError(given, 'an IPv6 address has no dotted form');
       return canonical;
     case 'ipv6':
       return v6 ? canonical : `::ffff:${canonical}`;
@@ -99,7 +107,11 @@ export function formatDccAddress(address: string, form: DccAddressForm): string 
  * family (the integer for IPv4, text for IPv6).
  */
 export function dccAddressFormFor(address: string, previous: DccAddressForm): DccAddressForm {
-  const v6 = familyOf(canonicalAddress(address)) === 6;
-  if (v6) return 'ipv6';
+  return formForFamily(familyOf(canonicalAddress(address)), previous);
+}
+
+/** dccAddressFormFor by the new address's family (of its canonical text). */
+export function formForFamily(family: AddressFamily, previous: DccAddressForm): DccAddressForm {
+  if (family === 6) return 'ipv6';
   return previous === 'ipv6' ? 'integer' : previous;
 }

@@ -10,9 +10,9 @@
  */
 
 import { NatAlgError } from '../errors.js';
-import { canonicalAddress } from '../net/ip.js';
+import { canonicalAddress, familyOf } from '../net/ip.js';
 import { asciiBytes } from './bytes.js';
-import { dccAddressFormFor, formatDccAddress, type DccAddressForm } from './dcc-address.js';
+import { formForFamily, spellCanonical, type DccAddressForm } from './dcc-address.js';
 import type { DccChatOffer, DccResumeOffer, DccSendOffer } from './dcc.js';
 import { applyEdits, type Edit } from './span.js';
 
@@ -41,9 +41,10 @@ export function dccEdits(offer: DccRewritable, replacement: DccReplacement): Edi
     case 'send':
     case 'chat':
       if (replacement.address !== undefined) {
+        // Canonicalized once: its family and its spelling are read from this text.
         const address = canonicalAddress(replacement.address);
-        const form = replacement.addressForm ?? dccAddressFormFor(address, offer.addressForm);
-        edits.push({ span: offer.addressSpan, bytes: asciiBytes(formatDccAddress(address, form)) });
+        const form = replacement.addressForm ?? formForFamily(familyOf(address), offer.addressForm);
+        edits.push({ span: offer.addressSpan, bytes: asciiBytes(spellCanonical(address, form)) });
       } else if (replacement.addressForm !== undefined) {
         throw new NatAlgError('invalid-argument', 'addressForm without an address');
       }

@@ -83,14 +83,15 @@ export function rewriteLine(line: Uint8Array, steps: readonly OfferStep[], ids: 
 
 /**
  * Remember the offers of a line that went out (offer-table.ts); returns the ids of data channels
- * retired to make room.
+ * retired to make room. Addresses are canonical text already: an offer's as parsed (dcc.ts), a
+ * channel's named endpoint as planned (offer-plan.ts), an answer's as checked (checkAnnounced).
  */
 export function recordOffers(offers: OfferTable, sender: OfferSender, steps: readonly OfferStep[], ids: readonly number[], answers: ReadonlyMap<number, ChannelAnswer>): number[] {
   const retired: number[] = [];
   steps.forEach((st, k) => {
     let r: OfferRecord | null = null;
     if (st.kind === 'passive') {
-      const named = canonicalAddress(st.offer.address);
+      const named = st.offer.address;
       r = offers.add({ id: 0, sender, namedPort: 0, announcedPort: 0, namedAddress: named, announcedAddress: st.address ?? named, token: st.offer.token ?? null });
     } else if (st.kind === 'channel') {
       const a = answers.get(ids[k]!);
@@ -98,7 +99,7 @@ export function recordOffers(offers: OfferTable, sender: OfferSender, steps: rea
       r = offers.add({
         id: ids[k]!, sender,
         namedPort: st.original.port, announcedPort: announced?.port ?? 0,
-        namedAddress: canonicalAddress(st.original.address), announcedAddress: announced?.address ?? '',
+        namedAddress: st.original.address, announcedAddress: announced?.address ?? '',
         token: st.offer.token ?? null,
       });
     }

@@ -143,44 +143,46 @@ interface Reading {
   readonly opaque: boolean;
 }
 
+/** Add a reading that found both words (a function, not a closure made per call). */
+function push(out: Reading[], reading: LenientReading, address: Span | undefined, port: Span | undefined, opaque = false): void {
+  if (address !== undefined && port !== undefined) out.push({ reading, address, port, opaque });
+}
+
 /**
  * Every reading of the words in line[from, bodyEnd) (after the verb; WeeChat's reading runs on to
  * the line's last \x01 or its end).
  */
 function readingsOf(line: Uint8Array, from: number, bodyEnd: number, shape: VerbShape): Reading[] {
   const out: Reading[] = [];
-  const push = (reading: LenientReading, address: Span | undefined, port: Span | undefined, opaque = false): void => {
-    if (address !== undefined && port !== undefined) out.push({ reading, address, port, opaque });
-  };
   const words = blankWords(line, from, bodyEnd);
   const n = words.length;
   for (const reading of LENIENT_READINGS) {
     switch (reading) {
       case 'left':
-        push(reading, words[1], words[2]);
+        push(out, reading, words[1], words[2]);
         break;
       case 'after-quote': {
         const open = findByte(line, NO_VIEW, 0x22, from, bodyEnd);
         const close = open < 0 ? -1 : findByte(line, NO_VIEW, 0x22, open + 1, bodyEnd);
         if (close >= 0) {
           const after = blankWords(line, close + 1, bodyEnd);
-          push(reading, after[0], after[1]);
+          push(out, reading, after[0], after[1]);
         }
         break;
       }
       case 'right':
         for (let extra = 0; extra <= 2; extra++) {
           const k = n - 2 - extra;
-          if (k >= 1) push(reading, words[k], words[k + 1]);
+          if (k >= 1) push(out, reading, words[k], words[k + 1]);
         }
         break;
       case 'leftmost-triple':
         // irssi's first parameter is the filename's first word; an empty one (two blanks after
         // the verb) moves the triple's start to the first word: both starts.
-        for (const first of [0, 1]) {
+        for (let first = 0; first <= 1; first++) {
           for (let k = first; k + 2 < n; k++) {
             if (irssiTriple(line, words[k]!, words[k + 1]!, words[k + 2]!)) {
-              push(reading, words[k], words[k + 1]);
+              push(out, reading, words[k], words[k + 1]);
               break;
             }
           }
@@ -188,7 +190,7 @@ function readingsOf(line: Uint8Array, from: number, bodyEnd: number, shape: Verb
         break;
       case 'escaped-blanks': {
         const v = escapedWords(line, from, bodyEnd);
-        if (v.length >= 3) push(reading, v[1], v[2], hasByte(line, v[1]!, 0x5c) || hasByte(line, v[2]!, 0x5c));
+        if (v.length >= 3) push(out, reading, v[1], v[2], hasByte(line, v[1]!, 0x5c) || hasByte(line, v[2]!, 0x5c));
         break;
       }
       case 'to-last-ctcp-byte': {
@@ -197,8 +199,8 @@ function readingsOf(line: Uint8Array, from: number, bodyEnd: number, shape: Verb
         const last = findLastByte(line, NO_VIEW, 1, from, end);
         const f = spaceFields(line, from, last >= 0 ? last : end);
         const m = f.length;
-        if (shape !== 'chat') push(reading, f[m - 3], f[m - 2]);
-        if (shape !== 'send') push(reading, f[m - 2], f[m - 1]);
+        if (shape !== 'chat') push(out, reading, f[m - 3], f[m - 2]);
+        if (shape !== 'send') push(out, reading, f[m - 2], f[m - 1]);
         break;
       }
     }
@@ -208,6 +210,18 @@ function readingsOf(line: Uint8Array, from: number, bodyEnd: number, shape: Verb
 
 function sameSpan(a: Span, b: Span): boolean {
   return a.start === b.start && a.end === b.end;
+}
+
+/** Whether `r` reads the address and port words of one of the `strict` offers. */
+function isStrictPair(strict: readonly EndpointWords[], r: Reading): boolean {
+  for (const s of strict) if (sameSpan(s.address, r.address) && sameSpan(s.port, r.port)) return true;
+  return false;
+}
+
+/** Whether `word` starts where the port of one of the `strict` offers starts. */
+function isStrictPort(strict: readonly EndpointWords[], word: Span): boolean {
+  for (const s of strict) if (s.port.start === word.start) return true;
+  return false;
 }
 
 /** The address and port words of an offer the gateway reads strictly, checks and rewrites. */
@@ -224,8 +238,8 @@ export interface EndpointWords {
  */
 export function isAmbiguous(line: Uint8Array, offer: DccSendOffer | DccChatOffer, bodyEnd: number, strict: readonly EndpointWords[]): boolean {
   for (const r of readingsOf(line, offer.verbSpan.end, bodyEnd, offer.kind)) {
-    if (strict.some((s) => sameSpan(s.address, r.address) && sameSpan(s.port, r.port))) continue;
-    if (strict.some((s) => s.port.start === r.address.start)) continue; // the port read as an address
+    if (isStrictPair(strict, r)) continue;
+    if (isStrictPort(strict, r.address)) continue; // the port read as an address
     if (r.reading === 'right' && r.address.start >= offer.addressSpan.start) continue; // fewer optional fields
     if (r.opaque || readsAsEndpoint(line, r.address, r.port)) return true;
   }

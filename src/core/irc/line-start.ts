@@ -9,8 +9,9 @@
  * if the next \x01 lies beyond the last LF, none of the lines up to there holds one. A line near a
  * \x01, one that goes on into the next chunk, or one in a chunk longer than maxLineLength is
  * decided by the first of its LF, a \x01, or its maxLineLength-th byte (the bytes of each chunk are
- * looked at once). Every search is a loop over the chunk's bytes through one view made per chunk
- * (lf-scan.ts): a call to indexOf or lastIndexOf costs more than a line. The decision depends on
+ * looked at once). Every search is a loop over the chunk's bytes through the one view the framer
+ * makes per chunk (DirectionStream.chunkView, lf-scan.ts): a call to indexOf or lastIndexOf costs
+ * more than a line. The decision depends on
  * the line's bytes only, never on the chunking.
  */
 
@@ -48,7 +49,9 @@ export class CtcpLineStart {
     if (buf === this.chunk && s.chunkBase === this.base) return;
     this.chunk = buf;
     this.base = s.chunkBase;
-    this.view = chunkView(buf, buf.length);
+    // The framer's view of the chunk (one per chunk, shared with its own searches: making one
+    // costs as much as scanning a hundred bytes).
+    this.view = buf === s.chunk ? s.chunkView(0) : chunkView(buf, buf.length);
     this.lastLF = findLastByte(buf, this.view, 10, 0, to);
     this.ctcpAt = -2;
   }

@@ -244,7 +244,7 @@ export class IrcLines implements LineReader<IrcLineEnd> {
 }
 
 /** The command of a parsed line, as COMMAND_RULES names it, and its effect in `direction`. */
-function commandEffect(line: Uint8Array, message: IrcMessage, direction: Direction): CommandEffect {
+export function commandEffect(line: Uint8Array, message: IrcMessage, direction: Direction): CommandEffect {
   let command: IrcCommand = 'other';
   if (message.verb === 'NICK') command = 'NICK';
   else if (message.verb === 'numeric' && message.numeric === 1) command = '001';

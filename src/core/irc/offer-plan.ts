@@ -8,7 +8,7 @@
  * (an echo), or a refusal of the whole line.
  */
 
-import { endpoint, type Endpoint } from '../net/ip.js';
+import { familyOf, type Endpoint } from '../net/ip.js';
 import { ctcpTagIs } from './ctcp.js';
 import type { DccChatOffer, DccOffer, DccResumeOffer, DccSendOffer } from './dcc.js';
 import { scanDcc, type DccScan } from './dcc-scan.js';
@@ -16,7 +16,7 @@ import { findDccPlaces, isAmbiguous, namesAnyEndpoint, type EndpointWords } from
 import { checkOfferEndpoint, passiveOfferAddress, type OfferSender, type ResolvedIrcOptions } from './policy.js';
 import { DCC_RULES, OFFER_RULES, PASSING_OTHER_VERBS } from './rules.js';
 import type { OfferTable } from './offer-table.js';
-import { prefixNick, type IrcMessage } from './message.js';
+import { parseMessage, prefixNick, type IrcMessage } from './message.js';
 import { equalsIgnoreCase } from './bytes.js';
 import type { IrcRefusalReason } from './types.js';
 
@@ -64,7 +64,11 @@ export interface EchoStep {
 export type OfferStep = ChannelStep | PassiveStep | PortStep | EchoStep;
 
 export type LinePlan =
-  /** Nothing to change: the line goes out as it came. */
+  /**
+   * Nothing to change: the line goes out as it came. `message`: the line's message for its
+   * command's effect, or null when it has none to read (a line without a DCC place gets its
+   * message as parsed, its CTCPs unread: planLine).
+   */
   | { readonly kind: 'pass'; readonly message: IrcMessage | null }
   | {
       readonly kind: 'refuse';
@@ -104,6 +108,14 @@ interface LineFacts {
 /** The plan for a complete line (line end included). */
 export function planLine(line: Uint8Array, ctx: PlanContext): LinePlan {
   const places = findDccPlaces(line, 0, line.length);
+  if (places.length === 0) {
+    // Nothing any client could take for a DCC (a /me ACTION, a VERSION): the line passes, and
+    // its message is read only for its command's effect (lines.ts commandEffect). The commands
+    // with one (rules.ts COMMAND_RULES: NICK, 001, STARTTLS) carry no PRIVMSG or NOTICE text, so
+    // reading the CTCPs of a text (scanDcc) could make no message null that has an effect.
+    const message = parseMessage(line);
+    return { kind: 'pass', message: message.ok ? message : null };
+  }
   let offerPlaces = 0;
   let hidden = false;
   for (const place of places) {
@@ -164,7 +176,8 @@ function planEndpointOffer(line: Uint8Array, offer: DccSendOffer | DccChatOffer,
   const { o, sender } = ctx;
   const rule = OFFER_RULES[sender];
   if (isAmbiguous(line, offer, bodyEnd, facts.endpointWords)) return 'ambiguous-offer';
-  const named = endpoint(offer.address, offer.port);
+  // As parsed (dcc.ts): canonical address text and a port 0-65535, canonicalized nowhere again.
+  const named: Endpoint = { family: familyOf(offer.address), address: offer.address, port: offer.port };
   if (facts.fromOwnNick && !offer.passive) {
     // The client's own offer coming back (echo-message, a bouncer): as the client wrote it. Only
     // from the client's own nick: from anyone else the gateway's endpoint is refused as usual.

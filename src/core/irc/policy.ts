@@ -5,7 +5,7 @@
  */
 
 import { NatAlgError } from '../errors.js';
-import { canonicalAddress, familyOf, sameAddress, type AddressFamily, type Endpoint } from '../net/ip.js';
+import { canonicalAddress, familyOf, type AddressFamily, type Endpoint } from '../net/ip.js';
 import { namesNoRemoteHost } from '../net/no-remote-host.js';
 import type { GatewaySide } from '../alg/contract.js';
 import { DEFAULT_IRC_POLICY, type IrcPolicy, type IrcRefusalReason, type IrcTranslatorOptions } from './types.js';
@@ -81,7 +81,8 @@ export function resolveIrcOptions(options: IrcTranslatorOptions): ResolvedIrcOpt
 export type OfferSender = 'client' | 'server';
 
 /**
- * Whether an offer from `sender` may name `e` for a data connection; null when it may.
+ * Whether an offer from `sender` may name `e` (its address canonical text, as offers are parsed)
+ * for a data connection; null when it may.
  * From the client: its own address (or, with allowForeignDccAddress, another host that is no
  * loopback, group, link-local or gateway address). From outside: any host but those, since the
  * gateway will connect there on the client's behalf. Never a port below 1024 (allowLowDccPorts).
@@ -89,7 +90,7 @@ export type OfferSender = 'client' | 'server';
 export function checkOfferEndpoint(e: Endpoint, sender: OfferSender, o: ResolvedIrcOptions): IrcRefusalReason | null {
   const p = o.policy;
   if (sender === 'client') {
-    if (!sameAddress(e.address, o.clientAddress) && (!p.allowForeignDccAddress || forbidden(e.address, o))) return 'foreign-address';
+    if (e.address !== o.clientAddress && (!p.allowForeignDccAddress || forbidden(e.address, o))) return 'foreign-address';
   } else if (forbidden(e.address, o)) {
     return 'forbidden-address';
   }
@@ -97,10 +98,13 @@ export function checkOfferEndpoint(e: Endpoint, sender: OfferSender, o: Resolved
   return null;
 }
 
-/** An address the gateway never connects to on a peer's word. */
+/**
+ * An address the gateway never connects to on a peer's word. `address` and the gateway's are
+ * canonical text, so one address is one string (no need to canonicalize each pair again).
+ */
 function forbidden(address: string, o: ResolvedIrcOptions): boolean {
   if (namesNoRemoteHost(address)) return true;
-  for (const g of o.gatewayAddresses) if (sameAddress(g, address)) return true;
+  for (const g of o.gatewayAddresses) if (g === address) return true;
   return false;
 }
 
