@@ -52,8 +52,17 @@ export function measureRate(fn: () => void, work: number, rounds = 9, minMs = 15
 }
 
 /**
+ * candidate/baseline as the median of the ratios of rounds run back to back: a machine whose speed
+ * drifts over the run (a neighbour's load, the clock) moves both of a pair alike, which a ratio
+ * of the two overall medians does not cancel when the medians fall in different rounds.
+ */
+export function pairedRatio(candidate: readonly number[], baseline: readonly number[]): number {
+  return median(candidate.map((c, i) => c / baseline[i]!));
+}
+
+/**
  * Measure a candidate against a baseline in interleaved rounds (so that noise hits both alike),
- * returning both median rates and candidate/baseline.
+ * returning both median rates and the median of the per-round ratios (pairedRatio).
  */
 export function compareRates(
   candidate: () => void,
@@ -68,7 +77,5 @@ export function compareRates(
     c.push(measureRate(candidate, work, 1, minMs));
     b.push(measureRate(baseline, work, 1, minMs));
   }
-  const value = median(c);
-  const base = median(b);
-  return { value, baseline: base, ratio: value / base };
+  return { value: median(c), baseline: median(b), ratio: pairedRatio(c, b) };
 }
