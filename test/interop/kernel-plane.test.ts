@@ -212,15 +212,18 @@ describe.skipIf(!ready)(`relay with --data-plane nftables between real peers${re
     for (const o of opens) expect({ mode: o.mode, command: o.command, plane: o.plane }, context()).toEqual({ mode: passive ? 'passive' : 'active', command, plane });
     for (const c of closes) expect(c.plane, context()).toBe(plane);
     if (plane === 'nftables') {
-      // The kernel's counters: whole IP packets, a little more than the payload, each way.
+      // The kernel's counters: whole IP packets, more than the payload each way by their headers
+      // (52-72 bytes a segment; a sender that writes small pieces on a fast path sends segments
+      // of a few hundred bytes: 11-15% over was seen), far less than twice it (a counter that
+      // also counted the other direction, or a second flow).
       const bytes = closes.map((c) => c.bytes as { toClient: number; toServer: number; measure: string });
       expect(bytes.map((b) => b.measure)).toEqual(['ip', 'ip']);
       const down = bytes.find((b) => b.toClient >= download.length);
       const upb = bytes.find((b) => b.toServer >= upload.length);
       expect(down, JSON.stringify(bytes)).toBeDefined();
       expect(upb, JSON.stringify(bytes)).toBeDefined();
-      expect(down!.toClient).toBeLessThan(download.length * 1.1);
-      expect(upb!.toServer).toBeLessThan(upload.length * 1.1);
+      expect(down!.toClient).toBeLessThan(download.length * 1.5);
+      expect(upb!.toServer).toBeLessThan(upload.length * 1.5);
     }
     await expectClean(relay);
   }
