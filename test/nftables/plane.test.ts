@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatAlgError } from '../../src/core/errors.js';
 import { NftShell, jsonObjectEnd, type ShellEnd } from '../../src/node/nftables/nft-shell.js';
-import { NftablesDataPlane, DataPlaneUnavailableError, type KernelChannel, type NftablesDataPlaneOptions } from '../../src/node/nftables/index.js';
+import { NftablesDataPlane, DataPlaneUnavailableError, type NftablesDataPlaneOptions } from '../../src/node/nftables/index.js';
+import { CH } from './stand-in.js';
 import { shellStartFailure, tableFailureCause, parseOwner, ownerAlive, processStart } from '../../src/node/nftables/prerequisites.js';
 
 const FAKE = join(__dirname, 'fake-nft.mjs');
@@ -96,16 +97,6 @@ describe('prerequisite classification', () => {
 });
 
 // ---- the plane over the stand-in -----------------------------------------------------------
-
-const CH: KernelChannel = {
-  id: 1,
-  family: 4,
-  peer: '192.0.2.2',
-  announced: { address: '192.0.2.1', port: 40000 },
-  target: { address: '198.51.100.2', port: 7000 },
-  sourceAddress: '198.51.100.1',
-  timeoutMs: 30_000,
-};
 
 /** A conntrack line of CH's key; `from` is the reply source (the target when we redirected it). */
 function ct(state: string, sport: number, o: { assured?: boolean; from?: string; fromPort?: number } = {}): string {

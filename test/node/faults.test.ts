@@ -1,22 +1,10 @@
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFtpProxy, type FtpProxy } from '../../src/node/index.js';
 import { FtpTestClient, parsePasvReply } from '../../src/testing/index.js';
-import { connectRaw, deadPort, eventually, listenProxy, noLeaks, pattern, readUntilClose, rig, type Rig } from './helpers.js';
+import { cleanupsAfterEach, connectRaw, deadPort, eventually, listenProxy, noLeaks, pattern, readUntilClose, rig } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-function track(r: Rig): Rig {
-  cleanups.push(async () => {
-    await r.close();
-    await noLeaks(r.proxy);
-  });
-  return r;
-}
+const { cleanups, track } = cleanupsAfterEach();
 
 async function bare(options: Parameters<typeof createFtpProxy>[0]): Promise<{ proxy: FtpProxy; relay: { family: 4 | 6; address: string; port: number } }> {
   const proxy = createFtpProxy(options);

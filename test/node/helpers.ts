@@ -4,6 +4,7 @@
  */
 
 import * as net from 'node:net';
+import { afterEach } from 'vitest';
 import { createFtpProxy, type FtpProxy, type FtpProxyLogEntry, type FtpProxyOptions } from '../../src/node/index.js';
 import { FtpTestServer, type FtpTestServerOptions } from '../../src/testing/index.js';
 import type { Endpoint } from '../../src/core/index.js';
@@ -128,4 +129,23 @@ export async function freeHighPort(): Promise<number> {
     if (free) return port;
   }
   throw new Error('no free port in 61000-64999');
+}
+
+/**
+ * A test file's cleanups, run after each test, last first; `track(rig)` adds closing the rig and
+ * waiting (up to `leakWaitMs`) until its relay holds nothing.
+ */
+export function cleanupsAfterEach(leakWaitMs?: number): { cleanups: Array<() => Promise<void>>; track: (r: Rig) => Rig } {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!();
+  });
+  const track = (r: Rig): Rig => {
+    cleanups.push(async () => {
+      await r.close();
+      await noLeaks(r.proxy, leakWaitMs);
+    });
+    return r;
+  };
+  return { cleanups, track };
 }

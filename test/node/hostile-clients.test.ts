@@ -3,22 +3,11 @@
  * (slowloris), a third party taking a data connection, and byte counts in every ending.
  */
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FtpTestClient, parsePasvReply } from '../../src/testing/index.js';
-import { connectRaw, eventually, noLeaks, pattern, rig, type Rig } from './helpers.js';
+import { cleanupsAfterEach, connectRaw, eventually, pattern, rig } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-function track(r: Rig): Rig {
-  cleanups.push(async () => {
-    await r.close();
-    await noLeaks(r.proxy, 10_000);
-  });
-  return r;
-}
+const { cleanups, track } = cleanupsAfterEach(10_000);
 
 /** Connect from `from` and read what comes until the first line end or the close. */
 function attacker(relay: { address: string; port: number }, from: string): Promise<{ socket: net.Socket; first: Promise<string> }> {

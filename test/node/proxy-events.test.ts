@@ -2,24 +2,12 @@
  * The relay's emitter carries what used to reach only the logger: upstream-failed,
  * protocol-error, session-failed; and session-close comes exactly once per session-open.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFtpProxy, type FtpProxy, type ProtocolErrorEvent, type SessionFailedEvent, type UpstreamFailedEvent } from '../../src/node/index.js';
 import { FtpTestClient } from '../../src/testing/index.js';
-import { connectRaw, deadPort, eventually, listenProxy, noLeaks, readUntilClose, rig, type Rig } from './helpers.js';
+import { cleanupsAfterEach, connectRaw, deadPort, eventually, listenProxy, noLeaks, readUntilClose, rig } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-function track(r: Rig): Rig {
-  cleanups.push(async () => {
-    await r.close();
-    await noLeaks(r.proxy);
-  });
-  return r;
-}
+const { cleanups, track } = cleanupsAfterEach();
 
 /** session-open and session-close, in order, as `open:<id>` / `close:<id>`. */
 function lifecycle(proxy: FtpProxy): string[] {
