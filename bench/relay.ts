@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import { createFtpProxy, createMetricsServer, type FtpProxy } from '../src/node/index.js';
-import { median, type BenchResult } from './harness.js';
+import { median, pairedRatio, type BenchResult } from './harness.js';
 
 const THROUGHPUT_BYTES = 32 << 20;
 const THROUGHPUT_ROUNDS = 25;
@@ -387,7 +387,6 @@ async function metricsOverhead(peers: Peers, proxy: FtpProxy, relayPort: number)
   await peers.ask({ type: 'retr', port: relayPort, mode: 'epsv' }); // warm-up
   const on: number[] = [];
   const off: number[] = [];
-  const ratios: number[] = [];
   let last = { scrapes: 0, failures: 0, bytes: 0 };
   for (let i = 0; i < OVERHEAD_PAIRS; i++) {
     let a = 0;
@@ -405,7 +404,6 @@ async function metricsOverhead(peers: Peers, proxy: FtpProxy, relayPort: number)
     }
     on.push(a);
     off.push(b);
-    ratios.push(a / b);
   }
   await new Promise((r) => {
     scraper.once('exit', r);
@@ -416,7 +414,7 @@ async function metricsOverhead(peers: Peers, proxy: FtpProxy, relayPort: number)
     value: median(on),
     unit: 'MB/s',
     baseline: median(off),
-    ratio: median(ratios),
+    ratio: pairedRatio(on, off),
     note: `EPSV RETRs of ${THROUGHPUT_BYTES >> 20} MiB back to back for >= ${OVERHEAD_SAMPLE_MS} ms per sample through the relay, with createMetricsServer (event-loop lag monitor on) scraped every ${SCRAPE_INTERVAL_MS} ms by a worker against without, ${OVERHEAD_PAIRS} interleaved pairs, ratio = median of per-pair ratios; ${last.scrapes} scrapes in all (${last.failures} failed, ${last.bytes} bytes); goal ratio >= 0.98`,
   };
 }

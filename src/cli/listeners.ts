@@ -8,7 +8,7 @@ import { ftpRelay } from './ftp-command.js';
 import { ircRelay } from './irc-command.js';
 import { runRelays, type CliIo, type RelaySpec } from './relay-command.js';
 
-export function relayOf(plan: ListenerPlan): RelaySpec {
+function relayOf(plan: ListenerPlan): RelaySpec {
   switch (plan.alg) {
     case 'ftp':
       return ftpRelay(plan.options);

@@ -187,6 +187,11 @@ export const LINE_LENGTH_RANGE: Readonly<Record<Alg, readonly [number, number]>>
 
 const LIMIT = wholeNumber(1, 9_999_999);
 
+/** Seconds from 0 to `max` (a fraction allowed), as milliseconds. */
+function secondsUpTo(max: number): (t: string) => number | Invalid {
+  return (t) => (/^[0-9]+(\.[0-9]+)?$/.test(t) && Number(t) <= max ? Math.round(Number(t) * 1000) : new Invalid(`expected seconds (0-${max})`));
+}
+
 // ---- the table --------------------------------------------------------------------------------
 
 export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<K> } = {
@@ -196,13 +201,13 @@ export const SETTINGS: { readonly [K in SettingKey]: SettingSpec<K> } = {
     scope: 'process',
     algs: BOTH,
     json: 'number',
-    parse: (t) => (/^[0-9]+(\.[0-9]+)?$/.test(t) && Number(t) <= 86_400 ? Math.round(Number(t) * 1000) : new Invalid('expected seconds (0-86400)')),
+    parse: secondsUpTo(86_400),
   },
   drainDelay: {
     scope: 'process',
     algs: BOTH,
     json: 'number',
-    parse: (t) => (/^[0-9]+(\.[0-9]+)?$/.test(t) && Number(t) <= 3600 ? Math.round(Number(t) * 1000) : new Invalid('expected seconds (0-3600)')),
+    parse: secondsUpTo(3600),
   },
   metrics: { scope: 'process', algs: BOTH, json: 'text', parse: listenEndpoint },
   listen: { scope: 'listener', algs: BOTH, json: 'text', parse: listenEndpoint },

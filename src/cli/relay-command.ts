@@ -24,7 +24,7 @@ export interface CliIo {
 }
 
 /** The relay options every command shares, from its command-line options. */
-export function relayProxyOptions(options: RelayCommandOptions, io: CliIo, label?: string): RelayProxyOptions {
+function relayProxyOptions(options: RelayCommandOptions, io: CliIo, label?: string): RelayProxyOptions {
   return {
     upstream: options.upstream,
     ...(options.publicAddress !== undefined ? { publicAddress: options.publicAddress } : {}),

@@ -19,11 +19,9 @@ import {
   type Endpoint,
 } from '../core/index.js';
 import { planDataChannel, type ChannelPlan } from '../core/relay/plan.js';
+import { DEFAULT_RELAY_TIMEOUTS } from '../core/relay/types.js';
 import { DataSockets, type DataChannelDecider } from './data-sockets.js';
 
-/** The relay's defaults (DEFAULT_RELAY_TIMEOUTS): RFC 6384 asks an FTP ALG to wait at least 30 s. */
-const DEFAULT_LISTEN_TIMEOUT_MS = 30_000;
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** DataSockets numbers channels; this one has only one. */
 const ID = 1;
 
@@ -121,8 +119,8 @@ export function openDataChannel(request: DataChannelRequest, options: DataChanne
     return Promise.reject(err);
   }
   if (typeof plan === 'string') return Promise.reject(new NatAlgError('invalid-argument', `cannot serve the request: ${plan}`));
-  const listenTimeoutMs = options.listenTimeoutMs ?? request.timeoutMs ?? DEFAULT_LISTEN_TIMEOUT_MS;
-  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const listenTimeoutMs = options.listenTimeoutMs ?? request.timeoutMs ?? DEFAULT_RELAY_TIMEOUTS.dataListenTimeoutMs; // the relay's: RFC 6384 asks for >= 30 s
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_RELAY_TIMEOUTS.upstreamConnectTimeoutMs;
   const validPlan = plan;
   return new Promise((resolve, reject) => {
     new SocketDataChannel(validPlan, port, listenTimeoutMs, connectTimeoutMs, resolve, reject);

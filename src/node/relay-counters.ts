@@ -15,7 +15,7 @@ import type { DataChannelMode, RelayEvent, SessionByteCounts } from '../core/ind
 /** Distinct reasons kept per table; later new ones count under OTHER_REASON. */
 export const MAX_REASONS = 64;
 /** Where reasons beyond MAX_REASONS are counted. */
-export const OTHER_REASON = 'other';
+const OTHER_REASON = 'other';
 /** Longest reason kept as it is; a longer one is cut (a label value is no place for a paragraph). */
 const MAX_REASON_LENGTH = 80;
 

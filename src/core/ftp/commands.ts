@@ -33,7 +33,11 @@ const unsupported: AddressParseResult = Object.freeze({ ok: false, error: 'unsup
 export function parsePort(argument: string): Endpoint | null {
   const v = scanBytes(argument, 0, 6);
   if (v === null || v.end !== argument.length) return null;
-  const f = v.fields;
+  return sextetEndpoint(v.fields);
+}
+
+/** The endpoint of the six numbers of a 227 (each 0-255: the callers have checked). */
+export function sextetEndpoint(f: readonly number[]): Endpoint {
   return { family: 4, address: `${f[0]}.${f[1]}.${f[2]}.${f[3]}`, port: f[4]! * 256 + f[5]! };
 }
 

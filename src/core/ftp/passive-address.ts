@@ -18,7 +18,8 @@
  */
 
 import type { AddressFamily } from '../net/ip.js';
-import { find227, find228, find229, MALFORMED, sextetEndpoint, type FindResult, type FoundAddress } from './replies.js';
+import { sextetEndpoint } from './commands.js';
+import { find227, find228, find229, MALFORMED, type FindResult, type FoundAddress } from './replies.js';
 import type { PassiveFormat } from './rules.js';
 import { isDigit } from './text.js';
 

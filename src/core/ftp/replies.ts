@@ -8,7 +8,7 @@
  * line so that a rewrite replaces only that span and keeps the server's text and punctuation.
  */
 
-import { lprtFields, formatSextet, formatLongAddress, scanBytes, type AddressParseResult } from './commands.js';
+import { lprtFields, formatSextet, formatLongAddress, scanBytes, sextetEndpoint, type AddressParseResult } from './commands.js';
 import type { Endpoint } from '../net/ip.js';
 import { isDigit, parsePortNumber } from './text.js';
 
@@ -45,11 +45,6 @@ function numberList(text: string, i: number, max: number): { values: number[]; e
     p++;
   }
   return { values, end: p, overflow };
-}
-
-/** The endpoint of the six numbers of a 227 (each 0-255: the callers have checked). */
-export function sextetEndpoint(f: readonly number[]): Endpoint {
-  return { family: 4, address: `${f[0]}.${f[1]}.${f[2]}.${f[3]}`, port: f[4]! * 256 + f[5]! };
 }
 
 /**

@@ -37,7 +37,7 @@ export function classifyReply(buf: Uint8Array, from: number, to: number): ReplyL
   const n = to - from;
   const a = digit(buf[from]);
   if (n < 1) return 'need-more';
-  if (beginsText(buf[from]!)) return 'text';
+  if (a < 0) return 'text'; // beginsText: no digit first
   if (n < 2) return 'need-more';
   const b = digit(buf[from + 1]);
   if (b < 0) return 'text';

@@ -72,30 +72,25 @@ export function findDccPlaces(line: Uint8Array, from: number, to: number): DccPl
   return out;
 }
 
-/** Word spans of line[from, to) split at blanks. */
-function blankWords(line: Uint8Array, from: number, to: number): Span[] {
+/**
+ * Word spans of line[from, to) split at blanks; with `escapes`, at blanks that no backslash
+ * escapes (a backslash takes the next byte into its word, as KVIrc reads them).
+ */
+function splitWords(line: Uint8Array, from: number, to: number, escapes = false): Span[] {
   const out: Span[] = [];
   let p = from;
   for (;;) {
     while (p < to && isBlank(line[p])) p++;
     if (p >= to) return out;
     const start = p;
-    while (p < to && !isBlank(line[p])) p++;
-    out.push({ start, end: p });
+    while (p < to && !isBlank(line[p])) p += escapes && line[p] === 0x5c ? 2 : 1;
+    out.push({ start, end: Math.min(p, to) });
   }
 }
 
-/** Word spans split at blanks that no backslash escapes (a backslash takes the next byte into its word). */
-function escapedWords(line: Uint8Array, from: number, to: number): Span[] {
-  const out: Span[] = [];
-  let p = from;
-  for (;;) {
-    while (p < to && isBlank(line[p])) p++;
-    if (p >= to) return out;
-    const start = p;
-    while (p < to && !isBlank(line[p])) p += line[p] === 0x5c ? 2 : 1;
-    out.push({ start, end: Math.min(p, to) });
-  }
+/** Word spans of line[from, to) split at blanks. */
+function blankWords(line: Uint8Array, from: number, to: number): Span[] {
+  return splitWords(line, from, to);
 }
 
 /** Fields of line[from, to) split at each single space (empty fields kept), as strrchr(' ') finds them. */
@@ -189,7 +184,7 @@ function readingsOf(line: Uint8Array, from: number, bodyEnd: number, shape: Verb
         }
         break;
       case 'escaped-blanks': {
-        const v = escapedWords(line, from, bodyEnd);
+        const v = splitWords(line, from, bodyEnd, true);
         if (v.length >= 3) push(out, reading, v[1], v[2], hasByte(line, v[1]!, 0x5c) || hasByte(line, v[2]!, 0x5c));
         break;
       }

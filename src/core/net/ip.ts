@@ -172,7 +172,7 @@ export function canonicalAddress(text: string): string {
   // A dotted quad that parses is canonical already (decimal fields without leading zeros): it is
   // checked without making its bytes. (A String object or the like from plain JavaScript is
   // still made a string below.)
-  if (typeof text === 'string' && text.indexOf(':') < 0 && readIPv4(text, null)) return text;
+  if (typeof text === 'string' && readIPv4(text, null)) return text; // a ':' fails it at once
   const p = parseAddress(text);
   if (!p) throw new AddressError(text, 'not an IPv4 or IPv6 address');
   if (p.family === 6 && isV4Mapped(p.bytes)) return formatIPv4(p.bytes, 12);

@@ -17,7 +17,7 @@
 
 import { REWRITE4_WORDS, type Leg } from './leg.js';
 
-export const ROW_WORDS = 16;
+const ROW_WORDS = 16;
 /** Float64 index of a row's times, from the row's first float64. */
 const CHECK_AT = 0;
 const LAST_SEEN = 1;
@@ -50,7 +50,7 @@ export class SessionRows {
   }
 
   /** Make room for `slot`. */
-  reserve(slot: number): void {
+  private reserve(slot: number): void {
     let rows = this.words.length / ROW_WORDS;
     if (slot < rows) return;
     while (rows <= slot) rows *= 2;

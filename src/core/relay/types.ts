@@ -41,10 +41,10 @@ export const DEFAULT_RELAY_TIMEOUTS: RelayTimeouts = Object.freeze({
   loginTimeoutMs: 60_000,
 });
 
-/** Where and how one control connection is relayed, whatever its ALG. */
 /** An address the relay announces instead of its own: one, or at most one per family. */
 export type AnnouncedAddress = string | readonly string[];
 
+/** Where and how one control connection is relayed, whatever its ALG. */
 export interface RelayBaseOptions extends Partial<RelayTimeouts> {
   /** The client's endpoint as the relay sees it (remote end of the accepted control connection). */
   readonly client: Endpoint;

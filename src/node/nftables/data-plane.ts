@@ -146,7 +146,6 @@ interface Channel {
   flow: string | null;
   /** The peer's port of that flow. */
   flowPort: number | null;
-  everEstablished: boolean;
   expiry: NodeJS.Timeout | null;
   extraReported: boolean;
   opened: Promise<void> | null;
@@ -347,7 +346,6 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
       baseline: new Set(),
       flow: null,
       flowPort: null,
-      everEstablished: false,
       expiry: null,
       extraReported: false,
       opened: null,
@@ -585,8 +583,9 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     const cutLive = new Set<string>();
     for (const f of parseConntrack(text, ports)) {
       const key = procKeyOf(f.original.src, f.original.dst, f.original.dport);
-      const cut = this.cuts.get(cutKeyOf(key, f.original.sport));
-      if (cut && f.reply.src === cut.procTarget && f.reply.sport === cut.ch.target.port && !isEnded(f.state)) cutLive.add(cutKeyOf(key, cut.peerPort));
+      const ck = cutKeyOf(key, f.original.sport); // a cut found by it has that peer port
+      const cut = this.cuts.get(ck);
+      if (cut && f.reply.src === cut.procTarget && f.reply.sport === cut.ch.target.port && !isEnded(f.state)) cutLive.add(ck);
       const c = this.byKey.get(key);
       if (!c || !this.belongs(c, f) || c.baseline.has(flowId(f))) continue;
       const list = seen.get(c);
@@ -631,8 +630,8 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     }
     if (c.expiry) clearTimeout(c.expiry);
     c.expiry = null;
-    if (!c.everEstablished) {
-      c.everEstablished = true;
+    if (c.state === 'waiting') {
+      // The first sight of its flow established (observe runs only while waiting or connected).
       c.state = 'connected';
       this.emit('connected', { id: c.ch.id, peer: { address: c.ch.peer, port: f.original.sport } });
     }
@@ -722,12 +721,13 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
     const shell = this.shell;
     if (!shell || this.state !== 'running') return;
     const key = cutKeyOf(cut.procKey, cut.peerPort);
-    const [add, del] = removeIfPresent(this.tableName, `cut${cut.ch.family}`, flowKey(cut.ch, cut.peerPort));
+    const fk = flowKey(cut.ch, cut.peerPort);
+    const [add, del] = removeIfPresent(this.tableName, `cut${cut.ch.family}`, fk);
     void shell.run(`${add}; ${del}`).then(
       (r) => {
         if (this.cuts.get(key) === cut) this.cuts.delete(key);
-        if (r.error !== '') this.fault('cleanup-failed', null, `cut ${flowKey(cut.ch, cut.peerPort)}: ${r.error}`);
-        else this.log('debug', 'cut-removed', { key: flowKey(cut.ch, cut.peerPort) });
+        if (r.error !== '') this.fault('cleanup-failed', null, `cut ${fk}: ${r.error}`);
+        else this.log('debug', 'cut-removed', { key: fk });
       },
       () => undefined,
     );
@@ -756,17 +756,13 @@ export class NftablesDataPlane extends EventEmitter<NftablesDataPlaneEvents> {
   }
 
   private async counterBytes(shell: NftShell, name: string): Promise<number | null> {
-    return (await this.counter(shell, name))?.bytes ?? null;
-  }
-
-  private async counter(shell: NftShell, name: string): Promise<{ packets: number; bytes: number } | null> {
     const r = await shell.run(listCounter(this.tableName, name), 1).catch(() => null);
     const list = nftList(r);
     if (list === null) return null;
     for (const item of list) {
       const counter = (item as { counter?: { name?: unknown; bytes?: unknown; packets?: unknown } }).counter;
       if (counter && counter.name === name && typeof counter.bytes === 'number' && typeof counter.packets === 'number') {
-        return { packets: counter.packets, bytes: counter.bytes };
+        return counter.bytes;
       }
     }
     return null;

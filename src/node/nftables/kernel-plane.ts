@@ -334,10 +334,7 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
           // the channel listens yet, and the relay path enforces the same expected peer.
           this.host.log({ level: 'warn', event: 'data-plane-fallback', channel: k.id, plane: 'relay', reason: message });
           this.closePlaceholder(k);
-          this.channels.delete(k.id);
-          this.byGid.delete(k.gid);
-          this.plane.unregister(k.gid);
-          k.state = 'gone';
+          this.forget(k, false); // its events name the relay's plane from now on
           this.relay.listen(k.id, k.side, local);
           return;
         }
@@ -480,12 +477,15 @@ class KernelChannels implements SessionDataPlane, KernelOwner {
     k.listener = null;
   }
 
-  private forget(k: KernelChannel): void {
+  /** `remember`: its last events still name this plane (not for a channel handed to the relay path). */
+  private forget(k: KernelChannel, remember = true): void {
     k.state = 'gone';
     if (this.channels.get(k.id) === k) {
       this.channels.delete(k.id);
-      this.recent.push(k.id);
-      if (this.recent.length > RECENT_CHANNELS) this.recent.shift();
+      if (remember) {
+        this.recent.push(k.id);
+        if (this.recent.length > RECENT_CHANNELS) this.recent.shift();
+      }
     }
     this.byGid.delete(k.gid);
     this.plane.unregister(k.gid);
