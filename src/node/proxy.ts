@@ -437,21 +437,6 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     // As the relay's own listener makes them: a client's FIN must not end the relay's side before
     // the server's last reply (a 221 after QUIT) has gone out.
     socket.allowHalfOpen = true;
-    // A plane other than the relay's own must have started (start(), or listen()).
-    if (this.accepting && !this.builtinRelay && !this.planeReady) {
-      this.counter.socketOpened(socket);
-      socket.on('error', () => {});
-      route.upstreamSocket?.destroy();
-      let client: Endpoint;
-      try {
-        client = endpoint(socket.remoteAddress ?? '', socket.remotePort ?? 0);
-      } catch {
-        socket.destroy();
-        return;
-      }
-      this.refuse(socket, client, 'data plane not started', 'Service not available', 'error');
-      return;
-    }
     this.accept(socket, route);
   }
 
@@ -473,9 +458,13 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
     const who = clientKey(client, this.options.clientPrefixLength6);
     const mine = this.perClient.get(who) ?? 0;
     const mineUnauth = this.unauthenticated.get(who) ?? 0;
-    const refusal = !this.accepting
+    const refusal: { reason: string; reply: string; level?: 'error' } | null = !this.accepting
       ? { reason: 'shutting down', reply: 'Service shutting down' }
-      : this.sessionCount >= maxTotal
+      : // Handed over (handleConnection): a plane other than the relay's own must have started
+        // (start(), or listen()); the relay's own listener accepts only once it has.
+        route !== null && !this.builtinRelay && !this.planeReady
+        ? { reason: 'data plane not started', reply: 'Service not available', level: 'error' }
+        : this.sessionCount >= maxTotal
         ? { reason: 'too many sessions', reply: 'Too many connections' }
         : mine >= maxPer
           ? { reason: 'too many sessions from this client', reply: 'Too many connections from your address' }
@@ -484,7 +473,7 @@ class ProxyServer<O> extends EventEmitter<FtpProxyEvents> implements FtpProxy {
             : null;
     if (refusal !== null) {
       route?.upstreamSocket?.destroy();
-      this.refuse(socket, client, refusal.reason, refusal.reply);
+      this.refuse(socket, client, refusal.reason, refusal.reply, refusal.level);
       return;
     }
     const sessionId = this.nextSession++;
