@@ -78,7 +78,7 @@ export class IrcLines implements LineReader<IrcLineEnd> {
    */
   streamThrough(s: IrcStream, buf: Uint8Array, from: number, to: number): number {
     if (this.direction !== 'server-to-client' || !this.ctx.state.registered || this.ctx.state.localLines.length > 0) return -1;
-    if (this.rule.afterRegistration !== 'lines-with-ctcp' || this.rule.bareCR === 'refuse') return -1;
+    if (this.rule.afterRegistration !== 'lines-with-ctcp') return -1; // (the framer streams nothing where bare CRs are refused)
     return this.start.cleared(s, buf, from, to, this.ctx.o.policy.maxLineLength);
   }
 
@@ -95,9 +95,7 @@ export class IrcLines implements LineReader<IrcLineEnd> {
         // Longer than maxLineLength before its end: the framer finds it over-long and drops it.
         return 'whole';
       case 'stream':
-        // A direction that refuses bare CRs lets no line out before its end (the framer checks
-        // `whole` lines for them; a streamed line would be gone before its CR is seen).
-        if (this.rule.bareCR === 'refuse') return 'whole';
+        // (A direction that refuses bare CRs gets `whole` from the framer instead.)
         // The gateway's waiting lines go out after this one.
         if (this.direction === 'server-to-client' && this.ctx.state.localLines.length > 0) s.lineEnd = 'local-lines';
         return 'stream';

@@ -103,7 +103,10 @@ export interface LineFramerOptions {
   readonly overlongLine: 'refuse' | 'close';
   /** Bytes of over-long lines dropped per connection before the connection is given up. */
   readonly maxDiscardedBytes: number;
-  /** Directions whose `whole` and `hold` lines are refused when they carry a bare CR. */
+  /**
+   * Directions whose lines are refused when they carry a bare CR: no line of theirs streams
+   * (`stream` is taken as `whole`), and `whole` and `hold` lines are checked.
+   */
   readonly refuseBareCR: { readonly 'client-to-server': boolean; readonly 'server-to-client': boolean };
 }
 
@@ -275,7 +278,7 @@ export class LineFramer<Note> {
     for (;;) {
       // Lines the owner has cleared go out without a look at each (streamThrough); the end of
       // the last of them is where the next line starts.
-      const through = s.lineEnd === 'none' && reader.streamThrough !== undefined ? reader.streamThrough(s, bytes, i, n) : -1;
+      const through = s.lineEnd === 'none' && reader.streamThrough !== undefined && !this.bareCRs[s.direction] ? reader.streamThrough(s, bytes, i, n) : -1;
       const j = through > i ? through - 1 : findLF(bytes, s.chunkView(i), i, n);
       if (j < 0) return n;
       i = j + 1;
@@ -288,7 +291,7 @@ export class LineFramer<Note> {
       s.reader.beginLine(s);
       if (s.reader.readStart(s, bytes, i, n) < 0) return this.keepUndecided(s, bytes, i, n);
       s.lineStart = s.chunkBase + i;
-      const mode = s.reader.decide(s);
+      const mode = this.decide(s);
       if (mode !== 'stream') {
         s.flushRun(i);
         s.mode = mode;
@@ -362,7 +365,7 @@ export class LineFramer<Note> {
       s.reader.beginLine(s);
       if (s.reader.readStart(s, bytes, i, n) < 0) return this.keepUndecided(s, bytes, i, n);
       s.lineStart = s.chunkBase + i;
-      const mode = s.reader.decide(s);
+      const mode = this.decide(s);
       if (mode !== 'whole') s.flushRun(i);
       s.mode = mode;
       s.lineFrom = i;
@@ -418,10 +421,20 @@ export class LineFramer<Note> {
   }
 
   /**
+   * The owner's decision for the line now starting. A direction that refuses bare CRs lets no
+   * line out before its end: `whole` lines are checked for them, a streamed line would be gone
+   * before its CR is seen. The one place that rule lives, whatever the owner decided.
+   */
+  private decide(s: DirectionStream<Note>): LineMode {
+    const mode = s.reader.decide(s);
+    return mode === 'stream' && this.bareCRs[s.direction] ? 'whole' : mode;
+  }
+
+  /**
    * Act on a decided line that starts at chunk index `from`, nothing of it consumed yet.
    */
   private decided(s: DirectionStream<Note>, from: number): number {
-    const mode = s.reader.decide(s);
+    const mode = this.decide(s);
     if (mode === 'stream' || mode === 'whole') {
       s.mode = mode;
       if (mode === 'whole') s.lineFrom = from; // the line waits in the run until its LF
@@ -438,7 +451,7 @@ export class LineFramer<Note> {
    * (`at`: just after the deciding byte; they fit in the hold buffer).
    */
   private decidedHeld(s: DirectionStream<Note>, bytes: Uint8Array, i: number, at: number): number {
-    const mode = s.reader.decide(s);
+    const mode = this.decide(s);
     const endedLine = bytes[at - 1] === 10;
     s.lineFrom = -1;
     s.inputOffset = s.at(at);
