@@ -168,7 +168,14 @@ async function cut(file) {
   await sleep(500);
   out({ event: 'dropping', bytes });
   c.socket.resetAndDestroy();
+  // The kernel resets what the cut flow still sends. A client that has read everything sends
+  // nothing more and would never hear of it; so it says something now and then (a byte on a RETR
+  // data connection, which the server does not read), as a client with more to say would.
+  const poke = setInterval(() => {
+    if (!s.destroyed) s.write('x');
+  }, 200);
   await Promise.race([closed, sleep(5000)]);
+  clearInterval(poke);
   out({ event: 'data', bytes, failure, closed: s.destroyed });
   s.destroy();
 }
